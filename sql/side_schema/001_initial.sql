@@ -1,0 +1,125 @@
+-- Side schema of odoo-migrate, version 1. Lives in the TARGET database; every statement is idempotent.
+
+CREATE TABLE IF NOT EXISTS odoo_migrate.schema_version (
+    version      integer     NOT NULL,
+    tool_version text        NOT NULL,
+    upgraded_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Which source database this target is being filled from; one row at most.
+CREATE TABLE IF NOT EXISTS odoo_migrate.source_identity (
+    singleton       boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+    database_uuid   text        NOT NULL,
+    database_name   text        NOT NULL,
+    base_version    text        NOT NULL,
+    recorded_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per `analyze`, `run`, `rehearse` or `verify`.
+CREATE TABLE IF NOT EXISTS odoo_migrate.runs (
+    id                 bigserial   PRIMARY KEY,
+    command            text        NOT NULL,
+    status             text        NOT NULL DEFAULT 'running'
+                       CHECK (status IN ('running', 'finished', 'failed', 'paused', 'interrupted', 'rolled_back')),
+    started_at         timestamptz NOT NULL DEFAULT now(),
+    finished_at        timestamptz,
+    last_checkpoint_at timestamptz,
+    source_database    text        NOT NULL,
+    target_database    text        NOT NULL,
+    tool_version       text        NOT NULL,
+    options            jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    models_ok          integer     NOT NULL DEFAULT 0,
+    models_failed      integer     NOT NULL DEFAULT 0,
+    rows_created       bigint      NOT NULL DEFAULT 0,
+    rows_matched       bigint      NOT NULL DEFAULT 0,
+    rows_updated       bigint      NOT NULL DEFAULT 0,
+    message            text
+);
+
+-- Per-model state of a migration run: the checkpoint a resumed run starts from.
+CREATE TABLE IF NOT EXISTS odoo_migrate.model_state (
+    run_id          bigint      NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    source_table    text        NOT NULL,
+    target_table    text        NOT NULL,
+    model           text,
+    status          text        NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'copying', 'done', 'failed', 'skipped')),
+    rows_total      bigint      NOT NULL DEFAULT 0,
+    rows_done       bigint      NOT NULL DEFAULT 0,
+    rows_created    bigint      NOT NULL DEFAULT 0,
+    rows_matched    bigint      NOT NULL DEFAULT 0,
+    rows_updated    bigint      NOT NULL DEFAULT 0,
+    rows_rejected   bigint      NOT NULL DEFAULT 0,
+    last_source_id  bigint,
+    started_at      timestamptz,
+    finished_at     timestamptz,
+    checkpoint_at   timestamptz,
+    error           text,
+    PRIMARY KEY (run_id, source_table)
+);
+
+-- The id every source record receives in the target, decided before any row moves, so that
+-- references can be rewritten in any order and a resumed run decides nothing twice.
+CREATE TABLE IF NOT EXISTS odoo_migrate.id_plan (
+    model       text    NOT NULL,
+    source_id   integer NOT NULL,
+    target_id   integer NOT NULL,
+    how         text    NOT NULL CHECK (how IN ('xmlid', 'natural_key', 'created')),
+    run_id      bigint  NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    PRIMARY KEY (model, source_id)
+);
+
+-- The mappings of records actually migrated, written in the same transaction as their rows.
+CREATE TABLE IF NOT EXISTS odoo_migrate.id_map (
+    model       text    NOT NULL,
+    source_id   integer NOT NULL,
+    target_id   integer NOT NULL,
+    how         text    NOT NULL CHECK (how IN ('xmlid', 'natural_key', 'created')),
+    run_id      bigint  NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    PRIMARY KEY (model, source_id)
+);
+CREATE INDEX IF NOT EXISTS id_map_target ON odoo_migrate.id_map (model, target_id);
+
+-- Anything a command found wrong or worth a look, with enough context to act on it.
+CREATE TABLE IF NOT EXISTS odoo_migrate.problems (
+    id           bigserial   PRIMARY KEY,
+    run_id       bigint      REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    severity     text        NOT NULL CHECK (severity IN ('error', 'warning', 'info')),
+    kind         text        NOT NULL,
+    model        text,
+    table_name   text,
+    column_name  text,
+    source_id    bigint,
+    message      text        NOT NULL,
+    detail       jsonb,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-- The findings of `analyze`, one row each.
+CREATE TABLE IF NOT EXISTS odoo_migrate.analysis_findings (
+    run_id      bigint  NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    category    text    NOT NULL,
+    subject     text    NOT NULL,
+    detail      text    NOT NULL,
+    blocking    boolean NOT NULL DEFAULT false,
+    covered_by  text
+);
+CREATE INDEX IF NOT EXISTS analysis_findings_run ON odoo_migrate.analysis_findings (run_id, category);
+
+-- The results of `verify`, one row per check and subject.
+CREATE TABLE IF NOT EXISTS odoo_migrate.verification_results (
+    run_id      bigint  NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    check_name  text    NOT NULL,
+    subject     text    NOT NULL,
+    passed      boolean NOT NULL,
+    source_value text,
+    target_value text,
+    detail      text
+);
+
+-- The findings of the newest analysis, for people.
+CREATE OR REPLACE VIEW odoo_migrate.latest_analysis AS
+SELECT f.category, f.subject, f.detail, f.blocking, f.covered_by
+FROM odoo_migrate.analysis_findings f
+WHERE f.run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'analyze')
+ORDER BY f.blocking DESC, f.category, f.subject;

@@ -1,0 +1,477 @@
+//! Introspection of one Odoo database: Odoo's own catalog (modules, models, fields, external ids) and
+//! PostgreSQL's (tables, columns, constraints, sequences, row counts), read once into a [`Catalog`]
+//! that every later phase consults instead of querying the database again.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::Value;
+use tokio_postgres::GenericClient;
+
+use crate::connect::Side;
+use crate::exit::{Status, refuse};
+
+/// Everything the tool knows about one database.
+#[derive(Debug, Clone, Serialize)]
+pub struct Catalog {
+    pub side: &'static str,
+    pub database: String,
+    /// `latest_version` of the `base` module, e.g. `16.0.1.3`.
+    pub base_version: String,
+    /// The major Odoo version, e.g. 16.
+    pub major: u32,
+    /// Installed modules (state installed, to upgrade or to remove) and their versions.
+    pub modules: BTreeMap<String, String>,
+    pub models: BTreeMap<String, Model>,
+    pub tables: BTreeMap<String, Table>,
+    /// Free-standing sequences (not owned by a column), e.g. `ir_sequence_001`.
+    pub loose_sequences: Vec<String>,
+    /// Number of external ids per module.
+    pub xmlids_per_module: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    pub name: String,
+    /// The table holding the model's rows, when it has one in this database.
+    pub table: Option<String>,
+    pub transient: bool,
+    pub fields: BTreeMap<String, Field>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    pub name: String,
+    pub ttype: String,
+    pub relation: Option<String>,
+    pub relation_table: Option<String>,
+    pub column1: Option<String>,
+    pub column2: Option<String>,
+    pub store: bool,
+    pub required: bool,
+    /// Values live in a jsonb column keyed by company id (Odoo 18 and later).
+    pub company_dependent: bool,
+    /// Translatable: `translate` is a boolean in 16 and a string in 19; any true-ish value counts.
+    pub translate: bool,
+    /// Allowed keys of a selection field, from ir_model_fields_selection.
+    pub selection: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<String>,
+    pub unique: Vec<Constraint>,
+    pub foreign_keys: Vec<ForeignKey>,
+    /// The sequence feeding each column that has one (normally `id`).
+    pub sequences: BTreeMap<String, String>,
+    pub row_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub position: i32,
+    pub data_type: String,
+    pub not_null: bool,
+    pub default_expr: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Constraint {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub referenced_table: String,
+    pub referenced_columns: Vec<String>,
+    /// PostgreSQL's letter: a (no action), r (restrict), c (cascade), n (set null), d (set default).
+    pub on_delete: String,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn has_column(&self, name: &str) -> bool {
+        self.column(name).is_some()
+    }
+}
+
+impl Model {
+    /// Fields whose values sit in a column of the model's own table.
+    pub fn stored_fields(&self) -> impl Iterator<Item = &Field> {
+        self.fields
+            .values()
+            .filter(|f| f.store && !matches!(f.ttype.as_str(), "one2many" | "many2many"))
+    }
+}
+
+impl Catalog {
+    pub fn model_of_table(&self, table: &str) -> Option<&Model> {
+        self.models
+            .values()
+            .find(|m| m.table.as_deref() == Some(table))
+    }
+
+    /// Many2many relation tables, each with the model and field that own it.
+    pub fn relation_tables(&self) -> BTreeMap<String, (&Model, &Field)> {
+        let mut out = BTreeMap::new();
+        for model in self.models.values() {
+            for field in model.fields.values() {
+                if field.ttype == "many2many"
+                    && field.store
+                    && let Some(table) = &field.relation_table
+                    && self.tables.contains_key(table)
+                {
+                    out.entry(table.clone()).or_insert((model, field));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Reads the catalog of one database. Refuses, with a message saying what to do, a database that is
+/// not an Odoo database.
+pub async fn load(client: &impl GenericClient, side: Side, database: &str) -> Result<Catalog> {
+    let label = side.label();
+    let is_odoo: bool = client
+        .query_one(
+            "SELECT to_regclass('public.ir_module_module') IS NOT NULL \
+             AND to_regclass('public.ir_model_fields') IS NOT NULL",
+            &[],
+        )
+        .await
+        .with_context(|| format!("cannot read the catalog of the {label} database"))?
+        .get(0);
+    if !is_odoo {
+        return Err(refuse(
+            Status::WrongDatabase,
+            format!(
+                "the {label} database {database} is not an Odoo database (it has no ir_module_module table); check the {label} connection string"
+            ),
+        ));
+    }
+    let base_version: Option<String> = client
+        .query_opt(
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base' AND state = 'installed'",
+            &[],
+        )
+        .await
+        .with_context(|| format!("cannot read the version of the {label} database"))?
+        .and_then(|row| row.get(0));
+    let Some(base_version) = base_version else {
+        return Err(refuse(
+            Status::WrongDatabase,
+            format!(
+                "the {label} database {database} has no installed `base` module; it is not a usable Odoo database"
+            ),
+        ));
+    };
+    let major = base_version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok())
+        .ok_or_else(|| {
+            refuse(
+                Status::WrongDatabase,
+                format!("the {label} database reports an unreadable Odoo version `{base_version}`"),
+            )
+        })?;
+
+    let mut modules = BTreeMap::new();
+    for row in client
+        .query(
+            "SELECT name, coalesce(latest_version, '') FROM ir_module_module \
+             WHERE state IN ('installed', 'to upgrade', 'to remove') ORDER BY name",
+            &[],
+        )
+        .await
+        .context("cannot read ir_module_module")?
+    {
+        modules.insert(row.get::<_, String>(0), row.get::<_, String>(1));
+    }
+
+    let tables = load_tables(client).await?;
+    let models = load_models(client, &tables).await?;
+
+    let mut loose_sequences = Vec::new();
+    let mut tables = tables;
+    for row in client
+        .query(include_str!("../sql/catalog/sequences.sql"), &[])
+        .await
+        .context("cannot read the sequences")?
+    {
+        let sequence: String = row.get(0);
+        let table: Option<String> = row.get(1);
+        let column: Option<String> = row.get(2);
+        match (table.and_then(|t| tables.get_mut(&t)), column) {
+            (Some(table), Some(column)) => {
+                table.sequences.insert(column, sequence);
+            }
+            _ => loose_sequences.push(sequence),
+        }
+    }
+
+    let mut xmlids_per_module = BTreeMap::new();
+    for row in client
+        .query(
+            "SELECT module, count(*) FROM ir_model_data GROUP BY module ORDER BY module",
+            &[],
+        )
+        .await
+        .context("cannot count external ids in ir_model_data")?
+    {
+        xmlids_per_module.insert(row.get::<_, String>(0), row.get::<_, i64>(1));
+    }
+
+    Ok(Catalog {
+        side: label,
+        database: database.to_string(),
+        base_version,
+        major,
+        modules,
+        models,
+        tables,
+        loose_sequences,
+        xmlids_per_module,
+    })
+}
+
+async fn load_tables(client: &impl GenericClient) -> Result<BTreeMap<String, Table>> {
+    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+    for row in client
+        .query(include_str!("../sql/catalog/columns.sql"), &[])
+        .await
+        .context("cannot read the table columns")?
+    {
+        let table_name: String = row.get("table_name");
+        let table = tables.entry(table_name.clone()).or_insert_with(|| Table {
+            name: table_name,
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            unique: Vec::new(),
+            foreign_keys: Vec::new(),
+            sequences: BTreeMap::new(),
+            row_count: 0,
+        });
+        table.columns.push(Column {
+            name: row.get("column_name"),
+            position: row.get("position"),
+            data_type: row.get("data_type"),
+            not_null: row.get("not_null"),
+            default_expr: row.get("default_expr"),
+        });
+    }
+    for row in client
+        .query(include_str!("../sql/catalog/constraints.sql"), &[])
+        .await
+        .context("cannot read the table constraints")?
+    {
+        let table_name: String = row.get("table_name");
+        let Some(table) = tables.get_mut(&table_name) else {
+            continue;
+        };
+        let name: String = row.get("name");
+        let columns: Vec<String> = row.get("columns");
+        match row.get::<_, String>("kind").as_str() {
+            "p" => table.primary_key = columns,
+            "u" => table.unique.push(Constraint { name, columns }),
+            _ => table.foreign_keys.push(ForeignKey {
+                name,
+                columns,
+                referenced_table: row
+                    .get::<_, Option<String>>("referenced_table")
+                    .unwrap_or_default(),
+                referenced_columns: row.get("referenced_columns"),
+                on_delete: row.get("on_delete"),
+            }),
+        }
+    }
+    for row in client
+        .query(include_str!("../sql/catalog/row_counts.sql"), &[])
+        .await
+        .context("cannot count the rows of the tables")?
+    {
+        let name: String = row.get(0);
+        if let Some(table) = tables.get_mut(&name) {
+            table.row_count = row.get::<_, Option<i64>>(1).unwrap_or(0);
+        }
+    }
+    Ok(tables)
+}
+
+async fn load_models(
+    client: &impl GenericClient,
+    tables: &BTreeMap<String, Table>,
+) -> Result<BTreeMap<String, Model>> {
+    let mut models: BTreeMap<String, Model> = BTreeMap::new();
+    for row in client
+        .query(include_str!("../sql/catalog/models.sql"), &[])
+        .await
+        .context("cannot read ir_model")?
+    {
+        let json: Value = row.get(0);
+        let name = text(&json, "model").unwrap_or_default();
+        models.insert(
+            name.clone(),
+            Model {
+                name,
+                table: None,
+                transient: truthy(&json, "transient"),
+                fields: BTreeMap::new(),
+            },
+        );
+    }
+    for row in client
+        .query(include_str!("../sql/catalog/fields.sql"), &[])
+        .await
+        .context("cannot read ir_model_fields")?
+    {
+        let json: Value = row.get(0);
+        let model_name = text(&json, "model").unwrap_or_default();
+        let field = Field {
+            name: text(&json, "name").unwrap_or_default(),
+            ttype: text(&json, "ttype").unwrap_or_default(),
+            relation: text(&json, "relation"),
+            relation_table: text(&json, "relation_table"),
+            column1: text(&json, "column1"),
+            column2: text(&json, "column2"),
+            store: truthy(&json, "store"),
+            required: truthy(&json, "required"),
+            company_dependent: truthy(&json, "company_dependent"),
+            translate: truthy(&json, "translate"),
+            selection: Vec::new(),
+        };
+        if let Some(model) = models.get_mut(&model_name) {
+            model.fields.insert(field.name.clone(), field);
+        }
+    }
+    for row in client
+        .query(
+            "SELECT f.model, f.name, s.value FROM ir_model_fields_selection s \
+             JOIN ir_model_fields f ON f.id = s.field_id ORDER BY f.model, f.name, s.sequence, s.value",
+            &[],
+        )
+        .await
+        .context("cannot read ir_model_fields_selection")?
+    {
+        let model: String = row.get(0);
+        let field: String = row.get(1);
+        if let Some(field) = models
+            .get_mut(&model)
+            .and_then(|m| m.fields.get_mut(&field))
+        {
+            field.selection.push(row.get(2));
+        }
+    }
+    assign_tables(&mut models, tables);
+    Ok(models)
+}
+
+/// Odoo does not record a model's table in its catalog. The table is the model name with dots turned
+/// into underscores unless the model declares another one (`ir.actions.server` → `ir_act_server`);
+/// those are found from the foreign keys that many2one fields pointing at the model created.
+fn assign_tables(models: &mut BTreeMap<String, Model>, tables: &BTreeMap<String, Table>) {
+    let mut from_foreign_keys: HashMap<String, String> = HashMap::new();
+    for model in models.values() {
+        let Some(own_table) = tables.get(&model.name.replace('.', "_")) else {
+            continue;
+        };
+        for field in model.fields.values() {
+            if field.ttype != "many2one" || !field.store {
+                continue;
+            }
+            let (Some(relation), Some(fk)) = (
+                &field.relation,
+                own_table
+                    .foreign_keys
+                    .iter()
+                    .find(|fk| fk.columns.len() == 1 && fk.columns[0] == field.name),
+            ) else {
+                continue;
+            };
+            from_foreign_keys
+                .entry(relation.clone())
+                .or_insert_with(|| fk.referenced_table.clone());
+        }
+    }
+    for model in models.values_mut() {
+        if model.fields.values().all(|f| !f.store) {
+            continue;
+        }
+        let conventional = model.name.replace('.', "_");
+        model.table = if tables.contains_key(&conventional) {
+            Some(conventional)
+        } else {
+            from_foreign_keys
+                .get(&model.name)
+                .filter(|t| tables.contains_key(*t))
+                .cloned()
+        };
+    }
+}
+
+fn text(json: &Value, key: &str) -> Option<String> {
+    match json.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn truthy(json: &Value, key: &str) -> bool {
+    match json.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => !s.is_empty() && s != "false",
+        Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
+        _ => false,
+    }
+}
+
+/// Quotes an SQL identifier the way PostgreSQL's `quote_ident` does, for every name read from a catalog.
+pub fn quote_ident(name: &str) -> String {
+    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            quoted.push('"');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// Quotes a string literal for the rare statements that cannot take parameters (COPY, DDL).
+pub fn quote_literal(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('\'');
+    for c in value.chars() {
+        if c == '\'' {
+            quoted.push('\'');
+        }
+        quoted.push(c);
+    }
+    quoted.push('\'');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_literals_are_quoted() {
+        assert_eq!(quote_ident("order"), "\"order\"");
+        assert_eq!(quote_ident("x_a\"b c"), "\"x_a\"\"b c\"");
+        assert_eq!(quote_literal("l'été"), "'l''été'");
+    }
+}

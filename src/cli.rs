@@ -1,0 +1,192 @@
+//! The command line: options, help texts, logging set-up, and the dispatch of each command to the
+//! phase that implements it. Nothing here touches a database directly.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::connect::{Endpoint, Side};
+use crate::exit::{Status, refuse};
+
+const AFTER_HELP: &str = "\
+Workflow: analyze, rehearse, run (resume it by running it again), verify, and rollback if needed.
+
+Examples:
+  odoo-migrate --source postgres://odoo@db16/prod --target postgres://odoo@db19/new analyze
+  ODOO_MIGRATE_SOURCE=postgres://odoo@db16/prod ODOO_MIGRATE_TARGET=postgres://odoo@db19/new odoo-migrate run
+
+Exit codes: 0 success, 1 failure, 2 usage error, 3 blocking analysis findings, 4 verification failed,
+5 deadline reached (resumable), 6 interrupted (resumable), 7 connection error, 8 wrong databases.";
+
+/// Migrates a whole Odoo 16 database into a fresh Odoo 19 database, PostgreSQL to PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "odoo-migrate", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The Odoo 16 database, read only: postgres://user:password@host:port/database
+    #[arg(
+        long,
+        env = "ODOO_MIGRATE_SOURCE",
+        global = true,
+        hide_env_values = true
+    )]
+    pub source: Option<String>,
+
+    /// The Odoo 19 database that receives the data: postgres://user:password@host:port/database
+    #[arg(
+        long,
+        env = "ODOO_MIGRATE_TARGET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub target: Option<String>,
+
+    /// Output format of the command's report on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+
+    /// Format of the log lines on standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Additional rules files (TOML) that add to or override the default 16 → 19 pack.
+    #[arg(long = "rules", value_name = "FILE", global = true)]
+    pub rules: Vec<PathBuf>,
+
+    /// Only errors on standard error.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More detail on standard error (repeat for even more).
+    #[arg(long, short, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare both databases and report what a migration must handle; writes nothing but its
+    /// findings (in the target's `odoo_migrate` schema). Exit 3 when something blocks.
+    Analyze(AnalyzeArgs),
+    /// Migrate a sample of every model inside a transaction that is rolled back, and report what would fail.
+    Rehearse(RehearseArgs),
+    /// Migrate every row. Running it again resumes an interrupted run; on a finished run it does nothing.
+    Run(RunArgs),
+    /// Show the progress and totals of the current or last run.
+    Status,
+    /// Prove the migration: external ids, counts, fields, references, duplicates and business totals.
+    Verify(VerifyArgs),
+    /// Remove what a run created and restore what it changed.
+    Rollback(RollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Also write the report to this file (in the format given by --format).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RehearseArgs {
+    /// Number of records taken from every model.
+    #[arg(long, default_value_t = 5)]
+    pub sample: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Number of models copied at the same time.
+    #[arg(long, short, default_value_t = 4, env = "ODOO_MIGRATE_JOBS")]
+    pub jobs: usize,
+
+    /// Rows per committed chunk of a large table.
+    #[arg(long, default_value_t = 50_000)]
+    pub chunk_size: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Run only this check.
+    #[arg(long)]
+    pub check: Option<String>,
+
+    /// Write CSV files of the results into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The run to roll back; the newest by default.
+    #[arg(long)]
+    pub run: Option<i64>,
+}
+
+impl Cli {
+    pub fn source(&self) -> Result<Endpoint> {
+        endpoint(Side::Source, self.source.as_deref())
+    }
+
+    pub fn target(&self) -> Result<Endpoint> {
+        endpoint(Side::Target, self.target.as_deref())
+    }
+}
+
+fn endpoint(side: Side, text: Option<&str>) -> Result<Endpoint> {
+    let label = side.label();
+    let Some(text) = text else {
+        return Err(refuse(
+            Status::Usage,
+            format!(
+                "no {label} database given; pass --{label} postgres://user:password@host:port/database or set ODOO_MIGRATE_{}",
+                label.to_uppercase()
+            ),
+        ));
+    };
+    Endpoint::parse(side, text)
+}
+
+/// Sets up tracing on standard error.
+pub fn init_logging(cli: &Cli) {
+    let level = if cli.quiet {
+        "error"
+    } else {
+        match cli.verbose {
+            0 => "info",
+            1 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ODOO_MIGRATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("odoo_migrate={level}")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match cli.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => {
+            use std::io::IsTerminal;
+            builder
+                .with_ansi(std::io::stderr().is_terminal())
+                .compact()
+                .init()
+        }
+    }
+}

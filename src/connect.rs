@@ -1,0 +1,285 @@
+//! Connections to the source and target databases: parsing the libpq-style settings, redacting them
+//! for display, opening pools, and turning connection failures into one-line errors that say what to do.
+//!
+//! The source is always opened with `default_transaction_read_only = on`: the tool never writes to it,
+//! and PostgreSQL enforces that promise rather than our discipline alone.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::config::Host;
+use tokio_postgres::{Config, NoTls};
+
+use crate::exit::{Status, refuse};
+
+/// Which of the two databases a connection goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Source,
+    Target,
+}
+
+impl Side {
+    pub fn label(self) -> &'static str {
+        match self {
+            Side::Source => "source",
+            Side::Target => "target",
+        }
+    }
+}
+
+/// Parsed connection settings of one side, with a redacted form for anything shown to a person.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub side: Side,
+    config: Config,
+}
+
+impl Endpoint {
+    /// Parses a `postgres://user:pw@host:port/db` URL or a `key=value` libpq string.
+    /// Parts the URL leaves out come from the usual PG* environment variables, then from defaults
+    /// (127.0.0.1, 5432, the login of the current user).
+    pub fn parse(side: Side, text: &str) -> Result<Endpoint> {
+        let mut config = Config::from_str(text).map_err(|error| {
+            refuse(
+                Status::Usage,
+                format!(
+                    "the {} connection string is not valid ({error}); give it as postgres://user:password@host:port/database",
+                    side.label()
+                ),
+            )
+        })?;
+        apply_environment_defaults(&mut config);
+        if config.get_dbname().is_none() {
+            return Err(refuse(
+                Status::Usage,
+                format!(
+                    "the {} connection string names no database; add it: postgres://user@host:port/DATABASE",
+                    side.label()
+                ),
+            ));
+        }
+        config.application_name("odoo-migrate");
+        config.connect_timeout(Duration::from_secs(10));
+        config.keepalives_idle(Duration::from_secs(30));
+        if side == Side::Source {
+            config.options("-c default_transaction_read_only=on");
+        }
+        Ok(Endpoint { side, config })
+    }
+
+    pub fn database(&self) -> &str {
+        self.config.get_dbname().unwrap_or("")
+    }
+
+    /// Host, port and database, enough to tell whether two endpoints are the same database.
+    pub fn identity(&self) -> String {
+        format!("{}:{}/{}", self.host(), self.port(), self.database())
+    }
+
+    fn host(&self) -> String {
+        match self.config.get_hosts().first() {
+            Some(Host::Tcp(name)) => name.clone(),
+            Some(Host::Unix(path)) => path.display().to_string(),
+            None => "127.0.0.1".to_string(),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.config.get_ports().first().copied().unwrap_or(5432)
+    }
+
+    /// Opens a pool of at most `size` connections and checks that one connection works.
+    pub async fn pool(&self, size: usize) -> Result<Pool> {
+        let manager = Manager::from_config(
+            self.config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(size.max(1))
+            .build()
+            .with_context(|| format!("cannot set up the {} connection pool", self.side.label()))?;
+        pool.get().await.map_err(|error| self.explain(error))?;
+        Ok(pool)
+    }
+
+    /// One connection outside any pool, for work that holds a session (locks, COPY).
+    pub async fn connect(&self) -> Result<tokio_postgres::Client> {
+        let (client, connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|error| self.explain(deadpool_postgres::PoolError::Backend(error)))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection closed with an error");
+            }
+        });
+        Ok(client)
+    }
+
+    /// Turns a failed connection attempt into a one-line error naming the database and what to do.
+    fn explain(&self, error: deadpool_postgres::PoolError) -> anyhow::Error {
+        let side = self.side.label();
+        let place = self.to_string();
+        let backend = match &error {
+            deadpool_postgres::PoolError::Backend(backend) => Some(backend),
+            _ => None,
+        };
+        let code = backend
+            .and_then(|e| e.as_db_error())
+            .map(|db| db.code().code().to_string());
+        let message = match code.as_deref() {
+            Some("28P01") | Some("28000") => format!(
+                "the {side} database {place} refused the login: wrong user or password; check the {side} connection string"
+            ),
+            Some("3D000") => format!(
+                "the {side} database {place} does not exist; restore it or correct the database name"
+            ),
+            Some("42501") => format!(
+                "the {side} role may not connect to {place}: permission denied; grant CONNECT or use another role"
+            ),
+            Some("57P03") => format!(
+                "the {side} server at {place} is starting up or shutting down; try again in a moment"
+            ),
+            Some(other) => format!(
+                "the {side} database {place} refused the connection (SQLSTATE {other}): {}",
+                backend
+                    .and_then(|e| e.as_db_error())
+                    .map_or(String::new(), |db| db.message().to_string())
+            ),
+            None => format!(
+                "cannot reach the {side} database {place}: {}; is the server running and the host and port right?",
+                root_cause(&error)
+            ),
+        };
+        refuse(Status::Connection, message)
+    }
+}
+
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// The redacted form: user, host, port and database, never the password.
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let user = self.config.get_user().unwrap_or("");
+        write!(
+            f,
+            "postgres://{user}@{}:{}/{}",
+            self.host(),
+            self.port(),
+            self.database()
+        )
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Endpoint({}: {self})", self.side.label())
+    }
+}
+
+fn apply_environment_defaults(config: &mut Config) {
+    if config.get_hosts().is_empty() {
+        let host = std::env::var("PGHOST").unwrap_or_else(|_| "127.0.0.1".to_string());
+        if host.starts_with('/') {
+            config.host_path(host);
+        } else {
+            config.host(&host);
+        }
+    }
+    if config.get_ports().is_empty() {
+        let port = std::env::var("PGPORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(5432);
+        config.port(port);
+    }
+    if config.get_user().is_none() {
+        let user = std::env::var("PGUSER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "postgres".to_string());
+        config.user(&user);
+    }
+    if config.get_password().is_none()
+        && let Ok(password) = std::env::var("PGPASSWORD")
+    {
+        config.password(password);
+    }
+    if config.get_dbname().is_none()
+        && let Ok(database) = std::env::var("PGDATABASE")
+    {
+        config.dbname(&database);
+    }
+}
+
+/// Replaces the password of any connection URL found in `text` by `***`, for messages that quote
+/// user input or server output.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("://") {
+        let (head, tail) = rest.split_at(start + 3);
+        out.push_str(head);
+        let end_of_authority = tail
+            .find(|c: char| c == '/' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end_of_authority];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..colon]);
+                out.push_str(":***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end_of_authority..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_passwords_in_urls() {
+        assert_eq!(
+            redact("failed: postgres://odoo:s3cr3t@db:5432/prod and more"),
+            "failed: postgres://odoo:***@db:5432/prod and more"
+        );
+        assert_eq!(redact("postgres://odoo@db/prod"), "postgres://odoo@db/prod");
+    }
+
+    #[test]
+    fn displayed_endpoint_never_shows_the_password() {
+        let endpoint =
+            Endpoint::parse(Side::Target, "postgres://odoo:s3cr3t@db.example:6543/prod").unwrap();
+        let shown = format!("{endpoint} {endpoint:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("postgres://odoo@db.example:6543/prod"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_url_without_database_is_refused() {
+        // SAFETY of the test: PGDATABASE may be set in the environment; clear the case by naming one.
+        let error = Endpoint::parse(Side::Source, "not a url at all ===").unwrap_err();
+        assert_eq!(crate::exit::status_of(&error), Status::Usage);
+    }
+}

@@ -1,0 +1,772 @@
+//! The comparison of the Odoo 16 catalog with the Odoo 19 catalog under the rules: which source
+//! table goes to which target table, and every difference a migration must handle (modules, models,
+//! columns, types, required columns, company-dependent storage, many2many tables, selections), each
+//! marked as covered by a rule or not, and as blocking or not. `analyze` is this module's command.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::catalog::{Catalog, Field, Model, Table};
+use crate::cli::{AnalyzeArgs, Cli};
+use crate::exit::Status;
+use crate::report;
+use crate::rules::{Policy, Rules};
+use crate::session::Session;
+use crate::side_schema;
+
+/// What kind of rows a table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableKind {
+    /// The table of a stored model: rows have an `id`.
+    Model,
+    /// A many2many relation table: rows are pairs of ids.
+    Relation,
+}
+
+/// A source table and where its rows go.
+#[derive(Debug, Clone, Serialize)]
+pub struct TablePair {
+    pub kind: TableKind,
+    pub source_table: String,
+    pub target_table: Option<String>,
+    /// For model tables, the Odoo 16 model; for relation tables, the model owning the many2many.
+    pub source_model: Option<String>,
+    pub target_model: Option<String>,
+    pub policy: Policy,
+    pub transient: bool,
+    pub rows: i64,
+    /// Target columns filled from a source column of another name (rules, or the two columns of a
+    /// many2many table whose owner model was renamed): target column → source column.
+    pub renamed_columns: BTreeMap<String, String>,
+}
+
+/// Pairs every source table with its target table, following the rules' renames. Transient models
+/// and tables without model are paired too, with the policy that says they are not copied.
+pub fn pair_tables(source: &Catalog, target: &Catalog, rules: &Rules) -> Vec<TablePair> {
+    let mut pairs = Vec::new();
+    let mut seen = BTreeSet::new();
+    for model in source.models.values() {
+        let Some(table) = &model.table else { continue };
+        if !seen.insert(table.clone()) {
+            continue;
+        }
+        let rule = rules.model(&model.name);
+        let target_model_name = rules.model_in_target(&model.name);
+        let target_model = target.models.get(target_model_name);
+        let target_table = rule
+            .and_then(|r| r.table.clone())
+            .or_else(|| target_model.and_then(|m| m.table.clone()))
+            .filter(|t| target.tables.contains_key(t));
+        let policy = if model.transient {
+            Policy::Skip
+        } else {
+            rule.and_then(|r| r.policy).unwrap_or(Policy::Migrate)
+        };
+        pairs.push(TablePair {
+            kind: TableKind::Model,
+            source_table: table.clone(),
+            target_table,
+            source_model: Some(model.name.clone()),
+            target_model: target_model.map(|m| m.name.clone()),
+            policy,
+            transient: model.transient,
+            rows: source.tables.get(table).map_or(0, |t| t.row_count),
+            renamed_columns: rule
+                .map(|r| {
+                    r.columns
+                        .iter()
+                        .filter_map(|(to, c)| {
+                            c.from.as_ref().map(|from| (to.clone(), from.clone()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    }
+    for (table, (model, field)) in source.relation_tables() {
+        if !seen.insert(table.clone()) {
+            continue;
+        }
+        let table_rule = rules.tables.get(&table);
+        let target_field = target
+            .models
+            .get(rules.model_in_target(&model.name))
+            .and_then(|m| m.fields.get(&field.name))
+            .filter(|f| f.ttype == "many2many");
+        let target_table = table_rule
+            .and_then(|r| r.rename.clone())
+            .or_else(|| target_field.and_then(|f| f.relation_table.clone()))
+            .or_else(|| Some(table.clone()))
+            .filter(|t| target.tables.contains_key(t));
+        let owner_transient = model.transient
+            || field
+                .relation
+                .as_ref()
+                .and_then(|r| source.models.get(r))
+                .is_some_and(|m| m.transient);
+        let policy = if owner_transient || table_rule.is_some_and(|r| r.skip) {
+            Policy::Skip
+        } else {
+            Policy::Migrate
+        };
+        let mut renamed_columns = BTreeMap::new();
+        if let Some(target_field) = target_field {
+            for (target_column, source_column) in [
+                (&target_field.column1, &field.column1),
+                (&target_field.column2, &field.column2),
+            ] {
+                if let (Some(to), Some(from)) = (target_column, source_column)
+                    && to != from
+                {
+                    renamed_columns.insert(to.clone(), from.clone());
+                }
+            }
+        }
+        if let Some(rule) = table_rule {
+            for (to, column) in &rule.columns {
+                if let Some(from) = &column.from {
+                    renamed_columns.insert(to.clone(), from.clone());
+                }
+            }
+        }
+        pairs.push(TablePair {
+            kind: TableKind::Relation,
+            source_table: table.clone(),
+            target_table,
+            source_model: Some(model.name.clone()),
+            target_model: target_field.map(|_| rules.model_in_target(&model.name).to_string()),
+            policy,
+            transient: owner_transient,
+            rows: source.tables.get(&table).map_or(0, |t| t.row_count),
+            renamed_columns,
+        });
+    }
+    pairs.sort_by(|a, b| a.source_table.cmp(&b.source_table));
+    pairs
+}
+
+/// One difference between the databases.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub category: &'static str,
+    pub subject: String,
+    pub detail: String,
+    pub blocking: bool,
+    /// The rule, or the automatic conversion, that handles the difference; `None` when nothing does.
+    pub covered_by: Option<String>,
+}
+
+/// The whole analysis, as reported and stored.
+#[derive(Debug, Serialize)]
+pub struct Analysis {
+    pub source_database: String,
+    pub target_database: String,
+    pub source_version: String,
+    pub target_version: String,
+    pub findings: Vec<Finding>,
+    /// Rows per source table that will be migrated, with its model.
+    pub rows_per_model: Vec<ModelRows>,
+    pub xmlids_per_module: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelRows {
+    pub model: String,
+    pub table: String,
+    pub rows: i64,
+    pub policy: Policy,
+}
+
+impl Analysis {
+    pub fn blocking(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.blocking)
+    }
+}
+
+/// Category names, also the keys of the report's sections.
+pub mod category {
+    pub const MODULE_MISSING: &str = "module_missing_in_target";
+    pub const MODULE_NEW: &str = "module_only_in_target";
+    pub const MODEL_RENAMED: &str = "model_renamed";
+    pub const MODEL_REMOVED: &str = "model_only_in_source";
+    pub const MODEL_NEW: &str = "model_only_in_target";
+    pub const RELATION_CHANGED: &str = "many2many_table_changed";
+    pub const COLUMN_REMOVED: &str = "column_removed";
+    pub const COLUMN_ADDED: &str = "column_added";
+    pub const COLUMN_RENAMED: &str = "column_renamed";
+    pub const TYPE_CHANGED: &str = "type_changed";
+    pub const REQUIRED_NEW: &str = "new_required_column";
+    pub const COMPANY_DEPENDENT: &str = "company_dependent_storage";
+    pub const SELECTION_CHANGED: &str = "selection_values_removed";
+}
+
+/// Compares the catalogs under the rules.
+pub fn analyze(source: &Catalog, target: &Catalog, rules: &Rules) -> Analysis {
+    let mut findings = Vec::new();
+    module_findings(source, target, rules, &mut findings);
+    let pairs = pair_tables(source, target, rules);
+    model_findings(source, target, rules, &pairs, &mut findings);
+    for pair in &pairs {
+        if pair.policy == Policy::Skip {
+            continue;
+        }
+        let Some(target_table_name) = &pair.target_table else {
+            continue;
+        };
+        let (Some(source_table), Some(target_table)) = (
+            source.tables.get(&pair.source_table),
+            target.tables.get(target_table_name),
+        ) else {
+            continue;
+        };
+        column_findings(
+            source,
+            target,
+            rules,
+            pair,
+            source_table,
+            target_table,
+            &mut findings,
+        );
+    }
+    findings.sort_by(|a, b| {
+        (b.blocking, a.category, &a.subject).cmp(&(a.blocking, b.category, &b.subject))
+    });
+    let rows_per_model = pairs
+        .iter()
+        .filter(|p| p.kind == TableKind::Model && !p.transient)
+        .map(|p| ModelRows {
+            model: p.source_model.clone().unwrap_or_default(),
+            table: p.source_table.clone(),
+            rows: p.rows,
+            policy: p.policy,
+        })
+        .collect();
+    Analysis {
+        source_database: source.database.clone(),
+        target_database: target.database.clone(),
+        source_version: source.base_version.clone(),
+        target_version: target.base_version.clone(),
+        findings,
+        rows_per_model,
+        xmlids_per_module: source.xmlids_per_module.clone(),
+    }
+}
+
+fn module_findings(source: &Catalog, target: &Catalog, rules: &Rules, out: &mut Vec<Finding>) {
+    for module in source.modules.keys() {
+        if target.modules.contains_key(module) {
+            continue;
+        }
+        let origin = rules
+            .origin(&format!("modules.{module}"))
+            .map(str::to_string);
+        let rule = rules.modules.get(module);
+        let (detail, blocking, covered_by) = match (rule, rules.module_in_target(module)) {
+            (Some(rule), None) => (
+                format!(
+                    "removed in Odoo 19{}",
+                    rule.note
+                        .as_deref()
+                        .map_or(String::new(), |n| format!(": {n}"))
+                ),
+                false,
+                origin,
+            ),
+            (Some(_), Some(successor)) if target.modules.contains_key(successor) => (
+                format!("became `{successor}`, which is installed in the target"),
+                false,
+                origin,
+            ),
+            (Some(_), Some(successor)) => (
+                format!(
+                    "became `{successor}`, which is NOT installed in the target: install it there first"
+                ),
+                true,
+                origin,
+            ),
+            (None, _) => (
+                "installed in the source, not in the target, and no rule says what became of it: install it in the target or write a module rule".to_string(),
+                true,
+                None,
+            ),
+        };
+        out.push(Finding {
+            category: category::MODULE_MISSING,
+            subject: module.clone(),
+            detail,
+            blocking,
+            covered_by,
+        });
+    }
+    let successors: BTreeSet<&str> = source
+        .modules
+        .keys()
+        .filter_map(|m| rules.module_in_target(m))
+        .collect();
+    for module in target.modules.keys() {
+        if !successors.contains(module.as_str()) {
+            out.push(Finding {
+                category: category::MODULE_NEW,
+                subject: module.clone(),
+                detail: "installed in the target only; its tables start empty or with its own data"
+                    .to_string(),
+                blocking: false,
+                covered_by: Some("nothing to migrate".to_string()),
+            });
+        }
+    }
+}
+
+fn model_findings(
+    source: &Catalog,
+    target: &Catalog,
+    rules: &Rules,
+    pairs: &[TablePair],
+    out: &mut Vec<Finding>,
+) {
+    for pair in pairs {
+        if pair.transient {
+            continue;
+        }
+        let model = pair.source_model.as_deref().unwrap_or("");
+        let origin = rules.origin(&format!("models.{model}")).map(str::to_string);
+        match pair.kind {
+            TableKind::Model => {
+                let target_model = rules.model_in_target(model);
+                if target_model != model {
+                    out.push(Finding {
+                        category: category::MODEL_RENAMED,
+                        subject: format!("{model} → {target_model}"),
+                        detail: format!(
+                            "table {} → {}, {} rows",
+                            pair.source_table,
+                            pair.target_table.as_deref().unwrap_or("(none in target)"),
+                            pair.rows
+                        ),
+                        blocking: false,
+                        covered_by: origin.clone(),
+                    });
+                }
+                if pair.target_table.is_none() {
+                    let skipped = pair.policy == Policy::Skip;
+                    out.push(Finding {
+                        category: category::MODEL_REMOVED,
+                        subject: model.to_string(),
+                        detail: format!(
+                            "table {} ({} rows) has no counterpart in the target{}",
+                            pair.source_table,
+                            pair.rows,
+                            if skipped {
+                                "; skipped by rule"
+                            } else {
+                                "; its rows are not migrated"
+                            }
+                        ),
+                        blocking: false,
+                        covered_by: if skipped { origin } else { None },
+                    });
+                }
+            }
+            TableKind::Relation => {
+                let Some(target_table) = &pair.target_table else {
+                    out.push(Finding {
+                        category: category::MODEL_REMOVED,
+                        subject: pair.source_table.clone(),
+                        detail: format!(
+                            "many2many table of {model} ({} rows) has no counterpart in the target",
+                            pair.rows
+                        ),
+                        blocking: false,
+                        covered_by: None,
+                    });
+                    continue;
+                };
+                if target_table != &pair.source_table {
+                    out.push(Finding {
+                        category: category::RELATION_CHANGED,
+                        subject: pair.source_table.clone(),
+                        detail: format!("many2many table of {model} is now {target_table}"),
+                        blocking: false,
+                        covered_by: Some("table pairing by model and field".to_string()),
+                    });
+                }
+            }
+        }
+    }
+    // Many2many fields whose table stayed but whose field name changed, e.g. res.users.groups_id.
+    for model in source.models.values().filter(|m| !m.transient) {
+        let Some(target_model) = target.models.get(rules.model_in_target(&model.name)) else {
+            continue;
+        };
+        for field in model
+            .fields
+            .values()
+            .filter(|f| f.ttype == "many2many" && f.store)
+        {
+            if let Some(same) = target_model.fields.get(&field.name) {
+                if same.ttype == "many2many"
+                    && (same.relation_table != field.relation_table
+                        || same.column1 != field.column1
+                        || same.column2 != field.column2)
+                {
+                    out.push(Finding {
+                        category: category::RELATION_CHANGED,
+                        subject: format!("{}.{}", model.name, field.name),
+                        detail: format!(
+                            "{} → {}",
+                            describe_relation(field),
+                            describe_relation(same)
+                        ),
+                        blocking: false,
+                        covered_by: Some("table pairing by model and field".to_string()),
+                    });
+                }
+                continue;
+            }
+            let renamed = target_model.fields.values().find(|f| {
+                f.ttype == "many2many"
+                    && f.relation_table == field.relation_table
+                    && !model.fields.contains_key(&f.name)
+            });
+            let detail = match renamed {
+                Some(new) => format!(
+                    "field renamed to {}.{}, relation table kept: {}",
+                    target_model.name,
+                    new.name,
+                    describe_relation(new)
+                ),
+                None => format!(
+                    "many2many field removed from the target ({})",
+                    describe_relation(field)
+                ),
+            };
+            out.push(Finding {
+                category: category::RELATION_CHANGED,
+                subject: format!("{}.{}", model.name, field.name),
+                detail,
+                blocking: false,
+                covered_by: renamed.map(|_| "relation table kept".to_string()),
+            });
+        }
+    }
+    let migrated_targets: BTreeSet<&str> = pairs
+        .iter()
+        .filter_map(|p| p.target_model.as_deref())
+        .collect();
+    for model in target.models.values() {
+        if model.transient
+            || model.table.is_none()
+            || migrated_targets.contains(model.name.as_str())
+        {
+            continue;
+        }
+        if source.models.contains_key(&model.name) {
+            continue;
+        }
+        out.push(Finding {
+            category: category::MODEL_NEW,
+            subject: model.name.clone(),
+            detail: format!(
+                "table {} exists only in the target",
+                model.table.as_deref().unwrap_or("")
+            ),
+            blocking: false,
+            covered_by: Some("nothing to migrate".to_string()),
+        });
+    }
+}
+
+fn describe_relation(field: &Field) -> String {
+    format!(
+        "({}, {}, {})",
+        field.relation_table.as_deref().unwrap_or("?"),
+        field.column1.as_deref().unwrap_or("?"),
+        field.column2.as_deref().unwrap_or("?")
+    )
+}
+
+fn column_findings(
+    source: &Catalog,
+    target: &Catalog,
+    rules: &Rules,
+    pair: &TablePair,
+    source_table: &Table,
+    target_table: &Table,
+    out: &mut Vec<Finding>,
+) {
+    let model_name = pair.source_model.as_deref().unwrap_or("");
+    let column_rules = match pair.kind {
+        TableKind::Model => rules.model(model_name).map(|r| &r.columns),
+        TableKind::Relation => rules.tables.get(&pair.source_table).map(|r| &r.columns),
+    };
+    let rule_origin = match pair.kind {
+        TableKind::Model => rules.origin(&format!("models.{model_name}")),
+        TableKind::Relation => rules.origin(&format!("tables.{}", pair.source_table)),
+    }
+    .map(str::to_string);
+    let source_model = source.models.get(model_name);
+    let target_model = pair
+        .target_model
+        .as_deref()
+        .and_then(|m| target.models.get(m));
+    let consumed: BTreeSet<&str> = pair.renamed_columns.values().map(String::as_str).collect();
+    let table = &target_table.name;
+
+    for column in &source_table.columns {
+        if target_table.has_column(&column.name) || consumed.contains(column.name.as_str()) {
+            continue;
+        }
+        out.push(Finding {
+            category: category::COLUMN_REMOVED,
+            subject: format!("{}.{}", pair.source_table, column.name),
+            detail: format!(
+                "{} ({} rows in the table) has no column in {table}",
+                column.data_type, pair.rows
+            ),
+            blocking: false,
+            covered_by: None,
+        });
+    }
+    for column in &target_table.columns {
+        let rule = column_rules.and_then(|r| r.get(&column.name));
+        let renamed_from = pair.renamed_columns.get(&column.name);
+        if let Some(from) = renamed_from {
+            out.push(Finding {
+                category: category::COLUMN_RENAMED,
+                subject: format!("{table}.{}", column.name),
+                detail: format!("filled from {}.{from}", pair.source_table),
+                blocking: false,
+                covered_by: Some(
+                    rule_origin
+                        .clone()
+                        .unwrap_or_else(|| "many2many columns of the renamed model".to_string()),
+                ),
+            });
+        }
+        let source_column =
+            source_table.column(renamed_from.map_or(column.name.as_str(), String::as_str));
+        match source_column {
+            Some(source_column) if source_column.data_type != column.data_type => {
+                let covered = rule
+                    .filter(|r| r.sql.is_some())
+                    .map(|_| rule_origin.clone().unwrap_or_default())
+                    .or_else(|| {
+                        automatic_conversion(&source_column.data_type, &column.data_type)
+                            .map(str::to_string)
+                    });
+                out.push(Finding {
+                    category: category::TYPE_CHANGED,
+                    subject: format!("{table}.{}", column.name),
+                    detail: format!("{} → {}", source_column.data_type, column.data_type),
+                    blocking: covered.is_none() && pair.rows > 0,
+                    covered_by: covered,
+                });
+            }
+            Some(_) => {}
+            None => {
+                let target_field = target_model.and_then(|m| m.fields.get(&column.name));
+                if let Some(field) = target_field.filter(|f| f.company_dependent) {
+                    out.push(company_dependent_finding(
+                        source,
+                        source_model,
+                        pair,
+                        field,
+                        rule.map(|_| rule_origin.clone().unwrap_or_default()),
+                    ));
+                    continue;
+                }
+                let covered_by = rule
+                    .filter(|r| r.sql.is_some() || r.from.is_some() || r.skip)
+                    .map(|_| rule_origin.clone().unwrap_or_default());
+                let required = column.not_null && column.default_expr.is_none();
+                if required {
+                    out.push(Finding {
+                        category: category::REQUIRED_NEW,
+                        subject: format!("{table}.{}", column.name),
+                        detail: format!(
+                            "{} NOT NULL without default; {} source rows need a value",
+                            column.data_type, pair.rows
+                        ),
+                        blocking: covered_by.is_none() && pair.rows > 0,
+                        covered_by,
+                    });
+                } else {
+                    out.push(Finding {
+                        category: category::COLUMN_ADDED,
+                        subject: format!("{table}.{}", column.name),
+                        detail: column.data_type.clone(),
+                        blocking: false,
+                        covered_by: covered_by.or(Some("left NULL or to its default".to_string())),
+                    });
+                }
+            }
+        }
+    }
+    if let (Some(source_model), Some(target_model)) = (source_model, target_model)
+        && pair.kind == TableKind::Model
+    {
+        for field in source_model.fields.values().filter(|f| f.store) {
+            let Some(target_field) = target_model.fields.get(&field.name) else {
+                continue;
+            };
+            if field.ttype != "selection" || target_field.ttype != "selection" {
+                continue;
+            }
+            let gone: Vec<&str> = field
+                .selection
+                .iter()
+                .filter(|v| !target_field.selection.contains(v))
+                .map(String::as_str)
+                .collect();
+            if gone.is_empty() {
+                continue;
+            }
+            let mapped = column_rules
+                .and_then(|r| r.get(&field.name))
+                .and_then(|r| r.value_map.as_ref());
+            let uncovered: Vec<&str> = gone
+                .iter()
+                .copied()
+                .filter(|v| !mapped.is_some_and(|m| m.contains_key(*v)))
+                .collect();
+            out.push(Finding {
+                category: category::SELECTION_CHANGED,
+                subject: format!("{}.{}", source_model.name, field.name),
+                detail: format!(
+                    "values no longer allowed in the target: {}",
+                    gone.join(", ")
+                ),
+                blocking: false,
+                covered_by: uncovered
+                    .is_empty()
+                    .then(|| rule_origin.clone().unwrap_or_default()),
+            });
+        }
+    }
+}
+
+fn company_dependent_finding(
+    source: &Catalog,
+    source_model: Option<&Model>,
+    pair: &TablePair,
+    field: &Field,
+    covered_by: Option<String>,
+) -> Finding {
+    let in_source = source_model.and_then(|m| m.fields.get(&field.name));
+    let was = match in_source {
+        Some(f) if !f.store => "an ir_property value per company (no column)".to_string(),
+        Some(f) => format!("a plain {} column", f.ttype),
+        None => "not in the source".to_string(),
+    };
+    let has_property_table = source.tables.contains_key("ir_property");
+    Finding {
+        category: category::COMPANY_DEPENDENT,
+        subject: format!(
+            "{}.{}",
+            pair.target_model.as_deref().unwrap_or(""),
+            field.name
+        ),
+        detail: format!(
+            "was {was}; now a jsonb column keyed by company id{}",
+            if has_property_table && in_source.is_some_and(|f| !f.store) {
+                " (values come from ir_property)"
+            } else {
+                ""
+            }
+        ),
+        blocking: false,
+        covered_by,
+    }
+}
+
+/// The conversions the copy makes by itself when a column's type changed.
+pub fn automatic_conversion(from: &str, to: &str) -> Option<&'static str> {
+    let text = |t: &str| t == "text" || t.starts_with("character varying");
+    let number = |t: &str| {
+        matches!(
+            t,
+            "integer" | "bigint" | "smallint" | "numeric" | "double precision" | "real"
+        ) || t.starts_with("numeric")
+    };
+    if text(from) && to == "jsonb" {
+        Some("automatic: text becomes a translation {\"en_US\": value}")
+    } else if from == "jsonb" && text(to) {
+        Some("automatic: the en_US translation becomes the text")
+    } else if text(from) && text(to) {
+        Some("automatic: text to text")
+    } else if number(from) && number(to) {
+        Some("automatic: numeric cast")
+    } else if from == "integer" && text(to) {
+        Some("automatic: integer written as text")
+    } else if from == "boolean" && text(to) {
+        Some("automatic: boolean written as text")
+    } else {
+        None
+    }
+}
+
+/// `odoo-migrate analyze`: compares, reports, stores the findings, and exits 3 when something blocks.
+pub async fn analyze_command(cli: &Cli, args: &AnalyzeArgs) -> Result<Status> {
+    let rules = Rules::load(&cli.rules)?;
+    let session = Session::open(cli, 2).await?;
+    let analysis = analyze(&session.source_catalog, &session.target_catalog, &rules);
+    let rendered = report::render_analysis(&analysis, cli.format)?;
+    print!("{rendered}");
+    if let Some(path) = &args.output {
+        std::fs::write(path, &rendered)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
+    store(&session, &analysis).await?;
+    let blocking = analysis.blocking().count();
+    if blocking > 0 {
+        tracing::warn!(
+            blocking,
+            "the analysis found differences that block a migration"
+        );
+        Ok(Status::Blocking)
+    } else {
+        Ok(Status::Success)
+    }
+}
+
+async fn store(session: &Session, analysis: &Analysis) -> Result<()> {
+    let mut client = session.target.get().await?;
+    side_schema::ensure(&mut client).await?;
+    let transaction = client.transaction().await?;
+    let options = serde_json::json!({ "blocking": analysis.blocking().count() });
+    let run_id = side_schema::start_run(
+        &*transaction,
+        "analyze",
+        &analysis.source_database,
+        &analysis.target_database,
+        &options,
+    )
+    .await?;
+    let mut categories = Vec::new();
+    let mut subjects = Vec::new();
+    let mut details = Vec::new();
+    let mut blocking = Vec::new();
+    let mut covered = Vec::new();
+    for finding in &analysis.findings {
+        categories.push(finding.category);
+        subjects.push(finding.subject.as_str());
+        details.push(finding.detail.as_str());
+        blocking.push(finding.blocking);
+        covered.push(finding.covered_by.as_deref());
+    }
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.analysis_findings (run_id, category, subject, detail, blocking, covered_by) \
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[])",
+            &[&run_id, &categories, &subjects, &details, &blocking, &covered],
+        )
+        .await
+        .context("cannot store the findings in odoo_migrate.analysis_findings")?;
+    side_schema::finish_run(&*transaction, run_id, "finished", None).await?;
+    transaction.commit().await?;
+    Ok(())
+}

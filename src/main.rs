@@ -1,0 +1,66 @@
+//! odoo-migrate: moves a whole Odoo 16 database into a fresh Odoo 19 database, PostgreSQL to
+//! PostgreSQL. This file only wires the phases together; each module owns one phase.
+
+mod catalog;
+mod cli;
+mod connect;
+mod diff;
+mod exit;
+mod report;
+mod rules;
+mod session;
+mod side_schema;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{Status, refuse};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli::init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(Status::Failure.code() as u8);
+        }
+    };
+    let status = match runtime.block_on(dispatch(&cli)) {
+        Ok(status) => status,
+        Err(error) => {
+            let status = exit::status_of(&error);
+            let message = match status {
+                Status::Failure => format!("{error:#}"),
+                _ => error.to_string(),
+            };
+            tracing::error!(exit_code = status.code(), "{}", connect::redact(&message));
+            if cli.quiet || cli.log_format == cli::LogFormat::Json {
+                // The log line already carries the error.
+            } else {
+                eprintln!("error: {}", connect::redact(&message));
+            }
+            status
+        }
+    };
+    ExitCode::from(status.code() as u8)
+}
+
+async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
+    match &cli.command {
+        Command::Analyze(args) => diff::analyze_command(cli, args).await,
+        Command::Rehearse(_)
+        | Command::Run(_)
+        | Command::Status
+        | Command::Verify(_)
+        | Command::Rollback(_) => Err(refuse(
+            Status::Usage,
+            "this command is not available in this version of odoo-migrate yet",
+        )),
+    }
+}

@@ -1,0 +1,252 @@
+//! The migration knowledge carried as data: the rules files (TOML) that say how Odoo 16 data becomes
+//! Odoo 19 data — module fates, model and table renames, how each target column gets its value,
+//! which models are only matched, natural keys — loaded from the default pack shipped with the tool
+//! and from the user's files, which add to it or override it.
+//!
+//! A rules file that does not parse, or has a key this version does not know, is refused with the
+//! file and the line, before anything runs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::exit::{Status, refuse};
+
+/// The default 16 → 19 pack, compiled into the binary so that it always matches the tool's version.
+const DEFAULT_PACK: &[(&str, &str)] = &[
+    (
+        "rules/16-19/modules.toml",
+        include_str!("../rules/16-19/modules.toml"),
+    ),
+    (
+        "rules/16-19/models.toml",
+        include_str!("../rules/16-19/models.toml"),
+    ),
+];
+
+/// One rules file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFile {
+    /// What became of source modules: renamed, merged into another, or removed.
+    #[serde(default)]
+    pub modules: BTreeMap<String, ModuleRule>,
+    /// Per source model (by its Odoo 16 name).
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelRule>,
+    /// Per source table that belongs to no model (many2many relation tables).
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableRule>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleRule {
+    pub renamed_to: Option<String>,
+    pub merged_into: Option<String>,
+    #[serde(default)]
+    pub removed: bool,
+    pub note: Option<String>,
+}
+
+/// What the tool does with the records of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// Match by external id or natural key; create the rest.
+    Migrate,
+    /// Match by external id or natural key; never create (module-owned metadata).
+    MatchOnly,
+    /// Neither match nor copy.
+    Skip,
+}
+
+/// What happens to a target record that a source record was matched to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMatch {
+    Keep,
+    Update,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRule {
+    /// The model's name in Odoo 19.
+    pub rename: Option<String>,
+    /// The target table, when it is not derived from the (renamed) model name.
+    pub table: Option<String>,
+    pub policy: Option<Policy>,
+    /// Columns that identify a record without external id in both databases (target column names).
+    pub natural_key: Option<Vec<String>>,
+    pub on_match: Option<OnMatch>,
+    /// How target columns get their values, by target column name.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnRule>,
+    /// Set-based SQL run in the target after the model's rows are copied, in the same transaction.
+    #[serde(default)]
+    pub post_sql: Vec<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableRule {
+    pub rename: Option<String>,
+    #[serde(default)]
+    pub skip: bool,
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnRule>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnRule {
+    /// The source column the value comes from, when it was renamed.
+    pub from: Option<String>,
+    /// An SQL expression over the source row (table alias `s`), evaluated in the source database.
+    pub sql: Option<String>,
+    /// Source value → target value, for selections whose keys changed.
+    pub value_map: Option<BTreeMap<String, String>>,
+    /// The model whose ids the value holds, when it is computed by `sql` and must be remapped.
+    pub references: Option<String>,
+    /// Leave the column to the target's default (or NULL).
+    #[serde(default)]
+    pub skip: bool,
+    pub note: Option<String>,
+}
+
+/// All rules in force: the default pack with the user's files applied over it.
+#[derive(Debug, Default)]
+pub struct Rules {
+    pub modules: BTreeMap<String, ModuleRule>,
+    pub models: BTreeMap<String, ModelRule>,
+    pub tables: BTreeMap<String, TableRule>,
+    /// Where each rule came from, for reports: "models.mail.channel" → "rules/16-19/models.toml".
+    pub origins: BTreeMap<String, String>,
+}
+
+impl Rules {
+    /// Loads the default pack and then each user file, in order; later files override earlier ones
+    /// entry by entry.
+    pub fn load(user_files: &[PathBuf]) -> Result<Rules> {
+        let mut rules = Rules::default();
+        for (name, text) in DEFAULT_PACK {
+            rules.merge(parse(name, text)?, name);
+        }
+        for path in user_files {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                refuse(
+                    Status::Usage,
+                    format!("cannot read the rules file {}: {error}", path.display()),
+                )
+            })?;
+            let name = path.display().to_string();
+            rules.merge(parse(&name, &text)?, &name);
+        }
+        Ok(rules)
+    }
+
+    fn merge(&mut self, file: RulesFile, origin: &str) {
+        for (name, rule) in file.modules {
+            self.origins
+                .insert(format!("modules.{name}"), origin.to_string());
+            self.modules.insert(name, rule);
+        }
+        for (name, rule) in file.models {
+            self.origins
+                .insert(format!("models.{name}"), origin.to_string());
+            self.models.insert(name, rule);
+        }
+        for (name, rule) in file.tables {
+            self.origins
+                .insert(format!("tables.{name}"), origin.to_string());
+            self.tables.insert(name, rule);
+        }
+    }
+
+    /// The name a source module has in Odoo 19: itself, its new name, or the module it merged into.
+    /// `None` when the module was removed.
+    pub fn module_in_target<'a>(&'a self, module: &'a str) -> Option<&'a str> {
+        match self.modules.get(module) {
+            Some(rule) if rule.removed => None,
+            Some(rule) => Some(
+                rule.renamed_to
+                    .as_deref()
+                    .or(rule.merged_into.as_deref())
+                    .unwrap_or(module),
+            ),
+            None => Some(module),
+        }
+    }
+
+    /// The Odoo 19 name of a source model.
+    pub fn model_in_target<'a>(&'a self, model: &'a str) -> &'a str {
+        self.models
+            .get(model)
+            .and_then(|rule| rule.rename.as_deref())
+            .unwrap_or(model)
+    }
+
+    pub fn model(&self, model: &str) -> Option<&ModelRule> {
+        self.models.get(model)
+    }
+
+    /// Where the rule of `key` (e.g. `models.mail.channel`) was written, for reports.
+    pub fn origin(&self, key: &str) -> Option<&str> {
+        self.origins.get(key).map(String::as_str)
+    }
+}
+
+/// Parses one rules file; a syntax error or an unknown key is reported with the file and line.
+pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
+    toml::from_str::<RulesFile>(text).map_err(|error| {
+        let line = error
+            .span()
+            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        let location = match line {
+            Some(line) => format!("{name}:{line}"),
+            None => name.to_string(),
+        };
+        refuse(
+            Status::Usage,
+            format!(
+                "rules file {location}: {}",
+                error.message().trim_end().replace('\n', " ")
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_pack_parses() {
+        let rules = Rules::load(&[]).expect("default pack");
+        assert_eq!(rules.module_in_target("web_editor"), Some("html_editor"));
+        assert_eq!(rules.module_in_target("account_sequence"), Some("account"));
+        assert_eq!(rules.model_in_target("mail.channel"), "discuss.channel");
+        assert_eq!(rules.model_in_target("res.partner"), "res.partner");
+    }
+
+    #[test]
+    fn an_unknown_key_is_reported_with_file_and_line() {
+        let text = "[models.\"res.partner\"]\nrename = \"res.partner\"\nrenmae = 1\n";
+        let error = parse("mine.toml", text).unwrap_err().to_string();
+        assert!(error.starts_with("rules file mine.toml:3:"), "{error}");
+        assert!(error.contains("renmae"), "{error}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_with_file_and_line() {
+        let error = parse("bad.toml", "[modules.x]\nremoved = \n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("rules file bad.toml:2:"), "{error}");
+    }
+}

@@ -1,0 +1,111 @@
+//! Opening a session on both databases: connection pools, catalogs, and the checks that the pair is
+//! one this tool migrates (two different databases, Odoo 16 as source, Odoo 19 as target).
+
+use anyhow::Result;
+use deadpool_postgres::Pool;
+
+use crate::catalog::{self, Catalog};
+use crate::cli::Cli;
+use crate::connect::{Endpoint, Side};
+use crate::exit::{Status, refuse};
+use crate::side_schema;
+
+pub const SOURCE_MAJOR: u32 = 16;
+pub const TARGET_MAJOR: u32 = 19;
+
+/// Both databases, connected and introspected.
+pub struct Session {
+    pub source_endpoint: Endpoint,
+    pub target_endpoint: Endpoint,
+    pub source: Pool,
+    pub target: Pool,
+    pub source_catalog: Catalog,
+    pub target_catalog: Catalog,
+    pub source_uuid: String,
+}
+
+impl Session {
+    /// Connects to both sides with pools of `pool_size` and loads both catalogs.
+    pub async fn open(cli: &Cli, pool_size: usize) -> Result<Session> {
+        let source_endpoint = cli.source()?;
+        let target_endpoint = cli.target()?;
+        if source_endpoint.identity() == target_endpoint.identity() {
+            return Err(refuse(
+                Status::WrongDatabase,
+                format!(
+                    "source and target are the same database ({}); give the Odoo 16 database as --source and a fresh Odoo 19 database as --target",
+                    source_endpoint.identity()
+                ),
+            ));
+        }
+        let (source, target) = tokio::try_join!(
+            source_endpoint.pool(pool_size),
+            target_endpoint.pool(pool_size)
+        )?;
+        let (source_catalog, target_catalog) = {
+            let source_client = source.get().await?;
+            let target_client = target.get().await?;
+            tokio::try_join!(
+                catalog::load(&**source_client, Side::Source, source_endpoint.database()),
+                catalog::load(&**target_client, Side::Target, target_endpoint.database())
+            )?
+        };
+        check_versions(&source_catalog, &target_catalog)?;
+        let (source_uuid, target_uuid) = {
+            let source_client = source.get().await?;
+            let target_client = target.get().await?;
+            tokio::try_join!(
+                side_schema::database_uuid(&**source_client),
+                side_schema::database_uuid(&**target_client)
+            )?
+        };
+        if !source_uuid.is_empty() && source_uuid == target_uuid {
+            return Err(refuse(
+                Status::WrongDatabase,
+                format!(
+                    "source and target are copies of the same Odoo database (database.uuid {source_uuid}); the target must be a freshly created Odoo 19 database"
+                ),
+            ));
+        }
+        Ok(Session {
+            source_endpoint,
+            target_endpoint,
+            source,
+            target,
+            source_catalog,
+            target_catalog,
+            source_uuid,
+        })
+    }
+}
+
+fn check_versions(source: &Catalog, target: &Catalog) -> Result<()> {
+    if source.major == TARGET_MAJOR && target.major == SOURCE_MAJOR {
+        return Err(refuse(
+            Status::WrongDatabase,
+            format!(
+                "source and target look swapped: the source {} is Odoo {} and the target {} is Odoo {}; give the Odoo 16 database as --source",
+                source.database, source.base_version, target.database, target.base_version
+            ),
+        ));
+    }
+    if source.major != SOURCE_MAJOR {
+        return Err(refuse(
+            Status::WrongDatabase,
+            format!(
+                "the source {} is Odoo {} but this tool migrates from Odoo {SOURCE_MAJOR}; migrate it to {SOURCE_MAJOR} first or use a tool for that version",
+                source.database, source.base_version
+            ),
+        ));
+    }
+    if target.major != TARGET_MAJOR {
+        return Err(refuse(
+            Status::WrongDatabase,
+            format!(
+                "the target {} is Odoo {} but this tool migrates into Odoo {TARGET_MAJOR}; create the target with Odoo {TARGET_MAJOR}",
+                target.database, target.base_version
+            ),
+        ));
+    }
+    Ok(())
+}

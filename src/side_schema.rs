@@ -1,0 +1,196 @@
+//! The `odoo_migrate` schema in the target database: its creation and upgrade, and the bookkeeping of
+//! runs (start, end, source identity) that every command shares.
+//!
+//! The schema is versioned. Each upgrade step in `sql/side_schema/` runs once, in order, inside one
+//! transaction guarded by an advisory lock; a schema written by a newer tool is refused rather than
+//! guessed at.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use tokio_postgres::{Client, GenericClient};
+
+use crate::exit::{Status, refuse};
+
+pub const SCHEMA: &str = "odoo_migrate";
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The upgrade steps, in order; the version of the schema is the number of steps applied.
+const STEPS: &[&str] = &[include_str!("../sql/side_schema/001_initial.sql")];
+
+/// Advisory lock key taken while the schema is created or upgraded ("odoo_mig" in ASCII).
+const SCHEMA_LOCK: i64 = 0x6f64_6f6f_5f6d_6967;
+
+pub fn current_version() -> i32 {
+    STEPS.len() as i32
+}
+
+/// Creates the side schema or upgrades it to this tool's version.
+pub async fn ensure(client: &mut Client) -> Result<()> {
+    let transaction = client
+        .transaction()
+        .await
+        .context("cannot open a transaction on the target to set up the side schema")?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .await
+        .context("cannot lock the side schema for its upgrade")?;
+    let installed = installed_version(&transaction).await?;
+    if installed > current_version() {
+        return Err(refuse(
+            Status::WrongDatabase,
+            format!(
+                "the side schema `{SCHEMA}` in the target was written by a newer odoo-migrate (schema version {installed}, this tool knows {}); use that version of the tool",
+                current_version()
+            ),
+        ));
+    }
+    if installed == current_version() {
+        transaction.commit().await?;
+        return Ok(());
+    }
+    transaction
+        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+        .await
+        .map_err(|error| permission_hint(error, "create the side schema"))?;
+    for (index, step) in STEPS.iter().enumerate().skip(installed.max(0) as usize) {
+        transaction
+            .batch_execute(step)
+            .await
+            .with_context(|| format!("cannot apply side schema step {}", index + 1))?;
+    }
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.schema_version (version, tool_version) VALUES ($1, $2)",
+            &[&current_version(), &TOOL_VERSION],
+        )
+        .await?;
+    transaction
+        .commit()
+        .await
+        .context("cannot commit the side schema")?;
+    Ok(())
+}
+
+fn permission_hint(error: tokio_postgres::Error, what: &str) -> anyhow::Error {
+    if error
+        .as_db_error()
+        .is_some_and(|db| db.code().code() == "42501")
+    {
+        refuse(
+            Status::Connection,
+            format!(
+                "the target role may not {what}: permission denied; connect to the target as the database owner (the role Odoo uses)"
+            ),
+        )
+    } else {
+        anyhow::Error::new(error).context(format!("cannot {what}"))
+    }
+}
+
+/// The installed version, 0 when the schema does not exist yet.
+pub async fn installed_version(client: &impl GenericClient) -> Result<i32> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('odoo_migrate.schema_version') IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let version: Option<i32> = client
+        .query_one("SELECT max(version) FROM odoo_migrate.schema_version", &[])
+        .await?
+        .get(0);
+    Ok(version.unwrap_or(0))
+}
+
+/// The identity of an Odoo database: its `database.uuid` parameter, stable across dumps and restores.
+pub async fn database_uuid(client: &impl GenericClient) -> Result<String> {
+    let row = client
+        .query_opt(
+            "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'",
+            &[],
+        )
+        .await
+        .context("cannot read database.uuid from ir_config_parameter")?;
+    Ok(row
+        .and_then(|r| r.get::<_, Option<String>>(0))
+        .unwrap_or_default())
+}
+
+/// Records which source database fills this target, or checks that it is the one recorded before.
+pub async fn claim_source(
+    client: &impl GenericClient,
+    uuid: &str,
+    name: &str,
+    base_version: &str,
+) -> Result<()> {
+    let recorded = client
+        .query_opt(
+            "SELECT database_uuid, database_name FROM odoo_migrate.source_identity",
+            &[],
+        )
+        .await?;
+    match recorded {
+        Some(row) => {
+            let recorded_uuid: String = row.get(0);
+            let recorded_name: String = row.get(1);
+            if recorded_uuid != uuid {
+                return Err(refuse(
+                    Status::WrongDatabase,
+                    format!(
+                        "the target's side schema belongs to another source database ({recorded_name}, database.uuid {recorded_uuid}); \
+                         this source is {name} ({uuid}). Use the right source, or roll back and drop the schema `{SCHEMA}` to start over"
+                    ),
+                ));
+            }
+        }
+        None => {
+            client
+                .execute(
+                    "INSERT INTO odoo_migrate.source_identity (database_uuid, database_name, base_version) VALUES ($1, $2, $3)",
+                    &[&uuid, &name, &base_version],
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens a row in `runs` and returns its id.
+pub async fn start_run(
+    client: &impl GenericClient,
+    command: &str,
+    source_database: &str,
+    target_database: &str,
+    options: &Value,
+) -> Result<i64> {
+    let row = client
+        .query_one(
+            "INSERT INTO odoo_migrate.runs (command, source_database, target_database, tool_version, options) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[&command, &source_database, &target_database, &TOOL_VERSION, options],
+        )
+        .await
+        .context("cannot record the run in odoo_migrate.runs")?;
+    Ok(row.get(0))
+}
+
+/// Closes a run with its final status and an optional message.
+pub async fn finish_run(
+    client: &impl GenericClient,
+    run_id: i64,
+    status: &str,
+    message: Option<&str>,
+) -> Result<()> {
+    client
+        .execute(
+            "UPDATE odoo_migrate.runs SET status = $2, finished_at = now(), message = $3 WHERE id = $1",
+            &[&run_id, &status, &message],
+        )
+        .await
+        .with_context(|| format!("cannot close run {run_id} in odoo_migrate.runs"))?;
+    Ok(())
+}
