@@ -24,6 +24,34 @@ const DEFAULT_PACK: &[(&str, &str)] = &[
         "rules/16-19/models.toml",
         include_str!("../rules/16-19/models.toml"),
     ),
+    (
+        "rules/16-19/base.toml",
+        include_str!("../rules/16-19/base.toml"),
+    ),
+    (
+        "rules/16-19/partner.toml",
+        include_str!("../rules/16-19/partner.toml"),
+    ),
+    (
+        "rules/16-19/accounting.toml",
+        include_str!("../rules/16-19/accounting.toml"),
+    ),
+    (
+        "rules/16-19/product.toml",
+        include_str!("../rules/16-19/product.toml"),
+    ),
+    (
+        "rules/16-19/stock.toml",
+        include_str!("../rules/16-19/stock.toml"),
+    ),
+    (
+        "rules/16-19/sale_purchase.toml",
+        include_str!("../rules/16-19/sale_purchase.toml"),
+    ),
+    (
+        "rules/16-19/mail.toml",
+        include_str!("../rules/16-19/mail.toml"),
+    ),
 ];
 
 /// One rules file as written.
@@ -113,6 +141,10 @@ pub struct ColumnRule {
     pub value_map: Option<BTreeMap<String, String>>,
     /// The model whose ids the value holds, when it is computed by `sql` and must be remapped.
     pub references: Option<String>,
+    /// The value is a jsonb object keyed by company id (company-dependent fields of Odoo 18+): its
+    /// keys are remapped as res.company ids, and its values as ids of `references` when given.
+    #[serde(default)]
+    pub company_json: bool,
     /// Leave the column to the target's default (or NULL).
     #[serde(default)]
     pub skip: bool,
@@ -150,6 +182,8 @@ impl Rules {
         Ok(rules)
     }
 
+    /// Applies a file over the rules so far: a model or table named again keeps what the new file
+    /// does not set, and its columns are replaced one by one.
     fn merge(&mut self, file: RulesFile, origin: &str) {
         for (name, rule) in file.modules {
             self.origins
@@ -159,12 +193,24 @@ impl Rules {
         for (name, rule) in file.models {
             self.origins
                 .insert(format!("models.{name}"), origin.to_string());
-            self.models.insert(name, rule);
+            let merged = self.models.entry(name).or_default();
+            merged.rename = rule.rename.or(merged.rename.take());
+            merged.table = rule.table.or(merged.table.take());
+            merged.policy = rule.policy.or(merged.policy);
+            merged.natural_key = rule.natural_key.or(merged.natural_key.take());
+            merged.on_match = rule.on_match.or(merged.on_match);
+            merged.note = rule.note.or(merged.note.take());
+            merged.columns.extend(rule.columns);
+            merged.post_sql.extend(rule.post_sql);
         }
         for (name, rule) in file.tables {
             self.origins
                 .insert(format!("tables.{name}"), origin.to_string());
-            self.tables.insert(name, rule);
+            let merged = self.tables.entry(name).or_default();
+            merged.rename = rule.rename.or(merged.rename.take());
+            merged.skip |= rule.skip;
+            merged.note = rule.note.or(merged.note.take());
+            merged.columns.extend(rule.columns);
         }
     }
 
