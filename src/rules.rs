@@ -67,6 +67,49 @@ pub struct RulesFile {
     /// Per source table that belongs to no model (many2many relation tables).
     #[serde(default)]
     pub tables: BTreeMap<String, TableRule>,
+    /// External ids that changed module or name, beyond the module renames.
+    #[serde(default)]
+    pub xmlids: Vec<XmlidRule>,
+}
+
+/// A change of external id: source `module.name` becomes `to_module.to_name` in the target.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmlidRule {
+    /// Restrict to records of these (Odoo 16) models.
+    #[serde(default)]
+    pub models: Vec<String>,
+    pub module: String,
+    /// One exact name; without it every name of the module (of those models) is concerned.
+    pub name: Option<String>,
+    /// Only names of the form `<company id>_<rest>` (records a chart of accounts made per company).
+    #[serde(default)]
+    pub company_prefixed: bool,
+    pub to_module: Option<String>,
+    pub to_name: Option<String>,
+    pub note: Option<String>,
+}
+
+impl XmlidRule {
+    /// The target external id of a source one, when this rule concerns it.
+    pub fn apply(&self, model: &str, module: &str, name: &str) -> Option<(String, String)> {
+        if module != self.module
+            || (!self.models.is_empty() && !self.models.iter().any(|m| m == model))
+            || self.name.as_deref().is_some_and(|n| n != name)
+        {
+            return None;
+        }
+        if self.company_prefixed {
+            let (digits, rest) = name.split_once('_')?;
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || rest.is_empty() {
+                return None;
+            }
+        }
+        Some((
+            self.to_module.clone().unwrap_or_else(|| module.to_string()),
+            self.to_name.clone().unwrap_or_else(|| name.to_string()),
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -157,6 +200,7 @@ pub struct Rules {
     pub modules: BTreeMap<String, ModuleRule>,
     pub models: BTreeMap<String, ModelRule>,
     pub tables: BTreeMap<String, TableRule>,
+    pub xmlids: Vec<XmlidRule>,
     /// Where each rule came from, for reports: "models.mail.channel" → "rules/16-19/models.toml".
     pub origins: BTreeMap<String, String>,
 }
@@ -203,6 +247,7 @@ impl Rules {
             merged.columns.extend(rule.columns);
             merged.post_sql.extend(rule.post_sql);
         }
+        self.xmlids.extend(file.xmlids);
         for (name, rule) in file.tables {
             self.origins
                 .insert(format!("tables.{name}"), origin.to_string());
@@ -229,6 +274,21 @@ impl Rules {
         }
     }
 
+    /// The external id a source record is looked up by in the target: the first xmlid rule that
+    /// concerns it, else the module rename.
+    pub fn xmlid_in_target(&self, model: &str, module: &str, name: &str) -> Option<(String, String)> {
+        if let Some(renamed) = self
+            .xmlids
+            .iter()
+            .rev()
+            .find_map(|rule| rule.apply(model, module, name))
+        {
+            return Some(renamed);
+        }
+        self.module_in_target(module)
+            .map(|m| (m.to_string(), name.to_string()))
+    }
+
     /// The Odoo 19 name of a source model.
     pub fn model_in_target<'a>(&'a self, model: &'a str) -> &'a str {
         self.models
@@ -252,7 +312,7 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
     toml::from_str::<RulesFile>(text).map_err(|error| {
         let line = error
             .span()
-            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
         let location = match line {
             Some(line) => format!("{name}:{line}"),
             None => name.to_string(),
@@ -278,6 +338,29 @@ mod tests {
         assert_eq!(rules.module_in_target("account_sequence"), Some("account"));
         assert_eq!(rules.model_in_target("mail.channel"), "discuss.channel");
         assert_eq!(rules.model_in_target("res.partner"), "res.partner");
+    }
+
+    #[test]
+    fn company_prefixed_xmlids_follow_their_rule() {
+        let file = parse(
+            "t.toml",
+            "[[xmlids]]\nmodels = [\"account.account\"]\nmodule = \"l10n_fr\"\ncompany_prefixed = true\nto_module = \"account\"\n",
+        )
+        .unwrap();
+        let mut rules = Rules::default();
+        rules.merge(file, "t.toml");
+        assert_eq!(
+            rules.xmlid_in_target("account.account", "l10n_fr", "1_pcg_1011"),
+            Some(("account".into(), "1_pcg_1011".into()))
+        );
+        assert_eq!(
+            rules.xmlid_in_target("account.account", "l10n_fr", "pcg_1011"),
+            Some(("l10n_fr".into(), "pcg_1011".into()))
+        );
+        assert_eq!(
+            rules.xmlid_in_target("account.tax", "l10n_fr", "1_tva"),
+            Some(("l10n_fr".into(), "1_tva".into()))
+        );
     }
 
     #[test]
