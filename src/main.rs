@@ -3,11 +3,16 @@
 
 mod catalog;
 mod cli;
+mod codec;
 mod connect;
+mod copy;
 mod diff;
 mod exit;
+mod mapping;
+mod plan;
 mod report;
 mod rules;
+mod run;
 mod session;
 mod side_schema;
 
@@ -39,11 +44,11 @@ fn main() -> ExitCode {
                 Status::Failure => format!("{error:#}"),
                 _ => error.to_string(),
             };
-            tracing::error!(exit_code = status.code(), "{}", connect::redact(&message));
-            if cli.quiet || cli.log_format == cli::LogFormat::Json {
-                // The log line already carries the error.
+            let message = connect::redact(&message);
+            if cli.log_format == cli::LogFormat::Json {
+                tracing::error!(exit_code = status.code(), "{message}");
             } else {
-                eprintln!("error: {}", connect::redact(&message));
+                eprintln!("error: {message}");
             }
             status
         }
@@ -54,8 +59,8 @@ fn main() -> ExitCode {
 async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
     match &cli.command {
         Command::Analyze(args) => diff::analyze_command(cli, args).await,
+        Command::Run(args) => run::run_command(cli, args).await,
         Command::Rehearse(_)
-        | Command::Run(_)
         | Command::Status
         | Command::Verify(_)
         | Command::Rollback(_) => Err(refuse(

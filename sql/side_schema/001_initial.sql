@@ -123,3 +123,25 @@ SELECT f.category, f.subject, f.detail, f.blocking, f.covered_by
 FROM odoo_migrate.analysis_findings f
 WHERE f.run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'analyze')
 ORDER BY f.blocking DESC, f.category, f.subject;
+
+-- External ids of source records that the run creates, recreated in the target's ir_model_data
+-- in the same transaction as the records.
+CREATE TABLE IF NOT EXISTS odoo_migrate.xmlid_plan (
+    model       text    NOT NULL,
+    source_id   integer NOT NULL,
+    module      text    NOT NULL,
+    name        text    NOT NULL,
+    noupdate    boolean NOT NULL DEFAULT false,
+    run_id      bigint  NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    PRIMARY KEY (module, name)
+);
+CREATE INDEX IF NOT EXISTS xmlid_plan_record ON odoo_migrate.xmlid_plan (model, source_id);
+
+-- Foreign keys of the target tables set aside during the load, restored and validated at its end.
+CREATE TABLE IF NOT EXISTS odoo_migrate.deferred_constraints (
+    run_id          bigint NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    table_name      text   NOT NULL,
+    constraint_name text   NOT NULL,
+    definition      text   NOT NULL,
+    PRIMARY KEY (table_name, constraint_name)
+);

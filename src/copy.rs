@@ -1,0 +1,521 @@
+//! The copy of one table: rows stream from the source with binary `COPY … TO STDOUT`, every id in
+//! them is rewritten through the mappings, and they stream into the target with `COPY … FROM STDIN`
+//! inside the caller's transaction; nothing holds more than one buffer of rows in memory.
+//! References that cannot be rewritten are written as NULL and counted, never as dangling ids.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context, Result};
+use bytes::{BufMut, Bytes};
+use futures::{SinkExt, StreamExt, pin_mut};
+use tokio_postgres::{Client, Transaction};
+
+use crate::catalog::quote_ident;
+use crate::codec::{Reader, Tuple, Writer};
+use crate::diff::TableKind;
+use crate::mapping::{How, Mappings};
+use crate::plan::{Output, TablePlan};
+use crate::rules::OnMatch;
+
+/// Bytes buffered before they are sent to the target.
+const SEND_THRESHOLD: usize = 1 << 20;
+/// Source ids kept as examples per problem.
+const SAMPLES: usize = 5;
+
+/// What the copy of a table (or of a chunk of it) did.
+#[derive(Debug, Default)]
+pub struct CopyOutcome {
+    pub rows_read: u64,
+    pub created: u64,
+    pub matched: u64,
+    pub updated: u64,
+    pub rejected: u64,
+    pub bytes_read: u64,
+    /// The largest source id read, for checkpoints.
+    pub last_source_id: Option<i32>,
+    /// Source ids of rows that were rejected (their mapping is not recorded).
+    pub rejected_ids: Vec<i32>,
+    pub problems: Vec<Problem>,
+}
+
+/// A class of rows that could not be written as they were, with examples.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub kind: &'static str,
+    pub column: String,
+    pub model: String,
+    pub count: u64,
+    pub samples: Vec<i32>,
+}
+
+#[derive(Default)]
+struct ProblemLog {
+    entries: HashMap<(&'static str, String, String), (u64, Vec<i32>)>,
+}
+
+impl ProblemLog {
+    fn add(&mut self, kind: &'static str, column: &str, model: &str, source_id: i32) {
+        let entry = self
+            .entries
+            .entry((kind, column.to_string(), model.to_string()))
+            .or_default();
+        entry.0 += 1;
+        if entry.1.len() < SAMPLES {
+            entry.1.push(source_id);
+        }
+    }
+
+    fn into_problems(self) -> Vec<Problem> {
+        let mut problems: Vec<Problem> = self
+            .entries
+            .into_iter()
+            .map(|((kind, column, model), (count, samples))| Problem {
+                kind,
+                column,
+                model,
+                count,
+                samples,
+            })
+            .collect();
+        problems.sort_by(|a, b| (a.kind, &a.column, &a.model).cmp(&(b.kind, &b.column, &b.model)));
+        problems
+    }
+}
+
+/// Where a row goes.
+enum Destination {
+    Insert,
+    Update(i32),
+    Skip,
+}
+
+/// Copies the rows of `plan` with source id greater than `after_id` (at most `limit` of them) into
+/// the target inside `transaction`.
+pub async fn copy_rows(
+    plan: &TablePlan,
+    source: &Client,
+    transaction: &Transaction<'_>,
+    mappings: &Mappings,
+    renamed_models: &BTreeMap<String, String>,
+    after_id: Option<i64>,
+    limit: Option<i64>,
+) -> Result<CopyOutcome> {
+    let table = &plan.target_table;
+    let staging = plan.kind == TableKind::Relation;
+    let destination_table = if staging {
+        transaction
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS pg_temp.odoo_migrate_stage; \
+                 CREATE TEMP TABLE odoo_migrate_stage AS SELECT {} FROM public.{} WITH NO DATA",
+                plan.column_list(),
+                quote_ident(table)
+            ))
+            .await
+            .with_context(|| format!("cannot create the staging table for {table}"))?;
+        "pg_temp.odoo_migrate_stage".to_string()
+    } else {
+        format!("public.{}", quote_ident(table))
+    };
+    let copy_in = format!(
+        "COPY {destination_table} ({}) FROM STDIN (FORMAT binary)",
+        plan.column_list()
+    );
+    let sink = transaction
+        .copy_in::<_, Bytes>(copy_in.as_str())
+        .await
+        .with_context(|| format!("cannot start writing into target table {table}"))?;
+    pin_mut!(sink);
+    let stream = source
+        .copy_out(plan.copy_out_sql(after_id, limit).as_str())
+        .await
+        .with_context(|| format!("cannot start reading source table {}", plan.source_table))?;
+    pin_mut!(stream);
+
+    let own_map = if plan.kind == TableKind::Model {
+        mappings.get(&plan.model)
+    } else {
+        None
+    };
+    let column_maps: Vec<Option<&crate::mapping::IdMap>> = plan
+        .columns
+        .iter()
+        .map(|c| match &c.output {
+            Output::Remap { model, .. } => mappings.get(model),
+            _ => None,
+        })
+        .collect();
+    let company_map = mappings.get("res.company");
+
+    let mut outcome = CopyOutcome::default();
+    let mut problems = ProblemLog::default();
+    let mut reader = Reader::new();
+    let mut writer = Writer::new();
+    let mut updates = Writer::new();
+    let mut update_rows = 0u64;
+    let mut scratch = Vec::new();
+
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .with_context(|| format!("lost the source while reading table {}", plan.source_table))?;
+        outcome.bytes_read += chunk.len() as u64;
+        reader.feed(&chunk);
+        loop {
+            let Some(tuple) = reader
+                .next_tuple()
+                .with_context(|| format!("reading source table {}", plan.source_table))?
+            else {
+                break;
+            };
+            outcome.rows_read += 1;
+            let source_id = plan
+                .columns
+                .iter()
+                .find_map(|c| match c.output {
+                    Output::OwnId { field } => tuple.int4(field),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            if plan.kind == TableKind::Model {
+                outcome.last_source_id = Some(outcome.last_source_id.map_or(source_id, |l| l.max(source_id)));
+            }
+            let destination = match (plan.kind, own_map) {
+                (TableKind::Relation, _) => Destination::Insert,
+                (TableKind::Model, Some(map)) => match (map.get(source_id), map.how(source_id)) {
+                    (Some(_), Some(How::Created)) => Destination::Insert,
+                    (Some(target), Some(_)) => {
+                        outcome.matched += 1;
+                        if plan.on_match == OnMatch::Update {
+                            Destination::Update(target)
+                        } else {
+                            Destination::Skip
+                        }
+                    }
+                    _ => {
+                        problems.add("row_not_planned", "id", &plan.model, source_id);
+                        outcome.rejected += 1;
+                        outcome.rejected_ids.push(source_id);
+                        Destination::Skip
+                    }
+                },
+                (TableKind::Model, None) => Destination::Skip,
+            };
+            let out = match destination {
+                Destination::Skip => continue,
+                Destination::Insert => &mut writer,
+                Destination::Update(_) => &mut updates,
+            };
+            let mark = out.buffer.len();
+            out.begin_tuple();
+            let mut rejected = false;
+            for (index, column) in plan.columns.iter().enumerate() {
+                match &column.output {
+                    Output::Copy { field } => out.field(tuple.field(*field)),
+                    Output::OwnId { field } => match own_map.and_then(|m| m.get(tuple.int4(*field).unwrap_or(0))) {
+                        Some(target) => out.int4(target),
+                        None => out.null(),
+                    },
+                    Output::Remap { field, model } => match tuple.int4(*field) {
+                        None => out.null(),
+                        Some(value) => match column_maps[index].and_then(|m| m.get(value)) {
+                            Some(target) => out.int4(target),
+                            None => {
+                                problems.add("unmapped_reference", &column.target_column, model, source_id);
+                                if column.not_null {
+                                    rejected = true;
+                                    break;
+                                }
+                                out.null();
+                            }
+                        },
+                    },
+                    Output::Polymorphic { field, model_field } => {
+                        match polymorphic(&tuple, *field, *model_field, mappings) {
+                            Ok(Some(target)) => out.int4(target),
+                            Ok(None) => out.null(),
+                            Err(model) => {
+                                problems.add("unmapped_reference", &column.target_column, &model, source_id);
+                                if column.not_null {
+                                    rejected = true;
+                                    break;
+                                }
+                                out.null();
+                            }
+                        }
+                    }
+                    Output::Reference { field } => match tuple.field(*field) {
+                        None => out.null(),
+                        Some(text) => match reference(text, mappings, renamed_models, &mut scratch) {
+                            Ok(()) => out.bytes(&scratch),
+                            Err(model) => {
+                                problems.add("unmapped_reference", &column.target_column, &model, source_id);
+                                out.null();
+                            }
+                        },
+                    },
+                    Output::CompanyJson { field, value_model } => match tuple.field(*field) {
+                        None => out.null(),
+                        Some(bytes) => {
+                            let value_map = value_model.as_deref().and_then(|m| mappings.get(m));
+                            match company_json(bytes, company_map, value_map, &mut scratch) {
+                                Ok(dropped) => {
+                                    if dropped > 0 {
+                                        problems.add(
+                                            "unmapped_reference",
+                                            &column.target_column,
+                                            value_model.as_deref().unwrap_or("res.company"),
+                                            source_id,
+                                        );
+                                    }
+                                    out.bytes(&scratch)
+                                }
+                                Err(reason) => {
+                                    problems.add(reason, &column.target_column, "jsonb", source_id);
+                                    out.null();
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+            if rejected {
+                out.buffer.truncate(mark);
+                outcome.rejected += 1;
+                outcome.rejected_ids.push(source_id);
+                continue;
+            }
+            out.end_tuple();
+            match destination {
+                Destination::Insert => outcome.created += 1,
+                Destination::Update(_) => update_rows += 1,
+                Destination::Skip => {}
+            }
+            if writer.buffer.len() >= SEND_THRESHOLD {
+                sink.send(writer.take())
+                    .await
+                    .with_context(|| format!("writing into target table {table}"))?;
+            }
+        }
+        drop(chunk);
+    }
+    if !reader.finished() {
+        anyhow::bail!(
+            "the source stopped sending table {} before its end ({} bytes pending)",
+            plan.source_table,
+            reader.pending()
+        );
+    }
+    writer.finish();
+    sink.send(writer.take())
+        .await
+        .with_context(|| format!("writing into target table {table}"))?;
+    let written = sink
+        .finish()
+        .await
+        .with_context(|| format!("copying {} into target table {table}", plan.source_table))?;
+
+    if staging {
+        let inserted = transaction
+            .execute(
+                &format!(
+                    "INSERT INTO public.{} ({cols}) SELECT {cols} FROM pg_temp.odoo_migrate_stage ON CONFLICT DO NOTHING",
+                    quote_ident(table),
+                    cols = plan.column_list()
+                ),
+                &[],
+            )
+            .await
+            .with_context(|| format!("inserting the rows of {} into {table}", plan.source_table))?;
+        outcome.matched += written - inserted;
+        outcome.created = inserted;
+        transaction
+            .batch_execute("DROP TABLE pg_temp.odoo_migrate_stage")
+            .await?;
+    } else {
+        outcome.created = written;
+    }
+    if update_rows > 0 {
+        outcome.updated = apply_updates(plan, transaction, updates).await?;
+    }
+    outcome.problems = problems.into_problems();
+    Ok(outcome)
+}
+
+/// Writes the rows of matched records into a scratch table and updates the target records from it.
+async fn apply_updates(
+    plan: &TablePlan,
+    transaction: &Transaction<'_>,
+    mut updates: Writer,
+) -> Result<u64> {
+    let table = &plan.target_table;
+    transaction
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS pg_temp.odoo_migrate_update; \
+             CREATE TEMP TABLE odoo_migrate_update AS SELECT {} FROM public.{} WITH NO DATA",
+            plan.column_list(),
+            quote_ident(table)
+        ))
+        .await
+        .with_context(|| format!("cannot create the update table for {table}"))?;
+    let sink = transaction
+        .copy_in::<_, Bytes>(
+            format!(
+                "COPY pg_temp.odoo_migrate_update ({}) FROM STDIN (FORMAT binary)",
+                plan.column_list()
+            )
+            .as_str(),
+        )
+        .await?;
+    pin_mut!(sink);
+    updates.finish();
+    sink.send(updates.take()).await?;
+    sink.finish().await?;
+    let assignments: Vec<String> = plan
+        .columns
+        .iter()
+        .filter(|c| !matches!(c.output, Output::OwnId { .. }))
+        .filter(|c| !matches!(c.target_column.as_str(), "create_uid" | "create_date"))
+        .map(|c| format!("{col} = u.{col}", col = quote_ident(&c.target_column)))
+        .collect();
+    if assignments.is_empty() {
+        return Ok(0);
+    }
+    let updated = transaction
+        .execute(
+            &format!(
+                "UPDATE public.{} t SET {} FROM pg_temp.odoo_migrate_update u WHERE t.id = u.id",
+                quote_ident(table),
+                assignments.join(", ")
+            ),
+            &[],
+        )
+        .await
+        .with_context(|| format!("updating matched records of {table}"))?;
+    transaction
+        .batch_execute("DROP TABLE pg_temp.odoo_migrate_update")
+        .await?;
+    Ok(updated)
+}
+
+/// Rewrites a `res_model`/`res_id` pair. `Ok(None)` for NULL or 0 (Odoo's "no record"),
+/// `Err(model)` when the record is not mapped.
+fn polymorphic(
+    tuple: &Tuple<'_>,
+    field: usize,
+    model_field: usize,
+    mappings: &Mappings,
+) -> std::result::Result<Option<i32>, String> {
+    let Some(id) = tuple.int4(field) else {
+        return Ok(None);
+    };
+    if id == 0 {
+        return Ok(Some(0));
+    }
+    let Some(model) = tuple.field(model_field) else {
+        return Ok(Some(id));
+    };
+    match mappings.get_bytes(model).and_then(|m| m.get(id)) {
+        Some(target) => Ok(Some(target)),
+        None => Err(String::from_utf8_lossy(model).into_owned()),
+    }
+}
+
+/// Rewrites a `model,id` string into `out`; `Err(model)` when the record is not mapped.
+fn reference(
+    text: &[u8],
+    mappings: &Mappings,
+    renamed_models: &BTreeMap<String, String>,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), String> {
+    out.clear();
+    let text = String::from_utf8_lossy(text);
+    let Some((model, id)) = text.rsplit_once(',') else {
+        out.extend_from_slice(text.as_bytes());
+        return Ok(());
+    };
+    let Ok(id) = id.trim().parse::<i32>() else {
+        out.extend_from_slice(text.as_bytes());
+        return Ok(());
+    };
+    match mappings.get(model).and_then(|m| m.get(id)) {
+        Some(target) => {
+            let model = renamed_models.get(model).map_or(model, String::as_str);
+            out.extend_from_slice(model.as_bytes());
+            out.put_u8(b',');
+            out.extend_from_slice(target.to_string().as_bytes());
+            Ok(())
+        }
+        None => Err(model.to_string()),
+    }
+}
+
+/// Rewrites a binary jsonb object keyed by company id into `out` (binary jsonb as well). Returns
+/// how many entries were dropped because their company or value was not mapped.
+fn company_json(
+    bytes: &[u8],
+    companies: Option<&crate::mapping::IdMap>,
+    values: Option<&crate::mapping::IdMap>,
+    out: &mut Vec<u8>,
+) -> std::result::Result<usize, &'static str> {
+    let (&version, text) = bytes.split_first().ok_or("invalid_jsonb")?;
+    if version != 1 {
+        return Err("invalid_jsonb");
+    }
+    let value: serde_json::Value = serde_json::from_slice(text).map_err(|_| "invalid_jsonb")?;
+    let serde_json::Value::Object(object) = value else {
+        out.clear();
+        out.extend_from_slice(bytes);
+        return Ok(0);
+    };
+    let mut result = serde_json::Map::new();
+    let mut dropped = 0;
+    for (key, value) in object {
+        let company = key
+            .parse::<i32>()
+            .ok()
+            .and_then(|id| companies.and_then(|m| m.get(id)));
+        let Some(company) = company else {
+            dropped += 1;
+            continue;
+        };
+        let value = match (values, &value) {
+            (Some(map), serde_json::Value::Number(number)) => {
+                match number.as_i64().and_then(|n| map.get(n as i32)) {
+                    Some(target) => serde_json::Value::from(target),
+                    None => {
+                        dropped += 1;
+                        continue;
+                    }
+                }
+            }
+            _ => value,
+        };
+        result.insert(company.to_string(), value);
+    }
+    out.clear();
+    out.push(1);
+    serde_json::to_writer(&mut *out, &serde_json::Value::Object(result))
+        .map_err(|_| "invalid_jsonb")?;
+    Ok(dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn company_json_keys_and_values_are_remapped() {
+        let mut companies = crate::mapping::IdMap::default();
+        companies.insert(1, 1, How::Xmlid);
+        companies.insert(3, 2, How::Created);
+        let mut accounts = crate::mapping::IdMap::default();
+        accounts.insert(10, 510, How::Created);
+        let mut input = vec![1u8];
+        input.extend_from_slice(br#"{"1": 10, "3": 11, "9": 10}"#);
+        let mut out = Vec::new();
+        let dropped = company_json(&input, Some(&companies), Some(&accounts), &mut out).unwrap();
+        assert_eq!(dropped, 2);
+        assert_eq!(out[0], 1);
+        let value: serde_json::Value = serde_json::from_slice(&out[1..]).unwrap();
+        assert_eq!(value, serde_json::json!({"1": 510}));
+    }
+}

@@ -1,0 +1,619 @@
+//! Id mapping: for every source record of every migrated model, the target id it gets — the record
+//! found by external id, the record found by natural key, or a new id taken from the target's
+//! sequence — decided once, before any row moves, and persisted in `odoo_migrate.id_plan`, so that
+//! every reference can be rewritten in any order and a resumed run decides nothing twice.
+//! Also loads the plan into dense in-memory arrays for the copy's hot path.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use anyhow::{Context, Result, bail};
+use tokio_postgres::{Client, GenericClient, Transaction};
+
+use crate::catalog::{Catalog, quote_ident};
+use crate::diff::{TableKind, TablePair};
+use crate::rules::{Policy, Rules};
+
+/// How a source record found its target record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum How {
+    Xmlid = 1,
+    NaturalKey = 2,
+    Created = 3,
+}
+
+impl How {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            How::Xmlid => "xmlid",
+            How::NaturalKey => "natural_key",
+            How::Created => "created",
+        }
+    }
+
+    fn parse(text: &str) -> Option<How> {
+        match text {
+            "xmlid" => Some(How::Xmlid),
+            "natural_key" => Some(How::NaturalKey),
+            "created" => Some(How::Created),
+            _ => None,
+        }
+    }
+}
+
+/// The mapping of one model, indexed by source id: dense because Odoo ids come from a sequence.
+#[derive(Debug, Default, Clone)]
+pub struct IdMap {
+    entries: Vec<(i32, u8)>,
+    pub mapped: usize,
+}
+
+impl IdMap {
+    pub fn insert(&mut self, source_id: i32, target_id: i32, how: How) {
+        if source_id < 0 {
+            return;
+        }
+        let index = source_id as usize;
+        if index >= self.entries.len() {
+            self.entries.resize(index + 1, (0, 0));
+        }
+        if self.entries[index].1 == 0 {
+            self.mapped += 1;
+        }
+        self.entries[index] = (target_id, how as u8);
+    }
+
+    /// The target id of a source id, if it is mapped.
+    #[inline]
+    pub fn get(&self, source_id: i32) -> Option<i32> {
+        if source_id < 0 {
+            return None;
+        }
+        match self.entries.get(source_id as usize) {
+            Some(&(target, how)) if how != 0 => Some(target),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub fn how(&self, source_id: i32) -> Option<How> {
+        if source_id < 0 {
+            return None;
+        }
+        match self.entries.get(source_id as usize)?.1 {
+            1 => Some(How::Xmlid),
+            2 => Some(How::NaturalKey),
+            3 => Some(How::Created),
+            _ => None,
+        }
+    }
+
+    /// Bytes held, for the memory figures of the benchmark.
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<(i32, u8)>()
+    }
+}
+
+/// All mappings of a run, by Odoo 16 model name (and by Odoo 19 name for renamed models, so that
+/// model-name columns renamed on the way still find their mapping).
+#[derive(Debug, Default)]
+pub struct Mappings {
+    maps: Vec<IdMap>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Mappings {
+    pub fn get(&self, model: &str) -> Option<&IdMap> {
+        self.by_name.get(model).map(|&i| &self.maps[i])
+    }
+
+    pub fn get_bytes(&self, model: &[u8]) -> Option<&IdMap> {
+        std::str::from_utf8(model).ok().and_then(|m| self.get(m))
+    }
+
+    pub fn index_of(&self, model: &str) -> Option<usize> {
+        self.by_name.get(model).copied()
+    }
+
+    pub fn by_index(&self, index: usize) -> &IdMap {
+        &self.maps[index]
+    }
+
+    fn entry(&mut self, model: &str) -> &mut IdMap {
+        let index = match self.by_name.get(model) {
+            Some(&i) => i,
+            None => {
+                self.maps.push(IdMap::default());
+                self.by_name.insert(model.to_string(), self.maps.len() - 1);
+                self.maps.len() - 1
+            }
+        };
+        &mut self.maps[index]
+    }
+
+    fn alias(&mut self, alias: &str, model: &str) {
+        if alias != model
+            && let Some(&index) = self.by_name.get(model)
+        {
+            self.by_name.entry(alias.to_string()).or_insert(index);
+        }
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.maps.iter().map(IdMap::heap_bytes).sum()
+    }
+}
+
+/// Counts of a planning, per model and in total.
+#[derive(Debug, Default)]
+pub struct PlanCounts {
+    pub xmlid: usize,
+    pub natural_key: usize,
+    pub created: usize,
+    pub unmatched: usize,
+}
+
+/// Models whose ids are planned: model tables copied or matched.
+pub fn planned_pairs(pairs: &[TablePair]) -> impl Iterator<Item = &TablePair> {
+    pairs.iter().filter(|p| {
+        p.kind == TableKind::Model
+            && p.target_table.is_some()
+            && matches!(p.policy, Policy::Migrate | Policy::MatchOnly)
+    })
+}
+
+/// Decides the target id of every source record and persists the decisions in `id_plan` and the
+/// external ids to recreate in `xmlid_plan`, inside `transaction`.
+pub async fn plan(
+    source: &Client,
+    transaction: &Transaction<'_>,
+    source_catalog: &Catalog,
+    target_catalog: &Catalog,
+    rules: &Rules,
+    pairs: &[TablePair],
+    run_id: i64,
+) -> Result<PlanCounts> {
+    let planned: Vec<&TablePair> = planned_pairs(pairs).collect();
+    let mut mappings = Mappings::default();
+    let mut source_ids: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    let mut target_ids: BTreeMap<String, HashSet<i32>> = BTreeMap::new();
+    let mut taken: BTreeMap<String, HashSet<i32>> = BTreeMap::new();
+    for pair in &planned {
+        let model = pair.source_model.clone().unwrap_or_default();
+        let table = &pair.source_table;
+        let ids: Vec<i32> = source
+            .query(
+                &format!("SELECT id FROM public.{} ORDER BY id", quote_ident(table)),
+                &[],
+            )
+            .await
+            .with_context(|| format!("cannot read the ids of source table {table}"))?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        source_ids.insert(model.clone(), ids);
+        let target_table = pair.target_table.as_deref().unwrap_or_default();
+        let existing: HashSet<i32> = transaction
+            .query(
+                &format!("SELECT id FROM public.{}", quote_ident(target_table)),
+                &[],
+            )
+            .await
+            .with_context(|| format!("cannot read the ids of target table {target_table}"))?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        target_ids.insert(model, existing);
+    }
+
+    // 1. External ids.
+    let target_xmlids: HashMap<(String, String), (String, i32)> = transaction
+        .query(
+            "SELECT module, name, model, res_id FROM ir_model_data WHERE res_id IS NOT NULL",
+            &[],
+        )
+        .await
+        .context("cannot read the target's ir_model_data")?
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), (row.get(2), row.get(3))))
+        .collect();
+    let source_xmlids = source
+        .query(
+            "SELECT model, res_id, module, name, coalesce(noupdate, false) FROM ir_model_data \
+             WHERE res_id IS NOT NULL ORDER BY model, res_id, (module = '__export__'), module, name",
+            &[],
+        )
+        .await
+        .context("cannot read the source's ir_model_data")?;
+    let mut counts = PlanCounts::default();
+    let mut xmlids_to_create: Vec<(String, i32, String, String, bool)> = Vec::new();
+    for row in &source_xmlids {
+        let model: String = row.get(0);
+        let res_id: i32 = row.get(1);
+        let module: String = row.get(2);
+        let name: String = row.get(3);
+        let noupdate: bool = row.get(4);
+        let Some(ids) = source_ids.get(&model) else {
+            continue;
+        };
+        if ids.binary_search(&res_id).is_err() {
+            continue;
+        }
+        let target_model = rules.model_in_target(&model);
+        let candidate = rules.xmlid_in_target(&model, &module, &name);
+        let found = candidate
+            .as_ref()
+            .and_then(|key| target_xmlids.get(key))
+            .filter(|(m, id)| {
+                m == target_model && target_ids.get(&model).is_some_and(|ids| ids.contains(id))
+            })
+            .map(|(_, id)| *id);
+        let map = mappings.entry(&model);
+        match found {
+            Some(target_id) if map.get(res_id).is_none() => {
+                if taken.entry(model.clone()).or_default().insert(target_id) {
+                    map.insert(res_id, target_id, How::Xmlid);
+                    counts.xmlid += 1;
+                }
+            }
+            Some(_) => {}
+            None => {
+                let (module, name) = candidate.unwrap_or((module, name));
+                if !target_xmlids.contains_key(&(module.clone(), name.clone())) {
+                    xmlids_to_create.push((model.clone(), res_id, module, name, noupdate));
+                }
+            }
+        }
+    }
+
+    // 2. Natural keys, models whose keys reference no other keyed model first.
+    let mut keyed: Vec<&&TablePair> = planned
+        .iter()
+        .filter(|p| {
+            p.source_model
+                .as_deref()
+                .and_then(|m| rules.model(m))
+                .and_then(|r| r.natural_key.as_ref())
+                .is_some()
+        })
+        .collect();
+    keyed.sort_by_key(|p| {
+        let model = p.source_model.as_deref().unwrap_or_default();
+        let keys = rules
+            .model(model)
+            .and_then(|r| r.natural_key.clone())
+            .unwrap_or_default();
+        keys.iter()
+            .filter(|k| {
+                source_catalog
+                    .models
+                    .get(model)
+                    .and_then(|m| m.fields.get(*k))
+                    .is_some_and(|f| f.ttype == "many2one")
+            })
+            .count()
+    });
+    for pair in keyed {
+        let found = match_natural_keys(
+            source,
+            transaction,
+            source_catalog,
+            target_catalog,
+            rules,
+            pair,
+            &mut mappings,
+            &mut taken,
+        )
+        .await?;
+        counts.natural_key += found;
+    }
+
+    // 3. New ids for the rest, taken from the target's sequence so that Odoo's next ids stay ahead.
+    for pair in &planned {
+        let model = pair.source_model.clone().unwrap_or_default();
+        let ids = &source_ids[&model];
+        let map = mappings.entry(&model);
+        let missing: Vec<i32> = ids
+            .iter()
+            .copied()
+            .filter(|id| map.get(*id).is_none())
+            .collect();
+        if pair.policy == Policy::MatchOnly {
+            counts.unmatched += missing.len();
+            continue;
+        }
+        if missing.is_empty() {
+            continue;
+        }
+        let target_table = pair.target_table.as_deref().unwrap_or_default();
+        let first = allocate(transaction, target_catalog, target_table, missing.len()).await?;
+        for (offset, source_id) in missing.iter().enumerate() {
+            map.insert(*source_id, first + offset as i32, How::Created);
+        }
+        counts.created += missing.len();
+    }
+
+    // Persist.
+    for pair in &planned {
+        let model = pair.source_model.clone().unwrap_or_default();
+        let map = mappings.entry(&model);
+        let mut sources = Vec::new();
+        let mut targets = Vec::new();
+        let mut hows = Vec::new();
+        for &id in &source_ids[&model] {
+            if let (Some(target), Some(how)) = (map.get(id), map.how(id)) {
+                sources.push(id);
+                targets.push(target);
+                hows.push(how.as_str());
+            }
+        }
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.id_plan (model, source_id, target_id, how, run_id) \
+                 SELECT $1, * , $5 FROM unnest($2::int[], $3::int[], $4::text[])",
+                &[&model, &sources, &targets, &hows, &run_id],
+            )
+            .await
+            .with_context(|| format!("cannot store the id plan of {model}"))?;
+    }
+    let created: Vec<&(String, i32, String, String, bool)> = xmlids_to_create
+        .iter()
+        .filter(|(model, id, ..)| {
+            mappings
+                .get(model)
+                .and_then(|m| m.how(*id))
+                .is_some_and(|h| h == How::Created)
+        })
+        .collect();
+    let models: Vec<&str> = created.iter().map(|x| x.0.as_str()).collect();
+    let ids: Vec<i32> = created.iter().map(|x| x.1).collect();
+    let modules: Vec<&str> = created.iter().map(|x| x.2.as_str()).collect();
+    let names: Vec<&str> = created.iter().map(|x| x.3.as_str()).collect();
+    let noupdates: Vec<bool> = created.iter().map(|x| x.4).collect();
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.xmlid_plan (model, source_id, module, name, noupdate, run_id) \
+             SELECT *, $6 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[]) \
+             ON CONFLICT (module, name) DO NOTHING",
+            &[&models, &ids, &modules, &names, &noupdates, &run_id],
+        )
+        .await
+        .context("cannot store the external ids to create")?;
+    Ok(counts)
+}
+
+/// Reserves `count` consecutive new ids in `table` past both its largest id and its sequence, and
+/// moves the sequence past them. Returns the first id.
+async fn allocate(
+    transaction: &Transaction<'_>,
+    catalog: &Catalog,
+    table: &str,
+    count: usize,
+) -> Result<i32> {
+    let max_id: i32 = transaction
+        .query_one(
+            &format!(
+                "SELECT coalesce(max(id), 0) FROM public.{}",
+                quote_ident(table)
+            ),
+            &[],
+        )
+        .await
+        .with_context(|| format!("cannot read the largest id of target table {table}"))?
+        .get(0);
+    let Some(sequence) = catalog.tables.get(table).and_then(|t| t.sequences.get("id")) else {
+        return Ok(max_id + 1);
+    };
+    let qualified = format!("public.{}", quote_ident(sequence));
+    let last: i64 = transaction
+        .query_one(&format!("SELECT last_value FROM {qualified}"), &[])
+        .await
+        .with_context(|| format!("cannot read sequence {sequence}"))?
+        .get(0);
+    let first = (max_id as i64).max(last) + 1;
+    let end = first + count as i64 - 1;
+    if end > i32::MAX as i64 {
+        bail!("target table {table} would need ids beyond the integer range ({end})");
+    }
+    transaction
+        .execute(
+            "SELECT setval($1::text::regclass, $2, true)",
+            &[&qualified, &end],
+        )
+        .await
+        .with_context(|| format!("cannot move sequence {sequence}"))?;
+    Ok(first as i32)
+}
+
+/// Matches the still-unmapped source records of a model to target records with the same natural
+/// key. Many2one key columns are compared through the mapping of their model.
+#[allow(clippy::too_many_arguments)]
+async fn match_natural_keys(
+    source: &Client,
+    transaction: &Transaction<'_>,
+    source_catalog: &Catalog,
+    target_catalog: &Catalog,
+    rules: &Rules,
+    pair: &TablePair,
+    mappings: &mut Mappings,
+    taken: &mut BTreeMap<String, HashSet<i32>>,
+) -> Result<usize> {
+    let model = pair.source_model.clone().unwrap_or_default();
+    let keys = rules
+        .model(&model)
+        .and_then(|r| r.natural_key.clone())
+        .unwrap_or_default();
+    let source_table = &pair.source_table;
+    let target_table = pair.target_table.as_deref().unwrap_or_default();
+    let (Some(source_def), Some(target_def)) = (
+        source_catalog.tables.get(source_table),
+        target_catalog.tables.get(target_table),
+    ) else {
+        return Ok(0);
+    };
+    let mut source_exprs = Vec::new();
+    let mut target_exprs = Vec::new();
+    let mut key_models = Vec::new();
+    for key in &keys {
+        let source_column = pair.renamed_columns.get(key).unwrap_or(key);
+        let (Some(source_column_def), Some(target_column_def)) =
+            (source_def.column(source_column), target_def.column(key))
+        else {
+            bail!(
+                "natural key of {model} names column `{key}`, which is missing in source table {source_table} or target table {target_table}; correct the rule"
+            );
+        };
+        source_exprs.push(text_expr(
+            "s",
+            &source_column_def.name,
+            &source_column_def.data_type,
+        ));
+        target_exprs.push(text_expr(
+            "t",
+            &target_column_def.name,
+            &target_column_def.data_type,
+        ));
+        key_models.push(
+            source_catalog
+                .models
+                .get(&model)
+                .and_then(|m| m.fields.get(source_column))
+                .filter(|f| f.ttype == "many2one")
+                .and_then(|f| f.relation.clone()),
+        );
+    }
+    let source_rows = source
+        .query(
+            &format!(
+                "SELECT s.id, {} FROM public.{} s",
+                source_exprs.join(", "),
+                quote_ident(source_table)
+            ),
+            &[],
+        )
+        .await
+        .with_context(|| format!("cannot read the natural keys of source table {source_table}"))?;
+    let target_rows = transaction
+        .query(
+            &format!(
+                "SELECT t.id, {} FROM public.{} t",
+                target_exprs.join(", "),
+                quote_ident(target_table)
+            ),
+            &[],
+        )
+        .await
+        .with_context(|| format!("cannot read the natural keys of target table {target_table}"))?;
+    let mut by_key: HashMap<Vec<Option<String>>, i32> = HashMap::new();
+    for row in &target_rows {
+        let key: Vec<Option<String>> = (1..=keys.len()).map(|i| row.get(i)).collect();
+        by_key.entry(key).or_insert(row.get(0));
+    }
+    let mut found = 0;
+    for row in &source_rows {
+        let source_id: i32 = row.get(0);
+        if mappings.get(&model).and_then(|m| m.get(source_id)).is_some() {
+            continue;
+        }
+        let mut key = Vec::with_capacity(keys.len());
+        let mut complete = true;
+        for (i, key_model) in key_models.iter().enumerate() {
+            let value: Option<String> = row.get(i + 1);
+            let translated = match (key_model, value) {
+                (Some(key_model), Some(value)) => {
+                    let mapped = value
+                        .parse::<i32>()
+                        .ok()
+                        .and_then(|id| mappings.get(key_model).and_then(|m| m.get(id)));
+                    match mapped {
+                        Some(id) => Some(id.to_string()),
+                        None => {
+                            complete = false;
+                            None
+                        }
+                    }
+                }
+                (_, value) => value,
+            };
+            key.push(translated);
+        }
+        if !complete || key.iter().all(Option::is_none) {
+            continue;
+        }
+        if let Some(&target_id) = by_key.get(&key)
+            && taken.entry(model.clone()).or_default().insert(target_id)
+        {
+            mappings
+                .entry(&model)
+                .insert(source_id, target_id, How::NaturalKey);
+            found += 1;
+        }
+    }
+    Ok(found)
+}
+
+/// A key column as text; a translated (jsonb) column by its English value, so that a varchar
+/// name in 16 meets its jsonb successor in 19.
+fn text_expr(alias: &str, column: &str, data_type: &str) -> String {
+    if data_type == "jsonb" {
+        format!("({alias}.{} ->> 'en_US')", quote_ident(column))
+    } else {
+        format!("({alias}.{})::text", quote_ident(column))
+    }
+}
+
+/// Loads a run's id plan into memory.
+pub async fn load(
+    client: &impl GenericClient,
+    rules: &Rules,
+    pairs: &[TablePair],
+) -> Result<Mappings> {
+    let mut mappings = Mappings::default();
+    let rows = client
+        .query(
+            "SELECT model, source_id, target_id, how FROM odoo_migrate.id_plan ORDER BY model, source_id",
+            &[],
+        )
+        .await
+        .context("cannot load the id plan from odoo_migrate.id_plan")?;
+    let mut current: Option<(String, usize)> = None;
+    for row in &rows {
+        let model: &str = row.get(0);
+        let index = match &current {
+            Some((name, index)) if name == model => *index,
+            _ => {
+                mappings.entry(model);
+                let index = mappings.index_of(model).unwrap_or_default();
+                current = Some((model.to_string(), index));
+                index
+            }
+        };
+        let how: &str = row.get(3);
+        let Some(how) = How::parse(how) else { continue };
+        mappings.maps[index].insert(row.get(1), row.get(2), how);
+    }
+    for pair in planned_pairs(pairs) {
+        let model = pair.source_model.as_deref().unwrap_or_default();
+        mappings.entry(model);
+        mappings.alias(rules.model_in_target(model), model);
+    }
+    Ok(mappings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_map_answers_only_for_mapped_ids() {
+        let mut map = IdMap::default();
+        map.insert(5, 126, How::Xmlid);
+        map.insert(2, 900, How::Created);
+        assert_eq!(map.get(5), Some(126));
+        assert_eq!(map.how(2), Some(How::Created));
+        assert_eq!(map.get(3), None);
+        assert_eq!(map.get(-1), None);
+        assert_eq!(map.get(1_000_000), None);
+        assert_eq!(map.mapped, 2);
+    }
+}

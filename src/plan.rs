@@ -1,0 +1,391 @@
+//! The copy plan of each table: which target columns are written, the SQL that reads their values
+//! from the source (cast to the target's types, so that binary COPY needs no conversion), and how
+//! each value is rewritten on the way (ids through the mappings, polymorphic pairs, `model,id`
+//! references, company-keyed jsonb). Built from the catalogs and the rules, checked against the
+//! source before anything is written.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use crate::catalog::{Catalog, Field, Table, quote_ident, quote_literal};
+use crate::diff::{TableKind, TablePair};
+use crate::rules::{ColumnRule, OnMatch, Policy, Rules};
+
+/// How one output value is produced from the fields read from the source.
+#[derive(Debug, Clone, Serialize)]
+pub enum Output {
+    /// The field as read.
+    Copy { field: usize },
+    /// The row's own id, replaced by its planned target id.
+    OwnId { field: usize },
+    /// An id of `model`, replaced by its mapped id; NULL (and reported) when unmapped.
+    Remap { field: usize, model: String },
+    /// An id whose model is named by another field of the row (`res_model`/`res_id`).
+    Polymorphic { field: usize, model_field: usize },
+    /// A `model,id` string.
+    Reference { field: usize },
+    /// A jsonb object keyed by company id, values optionally ids of `value_model`.
+    CompanyJson {
+        field: usize,
+        value_model: Option<String>,
+    },
+}
+
+impl Output {
+    pub fn field(&self) -> usize {
+        match self {
+            Output::Copy { field }
+            | Output::OwnId { field }
+            | Output::Remap { field, .. }
+            | Output::Polymorphic { field, .. }
+            | Output::Reference { field }
+            | Output::CompanyJson { field, .. } => *field,
+        }
+    }
+}
+
+/// One target column and how it is filled.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnPlan {
+    pub target_column: String,
+    pub target_type: String,
+    pub not_null: bool,
+    pub output: Output,
+}
+
+/// Everything needed to copy one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TablePlan {
+    pub kind: TableKind,
+    pub source_table: String,
+    pub target_table: String,
+    /// The Odoo 16 model of a model table; the owner model of a relation table.
+    pub model: String,
+    pub target_model: String,
+    /// Expressions over the source row `s`, in field order.
+    pub select: Vec<String>,
+    pub columns: Vec<ColumnPlan>,
+    pub on_match: OnMatch,
+    pub post_sql: Vec<String>,
+    pub rows: i64,
+}
+
+impl TablePlan {
+    /// The statement that reads the table from the source, ordered by id for model tables.
+    pub fn copy_out_sql(&self, after_id: Option<i64>, limit: Option<i64>) -> String {
+        let mut sql = format!(
+            "COPY (SELECT {} FROM public.{} s",
+            self.select.join(", "),
+            quote_ident(&self.source_table)
+        );
+        if self.kind == TableKind::Model {
+            if let Some(after) = after_id {
+                sql.push_str(&format!(" WHERE s.id > {after}"));
+            }
+            sql.push_str(" ORDER BY s.id");
+            if let Some(limit) = limit {
+                sql.push_str(&format!(" LIMIT {limit}"));
+            }
+        }
+        sql.push_str(") TO STDOUT (FORMAT binary)");
+        sql
+    }
+
+    pub fn column_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| quote_ident(&c.target_column))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The same SELECT without COPY, to check the plan against the source before running it.
+    pub fn probe_sql(&self) -> String {
+        format!(
+            "SELECT {} FROM public.{} s LIMIT 0",
+            self.select.join(", "),
+            quote_ident(&self.source_table)
+        )
+    }
+}
+
+/// Builds the plans of every table that is copied.
+pub fn build(
+    source: &Catalog,
+    target: &Catalog,
+    rules: &Rules,
+    pairs: &[TablePair],
+) -> Result<Vec<TablePlan>> {
+    let renamed_models: BTreeMap<String, String> = rules
+        .models
+        .iter()
+        .filter_map(|(from, rule)| rule.rename.as_ref().map(|to| (from.clone(), to.clone())))
+        .collect();
+    let mut plans = Vec::new();
+    for pair in pairs {
+        if pair.policy != Policy::Migrate || pair.transient {
+            continue;
+        }
+        let Some(target_table_name) = &pair.target_table else {
+            continue;
+        };
+        if pair.source_table == "ir_model_data" {
+            continue;
+        }
+        let (Some(source_table), Some(target_table)) = (
+            source.tables.get(&pair.source_table),
+            target.tables.get(target_table_name),
+        ) else {
+            continue;
+        };
+        plans.push(table_plan(
+            source,
+            rules,
+            pair,
+            source_table,
+            target_table,
+            &renamed_models,
+        )?);
+    }
+    Ok(plans)
+}
+
+fn table_plan(
+    source: &Catalog,
+    rules: &Rules,
+    pair: &TablePair,
+    source_table: &Table,
+    target_table: &Table,
+    renamed_models: &BTreeMap<String, String>,
+) -> Result<TablePlan> {
+    let model_name = pair.source_model.clone().unwrap_or_default();
+    let model = source.models.get(&model_name);
+    let model_rule = rules.model(&model_name);
+    let column_rules: Option<&BTreeMap<String, ColumnRule>> = match pair.kind {
+        TableKind::Model => model_rule.map(|r| &r.columns),
+        TableKind::Relation => rules.tables.get(&pair.source_table).map(|r| &r.columns),
+    };
+    // For a relation table, the models its two columns point to.
+    let relation_models: BTreeMap<String, String> = match pair.kind {
+        TableKind::Relation => relation_column_models(source, &pair.source_table),
+        TableKind::Model => BTreeMap::new(),
+    };
+    let mut select: Vec<String> = Vec::new();
+    let mut columns: Vec<ColumnPlan> = Vec::new();
+    let mut field_of_source_column: BTreeMap<String, usize> = BTreeMap::new();
+
+    for target_column in &target_table.columns {
+        let name = &target_column.name;
+        let rule = column_rules.and_then(|r| r.get(name));
+        if rule.is_some_and(|r| r.skip) {
+            continue;
+        }
+        let source_column_name = pair
+            .renamed_columns
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.clone());
+        let source_column = source_table.column(&source_column_name);
+        let cast = &target_column.data_type;
+        let expression = match (rule.and_then(|r| r.sql.as_ref()), source_column) {
+            (Some(sql), _) => format!("({sql})"),
+            (None, Some(column)) => convert(
+                &format!("s.{}", quote_ident(&column.name)),
+                &column.data_type,
+                cast,
+            ),
+            (None, None) => continue,
+        };
+        let expression = match rule.and_then(|r| r.value_map.as_ref()) {
+            Some(map) if !map.is_empty() => value_map_sql(&expression, map),
+            _ => expression,
+        };
+        let expression = if is_model_name_column(name, &target_column.data_type)
+            && !renamed_models.is_empty()
+        {
+            value_map_sql(&expression, renamed_models)
+        } else {
+            expression
+        };
+        let field_index = select.len();
+        select.push(format!("({expression})::{cast}"));
+        if rule.and_then(|r| r.sql.as_ref()).is_none() {
+            field_of_source_column.insert(source_column_name.clone(), field_index);
+        }
+        let source_field: Option<&Field> = model.and_then(|m| m.fields.get(&source_column_name));
+        let output = if pair.kind == TableKind::Model && name == "id" {
+            Output::OwnId { field: field_index }
+        } else if rule.is_some_and(|r| r.company_json) {
+            Output::CompanyJson {
+                field: field_index,
+                value_model: rule.and_then(|r| r.references.clone()),
+            }
+        } else if let Some(referenced) = rule.and_then(|r| r.references.clone()) {
+            Output::Remap {
+                field: field_index,
+                model: referenced,
+            }
+        } else if let Some(referenced) = relation_models.get(&source_column_name) {
+            Output::Remap {
+                field: field_index,
+                model: referenced.clone(),
+            }
+        } else {
+            match source_field.map(|f| f.ttype.as_str()) {
+                Some("many2one") if rule.and_then(|r| r.sql.as_ref()).is_none() => {
+                    match &source_field.and_then(|f| f.relation.clone()) {
+                        Some(relation) => Output::Remap {
+                            field: field_index,
+                            model: relation.clone(),
+                        },
+                        None => Output::Copy { field: field_index },
+                    }
+                }
+                Some("reference") => Output::Reference { field: field_index },
+                Some("many2one_reference") => Output::Polymorphic {
+                    field: field_index,
+                    model_field: usize::MAX,
+                },
+                _ => Output::Copy { field: field_index },
+            }
+        };
+        if matches!(output, Output::Remap { .. } | Output::OwnId { .. } | Output::Polymorphic { .. })
+            && target_column.data_type != "integer"
+        {
+            bail!(
+                "column {}.{} holds ids but is {} in the target; ids are rewritten as integers only — add a rule for it",
+                target_table.name,
+                name,
+                target_column.data_type
+            );
+        }
+        columns.push(ColumnPlan {
+            target_column: name.clone(),
+            target_type: target_column.data_type.clone(),
+            not_null: target_column.not_null,
+            output,
+        });
+    }
+    // Polymorphic ids need the model column of the same row, read as it is in the source.
+    for column in &mut columns {
+        if let Output::Polymorphic { model_field, .. } = &mut column.output {
+            let model_column = ["res_model", "model"]
+                .into_iter()
+                .find(|c| source_table.has_column(c));
+            let Some(model_column) = model_column else {
+                bail!(
+                    "{}.{} is a many2one_reference but the table has no res_model or model column; add a rule for it",
+                    source_table.name,
+                    column.target_column
+                );
+            };
+            *model_field = match field_of_source_column.get(model_column) {
+                Some(&index) => index,
+                None => {
+                    select.push(format!("s.{}::text", quote_ident(model_column)));
+                    select.len() - 1
+                }
+            };
+        }
+    }
+    if pair.kind == TableKind::Model && !columns.iter().any(|c| matches!(c.output, Output::OwnId { .. })) {
+        bail!(
+            "target table {} has no id column; it cannot receive rows of model {model_name}",
+            target_table.name
+        );
+    }
+    let on_match = model_rule
+        .and_then(|r| r.on_match)
+        .unwrap_or(OnMatch::Keep);
+    Ok(TablePlan {
+        kind: pair.kind,
+        source_table: pair.source_table.clone(),
+        target_table: target_table.name.clone(),
+        model: model_name,
+        target_model: pair.target_model.clone().unwrap_or_default(),
+        select,
+        columns,
+        on_match,
+        post_sql: model_rule.map(|r| r.post_sql.clone()).unwrap_or_default(),
+        rows: pair.rows,
+    })
+}
+
+/// The models that the two columns of a many2many table point to, from the field that owns it.
+fn relation_column_models(source: &Catalog, table: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for model in source.models.values() {
+        for field in model.fields.values() {
+            if field.ttype != "many2many" || field.relation_table.as_deref() != Some(table) {
+                continue;
+            }
+            if let (Some(column1), Some(column2), Some(relation)) =
+                (&field.column1, &field.column2, &field.relation)
+            {
+                out.entry(column1.clone()).or_insert_with(|| model.name.clone());
+                out.entry(column2.clone()).or_insert_with(|| relation.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Columns that hold a model name and so follow model renames.
+fn is_model_name_column(name: &str, data_type: &str) -> bool {
+    (data_type.starts_with("character varying") || data_type == "text")
+        && (name == "model" || name == "res_model" || name.ends_with("_model"))
+}
+
+/// The SQL that converts a source value to the target's type where a plain cast would be wrong.
+fn convert(expression: &str, from: &str, to: &str) -> String {
+    let text = |t: &str| t == "text" || t.starts_with("character varying");
+    if text(from) && to == "jsonb" {
+        format!(
+            "CASE WHEN {expression} IS NULL THEN NULL ELSE jsonb_build_object('en_US', {expression}) END"
+        )
+    } else if from == "jsonb" && text(to) {
+        format!("coalesce({expression} ->> 'en_US', {expression} #>> '{{}}')")
+    } else {
+        expression.to_string()
+    }
+}
+
+/// `CASE expr WHEN 'a' THEN 'b' … ELSE expr END` over the text of the value.
+fn value_map_sql(expression: &str, map: &BTreeMap<String, String>) -> String {
+    let mut sql = format!("CASE ({expression})::text");
+    for (from, to) in map {
+        sql.push_str(&format!(
+            " WHEN {} THEN {}",
+            quote_literal(from),
+            quote_literal(to)
+        ));
+    }
+    sql.push_str(&format!(" ELSE ({expression})::text END"));
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_becomes_a_translation_and_back() {
+        assert_eq!(
+            convert("s.name", "character varying", "jsonb"),
+            "CASE WHEN s.name IS NULL THEN NULL ELSE jsonb_build_object('en_US', s.name) END"
+        );
+        assert!(convert("s.name", "jsonb", "character varying").contains("->> 'en_US'"));
+        assert_eq!(convert("s.qty", "double precision", "numeric"), "s.qty");
+    }
+
+    #[test]
+    fn value_maps_quote_their_values() {
+        let map = BTreeMap::from([("it's".to_string(), "b".to_string())]);
+        assert_eq!(
+            value_map_sql("s.x", &map),
+            "CASE (s.x)::text WHEN 'it''s' THEN 'b' ELSE (s.x)::text END"
+        );
+    }
+}

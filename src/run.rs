@@ -1,0 +1,534 @@
+//! The `run` command from start to end: the lock that keeps a second run out, the run's row in the
+//! side schema, the id plan (made once per run), the parallel copy of every table — each table in
+//! one target transaction together with its mappings, external ids and checkpoint — and the
+//! finishing steps: foreign keys restored and validated, sequences moved past the copied ids.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use tokio_postgres::Client;
+
+use crate::catalog::quote_ident;
+use crate::cli::{Cli, RunArgs};
+use crate::copy::{self, CopyOutcome};
+use crate::diff::{self, TableKind};
+use crate::exit::{Status, refuse};
+use crate::mapping::{self, Mappings};
+use crate::plan::{self, TablePlan};
+use crate::rules::Rules;
+use crate::session::Session;
+use crate::side_schema;
+
+/// Session-level advisory lock held by the run that works on a target ("odoo_run").
+const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;
+
+pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
+    let rules = Rules::load(&cli.rules)?;
+    let jobs = args.jobs.max(1);
+    let session = Session::open(cli, jobs + 1).await?;
+    let mut control = session.target_endpoint.connect().await?;
+    side_schema::ensure(&mut control).await?;
+    let locked: bool = control
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&RUN_LOCK])
+        .await?
+        .get(0);
+    if !locked {
+        return Err(refuse(
+            Status::Usage,
+            format!(
+                "another odoo-migrate run is working on the target {} right now; wait for it to end (see `odoo-migrate status`)",
+                session.target_endpoint
+            ),
+        ));
+    }
+    side_schema::claim_source(
+        &control,
+        &session.source_uuid,
+        &session.source_catalog.database,
+        &session.source_catalog.base_version,
+    )
+    .await?;
+
+    let previous = control
+        .query_opt(
+            "SELECT id, status FROM odoo_migrate.runs WHERE command = 'run' ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    let run_id = match previous {
+        Some(row) if row.get::<_, String>(1) == "finished" => {
+            let id: i64 = row.get(0);
+            println!(
+                "Nothing to do: run {id} already migrated {} into {}. Use `odoo-migrate verify` to check it.",
+                session.source_catalog.database, session.target_catalog.database
+            );
+            return Ok(Status::Success);
+        }
+        Some(row) if row.get::<_, String>(1) != "rolled_back" => {
+            let id: i64 = row.get(0);
+            control
+                .execute(
+                    "UPDATE odoo_migrate.runs SET status = 'running', finished_at = NULL, message = NULL WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
+            tracing::info!(run = id, "resuming the unfinished run");
+            id
+        }
+        _ => {
+            let options = serde_json::json!({ "jobs": jobs, "rules": cli.rules });
+            side_schema::start_run(
+                &control,
+                "run",
+                &session.source_catalog.database,
+                &session.target_catalog.database,
+                &options,
+            )
+            .await?
+        }
+    };
+
+    let pairs = diff::pair_tables(&session.source_catalog, &session.target_catalog, &rules);
+    let plans = plan::build(
+        &session.source_catalog,
+        &session.target_catalog,
+        &rules,
+        &pairs,
+    )?;
+    check_plans(&session, &plans).await?;
+
+    let planned: i64 = control
+        .query_one(
+            "SELECT count(*) FROM odoo_migrate.model_state WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?
+        .get(0);
+    if planned == 0 {
+        let source = session.source.get().await?;
+        let transaction = control.transaction().await?;
+        let counts = mapping::plan(
+            &source,
+            &transaction,
+            &session.source_catalog,
+            &session.target_catalog,
+            &rules,
+            &pairs,
+            run_id,
+        )
+        .await?;
+        tracing::info!(
+            xmlid = counts.xmlid,
+            natural_key = counts.natural_key,
+            created = counts.created,
+            unmatched_metadata = counts.unmatched,
+            "id plan made"
+        );
+        for plan in &plans {
+            transaction
+                .execute(
+                    "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, rows_total) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&run_id, &plan.source_table, &plan.target_table, &plan.model, &plan.rows],
+                )
+                .await?;
+        }
+        // Records of match-only models move no rows; their mappings are final now.
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
+                 SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
+                 WHERE p.run_id = $1 AND p.model <> ALL($2::text[])",
+                &[
+                    &run_id,
+                    &plans
+                        .iter()
+                        .filter(|p| p.kind == TableKind::Model)
+                        .map(|p| p.model.clone())
+                        .collect::<Vec<_>>(),
+                ],
+            )
+            .await?;
+        defer_foreign_keys(&transaction, &plans, run_id).await?;
+        transaction.commit().await.context("cannot commit the id plan")?;
+    }
+
+    let mappings = Arc::new(mapping::load(&control, &rules, &pairs).await?);
+    tracing::info!(
+        bytes = mappings.heap_bytes(),
+        "mappings loaded into memory"
+    );
+    let renamed_models: Arc<BTreeMap<String, String>> = Arc::new(
+        rules
+            .models
+            .iter()
+            .filter_map(|(from, rule)| rule.rename.as_ref().map(|to| (from.clone(), to.clone())))
+            .collect(),
+    );
+    let done: Vec<String> = control
+        .query(
+            "SELECT source_table FROM odoo_migrate.model_state WHERE run_id = $1 AND status = 'done'",
+            &[&run_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let pending: Vec<TablePlan> = plans
+        .into_iter()
+        .filter(|p| !done.contains(&p.source_table))
+        .collect();
+    tracing::info!(tables = pending.len(), jobs, "copying");
+
+    let results = futures::stream::iter(pending.into_iter().map(|plan| {
+        let session = &session;
+        let mappings = Arc::clone(&mappings);
+        let renamed_models = Arc::clone(&renamed_models);
+        async move {
+            let outcome = copy_table(session, &plan, &mappings, &renamed_models, run_id).await;
+            (plan, outcome)
+        }
+    }))
+    .buffer_unordered(jobs)
+    .collect::<Vec<_>>()
+    .await;
+
+    let mut failures = Vec::new();
+    for (plan, outcome) in &results {
+        if let Err(error) = outcome {
+            let message = format!("{error:#}");
+            tracing::error!(table = %plan.source_table, "{message}");
+            control
+                .execute(
+                    "UPDATE odoo_migrate.model_state SET status = 'failed', error = $3 WHERE run_id = $1 AND source_table = $2",
+                    &[&run_id, &plan.source_table, &message],
+                )
+                .await?;
+            failures.push(format!("{} → {}: {message}", plan.source_table, plan.target_table));
+        }
+    }
+    if !failures.is_empty() {
+        let message = format!(
+            "{} table(s) failed; the others are committed and a new `run` resumes with the failed ones:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        );
+        side_schema::finish_run(&control, run_id, "failed", Some(&message)).await?;
+        return Err(anyhow::anyhow!(message));
+    }
+
+    restore_foreign_keys(&mut control, run_id).await?;
+    move_sequences(&control, &session, run_id).await?;
+    update_totals(&control, run_id).await?;
+    side_schema::finish_run(&control, run_id, "finished", None).await?;
+    print_summary(&control, run_id).await?;
+    Ok(Status::Success)
+}
+
+/// Prepares every plan's SELECT on the source, so that a rule naming a missing column or a bad
+/// expression stops the run before anything is written.
+async fn check_plans(session: &Session, plans: &[TablePlan]) -> Result<()> {
+    let source = session.source.get().await?;
+    for plan in plans {
+        source.prepare(&plan.probe_sql()).await.map_err(|error| {
+            let detail = error
+                .as_db_error()
+                .map_or_else(|| error.to_string(), |db| db.message().to_string());
+            refuse(
+                Status::Usage,
+                format!(
+                    "the copy of {} → {} cannot read the source: {detail}; check the rules of model {}",
+                    plan.source_table, plan.target_table, plan.model
+                ),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Copies one table in one target transaction with its mappings, external ids, problems and
+/// checkpoint.
+async fn copy_table(
+    session: &Session,
+    plan: &TablePlan,
+    mappings: &Mappings,
+    renamed_models: &BTreeMap<String, String>,
+    run_id: i64,
+) -> Result<CopyOutcome> {
+    let source = session.source.get().await?;
+    let mut target = session.target.get().await?;
+    let transaction = target.transaction().await?;
+    transaction
+        .batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
+    transaction
+        .execute(
+            "UPDATE odoo_migrate.model_state SET status = 'copying', started_at = now() WHERE run_id = $1 AND source_table = $2",
+            &[&run_id, &plan.source_table],
+        )
+        .await?;
+    let source_client: &Client = &source;
+    let outcome = copy::copy_rows(
+        plan,
+        source_client,
+        &transaction,
+        mappings,
+        renamed_models,
+        None,
+        None,
+    )
+    .await?;
+    for sql in &plan.post_sql {
+        transaction
+            .batch_execute(sql)
+            .await
+            .with_context(|| format!("post-copy SQL of {} failed: {sql}", plan.model))?;
+    }
+    if plan.kind == TableKind::Model {
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
+                 SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
+                 WHERE p.model = $1 AND p.source_id <> ALL($2::int[]) \
+                 ON CONFLICT (model, source_id) DO NOTHING",
+                &[&plan.model, &outcome.rejected_ids],
+            )
+            .await
+            .with_context(|| format!("cannot record the mappings of {}", plan.model))?;
+        transaction
+            .execute(
+                "INSERT INTO ir_model_data (module, name, model, res_id, noupdate, create_date, write_date) \
+                 SELECT x.module, x.name, $2, p.target_id, x.noupdate, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
+                 FROM odoo_migrate.xmlid_plan x \
+                 JOIN odoo_migrate.id_plan p ON p.model = x.model AND p.source_id = x.source_id AND p.how = 'created' \
+                 WHERE x.model = $1 AND x.source_id <> ALL($3::int[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&plan.model, &plan.target_model, &outcome.rejected_ids],
+            )
+            .await
+            .with_context(|| format!("cannot create the external ids of {}", plan.model))?;
+    }
+    for problem in &outcome.problems {
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, column_name, message, detail) \
+                 VALUES ($1, 'warning', $2, $3, $4, $5, $6, $7)",
+                &[
+                    &run_id,
+                    &problem.kind,
+                    &plan.model,
+                    &plan.target_table,
+                    &problem.column,
+                    &format!(
+                        "{} row(s) of {} reference {} records that were not migrated; written as NULL{}",
+                        problem.count,
+                        plan.source_table,
+                        problem.model,
+                        if outcome.rejected > 0 { " or rejected where required" } else { "" }
+                    ),
+                    &serde_json::json!({ "count": problem.count, "referenced_model": problem.model, "sample_source_ids": problem.samples }),
+                ],
+            )
+            .await?;
+    }
+    transaction
+        .execute(
+            "UPDATE odoo_migrate.model_state SET status = 'done', finished_at = now(), checkpoint_at = now(), \
+             rows_done = $3, rows_created = $4, rows_matched = $5, rows_updated = $6, rows_rejected = $7, \
+             last_source_id = $8 WHERE run_id = $1 AND source_table = $2",
+            &[
+                &run_id,
+                &plan.source_table,
+                &(outcome.rows_read as i64),
+                &(outcome.created as i64),
+                &(outcome.matched as i64),
+                &(outcome.updated as i64),
+                &(outcome.rejected as i64),
+                &outcome.last_source_id.map(i64::from),
+            ],
+        )
+        .await?;
+    transaction
+        .commit()
+        .await
+        .with_context(|| format!("cannot commit the copy of {}", plan.source_table))?;
+    tracing::debug!(
+        table = %plan.source_table,
+        rows = outcome.rows_read,
+        created = outcome.created,
+        matched = outcome.matched,
+        updated = outcome.updated,
+        rejected = outcome.rejected,
+        "table copied"
+    );
+    Ok(outcome)
+}
+
+/// Sets aside the foreign keys of the tables the run writes, so that tables can be loaded in any
+/// order; their definitions are kept in the side schema and restored at the end of the run.
+async fn defer_foreign_keys(
+    transaction: &tokio_postgres::Transaction<'_>,
+    plans: &[TablePlan],
+    run_id: i64,
+) -> Result<()> {
+    let tables: Vec<&str> = plans.iter().map(|p| p.target_table.as_str()).collect();
+    let rows = transaction
+        .query(
+            "SELECT c.relname::text, con.conname::text, pg_get_constraintdef(con.oid) \
+             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+             WHERE con.contype = 'f' AND c.relname = ANY($1::text[]) ORDER BY 1, 2",
+            &[&tables],
+        )
+        .await?;
+    for row in &rows {
+        let table: String = row.get(0);
+        let name: String = row.get(1);
+        let definition: String = row.get(2);
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.deferred_constraints (run_id, table_name, constraint_name, definition) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&run_id, &table, &name, &definition],
+            )
+            .await?;
+        transaction
+            .batch_execute(&format!(
+                "ALTER TABLE public.{} DROP CONSTRAINT {}",
+                quote_ident(&table),
+                quote_ident(&name)
+            ))
+            .await
+            .with_context(|| format!("cannot set aside foreign key {name} of {table}"))?;
+    }
+    tracing::info!(count = rows.len(), "foreign keys set aside for the load");
+    Ok(())
+}
+
+/// Restores and validates the foreign keys set aside, one transaction each; a key that does not
+/// validate stays recorded and its orphans are reported.
+async fn restore_foreign_keys(control: &mut Client, run_id: i64) -> Result<()> {
+    let rows = control
+        .query(
+            "SELECT table_name, constraint_name, definition FROM odoo_migrate.deferred_constraints \
+             WHERE run_id = $1 ORDER BY table_name, constraint_name",
+            &[&run_id],
+        )
+        .await?;
+    let mut invalid = Vec::new();
+    for row in &rows {
+        let table: String = row.get(0);
+        let name: String = row.get(1);
+        let definition: String = row.get(2);
+        let transaction = control.transaction().await?;
+        let result = transaction
+            .batch_execute(&format!(
+                "ALTER TABLE public.{table} ADD CONSTRAINT {name} {definition} NOT VALID; \
+                 ALTER TABLE public.{table} VALIDATE CONSTRAINT {name};",
+                table = quote_ident(&table),
+                name = quote_ident(&name),
+            ))
+            .await;
+        match result {
+            Ok(()) => {
+                transaction
+                    .execute(
+                        "DELETE FROM odoo_migrate.deferred_constraints WHERE table_name = $1 AND constraint_name = $2",
+                        &[&table, &name],
+                    )
+                    .await?;
+                transaction.commit().await?;
+            }
+            Err(error) => {
+                transaction.rollback().await?;
+                let detail = error
+                    .as_db_error()
+                    .map_or_else(|| error.to_string(), |db| {
+                        format!("{}{}", db.message(), db.detail().map_or(String::new(), |d| format!(" ({d})")))
+                    });
+                invalid.push(format!("{table}.{name}: {detail}"));
+            }
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(anyhow::anyhow!(
+            "{} foreign key(s) do not hold after the copy; the target has rows pointing at missing rows:\n  {}",
+            invalid.len(),
+            invalid.join("\n  ")
+        ));
+    }
+    Ok(())
+}
+
+/// Moves the id sequence of every written table past its largest id.
+async fn move_sequences(control: &Client, session: &Session, run_id: i64) -> Result<()> {
+    let tables: Vec<String> = control
+        .query(
+            "SELECT DISTINCT target_table FROM odoo_migrate.model_state WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for table in tables {
+        let Some(sequence) = session
+            .target_catalog
+            .tables
+            .get(&table)
+            .and_then(|t| t.sequences.get("id"))
+        else {
+            continue;
+        };
+        let qualified = format!("public.{}", quote_ident(sequence));
+        control
+            .execute(
+                &format!(
+                    "SELECT setval($1::text::regclass, GREATEST((SELECT coalesce(max(id), 0) FROM public.{}), \
+                     (SELECT last_value FROM {qualified}), 1))",
+                    quote_ident(&table)
+                ),
+                &[&qualified],
+            )
+            .await
+            .with_context(|| format!("cannot move sequence {sequence} of {table}"))?;
+    }
+    Ok(())
+}
+
+async fn update_totals(control: &Client, run_id: i64) -> Result<()> {
+    control
+        .execute(
+            "UPDATE odoo_migrate.runs r SET models_ok = s.ok, models_failed = s.failed, \
+             rows_created = s.created, rows_matched = s.matched, rows_updated = s.updated, last_checkpoint_at = now() \
+             FROM (SELECT count(*) FILTER (WHERE status = 'done') AS ok, count(*) FILTER (WHERE status = 'failed') AS failed, \
+                   coalesce(sum(rows_created), 0) AS created, coalesce(sum(rows_matched), 0) AS matched, \
+                   coalesce(sum(rows_updated), 0) AS updated \
+                   FROM odoo_migrate.model_state WHERE run_id = $1) s WHERE r.id = $1",
+            &[&run_id],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn print_summary(control: &Client, run_id: i64) -> Result<()> {
+    let row = control
+        .query_one(
+            "SELECT models_ok, rows_created, rows_matched, rows_updated, \
+             (SELECT count(*) FROM odoo_migrate.problems WHERE run_id = $1) \
+             FROM odoo_migrate.runs WHERE id = $1",
+            &[&run_id],
+        )
+        .await?;
+    println!(
+        "Run {run_id} finished: {} tables, {} rows created, {} matched, {} updated, {} problem(s) recorded in odoo_migrate.problems.",
+        row.get::<_, i32>(0),
+        row.get::<_, i64>(1),
+        row.get::<_, i64>(2),
+        row.get::<_, i64>(3),
+        row.get::<_, i64>(4)
+    );
+    Ok(())
+}
