@@ -267,7 +267,11 @@ mod tests {
         for piece in stream.chunks(chunk.max(1)) {
             reader.feed(piece);
             while let Some(tuple) = reader.next_tuple().unwrap() {
-                out.push((0..tuple.len()).map(|i| tuple.field(i).map(<[u8]>::to_vec)).collect());
+                out.push(
+                    (0..tuple.len())
+                        .map(|i| tuple.field(i).map(<[u8]>::to_vec))
+                        .collect(),
+                );
             }
         }
         assert!(reader.finished());

@@ -153,10 +153,13 @@ pub async fn copy_rows(
     let mut updates = Writer::new();
     let mut update_rows = 0u64;
     let mut scratch = Vec::new();
+    // Source ids in the order their rows were sent, to name the row a COPY error points at.
+    let mut inserted_ids: Vec<i32> = Vec::new();
 
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .with_context(|| format!("lost the source while reading table {}", plan.source_table))?;
+        let chunk = chunk.with_context(|| {
+            format!("lost the source while reading table {}", plan.source_table)
+        })?;
         outcome.bytes_read += chunk.len() as u64;
         reader.feed(&chunk);
         loop {
@@ -176,7 +179,11 @@ pub async fn copy_rows(
                 })
                 .unwrap_or(0);
             if plan.kind == TableKind::Model {
-                outcome.last_source_id = Some(outcome.last_source_id.map_or(source_id, |l| l.max(source_id)));
+                outcome.last_source_id = Some(
+                    outcome
+                        .last_source_id
+                        .map_or(source_id, |l| l.max(source_id)),
+                );
             }
             let destination = match (plan.kind, own_map) {
                 (TableKind::Relation, _) => Destination::Insert,
@@ -210,16 +217,23 @@ pub async fn copy_rows(
             for (index, column) in plan.columns.iter().enumerate() {
                 match &column.output {
                     Output::Copy { field } => out.field(tuple.field(*field)),
-                    Output::OwnId { field } => match own_map.and_then(|m| m.get(tuple.int4(*field).unwrap_or(0))) {
-                        Some(target) => out.int4(target),
-                        None => out.null(),
-                    },
+                    Output::OwnId { field } => {
+                        match own_map.and_then(|m| m.get(tuple.int4(*field).unwrap_or(0))) {
+                            Some(target) => out.int4(target),
+                            None => out.null(),
+                        }
+                    }
                     Output::Remap { field, model } => match tuple.int4(*field) {
                         None => out.null(),
                         Some(value) => match column_maps[index].and_then(|m| m.get(value)) {
                             Some(target) => out.int4(target),
                             None => {
-                                problems.add("unmapped_reference", &column.target_column, model, source_id);
+                                problems.add(
+                                    "unmapped_reference",
+                                    &column.target_column,
+                                    model,
+                                    source_id,
+                                );
                                 if column.not_null {
                                     rejected = true;
                                     break;
@@ -233,7 +247,12 @@ pub async fn copy_rows(
                             Ok(Some(target)) => out.int4(target),
                             Ok(None) => out.null(),
                             Err(model) => {
-                                problems.add("unmapped_reference", &column.target_column, &model, source_id);
+                                problems.add(
+                                    "unmapped_reference",
+                                    &column.target_column,
+                                    &model,
+                                    source_id,
+                                );
                                 if column.not_null {
                                     rejected = true;
                                     break;
@@ -244,10 +263,16 @@ pub async fn copy_rows(
                     }
                     Output::Reference { field } => match tuple.field(*field) {
                         None => out.null(),
-                        Some(text) => match reference(text, mappings, renamed_models, &mut scratch) {
+                        Some(text) => match reference(text, mappings, renamed_models, &mut scratch)
+                        {
                             Ok(()) => out.bytes(&scratch),
                             Err(model) => {
-                                problems.add("unmapped_reference", &column.target_column, &model, source_id);
+                                problems.add(
+                                    "unmapped_reference",
+                                    &column.target_column,
+                                    &model,
+                                    source_id,
+                                );
                                 out.null();
                             }
                         },
@@ -285,14 +310,17 @@ pub async fn copy_rows(
             }
             out.end_tuple();
             match destination {
-                Destination::Insert => outcome.created += 1,
+                Destination::Insert => {
+                    outcome.created += 1;
+                    inserted_ids.push(source_id);
+                }
                 Destination::Update(_) => update_rows += 1,
                 Destination::Skip => {}
             }
             if writer.buffer.len() >= SEND_THRESHOLD {
                 sink.send(writer.take())
                     .await
-                    .with_context(|| format!("writing into target table {table}"))?;
+                    .map_err(|e| explain_copy_error(e, plan, &inserted_ids))?;
             }
         }
         drop(chunk);
@@ -307,11 +335,11 @@ pub async fn copy_rows(
     writer.finish();
     sink.send(writer.take())
         .await
-        .with_context(|| format!("writing into target table {table}"))?;
+        .map_err(|e| explain_copy_error(e, plan, &inserted_ids))?;
     let written = sink
         .finish()
         .await
-        .with_context(|| format!("copying {} into target table {table}", plan.source_table))?;
+        .map_err(|e| explain_copy_error(e, plan, &inserted_ids))?;
 
     if staging {
         let inserted = transaction
@@ -338,6 +366,44 @@ pub async fn copy_rows(
     }
     outcome.problems = problems.into_problems();
     Ok(outcome)
+}
+
+/// Names the table, column and source record a failed COPY points at, without quoting the row's
+/// values (they may hold secrets such as password hashes).
+fn explain_copy_error(
+    error: tokio_postgres::Error,
+    plan: &TablePlan,
+    inserted_ids: &[i32],
+) -> anyhow::Error {
+    let Some(db) = error.as_db_error() else {
+        return anyhow::Error::new(error).context(format!(
+            "lost the target while writing {} into {}",
+            plan.source_table, plan.target_table
+        ));
+    };
+    // PostgreSQL reports "COPY <table>, line <n>" where n counts tuples from 1.
+    let line = db
+        .where_()
+        .and_then(|w| w.split("line ").nth(1))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<usize>().ok());
+    let record = match (
+        plan.kind,
+        line.and_then(|n| inserted_ids.get(n.wrapping_sub(1))),
+    ) {
+        (TableKind::Model, Some(id)) => format!(" (source record {} id {id})", plan.model),
+        _ => line.map_or(String::new(), |n| format!(" (row {n} of the copy)")),
+    };
+    let column = db
+        .column()
+        .map_or(String::new(), |c| format!(", column {c}"));
+    anyhow::anyhow!(
+        "copying {} into {}{column}{record}: {} [SQLSTATE {}]; add or fix a rule for this column and run again",
+        plan.source_table,
+        plan.target_table,
+        db.message(),
+        db.code().code()
+    )
 }
 
 /// Writes the rows of matched records into a scratch table and updates the target records from it.

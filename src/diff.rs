@@ -715,7 +715,7 @@ pub async fn analyze_command(cli: &Cli, args: &AnalyzeArgs) -> Result<Status> {
     let session = Session::open(cli, 2).await?;
     let analysis = analyze(&session.source_catalog, &session.target_catalog, &rules);
     let rendered = report::render_analysis(&analysis, cli.format)?;
-    print!("{rendered}");
+    report::emit(&rendered)?;
     if let Some(path) = &args.output {
         std::fs::write(path, &rendered)
             .with_context(|| format!("cannot write the report to {}", path.display()))?;

@@ -15,6 +15,7 @@ mod rules;
 mod run;
 mod session;
 mod side_schema;
+mod status;
 
 use std::process::ExitCode;
 
@@ -60,10 +61,8 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
     match &cli.command {
         Command::Analyze(args) => diff::analyze_command(cli, args).await,
         Command::Run(args) => run::run_command(cli, args).await,
-        Command::Rehearse(_)
-        | Command::Status
-        | Command::Verify(_)
-        | Command::Rollback(_) => Err(refuse(
+        Command::Status => status::status_command(cli).await,
+        Command::Rehearse(_) | Command::Verify(_) | Command::Rollback(_) => Err(refuse(
             Status::Usage,
             "this command is not available in this version of odoo-migrate yet",
         )),

@@ -401,7 +401,11 @@ async fn allocate(
         .await
         .with_context(|| format!("cannot read the largest id of target table {table}"))?
         .get(0);
-    let Some(sequence) = catalog.tables.get(table).and_then(|t| t.sequences.get("id")) else {
+    let Some(sequence) = catalog
+        .tables
+        .get(table)
+        .and_then(|t| t.sequences.get("id"))
+    else {
         return Ok(max_id + 1);
     };
     let qualified = format!("public.{}", quote_ident(sequence));
@@ -512,7 +516,11 @@ async fn match_natural_keys(
     let mut found = 0;
     for row in &source_rows {
         let source_id: i32 = row.get(0);
-        if mappings.get(&model).and_then(|m| m.get(source_id)).is_some() {
+        if mappings
+            .get(&model)
+            .and_then(|m| m.get(source_id))
+            .is_some()
+        {
             continue;
         }
         let mut key = Vec::with_capacity(keys.len());

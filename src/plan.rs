@@ -202,13 +202,12 @@ fn table_plan(
             Some(map) if !map.is_empty() => value_map_sql(&expression, map),
             _ => expression,
         };
-        let expression = if is_model_name_column(name, &target_column.data_type)
-            && !renamed_models.is_empty()
-        {
-            value_map_sql(&expression, renamed_models)
-        } else {
-            expression
-        };
+        let expression =
+            if is_model_name_column(name, &target_column.data_type) && !renamed_models.is_empty() {
+                value_map_sql(&expression, renamed_models)
+            } else {
+                expression
+            };
         let field_index = select.len();
         select.push(format!("({expression})::{cast}"));
         if rule.and_then(|r| r.sql.as_ref()).is_none() {
@@ -251,8 +250,10 @@ fn table_plan(
                 _ => Output::Copy { field: field_index },
             }
         };
-        if matches!(output, Output::Remap { .. } | Output::OwnId { .. } | Output::Polymorphic { .. })
-            && target_column.data_type != "integer"
+        if matches!(
+            output,
+            Output::Remap { .. } | Output::OwnId { .. } | Output::Polymorphic { .. }
+        ) && target_column.data_type != "integer"
         {
             bail!(
                 "column {}.{} holds ids but is {} in the target; ids are rewritten as integers only — add a rule for it",
@@ -290,15 +291,17 @@ fn table_plan(
             };
         }
     }
-    if pair.kind == TableKind::Model && !columns.iter().any(|c| matches!(c.output, Output::OwnId { .. })) {
+    if pair.kind == TableKind::Model
+        && !columns
+            .iter()
+            .any(|c| matches!(c.output, Output::OwnId { .. }))
+    {
         bail!(
             "target table {} has no id column; it cannot receive rows of model {model_name}",
             target_table.name
         );
     }
-    let on_match = model_rule
-        .and_then(|r| r.on_match)
-        .unwrap_or(OnMatch::Keep);
+    let on_match = model_rule.and_then(|r| r.on_match).unwrap_or(OnMatch::Keep);
     Ok(TablePlan {
         kind: pair.kind,
         source_table: pair.source_table.clone(),
@@ -324,8 +327,10 @@ fn relation_column_models(source: &Catalog, table: &str) -> BTreeMap<String, Str
             if let (Some(column1), Some(column2), Some(relation)) =
                 (&field.column1, &field.column2, &field.relation)
             {
-                out.entry(column1.clone()).or_insert_with(|| model.name.clone());
-                out.entry(column2.clone()).or_insert_with(|| relation.clone());
+                out.entry(column1.clone())
+                    .or_insert_with(|| model.name.clone());
+                out.entry(column2.clone())
+                    .or_insert_with(|| relation.clone());
             }
         }
     }

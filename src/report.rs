@@ -4,10 +4,20 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::Format;
 use crate::diff::Analysis;
+
+/// Writes a report to standard output; a reader that went away (`| head`) is not an error.
+pub fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to standard output"),
+    }
+}
 
 /// Renders the analysis in the requested format.
 pub fn render_analysis(analysis: &Analysis, format: Format) -> Result<String> {

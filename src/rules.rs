@@ -276,7 +276,12 @@ impl Rules {
 
     /// The external id a source record is looked up by in the target: the first xmlid rule that
     /// concerns it, else the module rename.
-    pub fn xmlid_in_target(&self, model: &str, module: &str, name: &str) -> Option<(String, String)> {
+    pub fn xmlid_in_target(
+        &self,
+        model: &str,
+        module: &str,
+        name: &str,
+    ) -> Option<(String, String)> {
         if let Some(renamed) = self
             .xmlids
             .iter()

@@ -60,10 +60,10 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     let run_id = match previous {
         Some(row) if row.get::<_, String>(1) == "finished" => {
             let id: i64 = row.get(0);
-            println!(
-                "Nothing to do: run {id} already migrated {} into {}. Use `odoo-migrate verify` to check it.",
+            crate::report::emit(&format!(
+                "Nothing to do: run {id} already migrated {} into {}. Use `odoo-migrate verify` to check it.\n",
                 session.source_catalog.database, session.target_catalog.database
-            );
+            ))?;
             return Ok(Status::Success);
         }
         Some(row) if row.get::<_, String>(1) != "rolled_back" => {
@@ -152,14 +152,14 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             )
             .await?;
         defer_foreign_keys(&transaction, &plans, run_id).await?;
-        transaction.commit().await.context("cannot commit the id plan")?;
+        transaction
+            .commit()
+            .await
+            .context("cannot commit the id plan")?;
     }
 
     let mappings = Arc::new(mapping::load(&control, &rules, &pairs).await?);
-    tracing::info!(
-        bytes = mappings.heap_bytes(),
-        "mappings loaded into memory"
-    );
+    tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
     let renamed_models: Arc<BTreeMap<String, String>> = Arc::new(
         rules
             .models
@@ -206,7 +206,10 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                     &[&run_id, &plan.source_table, &message],
                 )
                 .await?;
-            failures.push(format!("{} → {}: {message}", plan.source_table, plan.target_table));
+            failures.push(format!(
+                "{} → {}: {message}",
+                plan.source_table, plan.target_table
+            ));
         }
     }
     if !failures.is_empty() {
@@ -443,11 +446,16 @@ async fn restore_foreign_keys(control: &mut Client, run_id: i64) -> Result<()> {
             }
             Err(error) => {
                 transaction.rollback().await?;
-                let detail = error
-                    .as_db_error()
-                    .map_or_else(|| error.to_string(), |db| {
-                        format!("{}{}", db.message(), db.detail().map_or(String::new(), |d| format!(" ({d})")))
-                    });
+                let detail = error.as_db_error().map_or_else(
+                    || error.to_string(),
+                    |db| {
+                        format!(
+                            "{}{}",
+                            db.message(),
+                            db.detail().map_or(String::new(), |d| format!(" ({d})"))
+                        )
+                    },
+                );
                 invalid.push(format!("{table}.{name}: {detail}"));
             }
         }
@@ -522,13 +530,13 @@ async fn print_summary(control: &Client, run_id: i64) -> Result<()> {
             &[&run_id],
         )
         .await?;
-    println!(
-        "Run {run_id} finished: {} tables, {} rows created, {} matched, {} updated, {} problem(s) recorded in odoo_migrate.problems.",
+    crate::report::emit(&format!(
+        "Run {run_id} finished: {} tables, {} rows created, {} matched, {} updated, {} problem(s) recorded in odoo_migrate.problems.\n",
         row.get::<_, i32>(0),
         row.get::<_, i64>(1),
         row.get::<_, i64>(2),
         row.get::<_, i64>(3),
         row.get::<_, i64>(4)
-    );
+    ))?;
     Ok(())
 }

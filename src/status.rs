@@ -1,0 +1,200 @@
+//! The `status` command: the progress and totals of the newest migration run, read from the side
+//! schema of the target only (another session can watch a run while it works).
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cli::{Cli, Format};
+use crate::exit::{Status, refuse};
+use crate::report;
+use crate::side_schema;
+use std::fmt::Write;
+
+#[derive(Debug, Serialize)]
+pub struct RunStatus {
+    pub run_id: i64,
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub last_checkpoint_at: Option<String>,
+    pub source_database: String,
+    pub target_database: String,
+    pub models_total: i64,
+    pub models_done: i64,
+    pub models_failed: i64,
+    pub rows_total: i64,
+    pub rows_done: i64,
+    pub rows_created: i64,
+    pub rows_matched: i64,
+    pub rows_updated: i64,
+    pub problems: i64,
+    pub message: Option<String>,
+    pub models: Vec<ModelStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelStatus {
+    pub source_table: String,
+    pub target_table: String,
+    pub model: Option<String>,
+    pub status: String,
+    pub rows_total: i64,
+    pub rows_done: i64,
+    pub rows_created: i64,
+    pub rows_matched: i64,
+    pub rows_updated: i64,
+    pub rows_rejected: i64,
+    pub last_source_id: Option<i64>,
+    pub error: Option<String>,
+}
+
+pub async fn status_command(cli: &Cli) -> Result<Status> {
+    let endpoint = cli.target()?;
+    let client = endpoint.connect().await?;
+    if side_schema::installed_version(&client).await? == 0 {
+        return Err(refuse(
+            Status::Usage,
+            format!("the target {endpoint} has no odoo_migrate schema: no run was made there yet"),
+        ));
+    }
+    let Some(status) = read(&client).await? else {
+        report::emit("No migration run was made on this target yet.\n")?;
+        return Ok(Status::Success);
+    };
+    let rendered = match cli.format {
+        Format::Json => serde_json::to_string_pretty(&status)? + "\n",
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            for model in &status.models {
+                writer.serialize(model)?;
+            }
+            String::from_utf8(writer.into_inner()?)?
+        }
+        Format::Text => render_text(&status),
+    };
+    report::emit(&rendered)?;
+    Ok(Status::Success)
+}
+
+pub async fn read(client: &tokio_postgres::Client) -> Result<Option<RunStatus>> {
+    let Some(run) = client
+        .query_opt(
+            "SELECT id, status, started_at::text, finished_at::text, last_checkpoint_at::text, source_database, \
+             target_database, rows_created, rows_matched, rows_updated, message, \
+             (SELECT count(*) FROM odoo_migrate.problems p WHERE p.run_id = r.id) \
+             FROM odoo_migrate.runs r WHERE command = 'run' ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .context("cannot read odoo_migrate.runs")?
+    else {
+        return Ok(None);
+    };
+    let run_id: i64 = run.get(0);
+    let models: Vec<ModelStatus> = client
+        .query(
+            "SELECT source_table, target_table, model, status, rows_total, rows_done, rows_created, rows_matched, \
+             rows_updated, rows_rejected, last_source_id, error \
+             FROM odoo_migrate.model_state WHERE run_id = $1 ORDER BY source_table",
+            &[&run_id],
+        )
+        .await?
+        .iter()
+        .map(|row| ModelStatus {
+            source_table: row.get(0),
+            target_table: row.get(1),
+            model: row.get(2),
+            status: row.get(3),
+            rows_total: row.get(4),
+            rows_done: row.get(5),
+            rows_created: row.get(6),
+            rows_matched: row.get(7),
+            rows_updated: row.get(8),
+            rows_rejected: row.get(9),
+            last_source_id: row.get(10),
+            error: row.get(11),
+        })
+        .collect();
+    let count = |status: &str| models.iter().filter(|m| m.status == status).count() as i64;
+    Ok(Some(RunStatus {
+        run_id,
+        status: run.get(1),
+        started_at: run.get(2),
+        finished_at: run.get(3),
+        last_checkpoint_at: run.get(4),
+        source_database: run.get(5),
+        target_database: run.get(6),
+        models_total: models.len() as i64,
+        models_done: count("done"),
+        models_failed: count("failed"),
+        rows_total: models.iter().map(|m| m.rows_total).sum(),
+        rows_done: models.iter().map(|m| m.rows_done).sum(),
+        rows_created: models
+            .iter()
+            .map(|m| m.rows_created)
+            .sum::<i64>()
+            .max(run.get(7)),
+        rows_matched: models
+            .iter()
+            .map(|m| m.rows_matched)
+            .sum::<i64>()
+            .max(run.get(8)),
+        rows_updated: models
+            .iter()
+            .map(|m| m.rows_updated)
+            .sum::<i64>()
+            .max(run.get(9)),
+        problems: run.get(11),
+        message: run.get(10),
+        models,
+    }))
+}
+
+fn render_text(status: &RunStatus) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Run {} ({}): {} → {}, started {}{}",
+        status.run_id,
+        status.status,
+        status.source_database,
+        status.target_database,
+        status.started_at,
+        status
+            .finished_at
+            .as_deref()
+            .map_or(String::new(), |f| format!(", ended {f}"))
+    );
+    let _ = writeln!(
+        out,
+        "Models: {}/{} done, {} failed. Rows: {}/{} read, {} created, {} matched, {} updated. Problems: {}.",
+        status.models_done,
+        status.models_total,
+        status.models_failed,
+        status.rows_done,
+        status.rows_total,
+        status.rows_created,
+        status.rows_matched,
+        status.rows_updated,
+        status.problems
+    );
+    for model in status.models.iter().filter(|m| m.status != "done") {
+        let _ = writeln!(
+            out,
+            "  {:<8} {} → {} ({}/{} rows){}",
+            model.status,
+            model.source_table,
+            model.target_table,
+            model.rows_done,
+            model.rows_total,
+            model
+                .error
+                .as_deref()
+                .map_or(String::new(), |e| format!(": {e}"))
+        );
+    }
+    if let Some(message) = &status.message {
+        let _ = writeln!(out, "{message}");
+    }
+    out
+}
