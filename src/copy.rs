@@ -228,11 +228,18 @@ pub async fn copy_rows(
                         Some(value) => match column_maps[index].and_then(|m| m.get(value)) {
                             Some(target) => out.int4(target),
                             None => {
+                                // A relation row has no id of its own: its example is the
+                                // missing record.
+                                let example = if plan.kind == TableKind::Relation {
+                                    value
+                                } else {
+                                    source_id
+                                };
                                 problems.add(
                                     "unmapped_reference",
                                     &column.target_column,
                                     model,
-                                    source_id,
+                                    example,
                                 );
                                 if column.not_null {
                                     rejected = true;
@@ -246,6 +253,18 @@ pub async fn copy_rows(
                         match polymorphic(&tuple, *field, *model_field, mappings) {
                             Ok(Some(target)) => out.int4(target),
                             Ok(None) => out.null(),
+                            Err(model) if mappings.get(&model).is_none() => {
+                                // The record's model is not migrated at all: the row has nothing
+                                // to belong to in the target.
+                                problems.add(
+                                    "record_of_unmigrated_model",
+                                    &column.target_column,
+                                    &model,
+                                    source_id,
+                                );
+                                rejected = true;
+                                break;
+                            }
                             Err(model) => {
                                 problems.add(
                                     "unmapped_reference",

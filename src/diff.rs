@@ -107,7 +107,18 @@ pub fn pair_tables(source: &Catalog, target: &Catalog, rules: &Rules) -> Vec<Tab
                 .as_ref()
                 .and_then(|r| source.models.get(r))
                 .is_some_and(|m| m.transient);
-        let policy = if owner_transient || table_rule.is_some_and(|r| r.skip) {
+        // Links between two kinds of module metadata (groups of menus, rules of groups) belong to
+        // the modules that Odoo 19 installed; only links that touch migrated data are copied.
+        let migrated = |name: &str| {
+            rules
+                .model(name)
+                .and_then(|r| r.policy)
+                .unwrap_or(Policy::Migrate)
+                == Policy::Migrate
+        };
+        let metadata_only =
+            !migrated(&model.name) && field.relation.as_deref().is_none_or(|r| !migrated(r));
+        let policy = if owner_transient || metadata_only || table_rule.is_some_and(|r| r.skip) {
             Policy::Skip
         } else {
             Policy::Migrate

@@ -13,6 +13,7 @@ mod plan;
 mod report;
 mod rules;
 mod run;
+mod sequences;
 mod session;
 mod side_schema;
 mod status;

@@ -224,6 +224,11 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
 
     restore_foreign_keys(&mut control, run_id).await?;
     move_sequences(&control, &session, run_id).await?;
+    let numbering = {
+        let source = session.source.get().await?;
+        crate::sequences::carry_over(&source, &control).await?
+    };
+    tracing::info!(sequences = numbering, "document numbering carried over");
     update_totals(&control, run_id).await?;
     side_schema::finish_run(&control, run_id, "finished", None).await?;
     print_summary(&control, run_id).await?;
@@ -324,13 +329,7 @@ async fn copy_table(
                     &plan.model,
                     &plan.target_table,
                     &problem.column,
-                    &format!(
-                        "{} row(s) of {} reference {} records that were not migrated; written as NULL{}",
-                        problem.count,
-                        plan.source_table,
-                        problem.model,
-                        if outcome.rejected > 0 { " or rejected where required" } else { "" }
-                    ),
+                    &problem_message(plan, problem),
                     &serde_json::json!({ "count": problem.count, "referenced_model": problem.model, "sample_source_ids": problem.samples }),
                 ],
             )
@@ -367,6 +366,26 @@ async fn copy_table(
         "table copied"
     );
     Ok(outcome)
+}
+
+fn problem_message(plan: &TablePlan, problem: &copy::Problem) -> String {
+    let (count, table, model) = (problem.count, &plan.source_table, &problem.model);
+    match problem.kind {
+        "record_of_unmigrated_model" => format!(
+            "{count} row(s) of {table} belong to records of {model}, a model that is not migrated; those rows were not copied"
+        ),
+        "row_not_planned" => format!(
+            "{count} row(s) of {table} appeared in the source after the run's id plan was made; they were not copied (the source must not change during a migration)"
+        ),
+        "invalid_jsonb" => format!(
+            "{count} row(s) of {table} hold a value in {} that is not a jsonb object keyed by company; written as NULL",
+            problem.column
+        ),
+        _ => format!(
+            "{count} row(s) of {table} reference {model} records that are not migrated (column {}); written as NULL, or the row not copied where the column is required",
+            problem.column
+        ),
+    }
 }
 
 /// Sets aside the foreign keys of the tables the run writes, so that tables can be loaded in any

@@ -1,0 +1,181 @@
+//! Document numbering carried over: Odoo's `ir_sequence` records keep their next number in a
+//! PostgreSQL sequence named after the record id (`ir_sequence_NNN`, and `ir_sequence_NNN_MMM` for
+//! date ranges) when their implementation is `standard`, and in `number_next` when it is `no_gap`.
+//! Ids change during the migration, so these sequences are created or advanced in the target so
+//! that the next sale order or transfer never reuses a number of the source.
+
+use anyhow::{Context, Result};
+use tokio_postgres::{Client, GenericClient};
+
+use crate::catalog::quote_ident;
+
+/// Next number of a sequence, as Odoo computes `number_next_actual`.
+async fn next_number(client: &impl GenericClient, pg_sequence: &str, fallback: i64) -> Result<i64> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("public.{}", quote_ident(pg_sequence))],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(fallback);
+    }
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT last_value, is_called, (SELECT increment_by FROM pg_sequences \
+                 WHERE schemaname = 'public' AND sequencename = $1) FROM public.{}",
+                quote_ident(pg_sequence)
+            ),
+            &[&pg_sequence],
+        )
+        .await
+        .with_context(|| format!("cannot read sequence {pg_sequence}"))?;
+    let last: i64 = row.get(0);
+    let called: bool = row.get(1);
+    let increment: Option<i64> = row.get(2);
+    Ok(if called {
+        last + increment.unwrap_or(1)
+    } else {
+        last
+    })
+}
+
+/// Makes the target's numbering sequences continue where the source's stopped, for every mapped
+/// `ir.sequence` and `ir.sequence.date_range` record. Returns how many were set.
+pub async fn carry_over(source: &Client, target: &Client) -> Result<usize> {
+    let mapped = target
+        .query(
+            "SELECT m.source_id, m.target_id, t.implementation, coalesce(t.number_increment, 1) \
+             FROM odoo_migrate.id_map m JOIN ir_sequence t ON t.id = m.target_id \
+             WHERE m.model = 'ir.sequence' ORDER BY m.source_id",
+            &[],
+        )
+        .await
+        .context("cannot read the mapped ir_sequence records")?;
+    let mut count = 0;
+    for row in &mapped {
+        let source_id: i32 = row.get(0);
+        let target_id: i32 = row.get(1);
+        let implementation: String = row.get(2);
+        let increment: i32 = row.get(3);
+        let Some(source_row) = source
+            .query_opt(
+                "SELECT coalesce(number_next, 1) FROM ir_sequence WHERE id = $1",
+                &[&source_id],
+            )
+            .await?
+        else {
+            continue;
+        };
+        let source_next = next_number(
+            source,
+            &format!("ir_sequence_{source_id:03}"),
+            i64::from(source_row.get::<_, i32>(0)),
+        )
+        .await?;
+        advance(
+            target,
+            &format!("ir_sequence_{target_id:03}"),
+            &implementation,
+            "ir_sequence",
+            target_id,
+            source_next,
+            increment,
+        )
+        .await?;
+        count += 1;
+    }
+    let ranges = target
+        .query(
+            "SELECT m.source_id, m.target_id, r.sequence_id, s.implementation, coalesce(s.number_increment, 1), \
+             (SELECT sm.source_id FROM odoo_migrate.id_map sm WHERE sm.model = 'ir.sequence' AND sm.target_id = r.sequence_id LIMIT 1) \
+             FROM odoo_migrate.id_map m JOIN ir_sequence_date_range r ON r.id = m.target_id \
+             JOIN ir_sequence s ON s.id = r.sequence_id WHERE m.model = 'ir.sequence.date_range'",
+            &[],
+        )
+        .await
+        .context("cannot read the mapped ir_sequence_date_range records")?;
+    for row in &ranges {
+        let source_id: i32 = row.get(0);
+        let target_id: i32 = row.get(1);
+        let target_sequence: i32 = row.get(2);
+        let implementation: String = row.get(3);
+        let increment: i32 = row.get(4);
+        let Some(source_sequence) = row.get::<_, Option<i32>>(5) else {
+            continue;
+        };
+        let Some(source_row) = source
+            .query_opt(
+                "SELECT coalesce(number_next, 1) FROM ir_sequence_date_range WHERE id = $1",
+                &[&source_id],
+            )
+            .await?
+        else {
+            continue;
+        };
+        let source_next = next_number(
+            source,
+            &format!("ir_sequence_{source_sequence:03}_{source_id:03}"),
+            i64::from(source_row.get::<_, i32>(0)),
+        )
+        .await?;
+        advance(
+            target,
+            &format!("ir_sequence_{target_sequence:03}_{target_id:03}"),
+            &implementation,
+            "ir_sequence_date_range",
+            target_id,
+            source_next,
+            increment,
+        )
+        .await?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Moves one numbering forward to at least `source_next`, never backwards.
+async fn advance(
+    target: &Client,
+    pg_sequence: &str,
+    implementation: &str,
+    table: &str,
+    record_id: i32,
+    source_next: i64,
+    increment: i32,
+) -> Result<()> {
+    let next_column = i32::try_from(source_next).unwrap_or(i32::MAX);
+    target
+        .execute(
+            &format!(
+                "UPDATE public.{} SET number_next = GREATEST(coalesce(number_next, 1), $2) WHERE id = $1",
+                quote_ident(table)
+            ),
+            &[&record_id, &next_column],
+        )
+        .await
+        .with_context(|| format!("cannot advance {table} {record_id}"))?;
+    if implementation != "standard" {
+        return Ok(());
+    }
+    let qualified = format!("public.{}", quote_ident(pg_sequence));
+    target
+        .batch_execute(&format!(
+            "CREATE SEQUENCE IF NOT EXISTS {qualified} INCREMENT BY {increment} START WITH {source_next}"
+        ))
+        .await
+        .with_context(|| format!("cannot create sequence {pg_sequence}"))?;
+    let target_next = next_number(target, pg_sequence, 1).await?;
+    if target_next < source_next {
+        target
+            .execute(
+                "SELECT setval($1::text::regclass, $2, false)",
+                &[&qualified, &source_next],
+            )
+            .await
+            .with_context(|| format!("cannot advance sequence {pg_sequence}"))?;
+    }
+    Ok(())
+}
