@@ -115,9 +115,25 @@ pub struct RunArgs {
     #[arg(long, short, default_value_t = 4, env = "ODOO_MIGRATE_JOBS")]
     pub jobs: usize,
 
-    /// Rows per committed chunk of a large table.
-    #[arg(long, default_value_t = 50_000)]
+    /// Rows per committed chunk of a large table; a resumed run restarts after the last chunk.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(i64).range(1..))]
     pub chunk_size: i64,
+
+    /// Stop cleanly at the next chunk boundary after this local time of day (HH:MM); exit code 5.
+    #[arg(long, value_name = "HH:MM", env = "ODOO_MIGRATE_DEADLINE")]
+    pub deadline: Option<String>,
+
+    /// Stop cleanly at the next chunk boundary after this long (e.g. 90m, 2h, 1h30m); exit code 5.
+    #[arg(long, value_name = "DURATION")]
+    pub max_duration: Option<String>,
+
+    /// Go on with the other tables when one fails (the failed ones are retried by the next run).
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Start a new run although the target has a previous one; refused unless it was rolled back.
+    #[arg(long)]
+    pub restart: bool,
 }
 
 #[derive(Debug, Args)]

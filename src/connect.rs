@@ -105,7 +105,7 @@ impl Endpoint {
             .max_size(size.max(1))
             .build()
             .with_context(|| format!("cannot set up the {} connection pool", self.side.label()))?;
-        pool.get().await.map_err(|error| self.explain(error))?;
+        drop(pool.get().await.map_err(|error| self.explain(error))?);
         Ok(pool)
     }
 

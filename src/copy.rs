@@ -35,6 +35,9 @@ pub struct CopyOutcome {
     pub last_source_id: Option<i32>,
     /// Source ids of rows that were rejected (their mapping is not recorded).
     pub rejected_ids: Vec<i32>,
+    /// Source ids of the model rows this copy accounted for (inserted, updated, or matched and
+    /// kept): exactly the mappings to record with it.
+    pub mapped_ids: Vec<i32>,
     pub problems: Vec<Problem>,
 }
 
@@ -85,7 +88,7 @@ impl ProblemLog {
 /// Where a row goes.
 enum Destination {
     Insert,
-    Update(i32),
+    Update,
     Skip,
 }
 
@@ -189,11 +192,12 @@ pub async fn copy_rows(
                 (TableKind::Relation, _) => Destination::Insert,
                 (TableKind::Model, Some(map)) => match (map.get(source_id), map.how(source_id)) {
                     (Some(_), Some(How::Created)) => Destination::Insert,
-                    (Some(target), Some(_)) => {
+                    (Some(_), Some(_)) => {
                         outcome.matched += 1;
                         if plan.on_match == OnMatch::Update {
-                            Destination::Update(target)
+                            Destination::Update
                         } else {
+                            outcome.mapped_ids.push(source_id);
                             Destination::Skip
                         }
                     }
@@ -209,7 +213,7 @@ pub async fn copy_rows(
             let out = match destination {
                 Destination::Skip => continue,
                 Destination::Insert => &mut writer,
-                Destination::Update(_) => &mut updates,
+                Destination::Update => &mut updates,
             };
             let mark = out.buffer.len();
             out.begin_tuple();
@@ -328,12 +332,15 @@ pub async fn copy_rows(
                 continue;
             }
             out.end_tuple();
+            if plan.kind == TableKind::Model {
+                outcome.mapped_ids.push(source_id);
+            }
             match destination {
                 Destination::Insert => {
                     outcome.created += 1;
                     inserted_ids.push(source_id);
                 }
-                Destination::Update(_) => update_rows += 1,
+                Destination::Update => update_rows += 1,
                 Destination::Skip => {}
             }
             if writer.buffer.len() >= SEND_THRESHOLD {

@@ -8,6 +8,7 @@ mod connect;
 mod copy;
 mod diff;
 mod exit;
+mod fault;
 mod mapping;
 mod plan;
 mod report;
@@ -17,6 +18,7 @@ mod sequences;
 mod session;
 mod side_schema;
 mod status;
+mod stop;
 
 use std::process::ExitCode;
 

@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 
 use crate::catalog::quote_ident;
 use crate::cli::{Cli, RunArgs};
-use crate::copy::{self, CopyOutcome};
+use crate::copy;
 use crate::diff::{self, TableKind};
 use crate::exit::{Status, refuse};
 use crate::mapping::{self, Mappings};
@@ -20,6 +20,8 @@ use crate::plan::{self, TablePlan};
 use crate::rules::Rules;
 use crate::session::Session;
 use crate::side_schema;
+use crate::stop::{self, StopSignal};
+use crate::{connect, fault};
 
 /// Session-level advisory lock held by the run that works on a target ("odoo_run").
 const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;
@@ -27,6 +29,28 @@ const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;
 pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     let rules = Rules::load(&cli.rules)?;
     let jobs = args.jobs.max(1);
+    let stop = StopSignal::default();
+    if let Some(deadline) = &args.deadline {
+        let wait = stop::until_deadline(deadline, chrono::Local::now()).ok_or_else(|| {
+            refuse(
+                Status::Usage,
+                format!("--deadline takes a time of day as HH:MM (e.g. 06:30), not `{deadline}`"),
+            )
+        })?;
+        stop.stop_after(wait);
+    }
+    if let Some(duration) = &args.max_duration {
+        let wait = stop::parse_duration(duration).ok_or_else(|| {
+            refuse(
+                Status::Usage,
+                format!(
+                    "--max-duration takes a duration such as 90m, 2h or 1h30m, not `{duration}`"
+                ),
+            )
+        })?;
+        stop.stop_after(wait);
+    }
+    stop.watch_signals();
     let session = Session::open(cli, jobs + 1).await?;
     let mut control = session.target_endpoint.connect().await?;
     side_schema::ensure(&mut control).await?;
@@ -58,6 +82,16 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         )
         .await?;
     let run_id = match previous {
+        Some(row) if args.restart && row.get::<_, String>(1) != "rolled_back" => {
+            let id: i64 = row.get(0);
+            return Err(refuse(
+                Status::Usage,
+                format!(
+                    "--restart refused: run {id} on this target is {} and was not rolled back; run `odoo-migrate rollback` first, or run without --restart to resume it",
+                    row.get::<_, String>(1)
+                ),
+            ));
+        }
         Some(row) if row.get::<_, String>(1) == "finished" => {
             let id: i64 = row.get(0);
             crate::report::emit(&format!(
@@ -75,6 +109,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 )
                 .await?;
             tracing::info!(run = id, "resuming the unfinished run");
+            check_finished_models(&control, id).await?;
             id
         }
         _ => {
@@ -151,7 +186,17 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 ],
             )
             .await?;
-        defer_foreign_keys(&transaction, &plans, run_id).await?;
+        // Rules may fill the many2many tables of the target models after the copy (accounts'
+        // companies): their keys are set aside too, so that load order never matters.
+        let mut written: Vec<String> = plans.iter().map(|p| p.target_table.clone()).collect();
+        let target_models: std::collections::BTreeSet<&str> =
+            plans.iter().map(|p| p.target_model.as_str()).collect();
+        for (table, (model, _)) in session.target_catalog.relation_tables() {
+            if target_models.contains(model.name.as_str()) && !written.contains(&table) {
+                written.push(table);
+            }
+        }
+        defer_foreign_keys(&transaction, &written, run_id).await?;
         transaction
             .commit()
             .await
@@ -186,8 +231,22 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         let session = &session;
         let mappings = Arc::clone(&mappings);
         let renamed_models = Arc::clone(&renamed_models);
+        let stop = stop.clone();
+        let keep_going = args.keep_going;
         async move {
-            let outcome = copy_table(session, &plan, &mappings, &renamed_models, run_id).await;
+            let outcome = copy_table(
+                session,
+                &plan,
+                &mappings,
+                &renamed_models,
+                run_id,
+                args.chunk_size,
+                &stop,
+            )
+            .await;
+            if outcome.is_err() && !keep_going {
+                stop.request_after_failure();
+            }
             (plan, outcome)
         }
     }))
@@ -198,12 +257,19 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     let mut failures = Vec::new();
     for (plan, outcome) in &results {
         if let Err(error) = outcome {
-            let message = format!("{error:#}");
-            tracing::error!(table = %plan.source_table, "{message}");
+            let message = connect::redact(&format!("{error:#}"));
+            tracing::warn!(table = %plan.source_table, "table failed: {message}");
             control
                 .execute(
                     "UPDATE odoo_migrate.model_state SET status = 'failed', error = $3 WHERE run_id = $1 AND source_table = $2",
                     &[&run_id, &plan.source_table, &message],
+                )
+                .await?;
+            control
+                .execute(
+                    "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message) \
+                     VALUES ($1, 'error', 'table_failed', $2, $3, $4)",
+                    &[&run_id, &plan.model, &plan.target_table, &message],
                 )
                 .await?;
             failures.push(format!(
@@ -212,15 +278,29 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             ));
         }
     }
+    update_totals(&control, run_id).await?;
     if !failures.is_empty() {
         let message = format!(
-            "{} table(s) failed; the others are committed and a new `run` resumes with the failed ones:\n  {}",
+            "{} table(s) failed; what was copied is committed and the next `run` resumes with them:\n  {}",
             failures.len(),
             failures.join("\n  ")
         );
         side_schema::finish_run(&control, run_id, "failed", Some(&message)).await?;
         return Err(anyhow::anyhow!(message));
     }
+    if let Some(status) = stop.status() {
+        let (state, what) = match status {
+            Status::DeadlineReached => ("paused", "the deadline was reached"),
+            _ => ("interrupted", "the run was interrupted"),
+        };
+        let message = format!(
+            "{what}; every committed chunk is kept and the next `odoo-migrate run` resumes after it"
+        );
+        side_schema::finish_run(&control, run_id, state, Some(&message)).await?;
+        crate::report::emit(&format!("Run {run_id} stopped: {message}.\n"))?;
+        return Ok(status);
+    }
+    fault::point("before_finish");
 
     restore_foreign_keys(&mut control, run_id).await?;
     move_sequences(&control, &session, run_id).await?;
@@ -233,6 +313,44 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     side_schema::finish_run(&control, run_id, "finished", None).await?;
     print_summary(&control, run_id).await?;
     Ok(Status::Success)
+}
+
+/// Before resuming, checks that the tables recorded as done still hold their rows: every mapping
+/// of a created record must point at an existing target row.
+async fn check_finished_models(control: &Client, run_id: i64) -> Result<()> {
+    let done = control
+        .query(
+            "SELECT model, target_table FROM odoo_migrate.model_state \
+             WHERE run_id = $1 AND status = 'done' AND model IS NOT NULL",
+            &[&run_id],
+        )
+        .await?;
+    for row in &done {
+        let model: String = row.get(0);
+        let table: String = row.get(1);
+        let missing: i64 = control
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM odoo_migrate.id_map m WHERE m.model = $1 AND m.run_id = $2 \
+                     AND NOT EXISTS (SELECT 1 FROM public.{} t WHERE t.id = m.target_id)",
+                    quote_ident(&table)
+                ),
+                &[&model, &run_id],
+            )
+            .await
+            .with_context(|| format!("cannot check the finished table {table}"))?
+            .get(0);
+        if missing > 0 {
+            return Err(refuse(
+                Status::WrongDatabase,
+                format!(
+                    "cannot resume run {run_id}: {missing} record(s) of {model} that it migrated are gone from target table {table}; \
+                     the target was changed since. Roll the run back (`odoo-migrate rollback`) and start again with --restart"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Prepares every plan's SELECT on the source, so that a rule naming a missing column or a bad
@@ -256,52 +374,147 @@ async fn check_plans(session: &Session, plans: &[TablePlan]) -> Result<()> {
     Ok(())
 }
 
-/// Copies one table in one target transaction with its mappings, external ids, problems and
-/// checkpoint.
+/// How a table's copy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableEnd {
+    Done,
+    /// Stopped at a chunk boundary because the run was asked to stop.
+    Stopped,
+}
+
+/// Copies one table chunk by chunk; each chunk commits with its mappings, external ids, problems
+/// and checkpoint, so that a resumed run starts after the last committed chunk. A transient error
+/// (lost connection, server restart, serialization failure) retries the chunk.
 async fn copy_table(
     session: &Session,
     plan: &TablePlan,
     mappings: &Mappings,
     renamed_models: &BTreeMap<String, String>,
     run_id: i64,
-) -> Result<CopyOutcome> {
+    chunk_size: i64,
+    stop: &StopSignal,
+) -> Result<TableEnd> {
+    let chunked = plan.kind == TableKind::Model;
+    loop {
+        if stop.requested() {
+            return Ok(TableEnd::Stopped);
+        }
+        let mut attempt = 0u32;
+        let finished = loop {
+            attempt += 1;
+            match copy_chunk(
+                session,
+                plan,
+                mappings,
+                renamed_models,
+                run_id,
+                chunked.then_some(chunk_size),
+            )
+            .await
+            {
+                Ok(finished) => break finished,
+                Err(error) if attempt < MAX_ATTEMPTS && is_transient(&error) => {
+                    let wait = std::time::Duration::from_millis(500 * 2u64.pow(attempt - 1));
+                    tracing::warn!(
+                        table = %plan.source_table,
+                        attempt,
+                        "transient error, retrying the chunk in {wait:?}: {error:#}"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        if finished {
+            return Ok(TableEnd::Done);
+        }
+    }
+}
+
+/// Attempts of one chunk before a transient error counts as a failure.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Errors worth retrying: the connection went away, or the server asked to try again.
+fn is_transient(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let Some(pg) = cause.downcast_ref::<tokio_postgres::Error>() else {
+            return cause
+                .downcast_ref::<deadpool_postgres::PoolError>()
+                .is_some();
+        };
+        if pg.is_closed() {
+            return true;
+        }
+        match pg.code() {
+            Some(code) => {
+                let code = code.code();
+                code.starts_with("08")
+                    || matches!(
+                        code,
+                        "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300"
+                    )
+            }
+            // No SQLSTATE: an I/O error on the socket.
+            None => pg.as_db_error().is_none(),
+        }
+    })
+}
+
+/// Copies the next chunk of a table in one target transaction. Returns true when the table is
+/// complete (the checkpoint then says `done`).
+async fn copy_chunk(
+    session: &Session,
+    plan: &TablePlan,
+    mappings: &Mappings,
+    renamed_models: &BTreeMap<String, String>,
+    run_id: i64,
+    chunk_size: Option<i64>,
+) -> Result<bool> {
     let source = session.source.get().await?;
     let mut target = session.target.get().await?;
     let transaction = target.transaction().await?;
     transaction
         .batch_execute("SET LOCAL synchronous_commit = off")
         .await?;
-    transaction
-        .execute(
-            "UPDATE odoo_migrate.model_state SET status = 'copying', started_at = now() WHERE run_id = $1 AND source_table = $2",
+    let state = transaction
+        .query_one(
+            "UPDATE odoo_migrate.model_state SET status = 'copying', started_at = coalesce(started_at, now()) \
+             WHERE run_id = $1 AND source_table = $2 RETURNING last_source_id",
             &[&run_id, &plan.source_table],
         )
         .await?;
+    let after: Option<i64> = state.get(0);
     let source_client: &Client = &source;
+    fault::point("before_chunk");
     let outcome = copy::copy_rows(
         plan,
         source_client,
         &transaction,
         mappings,
         renamed_models,
-        None,
-        None,
+        after,
+        chunk_size,
     )
     .await?;
-    for sql in &plan.post_sql {
-        transaction
-            .batch_execute(sql)
-            .await
-            .with_context(|| format!("post-copy SQL of {} failed: {sql}", plan.model))?;
+    fault::point("after_chunk_rows");
+    let finished = chunk_size.is_none_or(|size| (outcome.rows_read as i64) < size);
+    let last = outcome.last_source_id.map(i64::from).or(after);
+    if finished {
+        for sql in &plan.post_sql {
+            transaction
+                .batch_execute(sql)
+                .await
+                .with_context(|| format!("post-copy SQL of {} failed: {sql}", plan.model))?;
+        }
     }
     if plan.kind == TableKind::Model {
         transaction
             .execute(
                 "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
                  SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
-                 WHERE p.model = $1 AND p.source_id <> ALL($2::int[]) \
+                 WHERE p.model = $1 AND p.source_id = ANY($2::int[]) \
                  ON CONFLICT (model, source_id) DO NOTHING",
-                &[&plan.model, &outcome.rejected_ids],
+                &[&plan.model, &outcome.mapped_ids],
             )
             .await
             .with_context(|| format!("cannot record the mappings of {}", plan.model))?;
@@ -311,9 +524,9 @@ async fn copy_table(
                  SELECT x.module, x.name, $2, p.target_id, x.noupdate, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
                  FROM odoo_migrate.xmlid_plan x \
                  JOIN odoo_migrate.id_plan p ON p.model = x.model AND p.source_id = x.source_id AND p.how = 'created' \
-                 WHERE x.model = $1 AND x.source_id <> ALL($3::int[]) \
+                 WHERE x.model = $1 AND x.source_id = ANY($3::int[]) \
                  ON CONFLICT DO NOTHING",
-                &[&plan.model, &plan.target_model, &outcome.rejected_ids],
+                &[&plan.model, &plan.target_model, &outcome.mapped_ids],
             )
             .await
             .with_context(|| format!("cannot create the external ids of {}", plan.model))?;
@@ -337,9 +550,10 @@ async fn copy_table(
     }
     transaction
         .execute(
-            "UPDATE odoo_migrate.model_state SET status = 'done', finished_at = now(), checkpoint_at = now(), \
-             rows_done = $3, rows_created = $4, rows_matched = $5, rows_updated = $6, rows_rejected = $7, \
-             last_source_id = $8 WHERE run_id = $1 AND source_table = $2",
+            "UPDATE odoo_migrate.model_state SET status = $9, finished_at = CASE WHEN $9 = 'done' THEN now() END, \
+             checkpoint_at = now(), rows_done = rows_done + $3, rows_created = rows_created + $4, \
+             rows_matched = rows_matched + $5, rows_updated = rows_updated + $6, rows_rejected = rows_rejected + $7, \
+             last_source_id = $8, error = NULL WHERE run_id = $1 AND source_table = $2",
             &[
                 &run_id,
                 &plan.source_table,
@@ -348,14 +562,23 @@ async fn copy_table(
                 &(outcome.matched as i64),
                 &(outcome.updated as i64),
                 &(outcome.rejected as i64),
-                &outcome.last_source_id.map(i64::from),
+                &last,
+                &(if finished { "done" } else { "copying" }),
             ],
         )
         .await?;
     transaction
+        .execute(
+            "UPDATE odoo_migrate.runs SET last_checkpoint_at = now() WHERE id = $1",
+            &[&run_id],
+        )
+        .await?;
+    fault::point("before_chunk_commit");
+    transaction
         .commit()
         .await
         .with_context(|| format!("cannot commit the copy of {}", plan.source_table))?;
+    fault::point("after_chunk_commit");
     tracing::debug!(
         table = %plan.source_table,
         rows = outcome.rows_read,
@@ -363,9 +586,10 @@ async fn copy_table(
         matched = outcome.matched,
         updated = outcome.updated,
         rejected = outcome.rejected,
-        "table copied"
+        finished,
+        "chunk copied"
     );
-    Ok(outcome)
+    Ok(finished)
 }
 
 fn problem_message(plan: &TablePlan, problem: &copy::Problem) -> String {
@@ -392,10 +616,9 @@ fn problem_message(plan: &TablePlan, problem: &copy::Problem) -> String {
 /// order; their definitions are kept in the side schema and restored at the end of the run.
 async fn defer_foreign_keys(
     transaction: &tokio_postgres::Transaction<'_>,
-    plans: &[TablePlan],
+    tables: &[String],
     run_id: i64,
 ) -> Result<()> {
-    let tables: Vec<&str> = plans.iter().map(|p| p.target_table.as_str()).collect();
     let rows = transaction
         .query(
             "SELECT c.relname::text, con.conname::text, pg_get_constraintdef(con.oid) \
