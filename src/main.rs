@@ -19,6 +19,7 @@ mod session;
 mod side_schema;
 mod status;
 mod stop;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -65,7 +66,8 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
         Command::Analyze(args) => diff::analyze_command(cli, args).await,
         Command::Run(args) => run::run_command(cli, args).await,
         Command::Status => status::status_command(cli).await,
-        Command::Rehearse(_) | Command::Verify(_) | Command::Rollback(_) => Err(refuse(
+        Command::Verify(args) => verify::verify_command(cli, args).await,
+        Command::Rehearse(_) | Command::Rollback(_) => Err(refuse(
             Status::Usage,
             "this command is not available in this version of odoo-migrate yet",
         )),

@@ -145,3 +145,32 @@ CREATE TABLE IF NOT EXISTS odoo_migrate.deferred_constraints (
     definition      text   NOT NULL,
     PRIMARY KEY (table_name, constraint_name)
 );
+
+-- The newest verification, one line per check, for people.
+CREATE OR REPLACE VIEW odoo_migrate.verification_summary AS
+SELECT v.check_name,
+       count(*)                          AS subjects,
+       count(*) FILTER (WHERE v.passed)  AS passed,
+       count(*) FILTER (WHERE NOT v.passed) AS failed,
+       bool_and(v.passed)                AS ok
+FROM odoo_migrate.verification_results v
+WHERE v.run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'verify')
+GROUP BY v.check_name
+ORDER BY v.check_name;
+
+-- The failed checks of the newest verification, with their detail.
+CREATE OR REPLACE VIEW odoo_migrate.verification_failures AS
+SELECT v.check_name, v.subject, v.source_value, v.target_value, v.detail
+FROM odoo_migrate.verification_results v
+WHERE v.run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'verify')
+  AND NOT v.passed
+ORDER BY v.check_name, v.subject;
+
+-- Per-model progress of the newest migration run, for people and for watching a run.
+CREATE OR REPLACE VIEW odoo_migrate.progress AS
+SELECT s.model, s.source_table, s.target_table, s.status, s.rows_done, s.rows_total,
+       CASE WHEN s.rows_total > 0 THEN round(100.0 * s.rows_done / s.rows_total, 1) END AS percent,
+       s.rows_created, s.rows_matched, s.rows_updated, s.rows_rejected, s.checkpoint_at, s.error
+FROM odoo_migrate.model_state s
+WHERE s.run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'run')
+ORDER BY s.status <> 'copying', s.source_table;
