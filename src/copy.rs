@@ -102,6 +102,7 @@ pub async fn copy_rows(
     renamed_models: &BTreeMap<String, String>,
     after_id: Option<i64>,
     limit: Option<i64>,
+    run_id: i64,
 ) -> Result<CopyOutcome> {
     let table = &plan.target_table;
     let staging = plan.kind == TableKind::Relation;
@@ -368,14 +369,24 @@ pub async fn copy_rows(
         .map_err(|e| explain_copy_error(e, plan, &inserted_ids))?;
 
     if staging {
+        // Pairs already present (links between matched records) are left alone; the new ones are
+        // recorded so that a rollback removes exactly them.
+        let columns: Vec<&str> = plan
+            .columns
+            .iter()
+            .map(|c| c.target_column.as_str())
+            .collect();
         let inserted = transaction
             .execute(
                 &format!(
-                    "INSERT INTO public.{} ({cols}) SELECT {cols} FROM pg_temp.odoo_migrate_stage ON CONFLICT DO NOTHING",
+                    "WITH inserted AS (INSERT INTO public.{} ({cols}) SELECT {cols} FROM pg_temp.odoo_migrate_stage \
+                     ON CONFLICT DO NOTHING RETURNING {cols}) \
+                     INSERT INTO odoo_migrate.relation_rows (run_id, table_name, columns, row_values) \
+                     SELECT $1, $2, $3::text[], ARRAY[{cols}]::int[] FROM inserted",
                     quote_ident(table),
                     cols = plan.column_list()
                 ),
-                &[],
+                &[&run_id, table, &columns],
             )
             .await
             .with_context(|| format!("inserting the rows of {} into {table}", plan.source_table))?;
@@ -388,7 +399,7 @@ pub async fn copy_rows(
         outcome.created = written;
     }
     if update_rows > 0 {
-        outcome.updated = apply_updates(plan, transaction, updates).await?;
+        outcome.updated = apply_updates(plan, transaction, updates, run_id).await?;
     }
     outcome.problems = problems.into_problems();
     Ok(outcome)
@@ -437,6 +448,7 @@ async fn apply_updates(
     plan: &TablePlan,
     transaction: &Transaction<'_>,
     mut updates: Writer,
+    run_id: i64,
 ) -> Result<u64> {
     let table = &plan.target_table;
     transaction
@@ -471,6 +483,18 @@ async fn apply_updates(
     if assignments.is_empty() {
         return Ok(0);
     }
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO odoo_migrate.before_images (run_id, table_name, target_id, image) \
+                 SELECT $1, $2, t.id, to_jsonb(t) FROM public.{} t JOIN pg_temp.odoo_migrate_update u ON u.id = t.id \
+                 ON CONFLICT DO NOTHING",
+                quote_ident(table)
+            ),
+            &[&run_id, table],
+        )
+        .await
+        .with_context(|| format!("cannot keep the before-image of matched records of {table}"))?;
     let updated = transaction
         .execute(
             &format!(

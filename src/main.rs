@@ -12,6 +12,7 @@ mod fault;
 mod mapping;
 mod plan;
 mod report;
+mod rollback;
 mod rules;
 mod run;
 mod sequences;
@@ -67,7 +68,8 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
         Command::Run(args) => run::run_command(cli, args).await,
         Command::Status => status::status_command(cli).await,
         Command::Verify(args) => verify::verify_command(cli, args).await,
-        Command::Rehearse(_) | Command::Rollback(_) => Err(refuse(
+        Command::Rollback(args) => rollback::rollback_command(cli, args).await,
+        Command::Rehearse(_) => Err(refuse(
             Status::Usage,
             "this command is not available in this version of odoo-migrate yet",
         )),

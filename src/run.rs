@@ -144,6 +144,11 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     if planned == 0 {
         let source = session.source.get().await?;
         let transaction = control.transaction().await?;
+        transaction
+            .execute(include_str!("../sql/run/record_sequences.sql"), &[&run_id])
+            .await
+            .context("cannot record the state of the target's sequences")?;
+        fault::point("before_plan");
         let counts = mapping::plan(
             &source,
             &transaction,
@@ -164,9 +169,16 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         for plan in &plans {
             transaction
                 .execute(
-                    "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, rows_total) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                    &[&run_id, &plan.source_table, &plan.target_table, &plan.model, &plan.rows],
+                    "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &run_id,
+                        &plan.source_table,
+                        &plan.target_table,
+                        &plan.model,
+                        &(if plan.kind == TableKind::Model { "model" } else { "relation" }),
+                        &plan.rows,
+                    ],
                 )
                 .await?;
         }
@@ -306,7 +318,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     move_sequences(&control, &session, run_id).await?;
     let numbering = {
         let source = session.source.get().await?;
-        crate::sequences::carry_over(&source, &control).await?
+        crate::sequences::carry_over(&source, &control, run_id).await?
     };
     tracing::info!(sequences = numbering, "document numbering carried over");
     update_totals(&control, run_id).await?;
@@ -321,7 +333,7 @@ async fn check_finished_models(control: &Client, run_id: i64) -> Result<()> {
     let done = control
         .query(
             "SELECT model, target_table FROM odoo_migrate.model_state \
-             WHERE run_id = $1 AND status = 'done' AND model IS NOT NULL",
+             WHERE run_id = $1 AND status = 'done' AND kind = 'model'",
             &[&run_id],
         )
         .await?;
@@ -494,6 +506,7 @@ async fn copy_chunk(
         renamed_models,
         after,
         chunk_size,
+        run_id,
     )
     .await?;
     fault::point("after_chunk_rows");
@@ -614,7 +627,7 @@ fn problem_message(plan: &TablePlan, problem: &copy::Problem) -> String {
 
 /// Sets aside the foreign keys of the tables the run writes, so that tables can be loaded in any
 /// order; their definitions are kept in the side schema and restored at the end of the run.
-async fn defer_foreign_keys(
+pub async fn defer_foreign_keys(
     transaction: &tokio_postgres::Transaction<'_>,
     tables: &[String],
     run_id: i64,
@@ -654,7 +667,7 @@ async fn defer_foreign_keys(
 
 /// Restores and validates the foreign keys set aside, one transaction each; a key that does not
 /// validate stays recorded and its orphans are reported.
-async fn restore_foreign_keys(control: &mut Client, run_id: i64) -> Result<()> {
+pub async fn restore_foreign_keys(control: &mut Client, run_id: i64) -> Result<()> {
     let rows = control
         .query(
             "SELECT table_name, constraint_name, definition FROM odoo_migrate.deferred_constraints \

@@ -44,7 +44,7 @@ async fn next_number(client: &impl GenericClient, pg_sequence: &str, fallback: i
 
 /// Makes the target's numbering sequences continue where the source's stopped, for every mapped
 /// `ir.sequence` and `ir.sequence.date_range` record. Returns how many were set.
-pub async fn carry_over(source: &Client, target: &Client) -> Result<usize> {
+pub async fn carry_over(source: &Client, target: &Client, run_id: i64) -> Result<usize> {
     let mapped = target
         .query(
             "SELECT m.source_id, m.target_id, t.implementation, coalesce(t.number_increment, 1) \
@@ -77,6 +77,7 @@ pub async fn carry_over(source: &Client, target: &Client) -> Result<usize> {
         .await?;
         advance(
             target,
+            run_id,
             &format!("ir_sequence_{target_id:03}"),
             &implementation,
             "ir_sequence",
@@ -123,6 +124,7 @@ pub async fn carry_over(source: &Client, target: &Client) -> Result<usize> {
         .await?;
         advance(
             target,
+            run_id,
             &format!("ir_sequence_{target_sequence:03}_{target_id:03}"),
             &implementation,
             "ir_sequence_date_range",
@@ -137,8 +139,10 @@ pub async fn carry_over(source: &Client, target: &Client) -> Result<usize> {
 }
 
 /// Moves one numbering forward to at least `source_next`, never backwards.
+#[allow(clippy::too_many_arguments)]
 async fn advance(
     target: &Client,
+    run_id: i64,
     pg_sequence: &str,
     implementation: &str,
     table: &str,
@@ -147,6 +151,17 @@ async fn advance(
     increment: i32,
 ) -> Result<()> {
     let next_column = i32::try_from(source_next).unwrap_or(i32::MAX);
+    target
+        .execute(
+            &format!(
+                "INSERT INTO odoo_migrate.before_images (run_id, table_name, target_id, image) \
+                 SELECT $1, $2, t.id, to_jsonb(t) FROM public.{} t WHERE t.id = $3 ON CONFLICT DO NOTHING",
+                quote_ident(table)
+            ),
+            &[&run_id, &table, &record_id],
+        )
+        .await
+        .with_context(|| format!("cannot keep the before-image of {table} {record_id}"))?;
     target
         .execute(
             &format!(

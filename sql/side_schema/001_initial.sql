@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS odoo_migrate.model_state (
     source_table    text        NOT NULL,
     target_table    text        NOT NULL,
     model           text,
+    kind            text        NOT NULL DEFAULT 'model' CHECK (kind IN ('model', 'relation')),
     status          text        NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'copying', 'done', 'failed', 'skipped')),
     rows_total      bigint      NOT NULL DEFAULT 0,
@@ -174,3 +175,31 @@ SELECT s.model, s.source_table, s.target_table, s.status, s.rows_done, s.rows_to
 FROM odoo_migrate.model_state s
 WHERE s.run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'run')
 ORDER BY s.status <> 'copying', s.source_table;
+
+-- What a run changed outside the rows it created, so that `rollback` can undo it exactly.
+-- The rows of matched records before `--on-match update` (or the numbering step) changed them.
+CREATE TABLE IF NOT EXISTS odoo_migrate.before_images (
+    run_id      bigint  NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    table_name  text    NOT NULL,
+    target_id   integer NOT NULL,
+    image       jsonb   NOT NULL,
+    PRIMARY KEY (run_id, table_name, target_id)
+);
+
+-- Pairs the run added to many2many tables (those already present are not recorded).
+CREATE TABLE IF NOT EXISTS odoo_migrate.relation_rows (
+    run_id      bigint  NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    table_name  text    NOT NULL,
+    columns     text[]  NOT NULL,
+    row_values  integer[] NOT NULL
+);
+CREATE INDEX IF NOT EXISTS relation_rows_run ON odoo_migrate.relation_rows (run_id, table_name);
+
+-- The state of every sequence of the target before the run moved any of them.
+CREATE TABLE IF NOT EXISTS odoo_migrate.sequence_states (
+    run_id        bigint  NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    sequence_name text    NOT NULL,
+    last_value    bigint  NOT NULL,
+    is_called     boolean NOT NULL,
+    PRIMARY KEY (run_id, sequence_name)
+);

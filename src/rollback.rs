@@ -1,0 +1,363 @@
+//! The `rollback` command: undoes one migration run in the target, in a single transaction — the
+//! rows it created and the external ids it added are deleted, the many2many pairs it added are
+//! removed, matched records it updated get their before-image back, the sequences it moved return
+//! to their former state, and foreign keys still set aside are restored. Afterwards the target's
+//! tables hold exactly what they held before the run.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result};
+use tokio_postgres::Transaction;
+
+use crate::catalog::quote_ident;
+use crate::cli::{Cli, RollbackArgs};
+use crate::exit::{Status, refuse};
+use crate::report;
+use crate::side_schema;
+
+/// Same lock as `run`: a rollback never overlaps a run.
+const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;
+
+pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> {
+    let endpoint = cli.target()?;
+    let mut client = endpoint.connect().await?;
+    if side_schema::installed_version(&client).await? == 0 {
+        return Err(refuse(
+            Status::Usage,
+            "the target has no odoo_migrate schema: no run was made there, nothing to roll back",
+        ));
+    }
+    side_schema::ensure(&mut client).await?;
+    let locked: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&RUN_LOCK])
+        .await?
+        .get(0);
+    if !locked {
+        return Err(refuse(
+            Status::Usage,
+            "a run is working on this target right now; stop it (Ctrl+C) before rolling back",
+        ));
+    }
+    let run = match args.run {
+        Some(id) => client
+            .query_opt(
+                "SELECT id, status FROM odoo_migrate.runs WHERE id = $1 AND command = 'run'",
+                &[&id],
+            )
+            .await?
+            .ok_or_else(|| refuse(Status::Usage, format!("there is no migration run {id} on this target")))?,
+        None => client
+            .query_opt(
+                "SELECT id, status FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back' \
+                 ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .await?
+            .ok_or_else(|| refuse(Status::Usage, "there is no migration run to roll back on this target"))?,
+    };
+    let run_id: i64 = run.get(0);
+    let status: String = run.get(1);
+    if status == "rolled_back" {
+        let leftover: i64 = client
+            .query_one(
+                "SELECT count(*) FROM odoo_migrate.deferred_constraints WHERE run_id = $1",
+                &[&run_id],
+            )
+            .await?
+            .get(0);
+        if leftover > 0 {
+            crate::run::restore_foreign_keys(&mut client, run_id).await?;
+            report::emit(&format!(
+                "Run {run_id} was rolled back; its {leftover} foreign keys left aside are now restored.\n"
+            ))?;
+            return Ok(Status::Success);
+        }
+        return Err(refuse(
+            Status::Usage,
+            format!("run {run_id} was already rolled back"),
+        ));
+    }
+    let later: i64 = client
+        .query_one(
+            "SELECT count(*) FROM odoo_migrate.runs WHERE command = 'run' AND id > $1 AND status <> 'rolled_back'",
+            &[&run_id],
+        )
+        .await?
+        .get(0);
+    if later > 0 {
+        return Err(refuse(
+            Status::Usage,
+            format!("run {run_id} has later runs that are not rolled back; roll those back first"),
+        ));
+    }
+
+    let transaction = client.transaction().await?;
+    let summary = undo(&transaction, run_id).await?;
+    transaction
+        .commit()
+        .await
+        .with_context(|| format!("cannot commit the rollback of run {run_id}"))?;
+    crate::run::restore_foreign_keys(&mut client, run_id)
+        .await
+        .context("the rows of the run are removed, but foreign keys could not all be restored; run `odoo-migrate rollback` again")?;
+    report::emit(&format!(
+        "Run {run_id} rolled back: {} created rows deleted, {} external ids removed, {} many2many pairs removed, \
+         {} matched records restored, {} sequences reset.\n",
+        summary.rows, summary.xmlids, summary.pairs, summary.restored, summary.sequences
+    ))?;
+    Ok(Status::Success)
+}
+
+#[derive(Default)]
+struct Undone {
+    rows: u64,
+    xmlids: u64,
+    pairs: u64,
+    restored: u64,
+    sequences: u64,
+}
+
+async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
+    let mut undone = Undone::default();
+    let tables: Vec<(String, String, String)> = transaction
+        .query(
+            "SELECT source_table, target_table, CASE WHEN kind = 'model' THEN coalesce(model, '') ELSE '' END \
+             FROM odoo_migrate.model_state WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+
+    // Foreign keys of the tables the run wrote would make the order of deletions matter: they are
+    // set aside (recorded, in a transaction of their own) and restored after the deletions.
+    let mut touched: BTreeSet<String> = tables.iter().map(|t| t.1.clone()).collect();
+    for row in transaction
+        .query(
+            "SELECT DISTINCT table_name FROM odoo_migrate.relation_rows WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?
+    {
+        touched.insert(row.get(0));
+    }
+    let touched: Vec<String> = touched.into_iter().collect();
+    let referencing = transaction
+        .query(
+            "SELECT c.relname::text, con.conname::text, pg_get_constraintdef(con.oid), con.confdeltype::text, \
+             r.relname::text, \
+             CASE WHEN array_length(con.conkey, 1) = 1 THEN (SELECT attname::text FROM pg_attribute \
+                  WHERE attrelid = con.conrelid AND attnum = con.conkey[1]) END, \
+             CASE WHEN array_length(con.confkey, 1) = 1 THEN (SELECT attname::text FROM pg_attribute \
+                  WHERE attrelid = con.confrelid AND attnum = con.confkey[1]) END \
+             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+             JOIN pg_class r ON r.oid = con.confrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+             WHERE con.contype = 'f' AND c.relname = ANY($1::text[])",
+            &[&touched],
+        )
+        .await?;
+    crate::run::defer_foreign_keys(transaction, &touched, run_id).await?;
+
+    // Matched records that the run changed get their former values back.
+    let images = transaction
+        .query(
+            "SELECT DISTINCT table_name FROM odoo_migrate.before_images WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?;
+    for row in &images {
+        let table: String = row.get(0);
+        let columns: Vec<String> = transaction
+            .query(
+                "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+                 WHERE c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'id' \
+                 ORDER BY a.attnum",
+                &[&table],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let assignments: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{col} = r.{col}", col = quote_ident(c)))
+            .collect();
+        let restored = transaction
+            .execute(
+                &format!(
+                    "UPDATE public.{table} t SET {} FROM odoo_migrate.before_images b \
+                     CROSS JOIN LATERAL jsonb_populate_record(NULL::public.{table}, b.image) r \
+                     WHERE b.run_id = $1 AND b.table_name = $2 AND t.id = b.target_id",
+                    assignments.join(", "),
+                    table = quote_ident(&table)
+                ),
+                &[&run_id, &table],
+            )
+            .await
+            .with_context(|| format!("cannot restore the matched records of {table}"))?;
+        undone.restored += restored;
+    }
+
+    // Pairs the run added to many2many tables.
+    let relations = transaction
+        .query(
+            "SELECT DISTINCT table_name, columns FROM odoo_migrate.relation_rows WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?;
+    for row in &relations {
+        let table: String = row.get(0);
+        let columns: Vec<String> = row.get(1);
+        let matches: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("t.{} = x.row_values[{}]", quote_ident(c), i + 1))
+            .collect();
+        undone.pairs += transaction
+            .execute(
+                &format!(
+                    "DELETE FROM public.{} t USING odoo_migrate.relation_rows x \
+                     WHERE x.run_id = $1 AND x.table_name = $2 AND x.columns = $3::text[] AND {}",
+                    quote_ident(&table),
+                    matches.join(" AND ")
+                ),
+                &[&run_id, &table, &columns],
+            )
+            .await
+            .with_context(|| format!("cannot remove the pairs added to {table}"))?;
+    }
+
+    // External ids the run created, then the rows it created.
+    undone.xmlids = transaction
+        .execute(
+            "DELETE FROM ir_model_data d USING odoo_migrate.xmlid_plan x, odoo_migrate.id_map m \
+             WHERE x.run_id = $1 AND m.run_id = $1 AND m.model = x.model AND m.source_id = x.source_id \
+             AND m.how = 'created' AND d.module = x.module AND d.name = x.name AND d.res_id = m.target_id",
+            &[&run_id],
+        )
+        .await
+        .context("cannot remove the external ids the run created")?;
+    for (_, table, model) in &tables {
+        if model.is_empty() {
+            continue;
+        }
+        undone.rows += transaction
+            .execute(
+                &format!(
+                    "DELETE FROM public.{} t USING odoo_migrate.id_map m \
+                     WHERE m.run_id = $1 AND m.model = $2 AND m.how = 'created' AND t.id = m.target_id",
+                    quote_ident(table)
+                ),
+                &[&run_id, model],
+            )
+            .await
+            .with_context(|| format!("cannot delete the rows the run created in {table}"))?;
+    }
+
+    // What the deletions would have cascaded to with the keys in force (rows that rules added
+    // after the copy, such as the companies of created accounts): done here, until nothing moves.
+    loop {
+        let mut changed = 0;
+        for row in &referencing {
+            let child: String = row.get(0);
+            let action: String = row.get(3);
+            let parent: String = row.get(4);
+            let (Some(column), Some(parent_column)) = (
+                row.get::<_, Option<String>>(5),
+                row.get::<_, Option<String>>(6),
+            ) else {
+                continue;
+            };
+            let orphan = format!(
+                "c.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public.{parent} p WHERE p.{pcol} = c.{col})",
+                col = quote_ident(&column),
+                parent = quote_ident(&parent),
+                pcol = quote_ident(&parent_column)
+            );
+            let statement = match action.as_str() {
+                "c" => format!(
+                    "DELETE FROM public.{} c WHERE {orphan}",
+                    quote_ident(&child)
+                ),
+                "n" => format!(
+                    "UPDATE public.{} c SET {} = NULL WHERE {orphan}",
+                    quote_ident(&child),
+                    quote_ident(&column)
+                ),
+                _ => continue,
+            };
+            changed += transaction
+                .execute(&statement, &[])
+                .await
+                .with_context(|| {
+                    format!("cannot clear the rows of {child} that pointed at deleted rows")
+                })?;
+        }
+        if changed == 0 {
+            break;
+        }
+    }
+
+    // Sequences back to where they were; those the run created are dropped.
+    let states = transaction
+        .query(
+            "SELECT sequence_name, last_value, is_called FROM odoo_migrate.sequence_states WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?;
+    let known: BTreeSet<String> = states.iter().map(|r| r.get(0)).collect();
+    for row in &states {
+        let name: String = row.get(0);
+        let last: i64 = row.get(1);
+        let called: bool = row.get(2);
+        transaction
+            .execute(
+                "SELECT setval($1::text::regclass, $2, $3)",
+                &[&format!("public.{}", quote_ident(&name)), &last, &called],
+            )
+            .await
+            .with_context(|| format!("cannot reset sequence {name}"))?;
+        undone.sequences += 1;
+    }
+    if !known.is_empty() {
+        for row in transaction
+            .query(
+                "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+                 WHERE c.relkind = 'S' AND c.relname LIKE 'ir\\_sequence\\_%'",
+                &[],
+            )
+            .await?
+        {
+            let name: String = row.get(0);
+            if !known.contains(&name) {
+                transaction
+                    .batch_execute(&format!("DROP SEQUENCE public.{}", quote_ident(&name)))
+                    .await?;
+                undone.sequences += 1;
+            }
+        }
+    }
+
+    for statement in [
+        "DELETE FROM odoo_migrate.id_map WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.id_plan WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.xmlid_plan WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.relation_rows WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.before_images WHERE run_id = $1",
+        "UPDATE odoo_migrate.runs SET status = 'rolled_back', finished_at = now(), \
+         message = 'rolled back at ' || now()::text WHERE id = $1",
+    ] {
+        transaction.execute(statement, &[&run_id]).await?;
+    }
+    transaction
+        .execute(
+            "DELETE FROM odoo_migrate.source_identity WHERE NOT EXISTS \
+             (SELECT 1 FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back')",
+            &[],
+        )
+        .await?;
+    Ok(undone)
+}
