@@ -170,7 +170,7 @@ fn endpoint(side: Side, text: Option<&str>) -> Result<Endpoint> {
         return Err(refuse(
             Status::Usage,
             format!(
-                "no {label} database given; pass --{label} postgres://user:password@host:port/database or set ODOO_MIGRATE_{}",
+                "no {label} database given; pass --{label} postgres://user@host:port/database (user:password@ when the server asks for a password) or set ODOO_MIGRATE_{}",
                 label.to_uppercase()
             ),
         ));

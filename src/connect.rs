@@ -47,7 +47,7 @@ impl Endpoint {
             refuse(
                 Status::Usage,
                 format!(
-                    "the {} connection string is not valid ({error}); give it as postgres://user:password@host:port/database",
+                    "the {} connection string is not valid ({error}); give it as postgres://user@host:port/database (user:password@ when a password is needed)",
                     side.label()
                 ),
             )
