@@ -11,6 +11,7 @@ use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::catalog::{Catalog, quote_ident};
 use crate::diff::{TableKind, TablePair};
+use crate::plan::{Output, TablePlan};
 use crate::rules::{Policy, Rules};
 
 /// How a source record found its target record.
@@ -171,6 +172,7 @@ pub async fn plan(
     target_catalog: &Catalog,
     rules: &Rules,
     pairs: &[TablePair],
+    plans: &[TablePlan],
     run_id: i64,
 ) -> Result<PlanCounts> {
     let planned: Vec<&TablePair> = planned_pairs(pairs).collect();
@@ -301,6 +303,9 @@ pub async fn plan(
             target_catalog,
             rules,
             pair,
+            plans.iter().find(|p| {
+                Some(&p.model) == pair.source_model.as_ref() && p.kind == TableKind::Model
+            }),
             &mut mappings,
             &mut taken,
         )
@@ -439,6 +444,7 @@ async fn match_natural_keys(
     target_catalog: &Catalog,
     rules: &Rules,
     pair: &TablePair,
+    plan: Option<&TablePlan>,
     mappings: &mut Mappings,
     taken: &mut BTreeMap<String, HashSet<i32>>,
 ) -> Result<usize> {
@@ -459,6 +465,33 @@ async fn match_natural_keys(
     let mut target_exprs = Vec::new();
     let mut key_models = Vec::new();
     for key in &keys {
+        // With a copy plan, the key is read as the copy would write it (rules applied), so that a
+        // key column the rules compute still meets its value in the target.
+        let planned = plan.and_then(|p| {
+            p.columns
+                .iter()
+                .find(|c| &c.target_column == key)
+                .map(|c| (c, &p.select[c.output.field()]))
+        });
+        if let (Some((column, expression)), Some(target_column_def)) =
+            (planned, target_def.column(key))
+        {
+            source_exprs.push(if column.target_type == "jsonb" {
+                format!("(({expression}) ->> 'en_US')")
+            } else {
+                format!("({expression})::text")
+            });
+            target_exprs.push(text_expr(
+                "t",
+                &target_column_def.name,
+                &target_column_def.data_type,
+            ));
+            key_models.push(match &column.output {
+                Output::Remap { model, .. } => Some(model.clone()),
+                _ => None,
+            });
+            continue;
+        }
         let source_column = pair.renamed_columns.get(key).unwrap_or(key);
         let (Some(source_column_def), Some(target_column_def)) =
             (source_def.column(source_column), target_def.column(key))

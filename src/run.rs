@@ -156,6 +156,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             &session.target_catalog,
             &rules,
             &pairs,
+            &plans,
             run_id,
         )
         .await?;
