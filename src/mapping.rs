@@ -145,6 +145,17 @@ impl Mappings {
     }
 }
 
+/// An external id of the source that is recreated with its record.
+struct XmlidToCreate {
+    model: String,
+    source_id: i32,
+    module: String,
+    name: String,
+    noupdate: bool,
+    create_date: Option<std::time::SystemTime>,
+    write_date: Option<std::time::SystemTime>,
+}
+
 /// Counts of a planning, per model and in total.
 #[derive(Debug, Default)]
 pub struct PlanCounts {
@@ -221,20 +232,22 @@ pub async fn plan(
         .collect();
     let source_xmlids = source
         .query(
-            "SELECT model, res_id, module, name, coalesce(noupdate, false) FROM ir_model_data \
+            "SELECT model, res_id, module, name, coalesce(noupdate, false), create_date, write_date FROM ir_model_data \
              WHERE res_id IS NOT NULL ORDER BY model, res_id, (module = '__export__'), module, name",
             &[],
         )
         .await
         .context("cannot read the source's ir_model_data")?;
     let mut counts = PlanCounts::default();
-    let mut xmlids_to_create: Vec<(String, i32, String, String, bool)> = Vec::new();
+    let mut xmlids_to_create: Vec<XmlidToCreate> = Vec::new();
     for row in &source_xmlids {
         let model: String = row.get(0);
         let res_id: i32 = row.get(1);
         let module: String = row.get(2);
         let name: String = row.get(3);
         let noupdate: bool = row.get(4);
+        let dates: (Option<std::time::SystemTime>, Option<std::time::SystemTime>) =
+            (row.get(5), row.get(6));
         let Some(ids) = source_ids.get(&model) else {
             continue;
         };
@@ -262,7 +275,15 @@ pub async fn plan(
             None => {
                 let (module, name) = candidate.unwrap_or((module, name));
                 if !target_xmlids.contains_key(&(module.clone(), name.clone())) {
-                    xmlids_to_create.push((model.clone(), res_id, module, name, noupdate));
+                    xmlids_to_create.push(XmlidToCreate {
+                        model: model.clone(),
+                        source_id: res_id,
+                        module,
+                        name,
+                        noupdate,
+                        create_date: dates.0,
+                        write_date: dates.1,
+                    });
                 }
             }
         }
@@ -331,7 +352,14 @@ pub async fn plan(
             continue;
         }
         let target_table = pair.target_table.as_deref().unwrap_or_default();
-        let first = allocate(transaction, target_catalog, target_table, missing.len()).await?;
+        let first = allocate(
+            transaction,
+            target_catalog,
+            target_table,
+            missing.len(),
+            run_id,
+        )
+        .await?;
         for (offset, source_id) in missing.iter().enumerate() {
             map.insert(*source_id, first + offset as i32, How::Created);
         }
@@ -361,26 +389,30 @@ pub async fn plan(
             .await
             .with_context(|| format!("cannot store the id plan of {model}"))?;
     }
-    let created: Vec<&(String, i32, String, String, bool)> = xmlids_to_create
+    let created: Vec<&XmlidToCreate> = xmlids_to_create
         .iter()
-        .filter(|(model, id, ..)| {
+        .filter(|x| {
             mappings
-                .get(model)
-                .and_then(|m| m.how(*id))
+                .get(&x.model)
+                .and_then(|m| m.how(x.source_id))
                 .is_some_and(|h| h == How::Created)
         })
         .collect();
-    let models: Vec<&str> = created.iter().map(|x| x.0.as_str()).collect();
-    let ids: Vec<i32> = created.iter().map(|x| x.1).collect();
-    let modules: Vec<&str> = created.iter().map(|x| x.2.as_str()).collect();
-    let names: Vec<&str> = created.iter().map(|x| x.3.as_str()).collect();
-    let noupdates: Vec<bool> = created.iter().map(|x| x.4).collect();
+    let models: Vec<&str> = created.iter().map(|x| x.model.as_str()).collect();
+    let ids: Vec<i32> = created.iter().map(|x| x.source_id).collect();
+    let modules: Vec<&str> = created.iter().map(|x| x.module.as_str()).collect();
+    let names: Vec<&str> = created.iter().map(|x| x.name.as_str()).collect();
+    let noupdates: Vec<bool> = created.iter().map(|x| x.noupdate).collect();
+    let create_dates: Vec<Option<std::time::SystemTime>> =
+        created.iter().map(|x| x.create_date).collect();
+    let write_dates: Vec<Option<std::time::SystemTime>> =
+        created.iter().map(|x| x.write_date).collect();
     transaction
         .execute(
-            "INSERT INTO odoo_migrate.xmlid_plan (model, source_id, module, name, noupdate, run_id) \
-             SELECT *, $6 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[]) \
+            "INSERT INTO odoo_migrate.xmlid_plan (model, source_id, module, name, noupdate, create_date, write_date, run_id) \
+             SELECT *, $8 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[], $6::timestamp[], $7::timestamp[]) \
              ON CONFLICT (module, name) DO NOTHING",
-            &[&models, &ids, &modules, &names, &noupdates, &run_id],
+            &[&models, &ids, &modules, &names, &noupdates, &create_dates, &write_dates, &run_id],
         )
         .await
         .context("cannot store the external ids to create")?;
@@ -394,6 +426,7 @@ async fn allocate(
     catalog: &Catalog,
     table: &str,
     count: usize,
+    run_id: i64,
 ) -> Result<i32> {
     let max_id: i32 = transaction
         .query_one(
@@ -414,11 +447,23 @@ async fn allocate(
         return Ok(max_id + 1);
     };
     let qualified = format!("public.{}", quote_ident(sequence));
-    let last: i64 = transaction
-        .query_one(&format!("SELECT last_value FROM {qualified}"), &[])
-        .await
-        .with_context(|| format!("cannot read sequence {sequence}"))?
-        .get(0);
+    // The sequence as it was before the run touched it (recorded at the run's start), so that
+    // an interrupted planning made again allocates the same ids.
+    let recorded: Option<i64> = transaction
+        .query_opt(
+            "SELECT last_value FROM odoo_migrate.sequence_states WHERE run_id = $1 AND sequence_name = $2",
+            &[&run_id, sequence],
+        )
+        .await?
+        .map(|row| row.get(0));
+    let last: i64 = match recorded {
+        Some(last) => last,
+        None => transaction
+            .query_one(&format!("SELECT last_value FROM {qualified}"), &[])
+            .await
+            .with_context(|| format!("cannot read sequence {sequence}"))?
+            .get(0),
+    };
     let first = (max_id as i64).max(last) + 1;
     let end = first + count as i64 - 1;
     if end > i32::MAX as i64 {
@@ -426,7 +471,7 @@ async fn allocate(
     }
     transaction
         .execute(
-            "SELECT setval($1::text::regclass, $2, true)",
+            &format!("SELECT setval($1::text::regclass, GREATEST($2, (SELECT last_value FROM {qualified})), true)"),
             &[&qualified, &end],
         )
         .await

@@ -125,6 +125,13 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         }
     };
 
+    // Committed on its own and recorded once per run: new ids are allocated from these values, so
+    // that a planning interrupted and made again allocates the same ids.
+    control
+        .execute(include_str!("../sql/run/record_sequences.sql"), &[&run_id])
+        .await
+        .context("cannot record the state of the target's sequences")?;
+
     let pairs = diff::pair_tables(&session.source_catalog, &session.target_catalog, &rules);
     let plans = plan::build(
         &session.source_catalog,
@@ -144,10 +151,6 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     if planned == 0 {
         let source = session.source.get().await?;
         let transaction = control.transaction().await?;
-        transaction
-            .execute(include_str!("../sql/run/record_sequences.sql"), &[&run_id])
-            .await
-            .context("cannot record the state of the target's sequences")?;
         fault::point("before_plan");
         let counts = mapping::plan(
             &source,
@@ -513,14 +516,6 @@ async fn copy_chunk(
     fault::point("after_chunk_rows");
     let finished = chunk_size.is_none_or(|size| (outcome.rows_read as i64) < size);
     let last = outcome.last_source_id.map(i64::from).or(after);
-    if finished {
-        for sql in &plan.post_sql {
-            transaction
-                .batch_execute(sql)
-                .await
-                .with_context(|| format!("post-copy SQL of {} failed: {sql}", plan.model))?;
-        }
-    }
     if plan.kind == TableKind::Model {
         transaction
             .execute(
@@ -535,7 +530,7 @@ async fn copy_chunk(
         transaction
             .execute(
                 "INSERT INTO ir_model_data (module, name, model, res_id, noupdate, create_date, write_date) \
-                 SELECT x.module, x.name, $2, p.target_id, x.noupdate, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
+                 SELECT x.module, x.name, $2, p.target_id, x.noupdate, x.create_date, x.write_date \
                  FROM odoo_migrate.xmlid_plan x \
                  JOIN odoo_migrate.id_plan p ON p.model = x.model AND p.source_id = x.source_id AND p.how = 'created' \
                  WHERE x.model = $1 AND x.source_id = ANY($3::int[]) \
@@ -544,6 +539,15 @@ async fn copy_chunk(
             )
             .await
             .with_context(|| format!("cannot create the external ids of {}", plan.model))?;
+    }
+    // After the mappings, so that the rules' SQL can restrict itself to the rows of this run.
+    if finished {
+        for sql in &plan.post_sql {
+            transaction
+                .batch_execute(sql)
+                .await
+                .with_context(|| format!("post-copy SQL of {} failed: {sql}", plan.model))?;
+        }
     }
     for problem in &outcome.problems {
         transaction

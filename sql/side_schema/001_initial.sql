@@ -133,6 +133,8 @@ CREATE TABLE IF NOT EXISTS odoo_migrate.xmlid_plan (
     module      text    NOT NULL,
     name        text    NOT NULL,
     noupdate    boolean NOT NULL DEFAULT false,
+    create_date timestamp,
+    write_date  timestamp,
     run_id      bigint  NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
     PRIMARY KEY (module, name)
 );
