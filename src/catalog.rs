@@ -105,22 +105,7 @@ impl Table {
     }
 }
 
-impl Model {
-    /// Fields whose values sit in a column of the model's own table.
-    pub fn stored_fields(&self) -> impl Iterator<Item = &Field> {
-        self.fields
-            .values()
-            .filter(|f| f.store && !matches!(f.ttype.as_str(), "one2many" | "many2many"))
-    }
-}
-
 impl Catalog {
-    pub fn model_of_table(&self, table: &str) -> Option<&Model> {
-        self.models
-            .values()
-            .find(|m| m.table.as_deref() == Some(table))
-    }
-
     /// Many2many relation tables, each with the model and field that own it.
     pub fn relation_tables(&self) -> BTreeMap<String, (&Model, &Field)> {
         let mut out = BTreeMap::new();

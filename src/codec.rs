@@ -135,12 +135,9 @@ pub struct Tuple<'a> {
 }
 
 impl Tuple<'_> {
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.reader.fields.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.reader.fields.is_empty()
     }
 
     /// The bytes of field `index`, `None` for NULL.

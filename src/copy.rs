@@ -92,6 +92,7 @@ enum Destination {
     Skip,
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Copies the rows of `plan` with source id greater than `after_id` (at most `limit` of them) into
 /// the target inside `transaction`.
 pub async fn copy_rows(

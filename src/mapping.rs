@@ -116,10 +116,6 @@ impl Mappings {
         self.by_name.get(model).copied()
     }
 
-    pub fn by_index(&self, index: usize) -> &IdMap {
-        &self.maps[index]
-    }
-
     fn entry(&mut self, model: &str) -> &mut IdMap {
         let index = match self.by_name.get(model) {
             Some(&i) => i,
@@ -174,6 +170,7 @@ pub fn planned_pairs(pairs: &[TablePair]) -> impl Iterator<Item = &TablePair> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Decides the target id of every source record and persists the decisions in `id_plan` and the
 /// external ids to recreate in `xmlid_plan`, inside `transaction`.
 pub async fn plan(

@@ -91,6 +91,8 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
         ));
     }
 
+    let touched = touched_tables(&client, run_id).await?;
+    crate::run::defer_foreign_keys(&mut client, &touched, run_id).await?;
     let transaction = client.transaction().await?;
     let summary = undo(&transaction, run_id).await?;
     transaction
@@ -117,6 +119,23 @@ struct Undone {
     sequences: u64,
 }
 
+/// The tables a run wrote: those it copied into and the many2many tables it added pairs to.
+async fn touched_tables(client: &tokio_postgres::Client, run_id: i64) -> Result<Vec<String>> {
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    for row in client
+        .query(
+            "SELECT target_table FROM odoo_migrate.model_state WHERE run_id = $1 \
+             UNION SELECT table_name FROM odoo_migrate.relation_rows WHERE run_id = $1 \
+             UNION SELECT table_name FROM odoo_migrate.deferred_constraints WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?
+    {
+        touched.insert(row.get(0));
+    }
+    Ok(touched.into_iter().collect())
+}
+
 async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
     let mut undone = Undone::default();
     let tables: Vec<(String, String, String)> = transaction
@@ -130,36 +149,17 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
 
-    // Foreign keys of the tables the run wrote would make the order of deletions matter: they are
-    // set aside (recorded, in a transaction of their own) and restored after the deletions.
-    let mut touched: BTreeSet<String> = tables.iter().map(|t| t.1.clone()).collect();
-    for row in transaction
+    // The keys of the tables the run wrote were set aside (each recorded, in transactions of their
+    // own) so that the order of deletions does not matter; their definitions drive the cascades.
+    let keys: Vec<(String, String)> = transaction
         .query(
-            "SELECT DISTINCT table_name FROM odoo_migrate.relation_rows WHERE run_id = $1",
+            "SELECT table_name, definition FROM odoo_migrate.deferred_constraints WHERE run_id = $1",
             &[&run_id],
         )
         .await?
-    {
-        touched.insert(row.get(0));
-    }
-    let touched: Vec<String> = touched.into_iter().collect();
-    let referencing = transaction
-        .query(
-            "SELECT c.relname::text, con.conname::text, pg_get_constraintdef(con.oid), con.confdeltype::text, \
-             r.relname::text, \
-             CASE WHEN array_length(con.conkey, 1) = 1 THEN (SELECT attname::text FROM pg_attribute \
-                  WHERE attrelid = con.conrelid AND attnum = con.conkey[1]) END, \
-             CASE WHEN array_length(con.confkey, 1) = 1 THEN (SELECT attname::text FROM pg_attribute \
-                  WHERE attrelid = con.confrelid AND attnum = con.confkey[1]) END \
-             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
-             JOIN pg_class r ON r.oid = con.confrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
-             WHERE con.contype = 'f' AND c.relname = ANY($1::text[])",
-            &[&touched],
-        )
-        .await?;
-    crate::run::defer_foreign_keys(transaction, &touched, run_id).await?;
-
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     // Matched records that the run changed get their former values back.
     let images = transaction
         .query(
@@ -261,33 +261,26 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
     // after the copy, such as the companies of created accounts): done here, until nothing moves.
     loop {
         let mut changed = 0;
-        for row in &referencing {
-            let child: String = row.get(0);
-            let action: String = row.get(3);
-            let parent: String = row.get(4);
-            let (Some(column), Some(parent_column)) = (
-                row.get::<_, Option<String>>(5),
-                row.get::<_, Option<String>>(6),
-            ) else {
+        for (child, definition) in &keys {
+            let Some(key) = parse_foreign_key(definition) else {
                 continue;
             };
             let orphan = format!(
                 "c.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public.{parent} p WHERE p.{pcol} = c.{col})",
-                col = quote_ident(&column),
-                parent = quote_ident(&parent),
-                pcol = quote_ident(&parent_column)
+                col = quote_ident(&key.column),
+                parent = quote_ident(&key.parent),
+                pcol = quote_ident(&key.parent_column)
             );
-            let statement = match action.as_str() {
-                "c" => format!(
-                    "DELETE FROM public.{} c WHERE {orphan}",
-                    quote_ident(&child)
-                ),
-                "n" => format!(
+            let statement = match key.on_delete {
+                OnDelete::Cascade => {
+                    format!("DELETE FROM public.{} c WHERE {orphan}", quote_ident(child))
+                }
+                OnDelete::SetNull => format!(
                     "UPDATE public.{} c SET {} = NULL WHERE {orphan}",
-                    quote_ident(&child),
-                    quote_ident(&column)
+                    quote_ident(child),
+                    quote_ident(&key.column)
                 ),
-                _ => continue,
+                OnDelete::Other => continue,
             };
             changed += transaction
                 .execute(&statement, &[])
@@ -360,4 +353,77 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
         )
         .await?;
     Ok(undone)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum OnDelete {
+    Cascade,
+    SetNull,
+    Other,
+}
+
+/// A single-column foreign key as `pg_get_constraintdef` writes it.
+#[derive(Debug, PartialEq, Eq)]
+struct ForeignKey {
+    column: String,
+    parent: String,
+    parent_column: String,
+    on_delete: OnDelete,
+}
+
+/// Reads `FOREIGN KEY (col) REFERENCES parent(col) [ON DELETE …]`; keys over several columns are
+/// not Odoo's and are left alone.
+fn parse_foreign_key(definition: &str) -> Option<ForeignKey> {
+    let rest = definition.strip_prefix("FOREIGN KEY (")?;
+    let (column, rest) = rest.split_once(") REFERENCES ")?;
+    let (parent, rest) = rest.split_once('(')?;
+    let (parent_column, rest) = rest.split_once(')')?;
+    if column.contains(',') || parent_column.contains(',') {
+        return None;
+    }
+    let unquote = |name: &str| name.trim().trim_matches('"').replace("\"\"", "\"");
+    let on_delete = if rest.contains("ON DELETE CASCADE") {
+        OnDelete::Cascade
+    } else if rest.contains("ON DELETE SET NULL") {
+        OnDelete::SetNull
+    } else {
+        OnDelete::Other
+    };
+    Some(ForeignKey {
+        column: unquote(column),
+        parent: unquote(parent.trim_start_matches("public.")),
+        parent_column: unquote(parent_column),
+        on_delete,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreign_key_definitions_are_read() {
+        assert_eq!(
+            parse_foreign_key(
+                "FOREIGN KEY (account_account_id) REFERENCES account_account(id) ON DELETE CASCADE"
+            ),
+            Some(ForeignKey {
+                column: "account_account_id".into(),
+                parent: "account_account".into(),
+                parent_column: "id".into(),
+                on_delete: OnDelete::Cascade,
+            })
+        );
+        let quoted = parse_foreign_key(
+            "FOREIGN KEY (\"Order\") REFERENCES \"My Table\"(id) ON DELETE SET NULL",
+        )
+        .unwrap();
+        assert_eq!(quoted.column, "Order");
+        assert_eq!(quoted.parent, "My Table");
+        assert_eq!(quoted.on_delete, OnDelete::SetNull);
+        assert_eq!(
+            parse_foreign_key("FOREIGN KEY (a, b) REFERENCES t(x, y)"),
+            None
+        );
+    }
 }

@@ -87,6 +87,8 @@ pub struct XmlidRule {
     pub company_prefixed: bool,
     pub to_module: Option<String>,
     pub to_name: Option<String>,
+    /// For the people who read and write rules; the tool does not act on it.
+    #[allow(dead_code)]
     pub note: Option<String>,
 }
 
@@ -119,6 +121,8 @@ pub struct ModuleRule {
     pub merged_into: Option<String>,
     #[serde(default)]
     pub removed: bool,
+    /// For the people who read and write rules; the tool does not act on it.
+    #[allow(dead_code)]
     pub note: Option<String>,
 }
 
@@ -159,6 +163,8 @@ pub struct ModelRule {
     /// Set-based SQL run in the target after the model's rows are copied, in the same transaction.
     #[serde(default)]
     pub post_sql: Vec<String>,
+    /// For the people who read and write rules; the tool does not act on it.
+    #[allow(dead_code)]
     pub note: Option<String>,
 }
 
@@ -170,6 +176,8 @@ pub struct TableRule {
     pub skip: bool,
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnRule>,
+    /// For the people who read and write rules; the tool does not act on it.
+    #[allow(dead_code)]
     pub note: Option<String>,
 }
 
@@ -191,6 +199,8 @@ pub struct ColumnRule {
     /// Leave the column to the target's default (or NULL).
     #[serde(default)]
     pub skip: bool,
+    /// For the people who read and write rules; the tool does not act on it.
+    #[allow(dead_code)]
     pub note: Option<String>,
 }
 

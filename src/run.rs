@@ -202,22 +202,23 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 ],
             )
             .await?;
-        // Rules may fill the many2many tables of the target models after the copy (accounts'
-        // companies): their keys are set aside too, so that load order never matters.
-        let mut written: Vec<String> = plans.iter().map(|p| p.target_table.clone()).collect();
-        let target_models: std::collections::BTreeSet<&str> =
-            plans.iter().map(|p| p.target_model.as_str()).collect();
-        for (table, (model, _)) in session.target_catalog.relation_tables() {
-            if target_models.contains(model.name.as_str()) && !written.contains(&table) {
-                written.push(table);
-            }
-        }
-        defer_foreign_keys(&transaction, &written, run_id).await?;
         transaction
             .commit()
             .await
             .context("cannot commit the id plan")?;
     }
+    // Rules may fill the many2many tables of the target models after the copy (accounts'
+    // companies): their keys are set aside too, so that load order never matters. Keys already
+    // set aside by an interrupted attempt are recorded and stay aside.
+    let mut written: Vec<String> = plans.iter().map(|p| p.target_table.clone()).collect();
+    let target_models: std::collections::BTreeSet<&str> =
+        plans.iter().map(|p| p.target_model.as_str()).collect();
+    for (table, (model, _)) in session.target_catalog.relation_tables() {
+        if target_models.contains(model.name.as_str()) && !written.contains(&table) {
+            written.push(table);
+        }
+    }
+    defer_foreign_keys(&mut control, &written, run_id).await?;
 
     let mappings = Arc::new(mapping::load(&control, &rules, &pairs).await?);
     tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
@@ -633,11 +634,11 @@ fn problem_message(plan: &TablePlan, problem: &copy::Problem) -> String {
 /// Sets aside the foreign keys of the tables the run writes, so that tables can be loaded in any
 /// order; their definitions are kept in the side schema and restored at the end of the run.
 pub async fn defer_foreign_keys(
-    transaction: &tokio_postgres::Transaction<'_>,
+    control: &mut Client,
     tables: &[String],
     run_id: i64,
 ) -> Result<()> {
-    let rows = transaction
+    let rows = control
         .query(
             "SELECT c.relname::text, con.conname::text, pg_get_constraintdef(con.oid) \
              FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
@@ -646,27 +647,37 @@ pub async fn defer_foreign_keys(
             &[&tables],
         )
         .await?;
-    for row in &rows {
-        let table: String = row.get(0);
-        let name: String = row.get(1);
-        let definition: String = row.get(2);
-        transaction
-            .execute(
-                "INSERT INTO odoo_migrate.deferred_constraints (run_id, table_name, constraint_name, definition) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                &[&run_id, &table, &name, &definition],
-            )
-            .await?;
-        transaction
-            .batch_execute(&format!(
-                "ALTER TABLE public.{} DROP CONSTRAINT {}",
-                quote_ident(&table),
-                quote_ident(&name)
-            ))
-            .await
-            .with_context(|| format!("cannot set aside foreign key {name} of {table}"))?;
+    // One transaction per table: dropping a thousand keys at once takes more locks than a
+    // server's default lock table holds. Each drop commits together with its record.
+    let mut index = 0;
+    while index < rows.len() {
+        let table: String = rows[index].get(0);
+        let transaction = control.transaction().await?;
+        while index < rows.len() && rows[index].get::<_, String>(0) == table {
+            let name: String = rows[index].get(1);
+            let definition: String = rows[index].get(2);
+            transaction
+                .execute(
+                    "INSERT INTO odoo_migrate.deferred_constraints (run_id, table_name, constraint_name, definition) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&run_id, &table, &name, &definition],
+                )
+                .await?;
+            transaction
+                .batch_execute(&format!(
+                    "ALTER TABLE public.{} DROP CONSTRAINT {}",
+                    quote_ident(&table),
+                    quote_ident(&name)
+                ))
+                .await
+                .with_context(|| format!("cannot set aside foreign key {name} of {table}"))?;
+            index += 1;
+        }
+        transaction.commit().await?;
     }
-    tracing::info!(count = rows.len(), "foreign keys set aside for the load");
+    if !rows.is_empty() {
+        tracing::info!(count = rows.len(), "foreign keys set aside");
+    }
     Ok(())
 }
 

@@ -15,7 +15,6 @@ pub const TARGET_MAJOR: u32 = 19;
 
 /// Both databases, connected and introspected.
 pub struct Session {
-    pub source_endpoint: Endpoint,
     pub target_endpoint: Endpoint,
     pub source: Pool,
     pub target: Pool,
@@ -68,7 +67,6 @@ impl Session {
             ));
         }
         Ok(Session {
-            source_endpoint,
             target_endpoint,
             source,
             target,

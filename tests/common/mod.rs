@@ -58,14 +58,14 @@ pub fn admin_config() -> Config {
         return Config::from_str(&url).expect("ODOO_MIGRATE_TEST_PG is not a valid libpq URL");
     }
     let mut config = Config::new();
-    config.host(&std::env::var("PGHOST").unwrap_or_else(|_| "127.0.0.1".into()));
+    config.host(std::env::var("PGHOST").unwrap_or_else(|_| "127.0.0.1".into()));
     config.port(
         std::env::var("PGPORT")
             .ok()
             .and_then(|p| p.parse().ok())
             .unwrap_or(5432),
     );
-    config.user(&std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into()));
+    config.user(std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into()));
     if let Ok(password) = std::env::var("PGPASSWORD") {
         config.password(password);
     }
@@ -168,27 +168,28 @@ fn which(name: &str) -> Result<PathBuf, ()> {
         .ok_or(())
 }
 
+async fn database_exists(admin: &Client, name: &str) -> bool {
+    admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .expect("query pg_database")
+        .is_some()
+}
+
 /// The template database of a dump, restored if needed.
 pub fn template(dump: Dump) -> String {
     let path = dumps_dir().join(dump.file());
     let name = format!("{}{}", dump.prefix(), checksum(&path));
     block_on(async {
         let admin = connect("postgres").await;
-        let exists = |admin: &Client, name: String| async move {
-            admin
-                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-                .await
-                .expect("query pg_database")
-                .is_some()
-        };
-        if exists(&admin, name.clone()).await {
+        if database_exists(&admin, &name).await {
             return;
         }
         admin
             .execute("SELECT pg_advisory_lock($1)", &[&RESTORE_LOCK])
             .await
             .expect("advisory lock");
-        if !exists(&admin, name.clone()).await {
+        if !database_exists(&admin, &name).await {
             let loading = format!("{name}_loading");
             admin
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {loading} WITH (FORCE)"))
@@ -201,7 +202,14 @@ pub fn template(dump: Dump) -> String {
             let (host, port, user, password) = host_port_user();
             let mut command = Command::new(pg_restore());
             command
-                .args(["--no-owner", "--no-acl", "-h", &host, "-p", &port.to_string()])
+                .args([
+                    "--no-owner",
+                    "--no-acl",
+                    "-h",
+                    &host,
+                    "-p",
+                    &port.to_string(),
+                ])
                 .args(["-U", &user, "-d", &loading])
                 .arg(&path);
             if let Some(password) = password {
@@ -256,7 +264,13 @@ impl Database {
         };
         let mut label: String = test
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         label.truncate(30);
         let name = format!(
@@ -304,7 +318,7 @@ impl Database {
             let row = client
                 .query_one(&format!("SELECT ({sql})::text"), &[])
                 .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
             row.get::<_, Option<String>>(0)
         })
     }
@@ -323,7 +337,7 @@ impl Database {
                 .await
                 .batch_execute(&sql)
                 .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
         })
     }
 

@@ -1,0 +1,249 @@
+//! `analyze` on the real dumps: concrete findings, exit codes, findings stored in the side schema,
+//! the source left untouched, and one-line errors for bad input with nothing written.
+
+mod common;
+
+use common::{Database, DatabasePair, Dump, odoo_migrate};
+use serde_json::Value;
+
+fn findings(json: &Value) -> Vec<(String, String, String, bool, Option<String>)> {
+    json["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .map(|f| {
+            (
+                f["category"].as_str().unwrap_or_default().to_string(),
+                f["subject"].as_str().unwrap_or_default().to_string(),
+                f["detail"].as_str().unwrap_or_default().to_string(),
+                f["blocking"].as_bool().unwrap_or(false),
+                f["covered_by"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+fn find<'a>(
+    all: &'a [(String, String, String, bool, Option<String>)],
+    category: &str,
+    subject: &str,
+) -> &'a (String, String, String, bool, Option<String>) {
+    all.iter()
+        .find(|f| f.0 == category && f.1 == subject)
+        .unwrap_or_else(|| panic!("no finding {category} / {subject}"))
+}
+
+#[test]
+fn analyze_reports_the_differences_of_the_real_dumps() {
+    let pair = DatabasePair::new("analyze_real");
+    let before = pair.source.table_digests();
+    let outcome = pair.run(&["--format", "json", "analyze"]);
+    outcome.assert_code(0);
+    let json: Value = serde_json::from_str(&outcome.stdout).expect("JSON report");
+    assert_eq!(json["source_version"], "16.0.1.3");
+    assert_eq!(json["target_version"], "19.0.1.3");
+    let all = findings(&json);
+
+    // Product type moved from detailed_type to type + is_storable.
+    let removed = find(&all, "column_removed", "product_template.detailed_type");
+    assert!(removed.2.contains("character varying"), "{removed:?}");
+    // Account codes are a company-keyed jsonb column now, filled by a rule.
+    let code = find(
+        &all,
+        "company_dependent_storage",
+        "account.account.code_store",
+    );
+    assert!(code.4.is_some(), "code_store must be covered: {code:?}");
+    assert!(
+        all.iter()
+            .any(|f| f.0 == "column_removed" && f.1 == "account_account.code")
+    );
+    // ir.property is gone: its values are company-dependent columns now.
+    let property = find(&all, "model_only_in_source", "ir.property");
+    assert!(property.2.contains("ir_property"), "{property:?}");
+    let receivable = find(
+        &all,
+        "company_dependent_storage",
+        "res.partner.property_account_receivable_id",
+    );
+    assert!(receivable.2.contains("ir_property"), "{receivable:?}");
+    // Users and groups: the many2many field was renamed, its table kept.
+    let groups = find(&all, "many2many_table_changed", "res.users.groups_id");
+    assert!(groups.2.contains("group_ids"), "{groups:?}");
+    // Renamed model and module, with the rule that covers them.
+    let channel = find(&all, "model_renamed", "mail.channel → discuss.channel");
+    assert!(
+        channel
+            .4
+            .as_deref()
+            .is_some_and(|r| r.starts_with("rules/16-19/")),
+        "{channel:?}"
+    );
+    let editor = find(&all, "module_missing_in_target", "web_editor");
+    assert!(editor.2.contains("html_editor"), "{editor:?}");
+    // A type change the copy converts by itself.
+    let name = find(&all, "type_changed", "account_account.name");
+    assert_eq!(name.2, "character varying → jsonb");
+    // Nothing blocks with the default pack.
+    assert!(
+        all.iter().all(|f| !f.3),
+        "blocking findings: {:?}",
+        all.iter().filter(|f| f.3).collect::<Vec<_>>()
+    );
+    // Row counts and external ids per module.
+    let partners = json["rows_per_model"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "res.partner")
+        .expect("res.partner rows");
+    assert_eq!(partners["rows"], 43);
+    assert!(json["xmlids_per_module"]["l10n_fr"].as_i64().unwrap() > 1500);
+
+    // The same findings are queryable in the target's side schema.
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM odoo_migrate.analysis_findings"),
+        all.len() as i64
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.latest_analysis WHERE category = 'column_removed' AND subject = 'product_template.detailed_type'"
+        ),
+        1
+    );
+    // The source was only read.
+    assert_eq!(pair.source.table_digests(), before);
+    assert_eq!(
+        pair.source
+            .count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
+        0
+    );
+}
+
+#[test]
+fn analyze_exits_3_on_a_new_required_column_and_writes_csv() {
+    let pair = DatabasePair::new("analyze_blocking");
+    pair.target.execute(
+        "ALTER TABLE res_partner ADD COLUMN x_must_have integer NOT NULL DEFAULT 0; \
+         ALTER TABLE res_partner ALTER COLUMN x_must_have DROP DEFAULT",
+    );
+    let file = std::env::temp_dir().join(format!("analysis-{}.csv", std::process::id()));
+    let outcome = pair.run(&[
+        "--format",
+        "csv",
+        "analyze",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    outcome.assert_code(3);
+    let csv = std::fs::read_to_string(&file).expect("csv written");
+    let _ = std::fs::remove_file(&file);
+    assert!(csv.starts_with("category,subject,detail,blocking,covered_by"));
+    let line = csv
+        .lines()
+        .find(|l| l.contains("res_partner.x_must_have"))
+        .expect("the blocking column is listed");
+    assert!(line.starts_with("new_required_column,"), "{line}");
+    assert!(line.contains(",true,"), "{line}");
+    assert!(outcome.stdout.contains("res_partner.x_must_have"));
+}
+
+#[test]
+fn analyze_text_report_is_grouped_and_totalled() {
+    let pair = DatabasePair::new("analyze_text");
+    let outcome = pair.run(&["analyze"]);
+    outcome.assert_code(0);
+    assert!(outcome.stdout.contains("Nothing blocks the migration."));
+    assert!(outcome.stdout.contains("Rows per model in the source"));
+    assert!(outcome.stdout.contains("Totals:"));
+    assert!(
+        !outcome.stdout.contains('\u{1b}'),
+        "no colour codes when not a terminal"
+    );
+}
+
+#[test]
+fn bad_connections_and_wrong_databases_fail_with_one_line_and_write_nothing() {
+    let source = Database::copy_of(Dump::Source, "analyze_bad_src");
+    let target = Database::copy_of(Dump::Target, "analyze_bad_tgt");
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec![
+                source.url(),
+                "postgres://postgres:s3cret@127.0.0.1:1/nowhere".into(),
+            ],
+            7,
+            "cannot reach the target database",
+        ),
+        (
+            vec![
+                source.url(),
+                common::url("omt_database_that_does_not_exist"),
+            ],
+            7,
+            "does not exist",
+        ),
+        (
+            vec![source.url(), common::url("postgres")],
+            8,
+            "not an Odoo database",
+        ),
+        (vec![source.url(), source.url()], 8, "same database"),
+        (vec![target.url(), source.url()], 8, "swapped"),
+        (vec![target.url(), target.url()], 8, "same database"),
+    ];
+    for (urls, code, message) in cases {
+        let outcome = odoo_migrate(
+            &["--source", &urls[0], "--target", &urls[1], "analyze"],
+            &[],
+        );
+        assert_eq!(outcome.code, code, "{urls:?}: {}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains(message),
+            "{urls:?}: {}",
+            outcome.stderr
+        );
+        assert_eq!(
+            outcome.stderr.trim().lines().count(),
+            1,
+            "one line: {}",
+            outcome.stderr
+        );
+        assert!(!outcome.stderr.contains("s3cret"), "{}", outcome.stderr);
+    }
+    for database in [&source, &target] {
+        assert_eq!(
+            database.count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
+            0,
+            "nothing written in {}",
+            database.name
+        );
+    }
+    let missing = odoo_migrate(&["analyze"], &[]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("ODOO_MIGRATE_SOURCE"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn an_odoo_version_other_than_16_is_refused() {
+    let pair = DatabasePair::new("analyze_version");
+    pair.source
+        .execute("UPDATE ir_module_module SET latest_version = '15.0.1.3' WHERE name = 'base'");
+    let outcome = pair.run(&["analyze"]);
+    outcome.assert_code(8);
+    assert!(
+        outcome.stderr.contains("Odoo 15.0.1.3"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
+        0
+    );
+}
