@@ -395,6 +395,25 @@ pub async fn plan(
                 .is_some_and(|h| h == How::Created)
         })
         .collect();
+    // Deduplicated by external id, in a stable order, before their rows get ids.
+    let mut created = created;
+    created.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
+    created.dedup_by(|a, b| a.module == b.module && a.name == b.name);
+    let first_row_id = if created.is_empty() {
+        0
+    } else {
+        allocate(
+            transaction,
+            target_catalog,
+            "ir_model_data",
+            created.len(),
+            run_id,
+        )
+        .await?
+    };
+    let row_ids: Vec<i32> = (0..created.len() as i32)
+        .map(|i| first_row_id + i)
+        .collect();
     let models: Vec<&str> = created.iter().map(|x| x.model.as_str()).collect();
     let ids: Vec<i32> = created.iter().map(|x| x.source_id).collect();
     let modules: Vec<&str> = created.iter().map(|x| x.module.as_str()).collect();
@@ -406,10 +425,9 @@ pub async fn plan(
         created.iter().map(|x| x.write_date).collect();
     transaction
         .execute(
-            "INSERT INTO odoo_migrate.xmlid_plan (model, source_id, module, name, noupdate, create_date, write_date, run_id) \
-             SELECT *, $8 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[], $6::timestamp[], $7::timestamp[]) \
-             ON CONFLICT (module, name) DO NOTHING",
-            &[&models, &ids, &modules, &names, &noupdates, &create_dates, &write_dates, &run_id],
+            "INSERT INTO odoo_migrate.xmlid_plan (model, source_id, module, name, noupdate, create_date, write_date, target_id, run_id) \
+             SELECT *, $9 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[], $6::timestamp[], $7::timestamp[], $8::int[])",
+            &[&models, &ids, &modules, &names, &noupdates, &create_dates, &write_dates, &row_ids, &run_id],
         )
         .await
         .context("cannot store the external ids to create")?;

@@ -202,6 +202,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 ],
             )
             .await?;
+        fault::point("before_plan_commit");
         transaction
             .commit()
             .await
@@ -219,6 +220,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         }
     }
     defer_foreign_keys(&mut control, &written, run_id).await?;
+    fault::point("after_foreign_keys_set_aside");
 
     let mappings = Arc::new(mapping::load(&control, &rules, &pairs).await?);
     tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
@@ -320,6 +322,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     fault::point("before_finish");
 
     restore_foreign_keys(&mut control, run_id).await?;
+    fault::point("before_sequences");
     move_sequences(&control, &session, run_id).await?;
     let numbering = {
         let source = session.source.get().await?;
@@ -530,8 +533,8 @@ async fn copy_chunk(
             .with_context(|| format!("cannot record the mappings of {}", plan.model))?;
         transaction
             .execute(
-                "INSERT INTO ir_model_data (module, name, model, res_id, noupdate, create_date, write_date) \
-                 SELECT x.module, x.name, $2, p.target_id, x.noupdate, x.create_date, x.write_date \
+                "INSERT INTO ir_model_data (id, module, name, model, res_id, noupdate, create_date, write_date) \
+                 SELECT x.target_id, x.module, x.name, $2, p.target_id, x.noupdate, x.create_date, x.write_date \
                  FROM odoo_migrate.xmlid_plan x \
                  JOIN odoo_migrate.id_plan p ON p.model = x.model AND p.source_id = x.source_id AND p.how = 'created' \
                  WHERE x.model = $1 AND x.source_id = ANY($3::int[]) \
@@ -714,6 +717,7 @@ pub async fn restore_foreign_keys(control: &mut Client, run_id: i64) -> Result<(
                     )
                     .await?;
                 transaction.commit().await?;
+                fault::point("after_foreign_key_restored");
             }
             Err(error) => {
                 transaction.rollback().await?;

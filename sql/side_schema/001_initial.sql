@@ -135,6 +135,9 @@ CREATE TABLE IF NOT EXISTS odoo_migrate.xmlid_plan (
     noupdate    boolean NOT NULL DEFAULT false,
     create_date timestamp,
     write_date  timestamp,
+    -- The id of the ir_model_data row, allocated with the plan so that it never depends on the
+    -- order in which tables finish.
+    target_id   integer NOT NULL,
     run_id      bigint  NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
     PRIMARY KEY (module, name)
 );

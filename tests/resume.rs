@@ -1,0 +1,203 @@
+//! Interrupted runs resume without loss or duplicate: the real process is killed (abort, as with
+//! `kill -9`) at named fault points — during planning, before, inside and after chunks of several
+//! tables, before the finishing steps — and the resumed run must leave a target equal, table by
+//! table and mapping by mapping, to the target of an uninterrupted run.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use common::{DatabasePair, odoo_migrate};
+
+/// Small chunks, so that large tables commit several times.
+const CHUNK: &str = "400";
+
+fn final_state(pair: &DatabasePair) -> (BTreeMap<String, String>, Option<String>) {
+    let mappings = pair.target.scalar(
+        "SELECT md5(string_agg(model || ':' || source_id || ':' || target_id || ':' || how, ',' ORDER BY model, source_id)) FROM odoo_migrate.id_map",
+    );
+    (pair.target.table_digests(), mappings)
+}
+
+/// The target of an uninterrupted run, computed once.
+fn reference() -> &'static (BTreeMap<String, String>, Option<String>) {
+    static REFERENCE: OnceLock<(BTreeMap<String, String>, Option<String>)> = OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let pair = DatabasePair::new("resume_reference");
+        pair.run(&["run", "--chunk-size", CHUNK]).assert_code(0);
+        final_state(&pair)
+    })
+}
+
+fn run_with_fault(pair: &DatabasePair, fault: &str) -> common::Outcome {
+    odoo_migrate(
+        &[
+            "--source",
+            &pair.source.url(),
+            "--target",
+            &pair.target.url(),
+            "run",
+            "--chunk-size",
+            CHUNK,
+        ],
+        &[("ODOO_MIGRATE_FAULT", fault)],
+    )
+}
+
+fn assert_same_as_reference(pair: &DatabasePair, what: &str) {
+    let (digests, mappings) = final_state(pair);
+    let (expected_digests, expected_mappings) = reference();
+    let differing: Vec<&String> = expected_digests
+        .iter()
+        .filter(|(table, digest)| digests.get(*table) != Some(digest))
+        .map(|(table, _)| table)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{what}: tables differ from the uninterrupted run: {differing:?}"
+    );
+    assert_eq!(&mappings, expected_mappings, "{what}: mappings differ");
+}
+
+fn killed_then_resumed(fault: &str) {
+    let pair = DatabasePair::new(&format!("resume_{}", fault.replace(':', "_")));
+    let killed = run_with_fault(&pair, fault);
+    assert_ne!(killed.code, 0, "{fault}: the process should have died");
+    assert!(
+        killed.stderr.contains("fault injected"),
+        "{fault}: {}",
+        killed.stderr
+    );
+    let resumed = pair.run(&["run", "--chunk-size", CHUNK]);
+    resumed.assert_code(0);
+    assert!(
+        resumed.stdout.contains("finished"),
+        "{fault}: {}",
+        resumed.stdout
+    );
+    assert_same_as_reference(&pair, fault);
+    pair.run(&["verify"]).assert_code(0);
+}
+
+#[test]
+fn killed_while_planning() {
+    killed_then_resumed("before_plan");
+    killed_then_resumed("before_plan_commit");
+    killed_then_resumed("after_foreign_keys_set_aside");
+}
+
+#[test]
+fn killed_at_the_start_of_a_chunk() {
+    killed_then_resumed("before_chunk:7");
+}
+
+#[test]
+fn killed_after_reading_a_chunk() {
+    killed_then_resumed("after_chunk_rows:40");
+}
+
+#[test]
+fn killed_before_a_chunk_commits() {
+    killed_then_resumed("before_chunk_commit:90");
+}
+
+#[test]
+fn killed_after_a_chunk_committed() {
+    killed_then_resumed("after_chunk_commit:150");
+}
+
+#[test]
+fn killed_before_the_finishing_steps() {
+    killed_then_resumed("before_finish");
+    killed_then_resumed("after_foreign_key_restored:500");
+    killed_then_resumed("before_sequences");
+}
+
+#[test]
+fn killed_several_times_in_a_row() {
+    let pair = DatabasePair::new("resume_several");
+    for fault in [
+        "before_chunk_commit:3",
+        "after_chunk_rows:30",
+        "before_chunk:60",
+    ] {
+        let killed = run_with_fault(&pair, fault);
+        assert_ne!(killed.code, 0, "{fault}");
+    }
+    pair.run(&["run", "--chunk-size", CHUNK]).assert_code(0);
+    assert_same_as_reference(&pair, "three kills");
+}
+
+#[test]
+fn a_deadline_stops_cleanly_and_the_next_run_finishes() {
+    let pair = DatabasePair::new("resume_deadline");
+    let stopped = pair.run(&["run", "--chunk-size", CHUNK, "--max-duration", "0s"]);
+    stopped.assert_code(5);
+    assert!(stopped.stdout.contains("deadline"), "{}", stopped.stdout);
+    let status = pair.run(&["--format", "json", "status"]);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(json["status"], "paused");
+    pair.run(&["run", "--chunk-size", CHUNK]).assert_code(0);
+    assert_same_as_reference(&pair, "deadline");
+}
+
+#[test]
+fn a_second_run_at_the_same_time_is_refused() {
+    let pair = DatabasePair::new("resume_lock");
+    // First create the side schema, then hold the run lock as a running run would.
+    pair.run(&["--format", "json", "analyze"]).assert_code(0);
+    let target = pair.target.name.clone();
+    let (holder_ready, release) = (
+        std::sync::mpsc::channel::<()>(),
+        std::sync::mpsc::channel::<()>(),
+    );
+    let (ready_tx, ready_rx) = holder_ready;
+    let (release_tx, release_rx) = release;
+    let holder = std::thread::spawn(move || {
+        common::block_on(async move {
+            let client = common::connect(&target).await;
+            client
+                .execute("SELECT pg_advisory_lock($1)", &[&0x6f64_6f6f_5f72_756e_i64])
+                .await
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        })
+    });
+    ready_rx.recv().unwrap();
+    let outcome = pair.run(&["run"]);
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    outcome.assert_code(2);
+    assert!(
+        outcome.stderr.contains("another odoo-migrate run"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(pair.target.count("SELECT 1 FROM odoo_migrate.id_map"), 0);
+}
+
+#[test]
+fn resuming_refuses_a_target_changed_behind_its_back() {
+    let pair = DatabasePair::new("resume_changed");
+    let killed = run_with_fault(&pair, "after_chunk_commit:150");
+    assert_ne!(killed.code, 0);
+    // Delete a record that a finished table of the run had created.
+    let finished = pair
+        .target
+        .scalar(
+            "SELECT model || '|' || target_table FROM odoo_migrate.model_state \
+             WHERE status = 'done' AND kind = 'model' AND rows_created > 0 ORDER BY source_table LIMIT 1",
+        )
+        .expect("a table finished before the kill");
+    let (model, table) = finished.split_once('|').unwrap();
+    pair.target.execute(&format!(
+        "DELETE FROM {table} WHERE id = (SELECT min(target_id) FROM odoo_migrate.id_map \
+         WHERE model = '{model}' AND how = 'created')"
+    ));
+    let outcome = pair.run(&["run", "--chunk-size", CHUNK]);
+    outcome.assert_code(8);
+    assert!(outcome.stderr.contains(model), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("rollback"), "{}", outcome.stderr);
+}
