@@ -134,6 +134,28 @@ pub struct RunArgs {
     /// Start a new run although the target has a previous one; refused unless it was rolled back.
     #[arg(long)]
     pub restart: bool,
+
+    /// What happens to target records matched to source records, per model (Odoo 16 name):
+    /// `keep` leaves them as they are, `update` writes the source's values into them. Repeatable,
+    /// e.g. --on-match res.partner=keep. Defaults come from the rules (update for the company,
+    /// its partner and users; keep for reference data).
+    #[arg(long = "on-match", value_name = "MODEL=keep|update", value_parser = parse_on_match)]
+    pub on_match: Vec<(String, crate::rules::OnMatch)>,
+}
+
+fn parse_on_match(text: &str) -> Result<(String, crate::rules::OnMatch), String> {
+    let (model, policy) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected MODEL=keep or MODEL=update, not `{text}`"))?;
+    let policy = match policy {
+        "keep" => crate::rules::OnMatch::Keep,
+        "update" => crate::rules::OnMatch::Update,
+        other => return Err(format!("`{other}` is neither keep nor update")),
+    };
+    if model.is_empty() {
+        return Err("the model name is missing before `=`".to_string());
+    }
+    Ok((model.to_string(), policy))
 }
 
 #[derive(Debug, Args)]

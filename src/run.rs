@@ -27,7 +27,10 @@ use crate::{connect, fault};
 const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;
 
 pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
-    let rules = Rules::load(&cli.rules)?;
+    let mut rules = Rules::load(&cli.rules)?;
+    for (model, policy) in &args.on_match {
+        rules.models.entry(model.clone()).or_default().on_match = Some(*policy);
+    }
     let jobs = args.jobs.max(1);
     let stop = StopSignal::default();
     if let Some(deadline) = &args.deadline {
@@ -113,7 +116,12 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             id
         }
         _ => {
-            let options = serde_json::json!({ "jobs": jobs, "rules": cli.rules });
+            let options = serde_json::json!({
+                "jobs": jobs,
+                "chunk_size": args.chunk_size,
+                "rules": cli.rules,
+                "on_match": args.on_match,
+            });
             side_schema::start_run(
                 &control,
                 "run",
@@ -202,6 +210,35 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 ],
             )
             .await?;
+        // Tables with rows that are not migrated are listed, never dropped silently.
+        for pair in &pairs {
+            let not_migrated = pair.policy == crate::rules::Policy::Skip
+                || pair.target_table.is_none()
+                || pair.source_table == "ir_model_data";
+            if pair.rows == 0 || pair.transient || !not_migrated {
+                continue;
+            }
+            let why = if pair.source_table == "ir_model_data" {
+                "external ids are recreated with the records they name".to_string()
+            } else if pair.target_table.is_none() {
+                "the target has no table for it".to_string()
+            } else {
+                "a rule skips it".to_string()
+            };
+            transaction
+                .execute(
+                    "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message, detail) \
+                     VALUES ($1, 'info', 'table_not_migrated', $2, $3, $4, $5)",
+                    &[
+                        &run_id,
+                        &pair.source_model,
+                        &pair.source_table,
+                        &format!("{} row(s) of {} are not migrated: {why}", pair.rows, pair.source_table),
+                        &serde_json::json!({ "rows": pair.rows, "policy": pair.policy }),
+                    ],
+                )
+                .await?;
+        }
         fault::point("before_plan_commit");
         transaction
             .commit()
@@ -800,7 +837,7 @@ async fn print_summary(control: &Client, run_id: i64) -> Result<()> {
     let row = control
         .query_one(
             "SELECT models_ok, rows_created, rows_matched, rows_updated, \
-             (SELECT count(*) FROM odoo_migrate.problems WHERE run_id = $1) \
+             (SELECT count(*) FROM odoo_migrate.problems WHERE run_id = $1 AND severity <> 'info') \
              FROM odoo_migrate.runs WHERE id = $1",
             &[&run_id],
         )
