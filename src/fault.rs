@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static PASSAGES: AtomicU64 = AtomicU64::new(0);
 
-/// Dies here if the environment asks for it.
+/// Dies here if the environment asks for it (and pauses here if it asks for that).
 pub fn point(name: &str) {
+    pause(name);
     let Ok(wanted) = std::env::var("ODOO_MIGRATE_FAULT") else {
         return;
     };
@@ -21,5 +22,27 @@ pub fn point(name: &str) {
     if PASSAGES.fetch_add(1, Ordering::SeqCst) + 1 >= nth {
         eprintln!("fault injected at {name}");
         std::process::abort();
+    }
+}
+
+static PAUSES: AtomicU64 = AtomicU64::new(0);
+
+/// Stops here for a few seconds when `ODOO_MIGRATE_PAUSE` names this point (`point:N` for its
+/// N-th passage), after saying so on standard error, so that a test can act on a run in the
+/// middle of its work: interrupt it, or cut its connections.
+pub fn pause(name: &str) {
+    let Ok(wanted) = std::env::var("ODOO_MIGRATE_PAUSE") else {
+        return;
+    };
+    let (wanted_name, nth) = match wanted.split_once(':') {
+        Some((point, n)) => (point, n.parse::<u64>().unwrap_or(1)),
+        None => (wanted.as_str(), 1),
+    };
+    if wanted_name != name {
+        return;
+    }
+    if PAUSES.fetch_add(1, Ordering::SeqCst) + 1 == nth {
+        eprintln!("paused at {name}");
+        std::thread::sleep(std::time::Duration::from_secs(3));
     }
 }
