@@ -247,3 +247,32 @@ fn an_odoo_version_other_than_16_is_refused() {
         0
     );
 }
+
+#[test]
+fn a_side_schema_from_a_newer_tool_is_refused() {
+    let pair = DatabasePair::new("analyze_schema_version");
+    pair.run(&["analyze"]).assert_code(0);
+    assert_eq!(
+        pair.target
+            .scalar("SELECT max(version) FROM odoo_migrate.schema_version")
+            .as_deref(),
+        Some("1")
+    );
+    // Creating it again is a no-op.
+    pair.run(&["analyze"]).assert_code(0);
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM odoo_migrate.schema_version"),
+        1
+    );
+    pair.target.execute(
+        "INSERT INTO odoo_migrate.schema_version (version, tool_version) VALUES (99, '9.9.9')",
+    );
+    let outcome = pair.run(&["analyze"]);
+    outcome.assert_code(8);
+    assert!(
+        outcome.stderr.contains("newer odoo-migrate"),
+        "{}",
+        outcome.stderr
+    );
+}
