@@ -289,3 +289,53 @@ fn a_restart_without_rollback_is_refused() {
     outcome.assert_code(2);
     assert!(outcome.stderr.contains("rollback"), "{}", outcome.stderr);
 }
+
+#[test]
+fn rollback_after_an_interrupted_run_gives_back_the_pristine_target() {
+    let pair = DatabasePair::new("run_rollback_killed");
+    let pristine = Database::copy_of(Dump::Target, "run_rollback_killed_pristine");
+    let killed = common::odoo_migrate(
+        &[
+            "--source",
+            &pair.source.url(),
+            "--target",
+            &pair.target.url(),
+            "run",
+            "--chunk-size",
+            "400",
+        ],
+        &[("ODOO_MIGRATE_FAULT", "after_chunk_commit:120")],
+    );
+    assert_ne!(killed.code, 0);
+    // Foreign keys are still set aside by the interrupted run.
+    assert!(
+        pair.target
+            .count("SELECT 1 FROM odoo_migrate.deferred_constraints")
+            > 0
+    );
+    pair.run(&["rollback"]).assert_code(0);
+    let expected = pristine.table_digests();
+    let actual = pair.target.table_digests();
+    let differing: Vec<&String> = expected
+        .iter()
+        .filter(|(table, digest)| actual.get(*table) != Some(digest))
+        .map(|(table, _)| table)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "tables differing from the pristine target: {differing:?}"
+    );
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM odoo_migrate.deferred_constraints"),
+        0
+    );
+    let keys = |db: &Database| {
+        db.count("SELECT 1 FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace")
+    };
+    assert_eq!(
+        keys(&pair.target),
+        keys(&pristine),
+        "every foreign key is back"
+    );
+}
