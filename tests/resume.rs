@@ -202,51 +202,10 @@ fn resuming_refuses_a_target_changed_behind_its_back() {
     assert!(outcome.stderr.contains("rollback"), "{}", outcome.stderr);
 }
 
-/// Starts a run that pauses at `point`, waits until it says so, lets `act` do its harm, and
-/// returns the run's exit code.
-fn run_and_act_while_paused(pair: &DatabasePair, point: &str, act: impl FnOnce(u32)) -> i32 {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_odoo-migrate"))
-        .args([
-            "--source",
-            &pair.source.url(),
-            "--target",
-            &pair.target.url(),
-            "run",
-            "--chunk-size",
-            CHUNK,
-        ])
-        .env("ODOO_MIGRATE_PAUSE", point)
-        .env_remove("ODOO_MIGRATE_FAULT")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start odoo-migrate");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap_or_default();
-        let paused = line.starts_with("paused at");
-        seen.push(line);
-        if paused {
-            act(child.id());
-            break;
-        }
-    }
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().expect("wait for odoo-migrate");
-    assert!(
-        seen.iter().any(|l| l.starts_with("paused at")),
-        "the run never reached {point}: {seen:?} {rest:?}"
-    );
-    status.code().unwrap_or(-1)
-}
-
 #[test]
 fn ctrl_c_stops_at_a_chunk_boundary_and_the_next_run_finishes() {
     let pair = DatabasePair::new("resume_sigint");
-    let code = run_and_act_while_paused(&pair, "before_chunk_commit:25", |pid| {
+    let code = common::run_and_act_while_paused(&pair, CHUNK, "before_chunk_commit:25", |pid| {
         let sent = std::process::Command::new("kill")
             .args(["-INT", &pid.to_string()])
             .status()
@@ -267,7 +226,7 @@ fn lost_connections_are_retried_or_resumed() {
     let pair = DatabasePair::new("resume_terminate");
     let target = pair.target.name.clone();
     let source = pair.source.name.clone();
-    let code = run_and_act_while_paused(&pair, "after_chunk_rows:30", |_| {
+    let code = common::run_and_act_while_paused(&pair, CHUNK, "after_chunk_rows:30", |_| {
         for database in [&target, &source] {
             let database = database.clone();
             common::block_on(async move {

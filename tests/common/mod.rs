@@ -453,3 +453,49 @@ pub fn odoo_migrate(args: &[&str], env: &[(&str, &str)]) -> Outcome {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// Starts a run that pauses at `point`, waits until it says so, lets `act` do its harm, and
+/// returns the run's exit code.
+pub fn run_and_act_while_paused(
+    pair: &DatabasePair,
+    chunk: &str,
+    point: &str,
+    act: impl FnOnce(u32),
+) -> i32 {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_odoo-migrate"))
+        .args([
+            "--source",
+            &pair.source.url(),
+            "--target",
+            &pair.target.url(),
+            "run",
+            "--chunk-size",
+            chunk,
+        ])
+        .env("ODOO_MIGRATE_PAUSE", point)
+        .env_remove("ODOO_MIGRATE_FAULT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start odoo-migrate");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_default();
+        let paused = line.starts_with("paused at");
+        seen.push(line);
+        if paused {
+            act(child.id());
+            break;
+        }
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("wait for odoo-migrate");
+    assert!(
+        seen.iter().any(|l| l.starts_with("paused at")),
+        "the run never reached {point}: {seen:?} {rest:?}"
+    );
+    status.code().unwrap_or(-1)
+}

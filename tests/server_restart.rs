@@ -1,0 +1,75 @@
+//! The PostgreSQL server restarts in the middle of a run; the run retries or the next run resumes,
+//! and the target ends equal to the target of an uninterrupted run. It restarts the shared test
+//! server, so it is ignored by default and run alone by `.ci/run`
+//! (`cargo test --test server_restart -- --ignored`).
+
+mod common;
+
+use common::DatabasePair;
+
+const CHUNK: &str = "400";
+
+fn restart_server() {
+    let clusters = std::process::Command::new("pg_lsclusters")
+        .arg("-h")
+        .output()
+        .expect("pg_lsclusters: this test needs a Debian-managed cluster");
+    let listing = String::from_utf8_lossy(&clusters.stdout);
+    let mut fields = listing.split_whitespace();
+    let (version, name) = (
+        fields.next().expect("a cluster version"),
+        fields.next().expect("a cluster name"),
+    );
+    let restarted = std::process::Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", version, name, "restart"])
+        .status()
+        .expect("pg_ctlcluster restart");
+    assert!(restarted.success(), "the server restarted");
+    for _ in 0..60 {
+        let ready = std::process::Command::new("pg_isready")
+            .args(["-q", "-h", "127.0.0.1"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ready {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("the server did not come back");
+}
+
+fn state(pair: &DatabasePair) -> (std::collections::BTreeMap<String, String>, Option<String>) {
+    let mappings = pair.target.scalar(
+        "SELECT md5(string_agg(model || ':' || source_id || ':' || target_id || ':' || how, ',' ORDER BY model, source_id)) FROM odoo_migrate.id_map",
+    );
+    (pair.target.table_digests(), mappings)
+}
+
+#[test]
+#[ignore = "restarts the PostgreSQL server; run alone: cargo test --test server_restart -- --ignored"]
+fn a_server_restart_mid_run_is_survived() {
+    let reference = DatabasePair::new("restart_reference");
+    reference
+        .run(&["run", "--chunk-size", CHUNK])
+        .assert_code(0);
+    let expected = state(&reference);
+
+    let pair = DatabasePair::new("restart_mid_run");
+    let code =
+        common::run_and_act_while_paused(&pair, CHUNK, "after_chunk_rows:30", |_| restart_server());
+    if code != 0 {
+        assert_eq!(code, 1, "a lost server is a failure, not a crash");
+        pair.run(&["run", "--chunk-size", CHUNK]).assert_code(0);
+    }
+    let actual = state(&pair);
+    let differing: Vec<&String> = expected
+        .0
+        .iter()
+        .filter(|(table, digest)| actual.0.get(*table) != Some(digest))
+        .map(|(table, _)| table)
+        .collect();
+    assert!(differing.is_empty(), "tables differ: {differing:?}");
+    assert_eq!(actual.1, expected.1, "mappings differ");
+    pair.run(&["verify"]).assert_code(0);
+}
