@@ -11,6 +11,7 @@ mod exit;
 mod fault;
 mod mapping;
 mod plan;
+mod rehearse;
 mod report;
 mod rollback;
 mod rules;
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::exit::{Status, refuse};
+use crate::exit::Status;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -69,9 +70,6 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
         Command::Status => status::status_command(cli).await,
         Command::Verify(args) => verify::verify_command(cli, args).await,
         Command::Rollback(args) => rollback::rollback_command(cli, args).await,
-        Command::Rehearse(_) => Err(refuse(
-            Status::Usage,
-            "this command is not available in this version of odoo-migrate yet",
-        )),
+        Command::Rehearse(args) => rehearse::rehearse_command(cli, args).await,
     }
 }

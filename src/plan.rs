@@ -70,6 +70,8 @@ pub struct TablePlan {
     pub on_match: OnMatch,
     pub post_sql: Vec<String>,
     pub rows: i64,
+    /// An extra condition on the source rows (`rehearse` samples), built by the tool from ids.
+    pub filter: Option<String>,
 }
 
 impl TablePlan {
@@ -80,10 +82,16 @@ impl TablePlan {
             self.select.join(", "),
             quote_ident(&self.source_table)
         );
+        let mut conditions: Vec<String> = self.filter.iter().cloned().collect();
+        if self.kind == TableKind::Model
+            && let Some(after) = after_id
+        {
+            conditions.push(format!("s.id > {after}"));
+        }
+        if !conditions.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
+        }
         if self.kind == TableKind::Model {
-            if let Some(after) = after_id {
-                sql.push_str(&format!(" WHERE s.id > {after}"));
-            }
             sql.push_str(" ORDER BY s.id");
             if let Some(limit) = limit {
                 sql.push_str(&format!(" LIMIT {limit}"));
@@ -313,6 +321,7 @@ fn table_plan(
         on_match,
         post_sql: model_rule.map(|r| r.post_sql.clone()).unwrap_or_default(),
         rows: pair.rows,
+        filter: None,
     })
 }
 

@@ -248,14 +248,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     // Rules may fill the many2many tables of the target models after the copy (accounts'
     // companies): their keys are set aside too, so that load order never matters. Keys already
     // set aside by an interrupted attempt are recorded and stay aside.
-    let mut written: Vec<String> = plans.iter().map(|p| p.target_table.clone()).collect();
-    let target_models: std::collections::BTreeSet<&str> =
-        plans.iter().map(|p| p.target_model.as_str()).collect();
-    for (table, (model, _)) in session.target_catalog.relation_tables() {
-        if target_models.contains(model.name.as_str()) && !written.contains(&table) {
-            written.push(table);
-        }
-    }
+    let written = tables_written(&plans, &session.target_catalog);
     defer_foreign_keys(&mut control, &written, run_id).await?;
     fault::point("after_foreign_keys_set_aside");
 
@@ -410,9 +403,23 @@ async fn check_finished_models(control: &Client, run_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// The target tables a run writes: those it copies into and the many2many tables of the models it
+/// copies, which rules may fill after the copy.
+pub fn tables_written(plans: &[TablePlan], target: &crate::catalog::Catalog) -> Vec<String> {
+    let mut written: Vec<String> = plans.iter().map(|p| p.target_table.clone()).collect();
+    let target_models: std::collections::BTreeSet<&str> =
+        plans.iter().map(|p| p.target_model.as_str()).collect();
+    for (table, (model, _)) in target.relation_tables() {
+        if target_models.contains(model.name.as_str()) && !written.contains(&table) {
+            written.push(table);
+        }
+    }
+    written
+}
+
 /// Prepares every plan's SELECT on the source, so that a rule naming a missing column or a bad
 /// expression stops the run before anything is written.
-async fn check_plans(session: &Session, plans: &[TablePlan]) -> Result<()> {
+pub async fn check_plans(session: &Session, plans: &[TablePlan]) -> Result<()> {
     let source = session.source.get().await?;
     for plan in plans {
         source.prepare(&plan.probe_sql()).await.map_err(|error| {

@@ -7,7 +7,7 @@
 
 use anyhow::{Context, Result};
 use serde_json::Value;
-use tokio_postgres::{Client, GenericClient};
+use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::exit::{Status, refuse};
 
@@ -30,11 +30,21 @@ pub async fn ensure(client: &mut Client) -> Result<()> {
         .transaction()
         .await
         .context("cannot open a transaction on the target to set up the side schema")?;
+    ensure_in(&transaction).await?;
+    transaction
+        .commit()
+        .await
+        .context("cannot commit the side schema")?;
+    Ok(())
+}
+
+/// Creates or upgrades the side schema inside the caller's transaction (a rehearsal rolls it back).
+pub async fn ensure_in(transaction: &Transaction<'_>) -> Result<()> {
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .await
         .context("cannot lock the side schema for its upgrade")?;
-    let installed = installed_version(&transaction).await?;
+    let installed = installed_version(transaction).await?;
     if installed > current_version() {
         return Err(refuse(
             Status::WrongDatabase,
@@ -45,7 +55,6 @@ pub async fn ensure(client: &mut Client) -> Result<()> {
         ));
     }
     if installed == current_version() {
-        transaction.commit().await?;
         return Ok(());
     }
     transaction
@@ -64,10 +73,6 @@ pub async fn ensure(client: &mut Client) -> Result<()> {
             &[&current_version(), &TOOL_VERSION],
         )
         .await?;
-    transaction
-        .commit()
-        .await
-        .context("cannot commit the side schema")?;
     Ok(())
 }
 
