@@ -141,6 +141,12 @@ pub struct RunArgs {
     /// its partner and users; keep for reference data).
     #[arg(long = "on-match", value_name = "MODEL=keep|update", value_parser = parse_on_match)]
     pub on_match: Vec<(String, crate::rules::OnMatch)>,
+
+    /// Update mode: copy again the fields of records already migrated, creating nothing. Give a
+    /// model (all its fields), MODEL:FIELD,FIELD or MODEL.FIELD; repeatable. Reports how many
+    /// records changed.
+    #[arg(long, value_name = "MODEL[:FIELD,…]")]
+    pub update: Vec<String>,
 }
 
 fn parse_on_match(text: &str) -> Result<(String, crate::rules::OnMatch), String> {

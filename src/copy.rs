@@ -192,6 +192,15 @@ pub async fn copy_rows(
             }
             let destination = match (plan.kind, own_map) {
                 (TableKind::Relation, _) => Destination::Insert,
+                (TableKind::Model, Some(map)) if plan.update_only => {
+                    match (map.get(source_id), map.how(source_id)) {
+                        (Some(_), Some(How::Created)) => Destination::Update,
+                        (Some(_), Some(_)) if plan.on_match == OnMatch::Update => {
+                            Destination::Update
+                        }
+                        _ => Destination::Skip,
+                    }
+                }
                 (TableKind::Model, Some(map)) => match (map.get(source_id), map.how(source_id)) {
                     (Some(_), Some(How::Created)) => Destination::Insert,
                     (Some(_), Some(_)) => {
@@ -484,12 +493,26 @@ async fn apply_updates(
     if assignments.is_empty() {
         return Ok(0);
     }
+    // Only records whose values differ are written (and counted), and only those get a
+    // before-image for `rollback`.
+    let compared: Vec<String> = plan
+        .columns
+        .iter()
+        .filter(|c| !matches!(c.output, Output::OwnId { .. }))
+        .filter(|c| !matches!(c.target_column.as_str(), "create_uid" | "create_date"))
+        .map(|c| quote_ident(&c.target_column))
+        .collect();
+    let differs = format!(
+        "(t.{}) IS DISTINCT FROM (u.{})",
+        compared.join(", t."),
+        compared.join(", u.")
+    );
     transaction
         .execute(
             &format!(
                 "INSERT INTO odoo_migrate.before_images (run_id, table_name, target_id, image) \
                  SELECT $1, $2, t.id, to_jsonb(t) FROM public.{} t JOIN pg_temp.odoo_migrate_update u ON u.id = t.id \
-                 ON CONFLICT DO NOTHING",
+                 WHERE {differs} ON CONFLICT DO NOTHING",
                 quote_ident(table)
             ),
             &[&run_id, table],
@@ -499,7 +522,7 @@ async fn apply_updates(
     let updated = transaction
         .execute(
             &format!(
-                "UPDATE public.{} t SET {} FROM pg_temp.odoo_migrate_update u WHERE t.id = u.id",
+                "UPDATE public.{} t SET {} FROM pg_temp.odoo_migrate_update u WHERE t.id = u.id AND {differs}",
                 quote_ident(table),
                 assignments.join(", ")
             ),

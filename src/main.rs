@@ -21,6 +21,7 @@ mod session;
 mod side_schema;
 mod status;
 mod stop;
+mod update;
 mod verify;
 
 use std::process::ExitCode;

@@ -72,6 +72,8 @@ pub struct TablePlan {
     pub rows: i64,
     /// An extra condition on the source rows (`rehearse` samples), built by the tool from ids.
     pub filter: Option<String>,
+    /// `run --update`: write into records already migrated, never create.
+    pub update_only: bool,
 }
 
 impl TablePlan {
@@ -322,6 +324,7 @@ fn table_plan(
         post_sql: model_rule.map(|r| r.post_sql.clone()).unwrap_or_default(),
         rows: pair.rows,
         filter: None,
+        update_only: false,
     })
 }
 

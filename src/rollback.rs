@@ -16,7 +16,7 @@ use crate::report;
 use crate::side_schema;
 
 /// Same lock as `run`: a rollback never overlaps a run.
-const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;
+use crate::run::RUN_LOCK;
 
 pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> {
     let endpoint = cli.target()?;

@@ -24,9 +24,12 @@ use crate::stop::{self, StopSignal};
 use crate::{connect, fault};
 
 /// Session-level advisory lock held by the run that works on a target ("odoo_run").
-const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;
+pub const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;
 
 pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
+    if !args.update.is_empty() {
+        return crate::update::update_command(cli, args).await;
+    }
     let mut rules = Rules::load(&cli.rules)?;
     for (model, policy) in &args.on_match {
         rules.models.entry(model.clone()).or_default().on_match = Some(*policy);

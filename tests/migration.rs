@@ -339,3 +339,62 @@ fn rollback_after_an_interrupted_run_gives_back_the_pristine_target() {
         "every foreign key is back"
     );
 }
+
+#[test]
+fn update_mode_copies_fields_again_without_creating_anything() {
+    let pair = DatabasePair::new("run_update");
+    pair.run(&["run"]).assert_code(0);
+    let partners_before = pair.target.count("SELECT 1 FROM res_partner");
+    let source_id = pair
+        .source
+        .scalar("SELECT min(id) FROM res_partner WHERE email IS NOT NULL AND id > 10")
+        .unwrap();
+    pair.source.execute(&format!(
+        "UPDATE res_partner SET email = 'changed.later@example.com', phone = '+33 1 00 00 00 00' WHERE id = {source_id}"
+    ));
+    let outcome = pair.run(&["run", "--update", "res.partner:email"]);
+    outcome.assert_code(0);
+    assert!(
+        outcome.stdout.contains("res.partner:"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains(", 1 changed (email)"),
+        "{}",
+        outcome.stdout
+    );
+    let target_id = pair
+        .target
+        .scalar(&format!(
+            "SELECT target_id FROM odoo_migrate.id_map WHERE model = 'res.partner' AND source_id = {source_id}"
+        ))
+        .unwrap();
+    assert_eq!(
+        pair.target
+            .scalar(&format!(
+                "SELECT email FROM res_partner WHERE id = {target_id}"
+            ))
+            .as_deref(),
+        Some("changed.later@example.com")
+    );
+    assert_ne!(
+        pair.target
+            .scalar(&format!(
+                "SELECT phone FROM res_partner WHERE id = {target_id}"
+            ))
+            .as_deref(),
+        Some("+33 1 00 00 00 00"),
+        "only the named field is copied"
+    );
+    assert_eq!(
+        pair.target.count("SELECT 1 FROM res_partner"),
+        partners_before
+    );
+    let again = pair.run(&["run", "--update", "res.partner.email"]);
+    again.assert_code(0);
+    assert!(again.stdout.contains(", 0 changed"), "{}", again.stdout);
+    let bad = pair.run(&["run", "--update", "res.partner:no_such_column"]);
+    bad.assert_code(2);
+    assert!(bad.stderr.contains("no_such_column"), "{}", bad.stderr);
+}
