@@ -147,6 +147,15 @@ pub struct RunArgs {
     /// records changed.
     #[arg(long, value_name = "MODEL[:FIELD,…]")]
     pub update: Vec<String>,
+
+    /// The source's filestore (`<data_dir>/filestore/<database>`): with --target-filestore, the
+    /// files of migrated attachments are hard-linked or copied there at the end of the run.
+    #[arg(long, value_name = "DIR", requires = "target_filestore")]
+    pub source_filestore: Option<PathBuf>,
+
+    /// The target's filestore (`<data_dir>/filestore/<database>`).
+    #[arg(long, value_name = "DIR", requires = "source_filestore")]
+    pub target_filestore: Option<PathBuf>,
 }
 
 fn parse_on_match(text: &str) -> Result<(String, crate::rules::OnMatch), String> {
@@ -173,6 +182,10 @@ pub struct VerifyArgs {
     /// Write CSV files of the results into this directory.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+
+    /// Also check that every migrated attachment has its file in this filestore.
+    #[arg(long, value_name = "DIR")]
+    pub target_filestore: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

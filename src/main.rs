@@ -9,6 +9,7 @@ mod copy;
 mod diff;
 mod exit;
 mod fault;
+mod filestore;
 mod mapping;
 mod plan;
 mod rehearse;

@@ -104,6 +104,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 "Nothing to do: run {id} already migrated {} into {}. Use `odoo-migrate verify` to check it.\n",
                 session.source_catalog.database, session.target_catalog.database
             ))?;
+            bring_files(&control, args, id).await?;
             return Ok(Status::Success);
         }
         Some(row) if row.get::<_, String>(1) != "rolled_back" => {
@@ -362,6 +363,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         crate::sequences::carry_over(&source, &control, run_id).await?
     };
     tracing::info!(sequences = numbering, "document numbering carried over");
+    bring_files(&control, args, run_id).await?;
     update_totals(&control, run_id).await?;
     side_schema::finish_run(&control, run_id, "finished", None).await?;
     print_summary(&control, run_id).await?;
@@ -402,6 +404,41 @@ async fn check_finished_models(control: &Client, run_id: i64) -> Result<()> {
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// With both filestores given, brings the files of the migrated attachments over; missing source
+/// files are recorded as problems. Safe to repeat: files already there are left alone.
+async fn bring_files(control: &Client, args: &RunArgs, run_id: i64) -> Result<()> {
+    let (Some(from), Some(to)) = (&args.source_filestore, &args.target_filestore) else {
+        return Ok(());
+    };
+    let names = crate::filestore::migrated_files(&control).await?;
+    let transfer = crate::filestore::transfer(from, to, &names)?;
+    tracing::info!(
+        linked = transfer.linked,
+        copied = transfer.copied,
+        already_there = transfer.present,
+        missing = transfer.missing.len(),
+        "attachment files brought over"
+    );
+    if !transfer.missing.is_empty() {
+        control
+            .execute(
+                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message, detail) \
+                 VALUES ($1, 'warning', 'missing_file', 'ir.attachment', 'ir_attachment', $2, $3)",
+                &[
+                    &run_id,
+                    &format!(
+                        "{} attachment file(s) are missing from the source filestore {}",
+                        transfer.missing.len(),
+                        from.display()
+                    ),
+                    &serde_json::json!({ "files": transfer.missing }),
+                ],
+            )
+            .await?;
     }
     Ok(())
 }

@@ -41,6 +41,7 @@ pub const INTEGRITY_CHECKS: &[&str] = &[
     "fields",
     "references",
     "duplicates",
+    "attachment-files",
 ];
 
 pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
@@ -110,6 +111,24 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     }
     if wanted("duplicates") {
         results.extend(duplicates(&target).await?);
+    }
+    if let Some(filestore) = &args.target_filestore
+        && wanted("attachment-files")
+    {
+        let names = crate::filestore::migrated_files(&target).await?;
+        let absent = crate::filestore::absent(filestore, &names);
+        results.push(CheckResult {
+            check: "attachment-files",
+            subject: filestore.display().to_string(),
+            passed: absent.is_empty(),
+            source_value: names.len().to_string(),
+            target_value: (names.len() - absent.len()).to_string(),
+            detail: if absent.is_empty() {
+                String::new()
+            } else {
+                format!("files missing: {}", summarize(&absent))
+            },
+        });
     }
     for (name, source_sql, target_sql) in BUSINESS_CHECKS {
         if wanted(&name.replace('_', "-")) {
@@ -210,7 +229,7 @@ async fn external_ids(
         .collect())
 }
 
-fn summarize(problems: &[String]) -> String {
+pub fn summarize(problems: &[String]) -> String {
     match problems.len() {
         0 => String::new(),
         n if n <= 5 => problems.join("; "),

@@ -398,3 +398,136 @@ fn update_mode_copies_fields_again_without_creating_anything() {
     bad.assert_code(2);
     assert!(bad.stderr.contains("no_such_column"), "{}", bad.stderr);
 }
+
+#[test]
+fn attachment_files_follow_their_attachments() {
+    let pair = DatabasePair::new("run_filestore");
+    let root = std::env::temp_dir().join(format!("om-filestores-{}", std::process::id()));
+    let (source_store, target_store) = (root.join("source"), root.join("target"));
+    let names: Vec<String> = {
+        let name = pair.source.name.clone();
+        block_on(async move {
+            common::connect(&name)
+                .await
+                .query(
+                    "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL ORDER BY 1",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        })
+    };
+    assert!(names.len() > 100, "the dump's attachments have files");
+    // A small filestore built from the dump's store_fname values, short of the files of two
+    // attachments of demo partners (which the run creates).
+    let short: Vec<String> = {
+        let name = pair.source.name.clone();
+        block_on(async move {
+            common::connect(&name)
+                .await
+                .query(
+                    "SELECT DISTINCT store_fname FROM ir_attachment WHERE res_model = 'res.partner' \
+                     AND store_fname IS NOT NULL ORDER BY 1 LIMIT 2",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        })
+    };
+    let missing: Vec<&String> = short.iter().collect();
+    for name in names.iter().filter(|n| !short.contains(n)) {
+        let path = source_store.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("content of {name}")).unwrap();
+    }
+    let outcome = pair.run(&[
+        "run",
+        "--source-filestore",
+        source_store.to_str().unwrap(),
+        "--target-filestore",
+        target_store.to_str().unwrap(),
+    ]);
+    outcome.assert_code(0);
+    let migrated: Vec<String> = {
+        let name = pair.target.name.clone();
+        block_on(async move {
+            common::connect(&name)
+                .await
+                .query(
+                    "SELECT DISTINCT a.store_fname FROM ir_attachment a JOIN odoo_migrate.id_map m \
+                     ON m.model = 'ir.attachment' AND m.target_id = a.id AND m.how = 'created' \
+                     WHERE a.store_fname IS NOT NULL",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        })
+    };
+    assert!(!migrated.is_empty());
+    for name in &migrated {
+        let file = target_store.join(name);
+        if missing.contains(&name) {
+            assert!(!file.exists(), "{name} had no source file");
+        } else {
+            assert_eq!(
+                std::fs::read_to_string(&file).unwrap(),
+                format!("content of {name}"),
+                "{name}"
+            );
+        }
+    }
+    let reported = pair
+        .target
+        .count("SELECT 1 FROM odoo_migrate.problems WHERE kind = 'missing_file'");
+    let missing_migrated = migrated.iter().filter(|n| missing.contains(n)).count();
+    assert_eq!(
+        missing_migrated, 2,
+        "the two files left out belong to migrated attachments"
+    );
+    assert_eq!(reported, 1);
+    let verify = pair.run(&[
+        "verify",
+        "--check",
+        "attachment-files",
+        "--target-filestore",
+        target_store.to_str().unwrap(),
+    ]);
+    verify.assert_code(4);
+    assert!(
+        verify.stdout.contains(missing[0].as_str()),
+        "{}",
+        verify.stdout
+    );
+    // Once the missing files appear, a new run brings them and verify passes.
+    for name in &missing {
+        let path = source_store.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("content of {name}")).unwrap();
+    }
+    let again = pair.run(&[
+        "run",
+        "--source-filestore",
+        source_store.to_str().unwrap(),
+        "--target-filestore",
+        target_store.to_str().unwrap(),
+    ]);
+    again.assert_code(0);
+    pair.run(&[
+        "verify",
+        "--check",
+        "attachment-files",
+        "--target-filestore",
+        target_store.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    let _ = std::fs::remove_dir_all(root);
+}
