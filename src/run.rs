@@ -414,7 +414,7 @@ async fn bring_files(control: &Client, args: &RunArgs, run_id: i64) -> Result<()
     let (Some(from), Some(to)) = (&args.source_filestore, &args.target_filestore) else {
         return Ok(());
     };
-    let names = crate::filestore::migrated_files(&control).await?;
+    let names = crate::filestore::migrated_files(control).await?;
     let transfer = crate::filestore::transfer(from, to, &names)?;
     tracing::info!(
         linked = transfer.linked,
