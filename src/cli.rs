@@ -183,6 +183,11 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
 
+    /// Also compare every created record with its source, value by value through the mappings and
+    /// the rules, and report the first differences per column (slower).
+    #[arg(long)]
+    pub deep: bool,
+
     /// Also check that every migrated attachment has its file in this filestore.
     #[arg(long, value_name = "DIR")]
     pub target_filestore: Option<PathBuf>,

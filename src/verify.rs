@@ -20,6 +20,8 @@ use crate::rules::Rules;
 use crate::session::Session;
 use crate::side_schema;
 
+mod deep;
+
 /// One result line: a check on one subject.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
@@ -42,6 +44,7 @@ pub const INTEGRITY_CHECKS: &[&str] = &[
     "references",
     "duplicates",
     "attachment-files",
+    "deep",
 ];
 
 pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
@@ -111,6 +114,9 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     }
     if wanted("duplicates") {
         results.extend(duplicates(&target).await?);
+    }
+    if args.deep && wanted("deep") {
+        results.extend(deep::compare(&source, &target, &plans).await?);
     }
     if let Some(filestore) = &args.target_filestore
         && wanted("attachment-files")

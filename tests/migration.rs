@@ -531,3 +531,38 @@ fn attachment_files_follow_their_attachments() {
     .assert_code(0);
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn deep_verification_compares_every_value_and_names_the_first_differences() {
+    let pair = DatabasePair::new("run_deep");
+    pair.run(&["run"]).assert_code(0);
+    pair.run(&["verify", "--deep", "--check", "deep"])
+        .assert_code(0);
+    let source_id = pair
+        .target
+        .scalar("SELECT min(source_id) FROM odoo_migrate.id_map WHERE model = 'sale.order.line' AND how = 'created'")
+        .unwrap();
+    pair.target.execute(&format!(
+        "UPDATE sale_order_line SET price_unit = price_unit + 1 WHERE id = \
+         (SELECT target_id FROM odoo_migrate.id_map WHERE model = 'sale.order.line' AND source_id = {source_id})"
+    ));
+    let outcome = pair.run(&["--format", "json", "verify", "--deep", "--check", "deep"]);
+    outcome.assert_code(4);
+    let json: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    let failures: Vec<&serde_json::Value> = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["subject"], "sale_order_line.price_unit");
+    assert!(
+        failures[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("source id {source_id}:")),
+        "{}",
+        failures[0]
+    );
+}
