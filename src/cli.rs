@@ -53,6 +53,15 @@ pub struct Cli {
     #[arg(long = "rules", value_name = "FILE", global = true)]
     pub rules: Vec<PathBuf>,
 
+    /// Append the log lines to this file instead of standard error.
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        env = "ODOO_MIGRATE_LOG_FILE"
+    )]
+    pub log_file: Option<PathBuf>,
+
     /// Only errors on standard error.
     #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -156,6 +165,10 @@ pub struct RunArgs {
     /// The target's filestore (`<data_dir>/filestore/<database>`).
     #[arg(long, value_name = "DIR", requires = "source_filestore")]
     pub target_filestore: Option<PathBuf>,
+
+    /// Write the run's report per model as run-<id>.csv and run-<id>.md into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
 }
 
 fn parse_on_match(text: &str) -> Result<(String, crate::rules::OnMatch), String> {
@@ -237,15 +250,40 @@ pub fn init_logging(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ODOO_MIGRATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("odoo_migrate={level}")));
+    let file = cli.log_file.as_ref().map(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|error| format!("cannot open the log file {}: {error}", path.display()))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
         .with_target(false);
-    match cli.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => {
+    match (file, cli.log_format) {
+        (Some(Ok(file)), LogFormat::Json) => builder
+            .with_writer(std::sync::Mutex::new(file))
+            .json()
+            .flatten_event(true)
+            .init(),
+        (Some(Ok(file)), LogFormat::Text) => builder
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .compact()
+            .init(),
+        (Some(Err(message)), _) => {
+            eprintln!("error: {message}");
+            std::process::exit(crate::exit::Status::Usage.code());
+        }
+        (None, LogFormat::Json) => builder
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .init(),
+        (None, LogFormat::Text) => {
             use std::io::IsTerminal;
             builder
+                .with_writer(std::io::stderr)
                 .with_ansi(std::io::stderr().is_terminal())
                 .compact()
                 .init()

@@ -12,6 +12,7 @@ mod fault;
 mod filestore;
 mod mapping;
 mod plan;
+mod progress;
 mod rehearse;
 mod report;
 mod rollback;
@@ -54,9 +55,11 @@ fn main() -> ExitCode {
                 _ => error.to_string(),
             };
             let message = connect::redact(&message);
-            if cli.log_format == cli::LogFormat::Json {
+            let json_on_stderr = cli.log_format == cli::LogFormat::Json && cli.log_file.is_none();
+            if json_on_stderr || cli.log_file.is_some() {
                 tracing::error!(exit_code = status.code(), "{message}");
-            } else {
+            }
+            if !json_on_stderr {
                 eprintln!("error: {message}");
             }
             status

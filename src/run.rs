@@ -17,6 +17,7 @@ use crate::diff::{self, TableKind};
 use crate::exit::{Status, refuse};
 use crate::mapping::{self, Mappings};
 use crate::plan::{self, TablePlan};
+use crate::progress::Progress;
 use crate::rules::Rules;
 use crate::session::Session;
 use crate::side_schema;
@@ -280,11 +281,27 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         .collect();
     tracing::info!(tables = pending.len(), jobs, "copying");
 
+    let (rows_total, rows_done): (i64, i64) = {
+        let row = control
+            .query_one(
+                "SELECT coalesce(sum(rows_total), 0)::bigint, coalesce(sum(rows_done), 0)::bigint \
+                 FROM odoo_migrate.model_state WHERE run_id = $1",
+                &[&run_id],
+            )
+            .await?;
+        (row.get(0), row.get(1))
+    };
+    let progress = Progress::new(
+        !cli.quiet && cli.log_format == crate::cli::LogFormat::Text,
+        rows_total.max(0) as u64,
+        rows_done.max(0) as u64,
+    );
     let results = futures::stream::iter(pending.into_iter().map(|plan| {
         let session = &session;
         let mappings = Arc::clone(&mappings);
         let renamed_models = Arc::clone(&renamed_models);
         let stop = stop.clone();
+        let progress = progress.clone();
         let keep_going = args.keep_going;
         async move {
             let outcome = copy_table(
@@ -295,6 +312,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 run_id,
                 args.chunk_size,
                 &stop,
+                &progress,
             )
             .await;
             if outcome.is_err() && !keep_going {
@@ -307,6 +325,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     .collect::<Vec<_>>()
     .await;
 
+    progress.finish();
     let mut failures = Vec::new();
     for (plan, outcome) in &results {
         if let Err(error) = outcome {
@@ -367,6 +386,10 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     update_totals(&control, run_id).await?;
     side_schema::finish_run(&control, run_id, "finished", None).await?;
     print_summary(&control, run_id).await?;
+    if let Some(directory) = &args.report_dir {
+        let lines = crate::report::run_lines(&control).await?;
+        crate::report::write_run_report(directory, run_id, &lines)?;
+    }
     Ok(Status::Success)
 }
 
@@ -497,8 +520,21 @@ async fn copy_table(
     run_id: i64,
     chunk_size: i64,
     stop: &StopSignal,
+    progress: &Progress,
 ) -> Result<TableEnd> {
     let chunked = plan.kind == TableKind::Model;
+    let done: i64 = {
+        let client = session.target.get().await?;
+        client
+            .query_one(
+                "SELECT rows_done FROM odoo_migrate.model_state WHERE run_id = $1 AND source_table = $2",
+                &[&run_id, &plan.source_table],
+            )
+            .await?
+            .get(0)
+    };
+    let progress = progress.table(&plan.source_table, plan.rows.max(done) as u64);
+    progress.advance(done as u64);
     loop {
         if stop.requested() {
             return Ok(TableEnd::Stopped);
@@ -516,7 +552,10 @@ async fn copy_table(
             )
             .await
             {
-                Ok(finished) => break finished,
+                Ok((finished, rows)) => {
+                    progress.advance(rows);
+                    break finished;
+                }
                 Err(error) if attempt < MAX_ATTEMPTS && is_transient(&error) => {
                     let wait = std::time::Duration::from_millis(500 * 2u64.pow(attempt - 1));
                     tracing::warn!(
@@ -573,7 +612,7 @@ async fn copy_chunk(
     renamed_models: &BTreeMap<String, String>,
     run_id: i64,
     chunk_size: Option<i64>,
-) -> Result<bool> {
+) -> Result<(bool, u64)> {
     let source = session.source.get().await?;
     let mut target = session.target.get().await?;
     let transaction = target.transaction().await?;
@@ -695,7 +734,7 @@ async fn copy_chunk(
         finished,
         "chunk copied"
     );
-    Ok(finished)
+    Ok((finished, outcome.rows_read))
 }
 
 fn problem_message(plan: &TablePlan, problem: &copy::Problem) -> String {

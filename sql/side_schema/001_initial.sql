@@ -208,3 +208,21 @@ CREATE TABLE IF NOT EXISTS odoo_migrate.sequence_states (
     is_called     boolean NOT NULL,
     PRIMARY KEY (run_id, sequence_name)
 );
+
+-- Per-model results of the newest migration run, for project managers.
+CREATE OR REPLACE VIEW odoo_migrate.run_report AS
+SELECT s.model,
+       s.source_table,
+       s.target_table,
+       s.status,
+       s.rows_total                                        AS source_rows,
+       s.rows_created                                      AS created,
+       s.rows_matched                                      AS matched,
+       s.rows_updated                                      AS updated,
+       s.rows_rejected                                     AS not_copied,
+       round(extract(epoch FROM (s.finished_at - s.started_at))::numeric, 1) AS seconds,
+       (SELECT count(*) FROM odoo_migrate.problems p
+         WHERE p.run_id = s.run_id AND p.table_name = s.target_table AND p.severity <> 'info') AS problems
+FROM odoo_migrate.model_state s
+WHERE s.run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'run')
+ORDER BY s.source_table;

@@ -1,0 +1,85 @@
+//! Progress on a terminal: one bar for the whole run with rows per second and the time left, and
+//! one line per table being copied. Silent when standard error is not a terminal, with `--quiet`,
+//! or with JSON logs; the side schema carries the same progress for other sessions.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The bars of one run; every method does nothing when progress is off.
+#[derive(Clone)]
+pub struct Progress {
+    bars: Option<(MultiProgress, ProgressBar)>,
+}
+
+impl Progress {
+    /// Progress over `total_rows`, of which `done_rows` were copied by earlier attempts.
+    pub fn new(enabled: bool, total_rows: u64, done_rows: u64) -> Progress {
+        if !enabled || !std::io::stderr().is_terminal() {
+            return Progress { bars: None };
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(total_rows));
+        overall.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {human_pos}/{human_len} rows, {per_sec}, {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        overall.set_position(done_rows);
+        overall.enable_steady_tick(Duration::from_millis(500));
+        Progress {
+            bars: Some((multi, overall)),
+        }
+    }
+
+    /// A line for a table while it is copied.
+    pub fn table(&self, name: &str, total: u64) -> TableProgress {
+        let bar = self.bars.as_ref().map(|(multi, _)| {
+            let bar = multi.add(ProgressBar::new(total));
+            bar.set_style(
+                ProgressStyle::with_template("  {msg:40} {human_pos}/{human_len}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message(name.to_string());
+            bar
+        });
+        TableProgress {
+            bar,
+            overall: self.bars.as_ref().map(|(_, overall)| overall.clone()),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some((_, overall)) = &self.bars {
+            overall.finish_and_clear();
+        }
+    }
+}
+
+/// The line of one table.
+pub struct TableProgress {
+    bar: Option<ProgressBar>,
+    overall: Option<ProgressBar>,
+}
+
+impl TableProgress {
+    pub fn advance(&self, rows: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(rows);
+        }
+        if let Some(overall) = &self.overall {
+            overall.inc(rows);
+        }
+    }
+}
+
+impl Drop for TableProgress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
