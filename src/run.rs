@@ -304,17 +304,16 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         let progress = progress.clone();
         let keep_going = args.keep_going;
         async move {
-            let outcome = copy_table(
+            let copying = Copying {
                 session,
-                &plan,
-                &mappings,
-                &renamed_models,
+                mappings: &mappings,
+                renamed_models: &renamed_models,
                 run_id,
-                args.chunk_size,
-                &stop,
-                &progress,
-            )
-            .await;
+                chunk_size: args.chunk_size,
+                stop: &stop,
+                progress: &progress,
+            };
+            let outcome = copy_table(&copying, &plan).await;
             if outcome.is_err() && !keep_going {
                 stop.request_after_failure();
             }
@@ -512,16 +511,27 @@ pub enum TableEnd {
 /// Copies one table chunk by chunk; each chunk commits with its mappings, external ids, problems
 /// and checkpoint, so that a resumed run starts after the last committed chunk. A transient error
 /// (lost connection, server restart, serialization failure) retries the chunk.
-async fn copy_table(
-    session: &Session,
-    plan: &TablePlan,
-    mappings: &Mappings,
-    renamed_models: &BTreeMap<String, String>,
+/// What every table's copy shares within a run.
+struct Copying<'a> {
+    session: &'a Session,
+    mappings: &'a Mappings,
+    renamed_models: &'a BTreeMap<String, String>,
     run_id: i64,
     chunk_size: i64,
-    stop: &StopSignal,
-    progress: &Progress,
-) -> Result<TableEnd> {
+    stop: &'a StopSignal,
+    progress: &'a Progress,
+}
+
+async fn copy_table(copying: &Copying<'_>, plan: &TablePlan) -> Result<TableEnd> {
+    let Copying {
+        session,
+        mappings,
+        renamed_models,
+        run_id,
+        chunk_size,
+        stop,
+        progress,
+    } = *copying;
     let chunked = plan.kind == TableKind::Model;
     let done: i64 = {
         let client = session.target.get().await?;
