@@ -290,6 +290,82 @@ mod tests {
         }
     }
 
+    /// A small deterministic generator, so that the property tests need no crate and repeat.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic_the_reader() {
+        let mut random = XorShift(0x5eed_1234_abcd_0001);
+        for round in 0..2_000 {
+            let mut stream = Vec::new();
+            if round % 2 == 0 {
+                stream.extend_from_slice(SIGNATURE);
+                stream.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+            }
+            for _ in 0..random.below(200) {
+                stream.push(random.next() as u8);
+            }
+            let mut reader = Reader::new();
+            for piece in stream.chunks(1 + random.below(16) as usize) {
+                reader.feed(piece);
+                loop {
+                    match reader.next_tuple() {
+                        Ok(Some(tuple)) => {
+                            for i in 0..tuple.len() {
+                                let _ = tuple.field(i);
+                                let _ = tuple.int4(i);
+                            }
+                        }
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_tuples_round_trip() {
+        let mut random = XorShift(0x0dd0_5eed_0000_0042);
+        for _ in 0..500 {
+            let mut writer = Writer::new();
+            let mut expected: Vec<Vec<Option<Vec<u8>>>> = Vec::new();
+            for _ in 0..random.below(20) {
+                let mut row = Vec::new();
+                writer.begin_tuple();
+                for _ in 0..1 + random.below(12) {
+                    if random.below(5) == 0 {
+                        writer.null();
+                        row.push(None);
+                    } else {
+                        let value: Vec<u8> =
+                            (0..random.below(40)).map(|_| random.next() as u8).collect();
+                        writer.bytes(&value);
+                        row.push(Some(value));
+                    }
+                }
+                writer.end_tuple();
+                expected.push(row);
+            }
+            writer.finish();
+            let stream = writer.take().to_vec();
+            let chunk = 1 + random.below(64) as usize;
+            assert_eq!(read_all(&stream, chunk), expected);
+        }
+    }
+
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         let mut reader = Reader::new();

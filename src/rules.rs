@@ -327,7 +327,7 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
     toml::from_str::<RulesFile>(text).map_err(|error| {
         let line = error
             .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            .map(|span| text.get(..span.start).unwrap_or(text).matches('\n').count() + 1);
         let location = match line {
             Some(line) => format!("{name}:{line}"),
             None => name.to_string(),
@@ -384,6 +384,42 @@ mod tests {
         let error = parse("mine.toml", text).unwrap_err().to_string();
         assert!(error.starts_with("rules file mine.toml:3:"), "{error}");
         assert!(error.contains("renmae"), "{error}");
+    }
+
+    #[test]
+    fn mangled_rules_files_are_refused_with_a_location_never_a_panic() {
+        let base = "[modules.web_editor]\nrenamed_to = \"html_editor\"\n\n[models.\"res.partner\"]\nnatural_key = [\"ref\"]\ncolumns.x = { sql = \"1\" }\n\n[[xmlids]]\nmodule = \"l10n_fr\"\ncompany_prefixed = true\n";
+        assert!(parse("base.toml", base).is_ok());
+        let bytes = base.as_bytes();
+        let mut state = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let noise = [
+            '[', ']', '"', '=', '{', '}', '\n', ',', 'é', '\\', '#', ' ', 'x',
+        ];
+        for _ in 0..3_000 {
+            let mut text: Vec<char> = String::from_utf8_lossy(bytes).chars().collect();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % text.len().max(1);
+                match next() % 3 {
+                    0 if !text.is_empty() => {
+                        text.remove(at);
+                    }
+                    0 => {}
+                    1 => text.insert(at, noise[(next() as usize) % noise.len()]),
+                    _ => text.truncate(at),
+                }
+            }
+            let text: String = text.into_iter().collect();
+            if let Err(error) = parse("fuzz.toml", &text) {
+                let message = error.to_string();
+                assert!(message.starts_with("rules file fuzz.toml"), "{message}");
+            }
+        }
     }
 
     #[test]
