@@ -321,15 +321,10 @@ mod tests {
             let mut reader = Reader::new();
             for piece in stream.chunks(1 + random.below(16) as usize) {
                 reader.feed(piece);
-                loop {
-                    match reader.next_tuple() {
-                        Ok(Some(tuple)) => {
-                            for i in 0..tuple.len() {
-                                let _ = tuple.field(i);
-                                let _ = tuple.int4(i);
-                            }
-                        }
-                        Ok(None) | Err(_) => break,
+                while let Ok(Some(tuple)) = reader.next_tuple() {
+                    for i in 0..tuple.len() {
+                        let _ = tuple.field(i);
+                        let _ = tuple.int4(i);
                     }
                 }
             }
