@@ -41,6 +41,11 @@ pub struct Cli {
     )]
     pub target: Option<String>,
 
+    /// A TOML configuration file for both connections (URLs or Odoo configuration files), rules,
+    /// jobs, deadline, filestores, reports and logs; flags and environment variables win over it.
+    #[arg(long, value_name = "FILE", env = "ODOO_MIGRATE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
     /// Output format of the command's report on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     pub format: Format,
@@ -102,6 +107,17 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Remove what a run created and restore what it changed.
     Rollback(RollbackArgs),
+    /// `config check`: print the effective configuration (passwords hidden) and test both connections.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the effective configuration and test both connections.
+    Check,
 }
 
 #[derive(Debug, Args)]

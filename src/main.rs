@@ -4,6 +4,7 @@
 mod catalog;
 mod cli;
 mod codec;
+mod config;
 mod connect;
 mod copy;
 mod diff;
@@ -28,13 +29,21 @@ mod verify;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 use crate::exit::Status;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    if let Err(error) = config::apply(&mut cli, &matches) {
+        eprintln!("error: {}", connect::redact(&error.to_string()));
+        return ExitCode::from(exit::status_of(&error).code() as u8);
+    }
     cli::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -75,6 +84,9 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
         Command::Status => status::status_command(cli).await,
         Command::Verify(args) => verify::verify_command(cli, args).await,
         Command::Rollback(args) => rollback::rollback_command(cli, args).await,
+        Command::Config {
+            action: cli::ConfigAction::Check,
+        } => config::check_command(cli).await,
         Command::Rehearse(args) => rehearse::rehearse_command(cli, args).await,
     }
 }

@@ -135,3 +135,69 @@ fn json_logs_reports_and_no_secret_anywhere() {
     assert!(!status.stdout.contains(secret));
     let _ = std::fs::remove_dir_all(reports);
 }
+
+#[test]
+fn a_configuration_file_and_an_odoo_configuration_drive_the_tool() {
+    let pair = DatabasePair::new("cli_config");
+    let dir = std::env::temp_dir().join(format!("om-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let odoo_conf = dir.join("odoo19.conf");
+    std::fs::write(
+        &odoo_conf,
+        format!(
+            "[options]\ndb_host = 127.0.0.1\ndb_port = 5432\ndb_user = postgres\ndb_password = Hidd3nPw\ndata_dir = {}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let config = dir.join("migrate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "source = \"{}\"\nlog_format = \"json\"\n\n[target]\nodoo_conf = \"{}\"\ndatabase = \"{}\"\n\n[run]\njobs = 2\n",
+            pair.source.url(),
+            odoo_conf.display(),
+            pair.target.name
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let check = odoo_migrate(&["--config", config, "config", "check"], &[]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(check.stdout.contains("Odoo 16.0"), "{}", check.stdout);
+    assert!(check.stdout.contains("Odoo 19.0"), "{}", check.stdout);
+    assert!(!check.stdout.contains("Hidd3nPw"), "{}", check.stdout);
+    let analyze = odoo_migrate(&["--config", config, "--format", "json", "analyze"], &[]);
+    assert_eq!(analyze.code, 0, "{}", analyze.stderr);
+    // JSON logs from the file's log_format.
+    assert!(
+        analyze
+            .stderr
+            .lines()
+            .all(|l| l.trim().is_empty() || l.starts_with('{')),
+        "{}",
+        analyze.stderr
+    );
+    // A flag wins over the file.
+    let overridden = odoo_migrate(
+        &[
+            "--config",
+            config,
+            "--target",
+            &common::url("omt_no_such_db"),
+            "analyze",
+        ],
+        &[],
+    );
+    assert_eq!(overridden.code, 7);
+    let broken = dir.join("broken.toml");
+    std::fs::write(&broken, "source = \"x\"\nunknown_key = 1\n").unwrap();
+    let refused = odoo_migrate(&["--config", broken.to_str().unwrap(), "status"], &[]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("broken.toml:2"),
+        "{}",
+        refused.stderr
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

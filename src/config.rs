@@ -1,0 +1,367 @@
+//! The configuration file (`--config FILE`, TOML): both connections — as URLs or read from an Odoo
+//! configuration file — rules files, jobs, deadline, filestores, report directory and logging, in
+//! one place. A flag or an environment variable always wins over the file. Also `config check`,
+//! which prints the effective configuration (passwords hidden) and tests both connections.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use serde::Deserialize;
+
+use crate::cli::{Cli, Command, LogFormat};
+use crate::connect::{Endpoint, Side};
+use crate::exit::{Status, refuse};
+use crate::report;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub source: Option<Database>,
+    pub target: Option<Database>,
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    pub log_format: Option<String>,
+    pub log_file: Option<PathBuf>,
+    pub report_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub run: RunSection,
+}
+
+/// A database: a URL, or an Odoo configuration file and a database name.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Database {
+    Url(String),
+    Odoo(OdooDatabase),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OdooDatabase {
+    /// An Odoo configuration file (`odoo.conf`): db_host, db_port, db_user, db_password, data_dir.
+    pub odoo_conf: Option<PathBuf>,
+    pub url: Option<String>,
+    /// The database name (Odoo's configuration may name it as db_name).
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    pub jobs: Option<usize>,
+    pub chunk_size: Option<i64>,
+    pub deadline: Option<String>,
+    pub max_duration: Option<String>,
+    pub source_filestore: Option<PathBuf>,
+    pub target_filestore: Option<PathBuf>,
+}
+
+/// A connection read from an Odoo configuration file, with the filestore it implies.
+pub struct OdooConnection {
+    pub url: String,
+    pub filestore: Option<PathBuf>,
+}
+
+/// Reads the `[options]` of an Odoo configuration file into a URL (and the database's filestore).
+pub fn from_odoo_conf(path: &Path, database: Option<&str>) -> Result<OdooConnection> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        refuse(
+            Status::Usage,
+            format!(
+                "cannot read the Odoo configuration {}: {error}",
+                path.display()
+            ),
+        )
+    })?;
+    let mut options: BTreeMap<String, String> = BTreeMap::new();
+    let mut in_options = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_options = line == "[options]";
+            continue;
+        }
+        if !in_options || line.starts_with(';') || line.starts_with('#') {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=') {
+            let value = value.trim();
+            if !value.eq_ignore_ascii_case("false") && !value.is_empty() {
+                options.insert(key.trim().to_string(), value.to_string());
+            }
+        }
+    }
+    let database = database
+        .map(str::to_string)
+        .or_else(|| options.get("db_name").cloned())
+        .ok_or_else(|| {
+            refuse(
+                Status::Usage,
+                format!(
+                    "{} names no database (db_name); add `database = \"…\"` next to odoo_conf",
+                    path.display()
+                ),
+            )
+        })?;
+    let mut pairs = vec![format!("dbname='{}'", escape(&database))];
+    for (key, name) in [
+        ("db_host", "host"),
+        ("db_port", "port"),
+        ("db_user", "user"),
+        ("db_password", "password"),
+    ] {
+        if let Some(value) = options.get(key) {
+            pairs.push(format!("{name}='{}'", escape(value)));
+        }
+    }
+    let filestore = options
+        .get("data_dir")
+        .map(|dir| PathBuf::from(dir).join("filestore").join(&database));
+    Ok(OdooConnection {
+        url: pairs.join(" "),
+        filestore,
+    })
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+fn from_matches_default(matches: Option<&ArgMatches>, id: &str) -> bool {
+    matches.is_none_or(|m| matches!(m.value_source(id), None | Some(ValueSource::DefaultValue)))
+}
+
+/// Fills what the command line and the environment left unset from the configuration file.
+pub fn apply(cli: &mut Cli, matches: &ArgMatches) -> Result<()> {
+    let Some(path) = cli.config.clone() else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        refuse(
+            Status::Usage,
+            format!("cannot read the configuration {}: {error}", path.display()),
+        )
+    })?;
+    let file: ConfigFile = toml::from_str(&text).map_err(|error| {
+        let line = error
+            .span()
+            .map(|span| {
+                text.get(..span.start)
+                    .unwrap_or(&text)
+                    .matches('\n')
+                    .count()
+                    + 1
+            })
+            .unwrap_or(1);
+        refuse(
+            Status::Usage,
+            format!(
+                "configuration {}:{line}: {}",
+                path.display(),
+                error.message().trim()
+            ),
+        )
+    })?;
+    let mut filestores = (None, None);
+    for (side, slot, filestore) in [
+        (Side::Source, &mut cli.source, &mut filestores.0),
+        (Side::Target, &mut cli.target, &mut filestores.1),
+    ] {
+        let configured = match side {
+            Side::Source => &file.source,
+            Side::Target => &file.target,
+        };
+        if slot.is_some() {
+            continue;
+        }
+        *slot = match configured {
+            None => None,
+            Some(Database::Url(url)) => Some(url.clone()),
+            Some(Database::Odoo(odoo)) => match (&odoo.url, &odoo.odoo_conf) {
+                (Some(url), _) => Some(url.clone()),
+                (None, Some(conf)) => {
+                    let connection = from_odoo_conf(conf, odoo.database.as_deref())?;
+                    *filestore = connection.filestore;
+                    Some(connection.url)
+                }
+                (None, None) => {
+                    return Err(refuse(
+                        Status::Usage,
+                        format!(
+                            "configuration {}: the {} needs url or odoo_conf",
+                            path.display(),
+                            side.label()
+                        ),
+                    ));
+                }
+            },
+        };
+    }
+    if cli.rules.is_empty() {
+        cli.rules = file.rules.clone();
+    }
+    if cli.log_file.is_none() {
+        cli.log_file = file.log_file.clone();
+    }
+    if from_matches_default(Some(matches), "log_format")
+        && let Some(format) = &file.log_format
+    {
+        cli.log_format = match format.as_str() {
+            "json" => LogFormat::Json,
+            "text" => LogFormat::Text,
+            other => {
+                return Err(refuse(
+                    Status::Usage,
+                    format!(
+                        "configuration {}: log_format is text or json, not `{other}`",
+                        path.display()
+                    ),
+                ));
+            }
+        };
+    }
+    let sub = matches.subcommand().map(|(_, m)| m);
+    match &mut cli.command {
+        Command::Run(args) => {
+            if from_matches_default(sub, "jobs")
+                && let Some(jobs) = file.run.jobs
+            {
+                args.jobs = jobs;
+            }
+            if from_matches_default(sub, "chunk_size")
+                && let Some(size) = file.run.chunk_size
+            {
+                args.chunk_size = size;
+            }
+            args.deadline = args.deadline.take().or(file.run.deadline.clone());
+            args.max_duration = args.max_duration.take().or(file.run.max_duration.clone());
+            args.source_filestore = args
+                .source_filestore
+                .take()
+                .or(file.run.source_filestore.clone())
+                .or(filestores.0.take());
+            args.target_filestore = args
+                .target_filestore
+                .take()
+                .or(file.run.target_filestore.clone())
+                .or(filestores.1.take());
+            args.report_dir = args.report_dir.take().or(file.report_dir.clone());
+        }
+        Command::Verify(args) => {
+            args.report_dir = args.report_dir.take().or(file.report_dir.clone());
+            args.target_filestore = args
+                .target_filestore
+                .take()
+                .or(file.run.target_filestore.clone())
+                .or(filestores.1.take());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `config check`: the effective configuration, passwords hidden, and a test of both connections.
+pub async fn check_command(cli: &Cli) -> Result<Status> {
+    let mut out = String::new();
+    use std::fmt::Write;
+    let _ = writeln!(
+        out,
+        "configuration file: {}",
+        cli.config
+            .as_ref()
+            .map_or("(none)".to_string(), |p| p.display().to_string())
+    );
+    let mut ok = true;
+    for side in [Side::Source, Side::Target] {
+        let text = match side {
+            Side::Source => cli.source.as_deref(),
+            Side::Target => cli.target.as_deref(),
+        };
+        let label = side.label();
+        let Some(text) = text else {
+            let _ = writeln!(out, "{label}: not set");
+            ok = false;
+            continue;
+        };
+        match Endpoint::parse(side, text) {
+            Err(error) => {
+                let _ = writeln!(out, "{label}: {error}");
+                ok = false;
+            }
+            Ok(endpoint) => match endpoint.connect().await {
+                Ok(client) => {
+                    let version: Option<String> = client
+                        .query_opt(
+                            "SELECT latest_version FROM ir_module_module WHERE name = 'base' AND state = 'installed'",
+                            &[],
+                        )
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|row| row.get(0));
+                    let _ = writeln!(
+                        out,
+                        "{label}: {endpoint} — connected, {}",
+                        version.map_or("not an Odoo database".to_string(), |v| format!("Odoo {v}"))
+                    );
+                }
+                Err(error) => {
+                    let _ = writeln!(out, "{label}: {endpoint} — {error}");
+                    ok = false;
+                }
+            },
+        }
+    }
+    let _ = writeln!(
+        out,
+        "rules files: {}",
+        if cli.rules.is_empty() {
+            "(default pack only)".to_string()
+        } else {
+            cli.rules
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    let _ = writeln!(out, "log format: {:?}", cli.log_format);
+    if let Some(file) = &cli.log_file {
+        let _ = writeln!(out, "log file: {}", file.display());
+    }
+    report::emit(&crate::connect::redact(&out))?;
+    Ok(if ok {
+        Status::Success
+    } else {
+        Status::Connection
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_odoo_configuration_becomes_a_connection_and_a_filestore() {
+        let path = std::env::temp_dir().join(format!("odoo-{}.conf", std::process::id()));
+        std::fs::write(
+            &path,
+            "[options]\nadmin_passwd = x\ndb_host = db.local\ndb_port = 5433\ndb_user = odoo\ndb_password = it's\ndata_dir = /var/lib/odoo\ndb_name = False\n",
+        )
+        .unwrap();
+        let connection = from_odoo_conf(&path, Some("prod")).unwrap();
+        assert_eq!(
+            connection.url,
+            "dbname='prod' host='db.local' port='5433' user='odoo' password='it\\'s'"
+        );
+        assert_eq!(
+            connection.filestore,
+            Some(PathBuf::from("/var/lib/odoo/filestore/prod"))
+        );
+        assert!(from_odoo_conf(&path, None).is_err(), "no database named");
+        std::fs::remove_file(path).unwrap();
+    }
+}
