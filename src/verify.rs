@@ -34,7 +34,43 @@ pub struct CheckResult {
 }
 
 /// The business checks: name, source SQL, target SQL (see sql/verify/README.md).
-pub const BUSINESS_CHECKS: &[(&str, &str, &str)] = &[];
+pub const BUSINESS_CHECKS: &[(&str, &str, &str)] = &[
+    (
+        "trial-balance",
+        include_str!("../sql/verify/trial_balance.source.sql"),
+        include_str!("../sql/verify/trial_balance.target.sql"),
+    ),
+    (
+        "journal-totals",
+        include_str!("../sql/verify/journal_totals.source.sql"),
+        include_str!("../sql/verify/journal_totals.target.sql"),
+    ),
+    (
+        "open-balances",
+        include_str!("../sql/verify/open_balances.source.sql"),
+        include_str!("../sql/verify/open_balances.target.sql"),
+    ),
+    (
+        "revenue-per-month",
+        include_str!("../sql/verify/revenue_per_month.source.sql"),
+        include_str!("../sql/verify/revenue_per_month.target.sql"),
+    ),
+    (
+        "stock-on-hand",
+        include_str!("../sql/verify/stock_on_hand.source.sql"),
+        include_str!("../sql/verify/stock_on_hand.target.sql"),
+    ),
+    (
+        "stock-valuation",
+        include_str!("../sql/verify/stock_valuation.source.sql"),
+        include_str!("../sql/verify/stock_valuation.target.sql"),
+    ),
+    (
+        "order-states",
+        include_str!("../sql/verify/order_states.source.sql"),
+        include_str!("../sql/verify/order_states.target.sql"),
+    ),
+];
 
 /// Names of the integrity checks, in the order they run.
 pub const INTEGRITY_CHECKS: &[&str] = &[
@@ -51,7 +87,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     let known: Vec<String> = INTEGRITY_CHECKS
         .iter()
         .map(|c| c.to_string())
-        .chain(BUSINESS_CHECKS.iter().map(|(n, ..)| n.replace('_', "-")))
+        .chain(BUSINESS_CHECKS.iter().map(|(n, ..)| n.to_string()))
         .collect();
     if let Some(check) = &args.check
         && !known.contains(check)
@@ -137,7 +173,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
         });
     }
     for (name, source_sql, target_sql) in BUSINESS_CHECKS {
-        if wanted(&name.replace('_', "-")) {
+        if wanted(name) {
             results.extend(business(name, &source, &target, source_sql, target_sql).await?);
         }
     }
