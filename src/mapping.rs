@@ -538,6 +538,9 @@ async fn match_natural_keys(
         {
             source_exprs.push(if column.target_type == "jsonb" {
                 format!("(({expression}) ->> 'en_US')")
+            } else if column.target_type.starts_with("numeric") {
+                // 100 and 100.000000 are the same key.
+                format!("trim_scale(({expression})::numeric)::text")
             } else {
                 format!("({expression})::text")
             });
@@ -658,6 +661,8 @@ async fn match_natural_keys(
 fn text_expr(alias: &str, column: &str, data_type: &str) -> String {
     if data_type == "jsonb" {
         format!("({alias}.{} ->> 'en_US')", quote_ident(column))
+    } else if data_type.starts_with("numeric") || data_type == "double precision" {
+        format!("trim_scale(({alias}.{})::numeric)::text", quote_ident(column))
     } else {
         format!("({alias}.{})::text", quote_ident(column))
     }
