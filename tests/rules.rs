@@ -1,0 +1,248 @@
+//! The default 16 → 19 rule pack on real rows: one migration of the real dumps (with a few source
+//! rows set to values the demo data lacks), then one focused check per rule family.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{Database, DatabasePair, block_on};
+
+fn mapping(target: &Database, model: &str) -> HashMap<i32, (i32, String)> {
+    let name = target.name.clone();
+    let model = model.to_string();
+    block_on(async move {
+        common::connect(&name)
+            .await
+            .query(
+                "SELECT source_id, target_id, how FROM odoo_migrate.id_map WHERE model = $1",
+                &[&model],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2))))
+            .collect()
+    })
+}
+
+fn rows(database: &Database, sql: &str) -> Vec<Vec<Option<String>>> {
+    let name = database.name.clone();
+    let sql = sql.to_string();
+    block_on(async move {
+        common::connect(&name)
+            .await
+            .query(&sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+            .iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| r.get::<_, Option<String>>(i))
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+fn id(value: &Option<String>) -> i32 {
+    value.as_deref().unwrap().parse().unwrap()
+}
+
+#[test]
+fn every_rule_family_on_real_rows() {
+    let pair = DatabasePair::new("rules_families");
+    // Values the demo data does not have but real databases do.
+    pair.source.execute(
+        "UPDATE sale_order SET state = 'done' WHERE id = (SELECT min(id) FROM sale_order WHERE state = 'sale'); \
+         UPDATE purchase_order SET state = 'done' WHERE id = (SELECT min(id) FROM purchase_order WHERE state = 'purchase'); \
+         UPDATE res_partner SET mobile = '+33 6 12 34 56 78', phone = NULL WHERE id = (SELECT max(id) FROM res_partner WHERE phone IS NOT NULL); \
+         UPDATE account_account SET deprecated = true WHERE id = (SELECT max(id) FROM account_account WHERE company_id = 3)",
+    );
+    pair.run(&["run"]).assert_code(0);
+    let companies = mapping(&pair.target, "res.company");
+    let accounts = mapping(&pair.target, "account.account");
+
+    // Company-dependent values: ir_property rows become jsonb keyed by the target company.
+    let partners = mapping(&pair.target, "res.partner");
+    let terms = mapping(&pair.target, "account.payment.term");
+    let properties = rows(
+        &pair.source,
+        "SELECT split_part(p.res_id, ',', 2), p.company_id::text, split_part(p.value_reference, ',', 2) \
+         FROM ir_property p JOIN ir_model_fields f ON f.id = p.fields_id \
+         WHERE f.model = 'res.partner' AND f.name = 'property_payment_term_id' \
+         AND p.res_id IS NOT NULL AND p.company_id IS NOT NULL AND p.value_reference IS NOT NULL",
+    );
+    assert!(properties.len() >= 5, "the demo has partner payment terms");
+    for property in &properties {
+        let partner = partners[&id(&property[0])].0;
+        let company = companies[&id(&property[1])].0;
+        let term = terms[&id(&property[2])].0;
+        let stored = pair.target.scalar(&format!(
+            "SELECT property_payment_term_id ->> '{company}' FROM res_partner WHERE id = {partner}"
+        ));
+        assert_eq!(
+            stored,
+            Some(term.to_string()),
+            "partner {partner} company {company}"
+        );
+    }
+
+    // Chart of accounts: l10n_fr.<company>_<name> is account.<company>_<name> in 19; codes are
+    // per company; accounts belong to their company; deprecated became inactive.
+    let matched = rows(
+        &pair.source,
+        "SELECT id::text FROM account_account a WHERE EXISTS (SELECT 1 FROM ir_model_data d \
+         WHERE d.model = 'account.account' AND d.res_id = a.id AND d.module = 'l10n_fr' AND d.name = '1_pcg_1011')",
+    );
+    let source_1011 = id(&matched[0][0]);
+    assert_eq!(accounts[&source_1011].1, "xmlid");
+    assert_eq!(
+        pair.target
+            .scalar("SELECT res_id::text FROM ir_model_data WHERE module = 'account' AND name = '1_pcg_1011'"),
+        Some(accounts[&source_1011].0.to_string()),
+        "matched to the target's own account, not duplicated"
+    );
+    let company3 = companies[&3].0;
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM account_account a JOIN account_account_res_company_rel r ON r.account_account_id = a.id \
+             WHERE r.res_company_id = {company3} AND a.code_store ? '{company3}'"
+        )),
+        pair.source.count("SELECT 1 FROM account_account WHERE company_id = 3"),
+        "every account of the third company, with its code and its company"
+    );
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM ir_model_data WHERE module = 'account' AND name LIKE '3\\_pcg\\_%' AND model = 'account.account'"
+        )),
+        pair.source.count("SELECT 1 FROM ir_model_data WHERE module = 'l10n_fr' AND name LIKE '3\\_pcg\\_%' AND model = 'account.account'"),
+        "external ids of the created chart"
+    );
+    let deprecated = id(&rows(
+        &pair.source,
+        "SELECT id::text FROM account_account WHERE deprecated",
+    )[0][0]);
+    assert_eq!(
+        pair.target
+            .scalar(&format!(
+                "SELECT active::text FROM account_account WHERE id = {}",
+                accounts[&deprecated].0
+            ))
+            .as_deref(),
+        Some("false")
+    );
+
+    // Taxes: the lines of taxes Odoo 19 already has are matched, not added beside them.
+    let taxes = mapping(&pair.target, "account.tax");
+    let (matched_tax, _) = taxes
+        .values()
+        .find(|(_, how)| how == "xmlid")
+        .expect("a matched tax");
+    let pristine = Database::copy_of(common::Dump::Target, "rules_families_pristine");
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM account_tax_repartition_line WHERE tax_id = {matched_tax}"
+        )),
+        pristine.count(&format!(
+            "SELECT 1 FROM account_tax_repartition_line WHERE tax_id = {matched_tax}"
+        )),
+    );
+
+    // Products: storable products are goods with is_storable.
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM product_template t JOIN odoo_migrate.id_map m ON m.model = 'product.template' AND m.target_id = t.id \
+             WHERE t.type = 'consu' AND t.is_storable"
+        ),
+        pair.source.count("SELECT 1 FROM product_template WHERE type = 'product'")
+    );
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM product_template WHERE type = 'product'"),
+        0
+    );
+
+    // Sales and purchases: 'done' is a locked confirmed order.
+    for (table, model, confirmed) in [
+        ("sale_order", "sale.order", "sale"),
+        ("purchase_order", "purchase.order", "purchase"),
+    ] {
+        let done = id(&rows(
+            &pair.source,
+            &format!("SELECT id::text FROM {table} WHERE state = 'done'"),
+        )[0][0]);
+        let target_id = mapping(&pair.target, model)[&done].0;
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!("SELECT state, locked::text FROM {table} WHERE id = {target_id}")
+            )[0],
+            vec![Some(confirmed.to_string()), Some("true".to_string())],
+            "{table}"
+        );
+    }
+
+    // Users and groups: memberships follow the users through the kept relation table.
+    let users = mapping(&pair.target, "res.users");
+    let groups = mapping(&pair.target, "res.groups");
+    let memberships = rows(
+        &pair.source,
+        "SELECT uid::text, gid::text FROM res_groups_users_rel",
+    );
+    let mut checked = 0;
+    for membership in &memberships {
+        let (Some(user), Some(group)) = (
+            users.get(&id(&membership[0])),
+            groups.get(&id(&membership[1])),
+        ) else {
+            continue;
+        };
+        assert_eq!(
+            pair.target.count(&format!(
+                "SELECT 1 FROM res_groups_users_rel WHERE uid = {} AND gid = {}",
+                user.0, group.0
+            )),
+            1
+        );
+        checked += 1;
+    }
+    assert!(checked > 20, "memberships checked: {checked}");
+
+    // Partners: a mobile number without phone became the phone.
+    let partner = id(&rows(
+        &pair.source,
+        "SELECT id::text FROM res_partner WHERE mobile = '+33 6 12 34 56 78'",
+    )[0][0]);
+    let partners = mapping(&pair.target, "res.partner");
+    assert_eq!(
+        pair.target
+            .scalar(&format!(
+                "SELECT phone FROM res_partner WHERE id = {}",
+                partners[&partner].0
+            ))
+            .as_deref(),
+        Some("+33 6 12 34 56 78")
+    );
+
+    // Mail: messages of mail.channel belong to discuss.channel records.
+    let channels = mapping(&pair.target, "mail.channel");
+    let messages = mapping(&pair.target, "mail.message");
+    let channel_messages = rows(
+        &pair.source,
+        "SELECT id::text, res_id::text FROM mail_message WHERE model = 'mail.channel'",
+    );
+    assert!(!channel_messages.is_empty());
+    for message in &channel_messages {
+        let target = messages[&id(&message[0])].0;
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!("SELECT model, res_id::text FROM mail_message WHERE id = {target}")
+            )[0],
+            vec![
+                Some("discuss.channel".to_string()),
+                Some(channels[&id(&message[1])].0.to_string())
+            ]
+        );
+    }
+}
