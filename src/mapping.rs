@@ -662,7 +662,10 @@ fn text_expr(alias: &str, column: &str, data_type: &str) -> String {
     if data_type == "jsonb" {
         format!("({alias}.{} ->> 'en_US')", quote_ident(column))
     } else if data_type.starts_with("numeric") || data_type == "double precision" {
-        format!("trim_scale(({alias}.{})::numeric)::text", quote_ident(column))
+        format!(
+            "trim_scale(({alias}.{})::numeric)::text",
+            quote_ident(column)
+        )
     } else {
         format!("({alias}.{})::text", quote_ident(column))
     }

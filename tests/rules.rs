@@ -112,9 +112,9 @@ fn every_rule_family_on_real_rows() {
         "every account of the third company, with its code and its company"
     );
     assert_eq!(
-        pair.target.count(&format!(
+        pair.target.count(
             "SELECT 1 FROM ir_model_data WHERE module = 'account' AND name LIKE '3\\_pcg\\_%' AND model = 'account.account'"
-        )),
+        ),
         pair.source.count("SELECT 1 FROM ir_model_data WHERE module = 'l10n_fr' AND name LIKE '3\\_pcg\\_%' AND model = 'account.account'"),
         "external ids of the created chart"
     );
