@@ -142,11 +142,14 @@ impl Mappings {
 }
 
 /// An external id of the source that is recreated with its record.
+#[derive(Clone)]
 struct XmlidToCreate {
     model: String,
     source_id: i32,
     module: String,
     name: String,
+    /// The name starts with a company id (`3_pcg_1011`) that follows the company's mapping.
+    company_prefixed: bool,
     noupdate: bool,
     create_date: Option<std::time::SystemTime>,
     write_date: Option<std::time::SystemTime>,
@@ -230,7 +233,7 @@ pub async fn plan(
     let source_xmlids = source
         .query(
             "SELECT model, res_id, module, name, coalesce(noupdate, false), create_date, write_date FROM ir_model_data \
-             WHERE res_id IS NOT NULL ORDER BY model, res_id, (module = '__export__'), module, name",
+             WHERE res_id IS NOT NULL ORDER BY (model <> 'res.company'), model, res_id, (module = '__export__'), module, name",
             &[],
         )
         .await
@@ -252,8 +255,21 @@ pub async fn plan(
             continue;
         }
         let target_model = rules.model_in_target(&model);
-        let candidate = rules.xmlid_in_target(&model, &module, &name);
-        let found = candidate
+        // Companies come first (see the ORDER BY): a name that starts with a company id is looked
+        // up with the target id of that company; a company still to be created has no such
+        // records in the target yet.
+        let (candidate, company_prefixed) = match rules.xmlid_rule_in_target(&model, &module, &name)
+        {
+            Some((module, name, prefixed)) => (Some((module, name)), prefixed),
+            None => (None, false),
+        };
+        let lookup = match (&candidate, company_prefixed) {
+            (Some((module, name)), true) => {
+                with_company_prefix(name, mappings.get("res.company")).map(|n| (module.clone(), n))
+            }
+            (candidate, _) => candidate.clone(),
+        };
+        let found = lookup
             .as_ref()
             .and_then(|key| target_xmlids.get(key))
             .filter(|(m, id)| {
@@ -271,17 +287,16 @@ pub async fn plan(
             Some(_) => {}
             None => {
                 let (module, name) = candidate.unwrap_or((module, name));
-                if !target_xmlids.contains_key(&(module.clone(), name.clone())) {
-                    xmlids_to_create.push(XmlidToCreate {
-                        model: model.clone(),
-                        source_id: res_id,
-                        module,
-                        name,
-                        noupdate,
-                        create_date: dates.0,
-                        write_date: dates.1,
-                    });
-                }
+                xmlids_to_create.push(XmlidToCreate {
+                    model: model.clone(),
+                    source_id: res_id,
+                    module,
+                    name,
+                    company_prefixed,
+                    noupdate,
+                    create_date: dates.0,
+                    write_date: dates.1,
+                });
             }
         }
     }
@@ -395,8 +410,23 @@ pub async fn plan(
                 .is_some_and(|h| h == How::Created)
         })
         .collect();
+    // Names that start with a company id take the company's target id, now that created
+    // companies have theirs; external ids the target already has are not created again.
+    let company_map = mappings.get("res.company");
+    let mut created: Vec<XmlidToCreate> = created
+        .into_iter()
+        .map(|x| {
+            let mut x = x.clone();
+            if x.company_prefixed
+                && let Some(name) = with_company_prefix(&x.name, company_map)
+            {
+                x.name = name;
+            }
+            x
+        })
+        .filter(|x| !target_xmlids.contains_key(&(x.module.clone(), x.name.clone())))
+        .collect();
     // Deduplicated by external id, in a stable order, before their rows get ids.
-    let mut created = created;
     created.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
     created.dedup_by(|a, b| a.module == b.module && a.name == b.name);
     let first_row_id = if created.is_empty() {
@@ -432,6 +462,15 @@ pub async fn plan(
         .await
         .context("cannot store the external ids to create")?;
     Ok(counts)
+}
+
+/// `<company id>_<rest>` with the company id replaced by its target id; `None` when the name has
+/// no such prefix or the company is not mapped.
+fn with_company_prefix(name: &str, companies: Option<&IdMap>) -> Option<String> {
+    let (digits, rest) = name.split_once('_')?;
+    let company: i32 = digits.parse().ok()?;
+    let target = companies?.get(company)?;
+    Some(format!("{target}_{rest}"))
 }
 
 /// Reserves `count` consecutive new ids in `table` past both its largest id and its sequence, and
@@ -712,6 +751,19 @@ pub async fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn company_prefixes_follow_the_company_mapping() {
+        let mut companies = IdMap::default();
+        companies.insert(3, 2, How::Created);
+        assert_eq!(
+            with_company_prefix("3_pcg_1011", Some(&companies)).as_deref(),
+            Some("2_pcg_1011")
+        );
+        assert_eq!(with_company_prefix("4_pcg_1011", Some(&companies)), None);
+        assert_eq!(with_company_prefix("pcg_1011", Some(&companies)), None);
+        assert_eq!(with_company_prefix("3_pcg", None), None);
+    }
 
     #[test]
     fn dense_map_answers_only_for_mapped_ids() {

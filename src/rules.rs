@@ -284,24 +284,25 @@ impl Rules {
         }
     }
 
-    /// The external id a source record is looked up by in the target: the first xmlid rule that
-    /// concerns it, else the module rename.
-    pub fn xmlid_in_target(
+    /// The external id a source record is looked up by in the target — the first xmlid rule that
+    /// concerns it, else the module rename — and whether its name starts with a company id that
+    /// must follow the company's mapping (`company_prefixed` rules).
+    pub fn xmlid_rule_in_target(
         &self,
         model: &str,
         module: &str,
         name: &str,
-    ) -> Option<(String, String)> {
-        if let Some(renamed) = self
+    ) -> Option<(String, String, bool)> {
+        if let Some((rule, (module, name))) = self
             .xmlids
             .iter()
             .rev()
-            .find_map(|rule| rule.apply(model, module, name))
+            .find_map(|rule| rule.apply(model, module, name).map(|found| (rule, found)))
         {
-            return Some(renamed);
+            return Some((module, name, rule.company_prefixed));
         }
         self.module_in_target(module)
-            .map(|m| (m.to_string(), name.to_string()))
+            .map(|m| (m.to_string(), name.to_string(), false))
     }
 
     /// The Odoo 19 name of a source model.
@@ -365,16 +366,16 @@ mod tests {
         let mut rules = Rules::default();
         rules.merge(file, "t.toml");
         assert_eq!(
-            rules.xmlid_in_target("account.account", "l10n_fr", "1_pcg_1011"),
-            Some(("account".into(), "1_pcg_1011".into()))
+            rules.xmlid_rule_in_target("account.account", "l10n_fr", "1_pcg_1011"),
+            Some(("account".into(), "1_pcg_1011".into(), true))
         );
         assert_eq!(
-            rules.xmlid_in_target("account.account", "l10n_fr", "pcg_1011"),
-            Some(("l10n_fr".into(), "pcg_1011".into()))
+            rules.xmlid_rule_in_target("account.account", "l10n_fr", "pcg_1011"),
+            Some(("l10n_fr".into(), "pcg_1011".into(), false))
         );
         assert_eq!(
-            rules.xmlid_in_target("account.tax", "l10n_fr", "1_tva"),
-            Some(("l10n_fr".into(), "1_tva".into()))
+            rules.xmlid_rule_in_target("account.tax", "l10n_fr", "1_tva"),
+            Some(("l10n_fr".into(), "1_tva".into(), false))
         );
     }
 

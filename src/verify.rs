@@ -232,9 +232,16 @@ async fn external_ids(
         };
         let entry = per_model.entry(model.clone()).or_default();
         entry.0 += 1;
-        let (target_module, target_name) = rules
-            .xmlid_in_target(&model, &module, &name)
-            .unwrap_or((module.clone(), name.clone()));
+        let (target_module, mut target_name, company_prefixed) = rules
+            .xmlid_rule_in_target(&model, &module, &name)
+            .unwrap_or((module.clone(), name.clone(), false));
+        if company_prefixed
+            && let Some((company, rest)) = target_name.split_once('_')
+            && let Ok(company) = company.parse::<i32>()
+            && let Some(target_company) = mapping.get(&("res.company".to_string(), company))
+        {
+            target_name = format!("{target_company}_{rest}");
+        }
         let problem = match target_xmlids.get(&(target_module.clone(), target_name.clone())) {
             None => Some(format!(
                 "{target_module}.{target_name} (source id {source_id}, mapped to {mapped}) is missing in the target's ir_model_data: the external id was not recreated"

@@ -246,3 +246,37 @@ fn every_rule_family_on_real_rows() {
         );
     }
 }
+
+#[test]
+fn chart_external_ids_follow_their_company_to_its_new_id() {
+    let pair = DatabasePair::new("rules_company_prefix");
+    // The target already has a second company, so the source's companies 2 and 3 become 3 and 4.
+    pair.target.execute(
+        "INSERT INTO res_company SELECT (jsonb_populate_record(NULL::res_company, \
+         to_jsonb(c) || '{\"id\": 2, \"name\": \"Already here\"}'::jsonb)).* FROM res_company c WHERE c.id = 1; \
+         UPDATE res_company SET parent_path = '2/' WHERE id = 2; \
+         SELECT setval('res_company_id_seq', 2)",
+    );
+    pair.run(&["run"]).assert_code(0);
+    let companies = mapping(&pair.target, "res.company");
+    let third = companies[&3].0;
+    assert_eq!(third, 4);
+    let accounts = mapping(&pair.target, "account.account");
+    let source_account = id(&rows(
+        &pair.source,
+        "SELECT res_id::text FROM ir_model_data WHERE module = 'l10n_fr' AND name = '3_pcg_1011'",
+    )[0][0]);
+    assert_eq!(
+        pair.target
+            .scalar("SELECT res_id::text FROM ir_model_data WHERE module = 'account' AND name = '4_pcg_1011'"),
+        Some(accounts[&source_account].0.to_string()),
+        "the external id names the company's target id"
+    );
+    assert_eq!(
+        pair.target.count("SELECT 1 FROM ir_model_data WHERE module = 'account' AND name LIKE '3\\_pcg\\_%'"),
+        pair.target.count("SELECT 1 FROM ir_model_data d JOIN account_account a ON a.id = d.res_id WHERE d.module = 'account' AND d.name LIKE '3\\_pcg\\_%' AND a.code_store ? '3'"),
+        "names with 3_ are the accounts of the target's company 3 only"
+    );
+    pair.run(&["verify", "--check", "external-ids"])
+        .assert_code(0);
+}
