@@ -250,3 +250,58 @@ fn lost_connections_are_retried_or_resumed() {
     }
     assert_same_as_reference(&pair, "terminated connections");
 }
+
+#[test]
+fn keep_going_finishes_the_other_tables_and_the_failed_one_is_retried() {
+    let pair = DatabasePair::new("resume_keep_going");
+    let rules = std::env::temp_dir().join(format!("keep-going-{}.toml", std::process::id()));
+    std::fs::write(
+        &rules,
+        "[models.\"crm.lead\"]\ncolumns.name = { sql = \"NULL\", note = \"breaks the table on purpose\" }\n",
+    )
+    .unwrap();
+    let failed = pair.run(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        "run",
+        "--chunk-size",
+        CHUNK,
+        "--keep-going",
+    ]);
+    let _ = std::fs::remove_file(&rules);
+    failed.assert_code(1);
+    assert!(failed.stderr.contains("crm_lead"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("column name"), "{}", failed.stderr);
+    let status = pair.run(&["--format", "json", "status"]);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(json["models_failed"], 1);
+    assert_eq!(
+        json["models_done"].as_i64().unwrap() + 1,
+        json["models_total"].as_i64().unwrap(),
+        "every other table finished"
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.problems WHERE kind = 'table_failed' AND table_name = 'crm_lead'"
+        ),
+        1
+    );
+    // With the rule fixed, the next run retries only the failed table and finishes.
+    pair.run(&["run", "--chunk-size", CHUNK]).assert_code(0);
+    assert_same_as_reference(&pair, "keep going");
+}
+
+#[test]
+fn a_target_filled_from_another_source_is_refused() {
+    let pair = DatabasePair::new("resume_other_source");
+    pair.run(&["run"]).assert_code(0);
+    pair.source
+        .execute("UPDATE ir_config_parameter SET value = 'another-database-uuid' WHERE key = 'database.uuid'");
+    let outcome = pair.run(&["run"]);
+    outcome.assert_code(8);
+    assert!(
+        outcome.stderr.contains("another source database"),
+        "{}",
+        outcome.stderr
+    );
+}
