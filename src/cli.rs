@@ -96,22 +96,34 @@ pub enum LogFormat {
 pub enum Command {
     /// Compare both databases and report what a migration must handle; writes nothing but its
     /// findings (in the target's `odoo_migrate` schema). Exit 3 when something blocks.
-    #[command(after_help = "Examples:\n  odoo-migrate --source postgres://odoo@db16/prod --target postgres://odoo@db19/new analyze\n  odoo-migrate … --format csv analyze --output findings.csv\n  psql -d new -c 'SELECT * FROM odoo_migrate.latest_analysis WHERE blocking'")]
+    #[command(
+        after_help = "Examples:\n  odoo-migrate --source postgres://odoo@db16/prod --target postgres://odoo@db19/new analyze\n  odoo-migrate … --format csv analyze --output findings.csv\n  psql -d new -c 'SELECT * FROM odoo_migrate.latest_analysis WHERE blocking'"
+    )]
     Analyze(AnalyzeArgs),
     /// Migrate a sample of every model inside a transaction that is rolled back, and report what would fail.
-    #[command(after_help = "Examples:\n  odoo-migrate … rehearse --sample 5\n  odoo-migrate … --rules ours.toml --format json rehearse --sample 20")]
+    #[command(
+        after_help = "Examples:\n  odoo-migrate … rehearse --sample 5\n  odoo-migrate … --rules ours.toml --format json rehearse --sample 20"
+    )]
     Rehearse(RehearseArgs),
     /// Migrate every row. Running it again resumes an interrupted run; on a finished run it does nothing.
-    #[command(after_help = "Examples:\n  odoo-migrate … run --jobs 4\n  odoo-migrate … run --deadline 06:30 --log-format json --log-file migrate.log   # exit 5 at the deadline, resume tomorrow\n  odoo-migrate … run --on-match res.partner=keep\n  odoo-migrate … run --update res.partner:email,phone\n  odoo-migrate … run --source-filestore /var/lib/odoo16/filestore/prod --target-filestore /var/lib/odoo19/filestore/new")]
+    #[command(
+        after_help = "Examples:\n  odoo-migrate … run --jobs 4\n  odoo-migrate … run --deadline 06:30 --log-format json --log-file migrate.log   # exit 5 at the deadline, resume tomorrow\n  odoo-migrate … run --on-match res.partner=keep\n  odoo-migrate … run --update res.partner:email,phone\n  odoo-migrate … run --source-filestore /var/lib/odoo16/filestore/prod --target-filestore /var/lib/odoo19/filestore/new"
+    )]
     Run(RunArgs),
     /// Show the progress and totals of the current or last run.
-    #[command(after_help = "Examples:\n  odoo-migrate --target postgres://odoo@db19/new status\n  odoo-migrate --target … --format json status\n  psql -d new -c 'SELECT * FROM odoo_migrate.progress'")]
+    #[command(
+        after_help = "Examples:\n  odoo-migrate --target postgres://odoo@db19/new status\n  odoo-migrate --target … --format json status\n  psql -d new -c 'SELECT * FROM odoo_migrate.progress'"
+    )]
     Status,
     /// Prove the migration: external ids, counts, fields, references, duplicates and business totals.
-    #[command(after_help = "Examples:\n  odoo-migrate … verify --report-dir reports\n  odoo-migrate … verify --check trial-balance\n  odoo-migrate … verify --deep --target-filestore /var/lib/odoo19/filestore/new\n\nChecks: external-ids, counts, fields, references, duplicates, attachment-files, deep, trial-balance,\njournal-totals, open-balances, revenue-per-month, stock-on-hand, stock-valuation, order-states.")]
+    #[command(
+        after_help = "Examples:\n  odoo-migrate … verify --report-dir reports\n  odoo-migrate … verify --check trial-balance\n  odoo-migrate … verify --deep --target-filestore /var/lib/odoo19/filestore/new\n\nChecks: external-ids, counts, fields, references, duplicates, attachment-files, deep, trial-balance,\njournal-totals, open-balances, revenue-per-month, stock-on-hand, stock-valuation, order-states."
+    )]
     Verify(VerifyArgs),
     /// Remove what a run created and restore what it changed.
-    #[command(after_help = "Examples:\n  odoo-migrate --target postgres://odoo@db19/new rollback\n  odoo-migrate --target … rollback --run 3")]
+    #[command(
+        after_help = "Examples:\n  odoo-migrate --target postgres://odoo@db19/new rollback\n  odoo-migrate --target … rollback --run 3"
+    )]
     Rollback(RollbackArgs),
     /// `config check`: print the effective configuration (passwords hidden) and test both connections.
     Config {
