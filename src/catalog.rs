@@ -185,7 +185,21 @@ pub async fn load(client: &impl GenericClient, side: Side, database: &str) -> Re
         modules.insert(row.get::<_, String>(0), row.get::<_, String>(1));
     }
 
-    let tables = load_tables(client).await?;
+    let tables = match load_tables(client).await {
+        Ok(tables) => tables,
+        Err(error) if is_lock_timeout(&error) => {
+            let locked = locked_tables(client).await.unwrap_or_default();
+            return Err(error.context(format!(
+                "the {label} database has {} locked by another session",
+                if locked.is_empty() {
+                    "a table".to_string()
+                } else {
+                    locked.join(", ")
+                }
+            )));
+        }
+        Err(error) => return Err(error),
+    };
     let models = load_models(client, &tables).await?;
 
     let mut loose_sequences = Vec::new();
@@ -281,11 +295,11 @@ async fn load_tables(client: &impl GenericClient) -> Result<BTreeMap<String, Tab
             }),
         }
     }
-    for row in client
+    let counts = client
         .query(include_str!("../sql/catalog/row_counts.sql"), &[])
         .await
-        .context("cannot count the rows of the tables")?
-    {
+        .context("cannot count the rows of the tables")?;
+    for row in counts {
         let name: String = row.get(0);
         if let Some(table) = tables.get_mut(&name) {
             table.row_count = row.get::<_, Option<i64>>(1).unwrap_or(0);
@@ -419,6 +433,31 @@ fn truthy(json: &Value, key: &str) -> bool {
         Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
         _ => false,
     }
+}
+
+fn is_lock_timeout(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(|e| e.code())
+            .is_some_and(|c| c.code() == "55P03")
+    })
+}
+
+/// Tables of this database that another session holds locked against reading.
+pub async fn locked_tables(client: &impl GenericClient) -> Result<Vec<String>> {
+    Ok(client
+        .query(
+            "SELECT DISTINCT c.relname::text FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+             WHERE l.granted AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid() \
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND c.relkind IN ('r', 'p') ORDER BY 1",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 /// Quotes an SQL identifier the way PostgreSQL's `quote_ident` does, for every name read from a catalog.

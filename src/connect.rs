@@ -65,9 +65,18 @@ impl Endpoint {
         config.application_name("odoo-migrate");
         config.connect_timeout(Duration::from_secs(10));
         config.keepalives_idle(Duration::from_secs(30));
+        // A server- or database-wide statement timeout must not cut a long COPY short; waiting for
+        // a lock held by someone else has a bound, so that a busy table is named, not waited on
+        // forever.
+        let lock_timeout = std::env::var("ODOO_MIGRATE_LOCK_TIMEOUT")
+            .ok()
+            .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or_else(|| "60s".to_string());
+        let mut options = format!("-c statement_timeout=0 -c lock_timeout={lock_timeout}");
         if side == Side::Source {
-            config.options("-c default_transaction_read_only=on");
+            options.push_str(" -c default_transaction_read_only=on");
         }
+        config.options(&options);
         Ok(Endpoint { side, config })
     }
 
@@ -223,6 +232,34 @@ fn apply_environment_defaults(config: &mut Config) {
     {
         config.dbname(&database);
     }
+}
+
+/// What to do about a database error, by its SQLSTATE, for the error line the user reads.
+pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    let code = error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(|e| e.code())
+            .map(|c| c.code().to_string())
+    })?;
+    Some(match code.as_str() {
+        "55P03" => {
+            "another session holds a lock on a target table: find it in pg_locks, stop it, and run again (committed chunks are kept)"
+        }
+        "53100" => {
+            "the target's disk is full: free space or grow the volume, then run again (committed chunks are kept)"
+        }
+        "53200" => "the server ran out of memory: lower --jobs, then run again",
+        "53300" => "the server has no free connection slots: lower --jobs or raise max_connections",
+        "57014" => "a statement was cancelled (statement timeout or an administrator): run again",
+        "42501" => {
+            "the role lacks a privilege: connect to the target as the database owner (the role Odoo uses)"
+        }
+        "25006" => {
+            "the target accepts no writes (a standby, or default_transaction_read_only): use the primary"
+        }
+        _ => return None,
+    })
 }
 
 /// Replaces the password of any connection URL found in `text` by `***`, for messages that quote

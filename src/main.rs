@@ -59,10 +59,13 @@ fn main() -> ExitCode {
         Ok(status) => status,
         Err(error) => {
             let status = exit::status_of(&error);
-            let message = match status {
+            let mut message = match status {
                 Status::Failure => format!("{error:#}"),
                 _ => error.to_string(),
             };
+            if let Some(hint) = connect::hint(&error) {
+                message.push_str(&format!("\nhint: {hint}"));
+            }
             let message = connect::redact(&message);
             let json_on_stderr = cli.log_format == cli::LogFormat::Json && cli.log_file.is_none();
             if json_on_stderr || cli.log_file.is_some() {

@@ -59,6 +59,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     }
     stop.watch_signals();
     let session = Session::open(cli, jobs + 1).await?;
+    refuse_blocking_differences(&session, &rules)?;
     let mut control = session.target_endpoint.connect().await?;
     side_schema::ensure(&mut control).await?;
     let locked: bool = control
@@ -121,6 +122,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             id
         }
         _ => {
+            refuse_non_fresh_target(&session)?;
             let options = serde_json::json!({
                 "jobs": jobs,
                 "chunk_size": args.chunk_size,
@@ -328,7 +330,10 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     let mut failures = Vec::new();
     for (plan, outcome) in &results {
         if let Err(error) = outcome {
-            let message = connect::redact(&format!("{error:#}"));
+            let mut message = connect::redact(&format!("{error:#}"));
+            if let Some(hint) = connect::hint(error) {
+                message.push_str(&format!(" (hint: {hint})"));
+            }
             tracing::warn!(table = %plan.source_table, "table failed: {message}");
             control
                 .execute(
@@ -390,6 +395,62 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         crate::report::write_run_report(directory, run_id, &lines)?;
     }
     Ok(Status::Success)
+}
+
+/// A run starts only when the analysis finds nothing that blocks it: a module the target lacks, a
+/// required column no rule fills. Nothing is written before this check.
+fn refuse_blocking_differences(session: &Session, rules: &Rules) -> Result<()> {
+    let analysis = diff::analyze(&session.source_catalog, &session.target_catalog, rules);
+    let blocking: Vec<String> = analysis
+        .blocking()
+        .map(|f| format!("[{}] {}: {}", f.category, f.subject, f.detail))
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    Err(refuse(
+        Status::Blocking,
+        format!(
+            "the migration cannot start: {} blocking difference(s) (details with `odoo-migrate analyze`):\n  {}",
+            blocking.len(),
+            blocking.join("\n  ")
+        ),
+    ))
+}
+
+/// Business tables that a freshly created Odoo 19 database has empty.
+const BUSINESS_TABLES: &[&str] = &[
+    "account_move",
+    "account_payment",
+    "sale_order",
+    "purchase_order",
+    "stock_picking",
+    "stock_move",
+    "crm_lead",
+    "product_template",
+];
+
+/// A new run goes only into a target that holds no business data of its own: the tool fills a
+/// freshly created Odoo 19 database, it does not merge two companies' books.
+fn refuse_non_fresh_target(session: &Session) -> Result<()> {
+    let filled: Vec<String> = BUSINESS_TABLES
+        .iter()
+        .filter_map(|table| {
+            let rows = session.target_catalog.tables.get(*table)?.row_count;
+            (rows > 0).then(|| format!("{table}: {rows} rows"))
+        })
+        .collect();
+    if filled.is_empty() {
+        return Ok(());
+    }
+    Err(refuse(
+        Status::WrongDatabase,
+        format!(
+            "the target {} already holds business data ({}); odoo-migrate fills a freshly created Odoo 19 database: create a new one with the same modules",
+            session.target_catalog.database,
+            filled.join(", ")
+        ),
+    ))
 }
 
 /// Before resuming, checks that the tables recorded as done still hold their rows: every mapping
