@@ -363,6 +363,22 @@ fn model_findings(
                     });
                 }
                 if pair.target_table.is_none() {
+                    if let Some(rule) = rules.relations.iter().find(|r| r.from == pair.source_table)
+                    {
+                        out.push(Finding {
+                            category: category::MODEL_REMOVED,
+                            subject: model.to_string(),
+                            detail: format!(
+                                "table {} ({} rows) has no counterpart; its rows become pairs of {}",
+                                pair.source_table, pair.rows, rule.to
+                            ),
+                            blocking: false,
+                            covered_by: rules
+                                .origin(&format!("relations.{}.{}", rule.from, rule.to))
+                                .map(str::to_string),
+                        });
+                        continue;
+                    }
                     let skipped = pair.policy == Policy::Skip;
                     out.push(Finding {
                         category: category::MODEL_REMOVED,

@@ -58,6 +58,9 @@ pub struct ColumnPlan {
 /// Everything needed to copy one table.
 #[derive(Debug, Clone, Serialize)]
 pub struct TablePlan {
+    /// What the run's checkpoints call this copy: the source table, or `from → to` for a derived
+    /// relation.
+    pub key: String,
     pub kind: TableKind,
     pub source_table: String,
     pub target_table: String,
@@ -159,7 +162,67 @@ pub fn build(
             &renamed_models,
         )?);
     }
+    for rule in &rules.relations {
+        plans.push(relation_plan(source, target, rule)?);
+    }
     Ok(plans)
+}
+
+/// The plan of a `[[relations]]` rule: source rows become pairs of a target many2many table.
+fn relation_plan(
+    source: &Catalog,
+    target: &Catalog,
+    rule: &crate::rules::RelationRule,
+) -> Result<TablePlan> {
+    let origin = format!("relation rule {} → {}", rule.from, rule.to);
+    let Some(source_table) = source.tables.get(&rule.from) else {
+        bail!("{origin}: the source has no table {}", rule.from);
+    };
+    let Some(target_table) = target.tables.get(&rule.to) else {
+        bail!("{origin}: the target has no table {}", rule.to);
+    };
+    let mut select = Vec::new();
+    let mut columns = Vec::new();
+    for (name, column) in &rule.columns {
+        let Some(target_column) = target_table.column(name) else {
+            bail!("{origin}: the target table has no column {name}");
+        };
+        let Some(sql) = &column.sql else {
+            bail!("{origin}: column {name} needs `sql`");
+        };
+        let field = select.len();
+        select.push(format!("({sql})::{}", target_column.data_type));
+        columns.push(ColumnPlan {
+            target_column: name.clone(),
+            target_type: target_column.data_type.clone(),
+            not_null: target_column.not_null,
+            output: match &column.references {
+                Some(model) => Output::Remap {
+                    field,
+                    model: model.clone(),
+                },
+                None => Output::Copy { field },
+            },
+        });
+    }
+    if columns.is_empty() {
+        bail!("{origin}: no columns");
+    }
+    Ok(TablePlan {
+        key: format!("{} → {}", rule.from, rule.to),
+        kind: TableKind::Relation,
+        source_table: rule.from.clone(),
+        target_table: rule.to.clone(),
+        model: rule.to.clone(),
+        target_model: String::new(),
+        select,
+        columns,
+        on_match: OnMatch::Keep,
+        post_sql: Vec::new(),
+        rows: source_table.row_count,
+        filter: rule.filter.as_ref().map(|f| format!("({f})")),
+        update_only: false,
+    })
 }
 
 fn table_plan(
@@ -313,6 +376,7 @@ fn table_plan(
     }
     let on_match = model_rule.and_then(|r| r.on_match).unwrap_or(OnMatch::Keep);
     Ok(TablePlan {
+        key: pair.source_table.clone(),
         kind: pair.kind,
         source_table: pair.source_table.clone(),
         target_table: target_table.name.clone(),

@@ -133,7 +133,10 @@ async fn rehearse_in_transaction(
             TableKind::Relation => 0,
         };
         let mut sampled_plan = plan.clone();
-        sampled_plan.filter = Some(filter);
+        sampled_plan.filter = Some(match &plan.filter {
+            Some(own) => format!("{own} AND {filter}"),
+            None => filter,
+        });
         let savepoint = transaction.savepoint("rehearse_table").await?;
         let outcome = copy::copy_rows(
             &sampled_plan,

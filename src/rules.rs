@@ -70,6 +70,25 @@ pub struct RulesFile {
     /// External ids that changed module or name, beyond the module renames.
     #[serde(default)]
     pub xmlids: Vec<XmlidRule>,
+    /// Many2many tables of the target filled from rows of the source (a many2one that became a
+    /// many2many, a model that became a relation).
+    #[serde(default)]
+    pub relations: Vec<RelationRule>,
+}
+
+/// Rows of a source table (aliased `s`) that become pairs of a target many2many table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelationRule {
+    pub from: String,
+    pub to: String,
+    /// A condition on the source rows.
+    pub filter: Option<String>,
+    /// Each column of the target table: `sql` over `s` and the (Odoo 16) model its ids belong to.
+    pub columns: BTreeMap<String, ColumnRule>,
+    /// For the people who read and write rules; the tool does not act on it.
+    #[allow(dead_code)]
+    pub note: Option<String>,
 }
 
 /// A change of external id: source `module.name` becomes `to_module.to_name` in the target.
@@ -211,6 +230,7 @@ pub struct Rules {
     pub models: BTreeMap<String, ModelRule>,
     pub tables: BTreeMap<String, TableRule>,
     pub xmlids: Vec<XmlidRule>,
+    pub relations: Vec<RelationRule>,
     /// Where each rule came from, for reports: "models.mail.channel" → "rules/16-19/models.toml".
     pub origins: BTreeMap<String, String>,
 }
@@ -258,6 +278,15 @@ impl Rules {
             merged.post_sql.extend(rule.post_sql);
         }
         self.xmlids.extend(file.xmlids);
+        for relation in file.relations {
+            self.origins.insert(
+                format!("relations.{}.{}", relation.from, relation.to),
+                origin.to_string(),
+            );
+            self.relations
+                .retain(|r| !(r.from == relation.from && r.to == relation.to));
+            self.relations.push(relation);
+        }
         for (name, rule) in file.tables {
             self.origins
                 .insert(format!("tables.{name}"), origin.to_string());

@@ -192,7 +192,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                      VALUES ($1, $2, $3, $4, $5, $6)",
                     &[
                         &run_id,
-                        &plan.source_table,
+                        &plan.key,
                         &plan.target_table,
                         &plan.model,
                         &(if plan.kind == TableKind::Model { "model" } else { "relation" }),
@@ -279,7 +279,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         .collect();
     let pending: Vec<TablePlan> = plans
         .into_iter()
-        .filter(|p| !done.contains(&p.source_table))
+        .filter(|p| !done.contains(&p.key))
         .collect();
     tracing::info!(tables = pending.len(), jobs, "copying");
 
@@ -338,7 +338,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             control
                 .execute(
                     "UPDATE odoo_migrate.model_state SET status = 'failed', error = $3 WHERE run_id = $1 AND source_table = $2",
-                    &[&run_id, &plan.source_table, &message],
+                    &[&run_id, &plan.key, &message],
                 )
                 .await?;
             control
@@ -599,12 +599,12 @@ async fn copy_table(copying: &Copying<'_>, plan: &TablePlan) -> Result<TableEnd>
         client
             .query_one(
                 "SELECT rows_done FROM odoo_migrate.model_state WHERE run_id = $1 AND source_table = $2",
-                &[&run_id, &plan.source_table],
+                &[&run_id, &plan.key],
             )
             .await?
             .get(0)
     };
-    let progress = progress.table(&plan.source_table, plan.rows.max(done) as u64);
+    let progress = progress.table(&plan.key, plan.rows.max(done) as u64);
     progress.advance(done as u64);
     loop {
         if stop.requested() {
@@ -694,7 +694,7 @@ async fn copy_chunk(
         .query_one(
             "UPDATE odoo_migrate.model_state SET status = 'copying', started_at = coalesce(started_at, now()) \
              WHERE run_id = $1 AND source_table = $2 RETURNING last_source_id",
-            &[&run_id, &plan.source_table],
+            &[&run_id, &plan.key],
         )
         .await?;
     let after: Option<i64> = state.get(0);
@@ -772,7 +772,7 @@ async fn copy_chunk(
              last_source_id = $8, error = NULL WHERE run_id = $1 AND source_table = $2",
             &[
                 &run_id,
-                &plan.source_table,
+                &plan.key,
                 &(outcome.rows_read as i64),
                 &(outcome.created as i64),
                 &(outcome.matched as i64),

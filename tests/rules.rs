@@ -148,6 +148,39 @@ fn every_rule_family_on_real_rows() {
         )),
     );
 
+    // Fiscal position tax mappings (records in 16) are pairs of two many2many tables in 19.
+    let positions = mapping(&pair.target, "account.fiscal.position");
+    let mappings = rows(
+        &pair.source,
+        "SELECT position_id::text, tax_src_id::text, tax_dest_id::text FROM account_fiscal_position_tax WHERE tax_dest_id IS NOT NULL",
+    );
+    assert!(!mappings.is_empty());
+    for m in &mappings {
+        let (position, source_tax, destination) = (
+            positions[&id(&m[0])].0,
+            taxes[&id(&m[1])].0,
+            taxes[&id(&m[2])].0,
+        );
+        assert_eq!(
+            pair.target.count(&format!(
+                "SELECT 1 FROM account_fiscal_position_account_tax_rel WHERE account_fiscal_position_id = {position} AND account_tax_id = {destination}"
+            )),
+            1
+        );
+        assert_eq!(
+            pair.target.count(&format!(
+                "SELECT 1 FROM account_tax_alternatives WHERE dest_tax_id = {destination} AND src_tax_id = {source_tax}"
+            )),
+            1
+        );
+    }
+    // Procurement groups of moves became stock references linked through a many2many table.
+    assert_eq!(
+        pair.target.count("SELECT 1 FROM stock_reference_move_rel"),
+        pair.source
+            .count("SELECT 1 FROM stock_move WHERE group_id IS NOT NULL")
+    );
+
     // Products: storable products are goods with is_storable.
     assert_eq!(
         pair.target.count(
