@@ -124,6 +124,21 @@ impl TablePlan {
     }
 }
 
+/// The table pairs and the copy plans of a session's two catalogs under the rules.
+pub fn for_session(
+    session: &crate::session::Session,
+    rules: &Rules,
+) -> Result<(Vec<TablePair>, Vec<TablePlan>)> {
+    let pairs = crate::diff::pair_tables(&session.source_catalog, &session.target_catalog, rules);
+    let plans = build(
+        &session.source_catalog,
+        &session.target_catalog,
+        rules,
+        &pairs,
+    )?;
+    Ok((pairs, plans))
+}
+
 /// Builds the plans of every table that is copied.
 pub fn build(
     source: &Catalog,
@@ -131,11 +146,7 @@ pub fn build(
     rules: &Rules,
     pairs: &[TablePair],
 ) -> Result<Vec<TablePlan>> {
-    let renamed_models: BTreeMap<String, String> = rules
-        .models
-        .iter()
-        .filter_map(|(from, rule)| rule.rename.as_ref().map(|to| (from.clone(), to.clone())))
-        .collect();
+    let renamed_models = rules.renamed_models();
     let mut plans = Vec::new();
     for pair in pairs {
         if pair.policy != Policy::Migrate || pair.transient {

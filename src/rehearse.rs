@@ -41,13 +41,7 @@ pub struct TableRehearsal {
 pub async fn rehearse_command(cli: &Cli, args: &RehearseArgs) -> Result<Status> {
     let rules = Rules::load(&cli.rules)?;
     let session = Session::open(cli, 2).await?;
-    let pairs = diff::pair_tables(&session.source_catalog, &session.target_catalog, &rules);
-    let plans = plan::build(
-        &session.source_catalog,
-        &session.target_catalog,
-        &rules,
-        &pairs,
-    )?;
+    let (pairs, plans) = plan::for_session(&session, &rules)?;
     crate::run::check_plans(&session, &plans).await?;
     let source = session.source.get().await?;
     let samples = sample(&source, &plans, args.sample.max(1) as i64).await?;
@@ -115,11 +109,7 @@ async fn rehearse_in_transaction(
     )
     .await?;
     let mappings = mapping::load(&transaction, rules, pairs).await?;
-    let renamed: BTreeMap<String, String> = rules
-        .models
-        .iter()
-        .filter_map(|(from, rule)| rule.rename.as_ref().map(|to| (from.clone(), to.clone())))
-        .collect();
+    let renamed = rules.renamed_models();
     let written = crate::run::tables_written(plans, &session.target_catalog);
     let keys = set_keys_aside(&transaction, &written).await?;
 

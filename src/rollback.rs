@@ -15,9 +15,6 @@ use crate::exit::{Status, refuse};
 use crate::report;
 use crate::side_schema;
 
-/// Same lock as `run`: a rollback never overlaps a run.
-use crate::run::RUN_LOCK;
-
 pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> {
     let endpoint = cli.target()?;
     let mut client = endpoint.connect().await?;
@@ -28,16 +25,11 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
         ));
     }
     side_schema::ensure(&mut client).await?;
-    let locked: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&RUN_LOCK])
-        .await?
-        .get(0);
-    if !locked {
-        return Err(refuse(
-            Status::Usage,
-            "a run is working on this target right now; stop it (Ctrl+C) before rolling back",
-        ));
-    }
+    side_schema::lock_run(
+        &client,
+        "a run is working on this target right now; stop it (Ctrl+C) before rolling back",
+    )
+    .await?;
     let run = match args.run {
         Some(id) => client
             .query_opt(

@@ -334,6 +334,14 @@ impl Rules {
             .map(|m| (m.to_string(), name.to_string(), false))
     }
 
+    /// Source model → Odoo 19 model, for the models the rules rename.
+    pub fn renamed_models(&self) -> BTreeMap<String, String> {
+        self.models
+            .iter()
+            .filter_map(|(from, rule)| rule.rename.as_ref().map(|to| (from.clone(), to.clone())))
+            .collect()
+    }
+
     /// The Odoo 19 name of a source model.
     pub fn model_in_target<'a>(&'a self, model: &'a str) -> &'a str {
         self.models

@@ -24,9 +24,6 @@ use crate::side_schema;
 use crate::stop::{self, StopSignal};
 use crate::{connect, fault};
 
-/// Session-level advisory lock held by the run that works on a target ("odoo_run").
-pub const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;
-
 pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     if !args.update.is_empty() {
         return crate::update::update_command(cli, args).await;
@@ -62,19 +59,14 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     refuse_blocking_differences(&session, &rules)?;
     let mut control = session.target_endpoint.connect().await?;
     side_schema::ensure(&mut control).await?;
-    let locked: bool = control
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&RUN_LOCK])
-        .await?
-        .get(0);
-    if !locked {
-        return Err(refuse(
-            Status::Usage,
-            format!(
-                "another odoo-migrate run is working on the target {} right now; wait for it to end (see `odoo-migrate status`)",
-                session.target_endpoint
-            ),
-        ));
-    }
+    side_schema::lock_run(
+        &control,
+        &format!(
+            "another odoo-migrate run is working on the target {} right now; wait for it to end (see `odoo-migrate status`)",
+            session.target_endpoint
+        ),
+    )
+    .await?;
     side_schema::claim_source(
         &control,
         &session.source_uuid,
@@ -147,13 +139,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         .await
         .context("cannot record the state of the target's sequences")?;
 
-    let pairs = diff::pair_tables(&session.source_catalog, &session.target_catalog, &rules);
-    let plans = plan::build(
-        &session.source_catalog,
-        &session.target_catalog,
-        &rules,
-        &pairs,
-    )?;
+    let (pairs, plans) = plan::for_session(&session, &rules)?;
     check_plans(&session, &plans).await?;
 
     let planned: i64 = control
@@ -261,13 +247,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
 
     let mappings = Arc::new(mapping::load(&control, &rules, &pairs).await?);
     tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
-    let renamed_models: Arc<BTreeMap<String, String>> = Arc::new(
-        rules
-            .models
-            .iter()
-            .filter_map(|(from, rule)| rule.rename.as_ref().map(|to| (from.clone(), to.clone())))
-            .collect(),
-    );
+    let renamed_models: Arc<BTreeMap<String, String>> = Arc::new(rules.renamed_models());
     let done: Vec<String> = control
         .query(
             "SELECT source_table FROM odoo_migrate.model_state WHERE run_id = $1 AND status = 'done'",

@@ -17,6 +17,24 @@ pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The upgrade steps, in order; the version of the schema is the number of steps applied.
 const STEPS: &[&str] = &[include_str!("../sql/side_schema/001_initial.sql")];
 
+/// Session-level advisory lock held by whatever writes a migration into the target (run, update,
+/// rollback), so that two of them never work on one target at once ("odoo_run" in ASCII).
+const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;
+
+/// Takes the run lock for this session, or refuses with `busy` when another session holds it.
+pub async fn lock_run(client: &Client, busy: &str) -> Result<()> {
+    let locked: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&RUN_LOCK])
+        .await
+        .context("cannot take the run lock on the target")?
+        .get(0);
+    if locked {
+        Ok(())
+    } else {
+        Err(refuse(Status::Usage, busy.to_string()))
+    }
+}
+
 /// Advisory lock key taken while the schema is created or upgraded ("odoo_mig" in ASCII).
 const SCHEMA_LOCK: i64 = 0x6f64_6f6f_5f6d_6967;
 

@@ -4,13 +4,11 @@
 //! under `on_match = update` are written; only those whose values differ are changed and counted,
 //! and their former values are kept for `rollback`.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context, Result};
 
 use crate::cli::{Cli, RunArgs};
 use crate::copy;
-use crate::diff::{self, TableKind};
+use crate::diff::TableKind;
 use crate::exit::{Status, refuse};
 use crate::mapping;
 use crate::plan::{self, Output, TablePlan};
@@ -57,13 +55,7 @@ pub async fn update_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         rules.models.entry(model.clone()).or_default().on_match = Some(*policy);
     }
     let session = Session::open(cli, 2).await?;
-    let pairs = diff::pair_tables(&session.source_catalog, &session.target_catalog, &rules);
-    let plans = plan::build(
-        &session.source_catalog,
-        &session.target_catalog,
-        &rules,
-        &pairs,
-    )?;
+    let (pairs, plans) = plan::for_session(&session, &rules)?;
     let mut requests = Vec::new();
     for text in &args.update {
         let request = parse_request(text, |m| session.source_catalog.models.contains_key(m))
@@ -101,16 +93,11 @@ pub async fn update_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
 
     let mut target = session.target_endpoint.connect().await?;
     crate::side_schema::ensure(&mut target).await?;
-    let locked: bool = target
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&crate::run::RUN_LOCK])
-        .await?
-        .get(0);
-    if !locked {
-        return Err(refuse(
-            Status::Usage,
-            "another odoo-migrate run is working on this target right now; wait for it to end",
-        ));
-    }
+    crate::side_schema::lock_run(
+        &target,
+        "another odoo-migrate run is working on this target right now; wait for it to end",
+    )
+    .await?;
     let run = target
         .query_opt(
             "SELECT id FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back' ORDER BY id DESC LIMIT 1",
@@ -127,11 +114,7 @@ pub async fn update_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         })?;
     let run_id: i64 = run.get(0);
     let mappings = mapping::load(&target, &rules, &pairs).await?;
-    let renamed: BTreeMap<String, String> = rules
-        .models
-        .iter()
-        .filter_map(|(from, rule)| rule.rename.as_ref().map(|to| (from.clone(), to.clone())))
-        .collect();
+    let renamed = rules.renamed_models();
     let source = session.source.get().await?;
     let mut lines = Vec::new();
     for (request, plan) in requests {

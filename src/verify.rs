@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 
 use crate::catalog::quote_ident;
 use crate::cli::{Cli, Format, VerifyArgs};
-use crate::diff::{self, TableKind};
+use crate::diff::TableKind;
 use crate::exit::{Status, refuse};
 use crate::plan::{self, Output, TablePlan};
 use crate::report;
@@ -112,13 +112,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     }
     side_schema::ensure(&mut target).await?;
     let source = session.source.get().await?;
-    let pairs = diff::pair_tables(&session.source_catalog, &session.target_catalog, &rules);
-    let plans = plan::build(
-        &session.source_catalog,
-        &session.target_catalog,
-        &rules,
-        &pairs,
-    )?;
+    let (_, plans) = plan::for_session(&session, &rules)?;
     let finished: Vec<String> = target
         .query(
             "SELECT DISTINCT ON (source_table) source_table FROM odoo_migrate.model_state s \

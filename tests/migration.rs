@@ -258,11 +258,7 @@ fn rollback_gives_back_the_pristine_target() {
     assert!(outcome.stdout.contains("rolled back"), "{}", outcome.stdout);
     let expected = pristine.table_digests();
     let actual = pair.target.table_digests();
-    let differing: Vec<&String> = expected
-        .iter()
-        .filter(|(table, digest)| actual.get(*table) != Some(digest))
-        .map(|(table, _)| table)
-        .collect();
+    let differing = common::differing_tables(&expected, &actual);
     assert!(
         differing.is_empty(),
         "tables differing from the pristine target: {differing:?}"
@@ -316,11 +312,7 @@ fn rollback_after_an_interrupted_run_gives_back_the_pristine_target() {
     pair.run(&["rollback"]).assert_code(0);
     let expected = pristine.table_digests();
     let actual = pair.target.table_digests();
-    let differing: Vec<&String> = expected
-        .iter()
-        .filter(|(table, digest)| actual.get(*table) != Some(digest))
-        .map(|(table, _)| table)
-        .collect();
+    let differing = common::differing_tables(&expected, &actual);
     assert!(
         differing.is_empty(),
         "tables differing from the pristine target: {differing:?}"

@@ -48,11 +48,7 @@ fn run_with_fault(pair: &DatabasePair, fault: &str) -> common::Outcome {
 fn assert_same_as_reference(pair: &DatabasePair, what: &str) {
     let (digests, mappings) = final_state(pair);
     let (expected_digests, expected_mappings) = reference();
-    let differing: Vec<&String> = expected_digests
-        .iter()
-        .filter(|(table, digest)| digests.get(*table) != Some(digest))
-        .map(|(table, _)| table)
-        .collect();
+    let differing = common::differing_tables(expected_digests, &digests);
     assert!(
         differing.is_empty(),
         "{what}: tables differ from the uninterrupted run: {differing:?}"

@@ -63,12 +63,7 @@ fn a_server_restart_mid_run_is_survived() {
         pair.run(&["run", "--chunk-size", CHUNK]).assert_code(0);
     }
     let actual = state(&pair);
-    let differing: Vec<&String> = expected
-        .0
-        .iter()
-        .filter(|(table, digest)| actual.0.get(*table) != Some(digest))
-        .map(|(table, _)| table)
-        .collect();
+    let differing = common::differing_tables(&expected.0, &actual.0);
     assert!(differing.is_empty(), "tables differ: {differing:?}");
     assert_eq!(actual.1, expected.1, "mappings differ");
     pair.run(&["verify"]).assert_code(0);

@@ -2,27 +2,44 @@
 //! (again only when a dump's checksum changes), gives each test fresh copies made with
 //! `CREATE DATABASE … TEMPLATE …` and drops them afterwards, and runs the real binary.
 //!
-//! Settings: `ODOO_MIGRATE_TEST_PG` (a libpq URL to the maintenance database) or the PG*
-//! variables, default `postgres://postgres@127.0.0.1:5432/postgres`; `ODOO_MIGRATE_DUMPS`, the
-//! directory of `odoo16_demo.dump` and `odoo19_empty.dump`, default `../shared/odoo-dumps`.
+//! Settings:
+//! - `ODOO_MIGRATE_TEST_PG`: a libpq URL to the server's maintenance database; what it leaves out
+//!   comes from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, then from the defaults
+//!   `postgres://postgres@127.0.0.1:5432/postgres`.
+//! - `ODOO_MIGRATE_DUMPS`: the directory of the dumps, default `../shared/odoo-dumps` next to the
+//!   project; `ODOO_MIGRATE_SOURCE_DUMP` / `ODOO_MIGRATE_TARGET_DUMP`: other file names in it
+//!   (default `odoo16_demo.dump` / `odoo19_empty.dump`).
+//!
+//! Templates are named `omt_tpl_src_<12 hex of the dump's SHA-256>` and `omt_tpl_tgt_<…>`; they
+//! are restored under an advisory lock (tests run in parallel threads and processes) into a
+//! `…_loading` database renamed once complete, then marked as templates that accept no
+//! connection. Copies are named `omt_<test>_<s|t>_<pid>_<n>`.
 
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::str::FromStr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config, NoTls};
 
 /// Advisory lock key held while templates are restored ("omtestrs").
 const RESTORE_LOCK: i64 = 0x6f6d_7465_7374_7273;
 
+/// What to set when the test server cannot be reached.
+const SERVER_HINT: &str = "start PostgreSQL (bash .ci/run does) or point the tests at a server \
+     with ODOO_MIGRATE_TEST_PG=postgres://USER:PASSWORD@HOST:PORT/postgres, or PGHOST, PGPORT, \
+     PGUSER and PGPASSWORD; the role needs CREATEDB";
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Which dump a database comes from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dump {
     Source,
     Target,
@@ -30,11 +47,19 @@ pub enum Dump {
 
 impl Dump {
     fn file(self) -> String {
+        std::env::var(self.file_variable()).unwrap_or_else(|_| {
+            match self {
+                Dump::Source => "odoo16_demo.dump",
+                Dump::Target => "odoo19_empty.dump",
+            }
+            .to_string()
+        })
+    }
+
+    fn file_variable(self) -> &'static str {
         match self {
-            Dump::Source => std::env::var("ODOO_MIGRATE_SOURCE_DUMP")
-                .unwrap_or_else(|_| "odoo16_demo.dump".to_string()),
-            Dump::Target => std::env::var("ODOO_MIGRATE_TARGET_DUMP")
-                .unwrap_or_else(|_| "odoo19_empty.dump".to_string()),
+            Dump::Source => "ODOO_MIGRATE_SOURCE_DUMP",
+            Dump::Target => "ODOO_MIGRATE_TARGET_DUMP",
         }
     }
 
@@ -44,65 +69,156 @@ impl Dump {
             Dump::Target => "omt_tpl_tgt_",
         }
     }
+
+    fn side(self) -> &'static str {
+        match self {
+            Dump::Source => "s",
+            Dump::Target => "t",
+        }
+    }
+
+    /// The dump file this side is restored from.
+    pub fn path(self) -> PathBuf {
+        dumps_dir().join(self.file())
+    }
 }
 
+/// The directory of the dumps: `ODOO_MIGRATE_DUMPS`, else `../shared/odoo-dumps` next to the project.
 pub fn dumps_dir() -> PathBuf {
     std::env::var_os("ODOO_MIGRATE_DUMPS")
+        .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/odoo-dumps"))
 }
 
-/// The admin connection settings.
+/// The admin connection settings, to the maintenance database.
 pub fn admin_config() -> Config {
-    if let Ok(url) = std::env::var("ODOO_MIGRATE_TEST_PG") {
-        return Config::from_str(&url).expect("ODOO_MIGRATE_TEST_PG is not a valid libpq URL");
+    let mut config = match std::env::var("ODOO_MIGRATE_TEST_PG") {
+        Ok(url) if !url.trim().is_empty() => Config::from_str(url.trim()).unwrap_or_else(|error| {
+            panic!(
+                "ODOO_MIGRATE_TEST_PG is not a valid libpq URL ({error}); \
+                 example: postgres://postgres@127.0.0.1:5432/postgres"
+            )
+        }),
+        _ => Config::new(),
+    };
+    let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if config.get_hosts().is_empty() {
+        config.host(variable("PGHOST").unwrap_or_else(|| "127.0.0.1".into()));
     }
-    let mut config = Config::new();
-    config.host(std::env::var("PGHOST").unwrap_or_else(|_| "127.0.0.1".into()));
-    config.port(
-        std::env::var("PGPORT")
-            .ok()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(5432),
-    );
-    config.user(std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into()));
-    if let Ok(password) = std::env::var("PGPASSWORD") {
+    if config.get_ports().is_empty() {
+        let port = variable("PGPORT").map(|p| {
+            p.parse::<u16>()
+                .unwrap_or_else(|_| panic!("PGPORT={p} is not a port number"))
+        });
+        config.port(port.unwrap_or(5432));
+    }
+    if config.get_user().is_none() {
+        config.user(variable("PGUSER").unwrap_or_else(|| "postgres".into()));
+    }
+    if config.get_password().is_none()
+        && let Some(password) = variable("PGPASSWORD")
+    {
         config.password(password);
     }
-    config.dbname("postgres");
+    if config.get_dbname().is_none() {
+        config.dbname("postgres");
+    }
+    config.connect_timeout(Duration::from_secs(10));
+    config.application_name("odoo-migrate-tests");
     config
 }
 
-fn host_port_user() -> (String, u16, String, Option<String>) {
-    let config = admin_config();
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => "127.0.0.1".to_string(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres").to_string();
-    let password = config
-        .get_password()
-        .map(|p| String::from_utf8_lossy(p).into_owned());
-    (host, port, user, password)
+/// The maintenance database the harness connects to for CREATE/DROP DATABASE.
+pub fn maintenance_db() -> String {
+    admin_config()
+        .get_dbname()
+        .unwrap_or("postgres")
+        .to_string()
 }
 
-/// A libpq URL to database `name` on the test server.
-pub fn url(name: &str) -> String {
-    let (host, port, user, password) = host_port_user();
-    match password {
-        Some(password) => format!("postgres://{user}:{password}@{host}:{port}/{name}"),
-        None => format!("postgres://{user}@{host}:{port}/{name}"),
+struct Server {
+    /// A host name or address, or the directory of a Unix socket.
+    host: String,
+    port: u16,
+    user: String,
+    password: Option<String>,
+}
+
+fn server() -> Server {
+    let config = admin_config();
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(host)) => host.clone(),
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => "127.0.0.1".to_string(),
+    };
+    Server {
+        host,
+        port: config.get_ports().first().copied().unwrap_or(5432),
+        user: config.get_user().unwrap_or("postgres").to_string(),
+        password: config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
     }
 }
 
-/// Runs `work` on a fresh current-thread runtime (usable from sync code and from inside tests).
+/// Percent-encodes what is not safe in a URL component.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A libpq URL to database `name` on the test server (usable by the binary).
+pub fn url(name: &str) -> String {
+    let server = server();
+    let login = match &server.password {
+        Some(password) => format!("{}:{}", encode(&server.user), encode(password)),
+        None => encode(&server.user),
+    };
+    if server.host.starts_with('/') {
+        format!(
+            "postgres://{login}@/{}?host={}&port={}",
+            encode(name),
+            encode(&server.host),
+            server.port
+        )
+    } else if server.host.contains(':') {
+        format!(
+            "postgres://{login}@[{}]:{}/{}",
+            server.host,
+            server.port,
+            encode(name)
+        )
+    } else {
+        format!(
+            "postgres://{login}@{}:{}/{}",
+            server.host,
+            server.port,
+            encode(name)
+        )
+    }
+}
+
+/// A quoted SQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Runs `work` on a fresh current-thread runtime in its own thread, so that it can be called from
+/// plain tests as well as from inside `#[tokio::test]` tests.
 pub fn block_on<F: std::future::Future + Send>(work: F) -> F::Output
 where
     F::Output: Send,
 {
     std::thread::scope(|scope| {
-        scope
+        match scope
             .spawn(|| {
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -111,17 +227,28 @@ where
                     .block_on(work)
             })
             .join()
-            .expect("harness thread panicked")
+        {
+            Ok(output) => output,
+            // The harness thread's own panic message has been printed; carry it on.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     })
 }
 
+/// Connects to `database` on the test server as the admin role (must be awaited inside a tokio
+/// runtime); panics with what to set when the server cannot be reached.
 pub async fn connect(database: &str) -> Client {
     let mut config = admin_config();
     config.dbname(database);
     let (client, connection) = config.connect(NoTls).await.unwrap_or_else(|error| {
+        let server = server();
         panic!(
-            "cannot connect to the test PostgreSQL server ({error}); start it (bash .ci/run does) \
-             or point ODOO_MIGRATE_TEST_PG / PGHOST, PGPORT, PGUSER at one"
+            "cannot connect to database {database} on the test PostgreSQL server {}:{} as {} \
+             ({}); {SERVER_HINT}",
+            server.host,
+            server.port,
+            server.user,
+            describe(&error)
         )
     });
     tokio::spawn(async move {
@@ -130,42 +257,63 @@ pub async fn connect(database: &str) -> Client {
     client
 }
 
-fn checksum(path: &PathBuf) -> String {
-    let bytes = std::fs::read(path).unwrap_or_else(|error| {
-        panic!(
-            "cannot read the dump {} ({error}); set ODOO_MIGRATE_DUMPS to the directory of odoo16_demo.dump and odoo19_empty.dump",
-            path.display()
-        )
-    });
-    let digest = Sha256::digest(&bytes);
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+/// A PostgreSQL error with its cause (the server's message, or the I/O error).
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    match (error.as_db_error(), error.source()) {
+        (Some(db), _) => format!("{error}: {}", db.message()),
+        (None, Some(source)) => format!("{error}: {source}"),
+        (None, None) => error.to_string(),
+    }
 }
 
+/// The first 12 hex digits of the SHA-256 of the dump file.
+fn checksum(dump: Dump) -> String {
+    let path = dump.path();
+    let bytes = std::fs::read(&path).unwrap_or_else(|error| {
+        panic!(
+            "cannot read the test dump {} ({error}); set ODOO_MIGRATE_DUMPS to the directory \
+             holding odoo16_demo.dump and odoo19_empty.dump (or name other files in it with \
+             ODOO_MIGRATE_SOURCE_DUMP / ODOO_MIGRATE_TARGET_DUMP); {} is {}",
+            path.display(),
+            dump.file_variable(),
+            std::env::var(dump.file_variable()).unwrap_or_else(|_| "not set".into()),
+        )
+    });
+    Sha256::digest(&bytes)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// pg_restore from PATH, else the newest one in /usr/lib/postgresql/*/bin.
 fn pg_restore() -> PathBuf {
-    if let Ok(path) = which("pg_restore") {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("pg_restore"))
+            .find(|p| p.is_file())
+    });
+    if let Some(path) = on_path {
         return path;
     }
-    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
         .flatten()
-        .map(|e| e.path().join("bin/pg_restore"))
-        .filter(|p| p.exists())
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let path = entry.path().join("bin/pg_restore");
+            path.is_file().then_some((version, path))
+        })
         .collect();
     candidates.sort();
-    candidates
-        .pop()
-        .expect("pg_restore not found: install the PostgreSQL client (bash .ci/run does)")
-}
-
-fn which(name: &str) -> Result<PathBuf, ()> {
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(name))
-                .find(|p| p.is_file())
-        })
-        .ok_or(())
+    candidates.pop().map(|(_, path)| path).unwrap_or_else(|| {
+        panic!(
+            "pg_restore not found on PATH nor in /usr/lib/postgresql/*/bin: install the \
+             PostgreSQL client (apt-get install postgresql-client; bash .ci/run does)"
+        )
+    })
 }
 
 async fn database_exists(admin: &Client, name: &str) -> bool {
@@ -176,135 +324,205 @@ async fn database_exists(admin: &Client, name: &str) -> bool {
         .is_some()
 }
 
-/// The template database of a dump, restored if needed.
+/// The template database of a dump, restored when it does not exist yet. Computed once per process.
 pub fn template(dump: Dump) -> String {
-    let path = dumps_dir().join(dump.file());
-    let name = format!("{}{}", dump.prefix(), checksum(&path));
-    block_on(async {
-        let admin = connect("postgres").await;
-        if database_exists(&admin, &name).await {
-            return;
-        }
+    static TEMPLATES: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = match dump {
+        Dump::Source => &TEMPLATES[0],
+        Dump::Target => &TEMPLATES[1],
+    };
+    slot.get_or_init(|| prepare_template(dump)).clone()
+}
+
+fn prepare_template(dump: Dump) -> String {
+    let name = format!("{}{}", dump.prefix(), checksum(dump));
+    let template = name.clone();
+    block_on(async move {
+        let admin = connect(&maintenance_db()).await;
+        // Session-level: released by the unlock below, or by the server when this connection
+        // ends (a panic included).
         admin
             .execute("SELECT pg_advisory_lock($1)", &[&RESTORE_LOCK])
             .await
-            .expect("advisory lock");
-        if !database_exists(&admin, &name).await {
-            let loading = format!("{name}_loading");
+            .expect("take the template advisory lock");
+        if !database_exists(&admin, &template).await {
+            restore(&admin, dump, &template).await;
+        }
+        let flags = admin
+            .query_one(
+                "SELECT datistemplate AND NOT datallowconn FROM pg_database WHERE datname = $1",
+                &[&template],
+            )
+            .await
+            .expect("read the template's flags");
+        if !flags.get::<_, bool>(0) {
+            // Nobody can connect to it, so CREATE DATABASE … TEMPLATE never finds it in use.
             admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {loading} WITH (FORCE)"))
+                .batch_execute(&format!(
+                    "ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false",
+                    ident(&template)
+                ))
                 .await
-                .expect("drop a half-restored template");
-            admin
-                .batch_execute(&format!("CREATE DATABASE {loading}"))
-                .await
-                .expect("create template database");
-            let (host, port, user, password) = host_port_user();
-            let mut command = Command::new(pg_restore());
-            command
-                .args([
-                    "--no-owner",
-                    "--no-acl",
-                    "-h",
-                    &host,
-                    "-p",
-                    &port.to_string(),
-                ])
-                .args(["-U", &user, "-d", &loading])
-                .arg(&path);
-            if let Some(password) = password {
-                command.env("PGPASSWORD", password);
-            }
-            let output = command.output().expect("run pg_restore");
-            assert!(
-                output.status.success(),
-                "pg_restore of {} failed: {}",
-                path.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-            admin
-                .batch_execute(&format!("ALTER DATABASE {loading} RENAME TO {name}"))
-                .await
-                .expect("rename the restored template");
-            // Templates of older dumps are no longer used.
-            for row in admin
-                .query(
-                    "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2",
-                    &[&format!("{}%", dump.prefix()), &name],
-                )
-                .await
-                .expect("list templates")
-            {
-                let old: String = row.get(0);
-                let _ = admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)"))
-                    .await;
-            }
+                .expect("mark the template");
         }
         admin
             .execute("SELECT pg_advisory_unlock($1)", &[&RESTORE_LOCK])
             .await
-            .expect("advisory unlock");
+            .expect("release the template advisory lock");
     });
     name
 }
 
-/// A database copied from a template, dropped when this value is dropped.
+/// Restores the dump into `<template>_loading`, renames it to `template`, and drops the templates
+/// of older versions of the dump. Runs under the advisory lock.
+async fn restore(admin: &Client, dump: Dump, template: &str) {
+    let path = dump.path();
+    let loading = format!("{template}_loading");
+    // One statement per call: several would make one transaction, where these cannot run.
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&loading)),
+        format!("CREATE DATABASE {} TEMPLATE template0", ident(&loading)),
+    ] {
+        admin
+            .batch_execute(&statement)
+            .await
+            .unwrap_or_else(|error| panic!("{statement}: {error:?}"));
+    }
+    let server = server();
+    let mut command = Command::new(pg_restore());
+    command
+        .args(["--no-owner", "--no-acl", "-h", &server.host])
+        .args(["-p", &server.port.to_string(), "-U", &server.user])
+        .args(["-d", &loading])
+        .arg(&path)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .env_remove("PGDATABASE")
+        .env_remove("PGSERVICE");
+    match &server.password {
+        Some(password) => command.env("PGPASSWORD", password),
+        None => command.env_remove("PGPASSWORD"),
+    };
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {:?}: {error}", command.get_program()));
+    assert!(
+        output.status.success(),
+        "pg_restore of {} into {loading} failed ({}):\n{}",
+        path.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            ident(&loading),
+            ident(template)
+        ))
+        .await
+        .unwrap_or_else(|error| panic!("cannot rename {loading} to {template}: {error:?}"));
+    // Templates of older versions of this dump are no longer used.
+    let prefix = dump.prefix();
+    let old: Vec<String> = admin
+        .query(
+            "SELECT datname::text FROM pg_database \
+             WHERE left(datname, length($1)) = $1 AND datname <> $2",
+            &[&prefix, &template],
+        )
+        .await
+        .expect("list old templates")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for old in old {
+        let _ = admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {} WITH IS_TEMPLATE false",
+                ident(&old)
+            ))
+            .await;
+        let _ = admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                ident(&old)
+            ))
+            .await;
+    }
+}
+
+/// The copy name for `test`: lowercase, at most 63 bytes, unique per process and call.
+fn copy_name(dump: Dump, test: &str) -> String {
+    let mut label: String = test
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    label.truncate(30);
+    // omt_ (4) + label (≤ 30) + _s_ (3) + pid (≤ 10) + _ (1) + counter (≤ 10) = 58 at most.
+    format!(
+        "omt_{label}_{}_{}_{}",
+        dump.side(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A database copied from a template, dropped (with `WITH (FORCE)`) when this value is dropped.
 pub struct Database {
     pub name: String,
 }
 
 impl Database {
-    /// A fresh copy of the dump's template, named after the test.
+    /// A fresh copy of the dump's template, named after the test (e.g. a pristine target to
+    /// compare with).
     pub fn copy_of(dump: Dump, test: &str) -> Database {
         let template = template(dump);
-        let side = match dump {
-            Dump::Source => "s",
-            Dump::Target => "t",
-        };
-        let mut label: String = test
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        label.truncate(30);
-        let name = format!(
-            "omt_{label}_{side}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        block_on(async {
-            let admin = connect("postgres").await;
-            // A template being cloned must have no other session; retry while another test's
-            // clone of the same template is under way.
+        let name = block_on(async {
+            let admin = connect(&maintenance_db()).await;
             let mut attempts = 0;
             loop {
-                match admin
-                    .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
-                    .await
-                {
-                    Ok(()) => break,
-                    Err(error) if attempts < 50 => {
-                        attempts += 1;
-                        let _ = error;
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let name = copy_name(dump, test);
+                let created = admin
+                    .batch_execute(&format!(
+                        "CREATE DATABASE {} TEMPLATE {}",
+                        ident(&name),
+                        ident(&template)
+                    ))
+                    .await;
+                let error = match created {
+                    Ok(()) => break name,
+                    Err(error) => error,
+                };
+                attempts += 1;
+                let state = error.code().map(|c| c.code().to_string());
+                match state.as_deref() {
+                    // A leftover of a killed process that had the same pid: take the next name.
+                    Some("42P04") if attempts < 100 => {}
+                    // The template in use (a session on it): wait for it to go away.
+                    Some("55006") if attempts < 150 => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
                     }
-                    Err(error) => panic!("cannot copy template {template}: {error}"),
+                    _ => panic!("cannot copy template {template} into {name}: {error:?}"),
                 }
             }
         });
         Database { name }
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A libpq URL to this database, usable by the binary.
     pub fn url(&self) -> String {
         url(&self.name)
     }
 
+    /// A connection to this database (inside a tokio runtime).
     pub async fn client(&self) -> Client {
         connect(&self.name).await
     }
@@ -323,12 +541,44 @@ impl Database {
         })
     }
 
+    /// Same as [`Database::scalar`].
+    pub fn query_scalar(&self, sql: &str) -> Option<String> {
+        self.scalar(sql)
+    }
+
+    /// Every row of `sql`, each column as text (NULL as `None`).
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let name = self.name.clone();
+        let sql = sql.to_string();
+        block_on(async move {
+            let client = connect(&name).await;
+            // The simple query protocol returns every value as text.
+            let messages = client
+                .simple_query(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            messages
+                .into_iter()
+                .filter_map(|message| match message {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_string))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    /// The number of rows of `sql` (-1 when it cannot be read).
     pub fn count(&self, sql: &str) -> i64 {
         self.scalar(&format!("SELECT count(*) FROM ({sql}) q"))
             .and_then(|v| v.parse().ok())
             .unwrap_or(-1)
     }
 
+    /// Runs `sql` (several statements allowed); panics on error.
     pub fn execute(&self, sql: &str) {
         let name = self.name.clone();
         let sql = sql.to_string();
@@ -362,8 +612,8 @@ impl Database {
                     .query_one(
                         &format!(
                             "SELECT md5(coalesce(string_agg(h, '' ORDER BY h), '')) \
-                             FROM (SELECT md5(x::text) AS h FROM public.\"{}\" x) q",
-                            table.replace('"', "\"\"")
+                             FROM (SELECT md5(x::text) AS h FROM public.{} x) q",
+                            ident(&table)
                         ),
                         &[],
                     )
@@ -377,30 +627,93 @@ impl Database {
     }
 }
 
+/// Whether a database of that name exists on the test server.
+pub fn database_exists_named(name: &str) -> bool {
+    let name = name.to_string();
+    block_on(async move {
+        let admin = connect(&maintenance_db()).await;
+        database_exists(&admin, &name).await
+    })
+}
+
 impl Drop for Database {
     fn drop(&mut self) {
+        // Never panics (it may run while a failed test unwinds): in a thread of its own, with its
+        // own runtime, so that it works inside and outside a tokio runtime.
         let name = self.name.clone();
-        block_on(async move {
-            let admin = connect("postgres").await;
-            let _ = admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-        });
+        let dropped = std::thread::spawn(move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async move {
+                let (client, connection) = admin_config()
+                    .connect(NoTls)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        ident(&name)
+                    ))
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                eprintln!("warning: test database {} not dropped: {error}", self.name)
+            }
+            Err(_) => eprintln!("warning: test database {} not dropped", self.name),
+        }
     }
 }
 
-/// A source and a target for one test.
+/// A source (Odoo 16) and a target (Odoo 19) database for one test, both fresh copies.
 pub struct DatabasePair {
     pub source: Database,
     pub target: Database,
 }
 
 impl DatabasePair {
+    /// Copies both templates (restoring them first if needed), at the same time.
     pub fn new(test: &str) -> DatabasePair {
-        DatabasePair {
-            source: Database::copy_of(Dump::Source, test),
-            target: Database::copy_of(Dump::Target, test),
-        }
+        let (source, target) = std::thread::scope(|scope| {
+            let source = scope.spawn(|| Database::copy_of(Dump::Source, test));
+            let target = Database::copy_of(Dump::Target, test);
+            let source = source
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (source, target)
+        });
+        DatabasePair { source, target }
+    }
+
+    pub fn source_name(&self) -> &str {
+        &self.source.name
+    }
+
+    pub fn target_name(&self) -> &str {
+        &self.target.name
+    }
+
+    pub fn source_url(&self) -> String {
+        self.source.url()
+    }
+
+    pub fn target_url(&self) -> String {
+        self.target.url()
+    }
+
+    pub async fn source_client(&self) -> Client {
+        self.source.client().await
+    }
+
+    pub async fn target_client(&self) -> Client {
+        self.target.client().await
     }
 
     /// Runs the binary with `--source` and `--target` of this pair before `args`.
@@ -435,10 +748,17 @@ impl Outcome {
     }
 }
 
-/// Runs the real binary with `args` and extra environment variables; the caller's
-/// ODOO_MIGRATE_SOURCE/TARGET are not inherited.
+impl From<Outcome> for (i32, String, String) {
+    fn from(outcome: Outcome) -> Self {
+        (outcome.code, outcome.stdout, outcome.stderr)
+    }
+}
+
+/// Runs the real binary with `args` and extra environment variables `env`. The caller's
+/// ODOO_MIGRATE_SOURCE, ODOO_MIGRATE_TARGET and ODOO_MIGRATE_FAULT are not inherited (give them in
+/// `env` when wanted); NO_COLOR is set. The exit code is -1 when a signal ended the process.
 pub fn odoo_migrate(args: &[&str], env: &[(&str, &str)]) -> Outcome {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_odoo-migrate"))
+    let output = Command::new(env!("CARGO_BIN_EXE_odoo-migrate"))
         .args(args)
         .env_remove("ODOO_MIGRATE_SOURCE")
         .env_remove("ODOO_MIGRATE_TARGET")
@@ -463,7 +783,7 @@ pub fn run_and_act_while_paused(
     act: impl FnOnce(u32),
 ) -> i32 {
     use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_odoo-migrate"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_odoo-migrate"))
         .args([
             "--source",
             &pair.source.url(),
@@ -474,7 +794,10 @@ pub fn run_and_act_while_paused(
             chunk,
         ])
         .env("ODOO_MIGRATE_PAUSE", point)
+        .env_remove("ODOO_MIGRATE_SOURCE")
+        .env_remove("ODOO_MIGRATE_TARGET")
         .env_remove("ODOO_MIGRATE_FAULT")
+        .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -498,4 +821,22 @@ pub fn run_and_act_while_paused(
         "the run never reached {point}: {seen:?} {rest:?}"
     );
     status.code().unwrap_or(-1)
+}
+
+/// Tables whose digest differs between two `table_digests` (or that one side lacks).
+pub fn differing_tables(
+    expected: &std::collections::BTreeMap<String, String>,
+    actual: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    expected
+        .iter()
+        .filter(|(table, digest)| actual.get(*table) != Some(digest))
+        .map(|(table, _)| table.clone())
+        .chain(
+            actual
+                .keys()
+                .filter(|t| !expected.contains_key(*t))
+                .cloned(),
+        )
+        .collect()
 }
