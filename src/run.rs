@@ -172,17 +172,35 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             "id plan made"
         );
         for plan in &plans {
+            // For model tables, the count and largest id as the plan saw them, to notice later a
+            // source that changes under the run.
+            let (rows, max_id): (i64, Option<i64>) = if plan.kind == TableKind::Model {
+                let row = source
+                    .query_one(
+                        &format!(
+                            "SELECT count(*), coalesce(max(id), 0)::bigint FROM public.{}",
+                            quote_ident(&plan.source_table)
+                        ),
+                        &[],
+                    )
+                    .await
+                    .with_context(|| format!("cannot count source table {}", plan.source_table))?;
+                (row.get(0), Some(row.get(1)))
+            } else {
+                (plan.rows, None)
+            };
             transaction
                 .execute(
-                    "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, source_max_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     &[
                         &run_id,
                         &plan.key,
                         &plan.target_table,
                         &plan.model,
                         &(if plan.kind == TableKind::Model { "model" } else { "relation" }),
-                        &plan.rows,
+                        &rows,
+                        &max_id,
                     ],
                 )
                 .await?;
@@ -357,6 +375,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         return Ok(status);
     }
     fault::point("before_finish");
+    check_source_unchanged(&session, &control, run_id).await?;
 
     restore_foreign_keys(&mut control, run_id).await?;
     fault::point("before_sequences");
@@ -431,6 +450,57 @@ fn refuse_non_fresh_target(session: &Session) -> Result<()> {
             filled.join(", ")
         ),
     ))
+}
+
+/// The source must not change while it is migrated: rows added after the plan would be missing
+/// and rows removed would leave records behind. Each model table's row count and largest id are
+/// compared with what they were when the plan was made.
+async fn check_source_unchanged(session: &Session, control: &Client, run_id: i64) -> Result<()> {
+    let source = session.source.get().await?;
+    let recorded = control
+        .query(
+            "SELECT source_table, rows_total, source_max_id FROM odoo_migrate.model_state \
+             WHERE run_id = $1 AND kind = 'model' AND source_max_id IS NOT NULL ORDER BY source_table",
+            &[&run_id],
+        )
+        .await?;
+    let mut changed = Vec::new();
+    for row in &recorded {
+        let table: String = row.get(0);
+        let rows: i64 = row.get(1);
+        let max_id: i64 = row.get(2);
+        let now = source
+            .query_one(
+                &format!(
+                    "SELECT count(*), coalesce(max(id), 0)::bigint FROM public.{}",
+                    quote_ident(&table)
+                ),
+                &[],
+            )
+            .await
+            .with_context(|| format!("cannot recount source table {table}"))?;
+        let (rows_now, max_now): (i64, i64) = (now.get(0), now.get(1));
+        if rows_now != rows || max_now != max_id {
+            changed.push(format!(
+                "{table}: {rows} rows up to id {max_id} when planned, {rows_now} up to id {max_now} now"
+            ));
+        }
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "the source changed during the migration ({}); migrate from a copy that nothing writes to: roll this run back and start again",
+        changed.join("; ")
+    );
+    control
+        .execute(
+            "INSERT INTO odoo_migrate.problems (run_id, severity, kind, message) VALUES ($1, 'error', 'source_changed', $2)",
+            &[&run_id, &message],
+        )
+        .await?;
+    side_schema::finish_run(control, run_id, "failed", Some(&message)).await?;
+    Err(refuse(Status::WrongDatabase, message))
 }
 
 /// Before resuming, checks that the tables recorded as done still hold their rows: every mapping

@@ -188,3 +188,25 @@ fn a_target_with_business_data_of_its_own_is_refused() {
         0
     );
 }
+
+#[test]
+fn a_source_that_changes_during_the_run_is_detected() {
+    let pair = DatabasePair::new("env_source_changes");
+    let source = pair.source.name.clone();
+    let code = common::run_and_act_while_paused(&pair, "400", "after_chunk_commit:40", |_| {
+        common::block_on(async move {
+            common::connect(&source)
+                .await
+                .batch_execute(
+                    "INSERT INTO res_partner (name, active, type) VALUES ('Typed in during the night', true, 'contact')",
+                )
+                .await
+                .unwrap();
+        })
+    });
+    assert_eq!(code, 8, "a changed source is a wrong database for this run");
+    assert_eq!(
+        pair.target.count("SELECT 1 FROM odoo_migrate.problems WHERE kind = 'source_changed' AND message LIKE '%res_partner%'"),
+        1
+    );
+}

@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS odoo_migrate.model_state (
     status          text        NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'copying', 'done', 'failed', 'skipped')),
     rows_total      bigint      NOT NULL DEFAULT 0,
+    -- The source table's largest id when the plan was made, to notice a source that changes.
+    source_max_id   bigint,
     rows_done       bigint      NOT NULL DEFAULT 0,
     rows_created    bigint      NOT NULL DEFAULT 0,
     rows_matched    bigint      NOT NULL DEFAULT 0,
