@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
-# Run once by the postgres image on the first start of an empty data directory: restores the dump
-# named by RESTORE_DUMP into POSTGRES_DB, owned by POSTGRES_USER.
-set -euo pipefail
-if [ -z "${RESTORE_DUMP:-}" ] || [ ! -f "$RESTORE_DUMP" ]; then
-    echo "restore-dump: no dump at '${RESTORE_DUMP:-}', starting with an empty database" >&2
-    exit 0
-fi
-echo "restore-dump: restoring $RESTORE_DUMP into $POSTGRES_DB"
-pg_restore --no-owner --no-acl --exit-on-error -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$RESTORE_DUMP"
+# Init script for the postgres image (mounted into /docker-entrypoint-initdb.d), run once, on the
+# first start of an empty data directory: restores the pg_dump -Fc file named by RESTORE_DUMP into
+# POSTGRES_DB, owned by POSTGRES_USER. RESTORE_JOBS (default 4) parallel jobs.
+#
+# The entrypoint runs it when it is executable and sources it otherwise, so it neither calls `exit`
+# nor changes shell options; it fails (and so stops the first start) when the dump is missing or
+# does not restore cleanly.
+
+restore_dump() {
+    local dump="${RESTORE_DUMP:-}"
+    if [ -z "$dump" ] || [ ! -f "$dump" ]; then
+        echo "restore-dump: no dump file at '$dump': put it in ./dumps/ (see dumps/README.md)," \
+            "then run 'docker compose down -v' and start again" >&2
+        return 1
+    fi
+    echo "restore-dump: restoring $dump into database $POSTGRES_DB"
+    pg_restore --no-owner --no-acl --exit-on-error --jobs "${RESTORE_JOBS:-4}" \
+        -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$dump" || return 1
+    echo "restore-dump: done"
+}
+
+restore_dump
