@@ -108,15 +108,7 @@ pub async fn copy_rows(
     let table = &plan.target_table;
     let staging = plan.kind == TableKind::Relation;
     let destination_table = if staging {
-        transaction
-            .batch_execute(&format!(
-                "DROP TABLE IF EXISTS pg_temp.odoo_migrate_stage; \
-                 CREATE TEMP TABLE odoo_migrate_stage AS SELECT {} FROM public.{} WITH NO DATA",
-                plan.column_list(),
-                quote_ident(table)
-            ))
-            .await
-            .with_context(|| format!("cannot create the staging table for {table}"))?;
+        scratch_table(transaction, plan, "odoo_migrate_stage").await?;
         "pg_temp.odoo_migrate_stage".to_string()
     } else {
         format!("public.{}", quote_ident(table))
@@ -453,6 +445,24 @@ fn explain_copy_error(
     )
 }
 
+/// A temporary table with the plan's columns, typed as in the target table, empty.
+async fn scratch_table(transaction: &Transaction<'_>, plan: &TablePlan, name: &str) -> Result<()> {
+    transaction
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS pg_temp.{name}; \
+             CREATE TEMP TABLE {name} AS SELECT {} FROM public.{} WITH NO DATA",
+            plan.column_list(),
+            quote_ident(&plan.target_table)
+        ))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot create the scratch table {name} for {}",
+                plan.target_table
+            )
+        })
+}
+
 /// Writes the rows of matched records into a scratch table and updates the target records from it.
 async fn apply_updates(
     plan: &TablePlan,
@@ -461,15 +471,7 @@ async fn apply_updates(
     run_id: i64,
 ) -> Result<u64> {
     let table = &plan.target_table;
-    transaction
-        .batch_execute(&format!(
-            "DROP TABLE IF EXISTS pg_temp.odoo_migrate_update; \
-             CREATE TEMP TABLE odoo_migrate_update AS SELECT {} FROM public.{} WITH NO DATA",
-            plan.column_list(),
-            quote_ident(table)
-        ))
-        .await
-        .with_context(|| format!("cannot create the update table for {table}"))?;
+    scratch_table(transaction, plan, "odoo_migrate_update").await?;
     let sink = transaction
         .copy_in::<_, Bytes>(
             format!(

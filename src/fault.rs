@@ -9,16 +9,9 @@ static PASSAGES: AtomicU64 = AtomicU64::new(0);
 /// Dies here if the environment asks for it (and pauses here if it asks for that).
 pub fn point(name: &str) {
     pause(name);
-    let Ok(wanted) = std::env::var("ODOO_MIGRATE_FAULT") else {
+    let Some(nth) = wanted("ODOO_MIGRATE_FAULT", name) else {
         return;
     };
-    let (wanted_name, nth) = match wanted.split_once(':') {
-        Some((point, n)) => (point, n.parse::<u64>().unwrap_or(1)),
-        None => (wanted.as_str(), 1),
-    };
-    if wanted_name != name {
-        return;
-    }
     if PASSAGES.fetch_add(1, Ordering::SeqCst) + 1 >= nth {
         eprintln!("fault injected at {name}");
         std::process::abort();
@@ -31,18 +24,21 @@ static PAUSES: AtomicU64 = AtomicU64::new(0);
 /// N-th passage), after saying so on standard error, so that a test can act on a run in the
 /// middle of its work: interrupt it, or cut its connections.
 pub fn pause(name: &str) {
-    let Ok(wanted) = std::env::var("ODOO_MIGRATE_PAUSE") else {
+    let Some(nth) = wanted("ODOO_MIGRATE_PAUSE", name) else {
         return;
     };
-    let (wanted_name, nth) = match wanted.split_once(':') {
-        Some((point, n)) => (point, n.parse::<u64>().unwrap_or(1)),
-        None => (wanted.as_str(), 1),
-    };
-    if wanted_name != name {
-        return;
-    }
     if PAUSES.fetch_add(1, Ordering::SeqCst) + 1 == nth {
         eprintln!("paused at {name}");
         std::thread::sleep(std::time::Duration::from_secs(3));
     }
+}
+
+/// The passage (`point:N`, 1 by default) at which `variable` asks to act on point `name`.
+fn wanted(variable: &str, name: &str) -> Option<u64> {
+    let value = std::env::var(variable).ok()?;
+    let (point, nth) = match value.split_once(':') {
+        Some((point, n)) => (point, n.parse::<u64>().unwrap_or(1)),
+        None => (value.as_str(), 1),
+    };
+    (point == name).then_some(nth)
 }

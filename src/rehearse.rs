@@ -351,14 +351,7 @@ async fn set_keys_aside(
         let table: String = row.get(0);
         let name: String = row.get(1);
         if !superuser {
-            transaction
-                .batch_execute(&format!(
-                    "ALTER TABLE public.{} DROP CONSTRAINT {}",
-                    quote_ident(&table),
-                    quote_ident(&name)
-                ))
-                .await
-                .with_context(|| format!("cannot set foreign key {name} of {table} aside"))?;
+            crate::run::drop_foreign_key(transaction, &table, &name).await?;
         }
         keys.push((table, name, row.get(2), row.get(3), row.get(4)));
     }

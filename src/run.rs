@@ -910,14 +910,7 @@ pub async fn defer_foreign_keys(
                     &[&run_id, &table, &name, &definition],
                 )
                 .await?;
-            transaction
-                .batch_execute(&format!(
-                    "ALTER TABLE public.{} DROP CONSTRAINT {}",
-                    quote_ident(&table),
-                    quote_ident(&name)
-                ))
-                .await
-                .with_context(|| format!("cannot set aside foreign key {name} of {table}"))?;
+            drop_foreign_key(&transaction, &table, &name).await?;
             index += 1;
         }
         transaction.commit().await?;
@@ -926,6 +919,22 @@ pub async fn defer_foreign_keys(
         tracing::info!(count = rows.len(), "foreign keys set aside");
     }
     Ok(())
+}
+
+/// Drops one foreign key (its definition was kept by the caller).
+pub async fn drop_foreign_key(
+    client: &impl tokio_postgres::GenericClient,
+    table: &str,
+    name: &str,
+) -> Result<()> {
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE public.{} DROP CONSTRAINT {}",
+            quote_ident(table),
+            quote_ident(name)
+        ))
+        .await
+        .with_context(|| format!("cannot set aside foreign key {name} of {table}"))
 }
 
 /// Restores and validates the foreign keys set aside, one transaction each; a key that does not

@@ -431,16 +431,7 @@ async fn fields(source: &Client, target: &Client, plans: &[TablePlan]) -> Result
                     plan.target_table
                 )
             })?;
-        let explained: HashMap<String, i64> = target
-            .query(
-                "SELECT column_name, sum((detail->>'count')::bigint)::bigint FROM odoo_migrate.problems \
-                 WHERE table_name = $1 AND kind = 'unmapped_reference' GROUP BY column_name",
-                &[&plan.target_table],
-            )
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
+        let explained = unmapped_references(target, &plan.target_table).await?;
         for (index, (column, _)) in columns.iter().enumerate() {
             let in_source: i64 = source_counts.get(index);
             let in_target: i64 = target_counts.get(index);
@@ -486,6 +477,21 @@ async fn fields(source: &Client, target: &Client, plans: &[TablePlan]) -> Result
                 .any(|t| r.subject.starts_with(&format!("{t} ")))
     });
     Ok(results)
+}
+
+/// Per column of a target table, how many references the run reported it could not keep (written
+/// as NULL): the differences that are explained.
+pub async fn unmapped_references(target: &Client, table: &str) -> Result<HashMap<String, i64>> {
+    Ok(target
+        .query(
+            "SELECT column_name, sum((detail->>'count')::bigint)::bigint FROM odoo_migrate.problems \
+             WHERE table_name = $1 AND kind = 'unmapped_reference' GROUP BY column_name",
+            &[&table],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
 }
 
 /// No target row points at a missing row: every foreign key is in force and validated, and every

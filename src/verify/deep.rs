@@ -62,16 +62,7 @@ pub async fn compare(
         if columns.is_empty() {
             continue;
         }
-        let explained: HashMap<String, i64> = target
-            .query(
-                "SELECT column_name, sum((detail->>'count')::bigint)::bigint FROM odoo_migrate.problems \
-                 WHERE table_name = $1 AND kind = 'unmapped_reference' GROUP BY column_name",
-                &[&plan.target_table],
-            )
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
+        let explained = super::unmapped_references(target, &plan.target_table).await?;
         let mut differences: Vec<(u64, Vec<String>)> = vec![(0, Vec::new()); columns.len()];
         for batch in created.chunks(BATCH) {
             let source_rows = source
