@@ -72,7 +72,9 @@ impl Endpoint {
             .ok()
             .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()))
             .unwrap_or_else(|| "60s".to_string());
-        let mut options = format!("-c statement_timeout=0 -c lock_timeout={lock_timeout}");
+        // JIT compiles each chunk's query again, for statements that stream rather than compute.
+        let mut options =
+            format!("-c statement_timeout=0 -c lock_timeout={lock_timeout} -c jit=off");
         if side == Side::Source {
             options.push_str(" -c default_transaction_read_only=on");
         }
