@@ -67,8 +67,10 @@ pub struct TablePlan {
     /// The Odoo 16 model of a model table; the owner model of a relation table.
     pub model: String,
     pub target_model: String,
-    /// Expressions over the source row `s`, in field order.
+    /// Expressions over the source row `s` (and the `joins`), in field order.
     pub select: Vec<String>,
+    /// Joins that the expressions read from (company-dependent values from `ir_property`).
+    pub joins: Vec<String>,
     pub columns: Vec<ColumnPlan>,
     pub on_match: OnMatch,
     pub post_sql: Vec<String>,
@@ -83,9 +85,9 @@ impl TablePlan {
     /// The statement that reads the table from the source, ordered by id for model tables.
     pub fn copy_out_sql(&self, after_id: Option<i64>, limit: Option<i64>) -> String {
         let mut sql = format!(
-            "COPY (SELECT {} FROM public.{} s",
+            "COPY (SELECT {} FROM {}",
             self.select.join(", "),
-            quote_ident(&self.source_table)
+            self.source_from()
         );
         let mut conditions: Vec<String> = self.filter.iter().cloned().collect();
         if self.kind == TableKind::Model
@@ -117,10 +119,20 @@ impl TablePlan {
     /// The same SELECT without COPY, to check the plan against the source before running it.
     pub fn probe_sql(&self) -> String {
         format!(
-            "SELECT {} FROM public.{} s LIMIT 0",
+            "SELECT {} FROM {} LIMIT 0",
             self.select.join(", "),
-            quote_ident(&self.source_table)
+            self.source_from()
         )
+    }
+
+    /// What the `select` expressions read from: the source table as `s`, and the joins.
+    pub fn source_from(&self) -> String {
+        let mut from = format!("public.{} s", quote_ident(&self.source_table));
+        for join in &self.joins {
+            from.push(' ');
+            from.push_str(join);
+        }
+        from
     }
 }
 
@@ -227,6 +239,7 @@ fn relation_plan(
         model: rule.to.clone(),
         target_model: String::new(),
         select,
+        joins: Vec::new(),
         columns,
         on_match: OnMatch::Keep,
         post_sql: Vec::new(),
@@ -257,6 +270,7 @@ fn table_plan(
         TableKind::Model => BTreeMap::new(),
     };
     let mut select: Vec<String> = Vec::new();
+    let mut joins: Vec<String> = Vec::new();
     let mut columns: Vec<ColumnPlan> = Vec::new();
     let mut field_of_source_column: BTreeMap<String, usize> = BTreeMap::new();
 
@@ -273,17 +287,32 @@ fn table_plan(
             .unwrap_or_else(|| name.clone());
         let source_column = source_table.column(&source_column_name);
         let cast = &target_column.data_type;
-        let expression = match (rule.and_then(|r| r.sql.as_ref()), source_column) {
-            (Some(sql), _) => format!("({sql})"),
-            (None, Some(column)) => convert(
+        let property = rule.and_then(|r| r.property.as_ref());
+        let expression = match (rule.and_then(|r| r.sql.as_ref()), property, source_column) {
+            (Some(_), Some(_), _) => bail!(
+                "the rule for {}.{name} gives both `sql` and `property`; keep one",
+                target_table.name
+            ),
+            (Some(sql), None, _) => format!("({sql})"),
+            (None, Some(field), _) => {
+                let alias = format!("property_{}", joins.len());
+                joins.push(property_join(
+                    &model_name,
+                    field,
+                    &alias,
+                    rule.and_then(|r| r.value_map.as_ref()),
+                ));
+                format!("{alias}.value")
+            }
+            (None, None, Some(column)) => convert(
                 &format!("s.{}", quote_ident(&column.name)),
                 &column.data_type,
                 cast,
             ),
-            (None, None) => continue,
+            (None, None, None) => continue,
         };
         let expression = match rule.and_then(|r| r.value_map.as_ref()) {
-            Some(map) if !map.is_empty() => value_map_sql(&expression, map),
+            Some(map) if !map.is_empty() && property.is_none() => value_map_sql(&expression, map),
             _ => expression,
         };
         let expression =
@@ -294,13 +323,13 @@ fn table_plan(
             };
         let field_index = select.len();
         select.push(format!("({expression})::{cast}"));
-        if rule.and_then(|r| r.sql.as_ref()).is_none() {
+        if rule.is_none_or(|r| r.sql.is_none() && r.property.is_none()) {
             field_of_source_column.insert(source_column_name.clone(), field_index);
         }
         let source_field: Option<&Field> = model.and_then(|m| m.fields.get(&source_column_name));
         let output = if pair.kind == TableKind::Model && name == "id" {
             Output::OwnId { field: field_index }
-        } else if rule.is_some_and(|r| r.company_json) {
+        } else if rule.is_some_and(|r| r.company_json || r.property.is_some()) {
             Output::CompanyJson {
                 field: field_index,
                 value_model: rule.and_then(|r| r.references.clone()),
@@ -317,7 +346,7 @@ fn table_plan(
             }
         } else {
             match source_field.map(|f| f.ttype.as_str()) {
-                Some("many2one") if rule.and_then(|r| r.sql.as_ref()).is_none() => {
+                Some("many2one") if rule.is_none_or(|r| r.sql.is_none()) => {
                     match &source_field.and_then(|f| f.relation.clone()) {
                         Some(relation) => Output::Remap {
                             field: field_index,
@@ -394,6 +423,7 @@ fn table_plan(
         model: model_name,
         target_model: pair.target_model.clone().unwrap_or_default(),
         select,
+        joins,
         columns,
         on_match,
         post_sql: model_rule.map(|r| r.post_sql.clone()).unwrap_or_default(),
@@ -422,6 +452,47 @@ fn relation_column_models(source: &Catalog, table: &str) -> BTreeMap<String, Str
         }
     }
     out
+}
+
+/// The join that turns the `ir_property` rows of `model`.`field` into one jsonb object per record,
+/// keyed by company id: for each company, the record's row of that company, else its company-less
+/// row; NULL values are left out and a record with none gets no row (so NULL).
+fn property_join(
+    model: &str,
+    field: &str,
+    alias: &str,
+    value_map: Option<&BTreeMap<String, String>>,
+) -> String {
+    let text = match value_map {
+        Some(map) if !map.is_empty() => value_map_sql("q.value_text", map),
+        _ => "q.value_text".to_string(),
+    };
+    let value = format!(
+        "CASE q.type \
+         WHEN 'many2one' THEN to_jsonb(NULLIF(split_part(q.value_reference, ',', 2), '')::int) \
+         WHEN 'float' THEN to_jsonb(q.value_float) WHEN 'monetary' THEN to_jsonb(q.value_float) \
+         WHEN 'integer' THEN to_jsonb(q.value_integer) WHEN 'boolean' THEN to_jsonb(q.value_integer <> 0) \
+         WHEN 'date' THEN to_jsonb(q.value_datetime::date) WHEN 'datetime' THEN to_jsonb(q.value_datetime) \
+         ELSE to_jsonb({text}) END"
+    );
+    let prefix = format!("{model},");
+    format!(
+        "LEFT JOIN (SELECT x.record_id, jsonb_object_agg(x.company_id::text, x.value) AS value \
+         FROM (SELECT DISTINCT ON (1, 2) split_part(q.res_id, ',', 2)::int AS record_id, c.id AS company_id, {value} AS value \
+         FROM public.ir_property q \
+         JOIN public.ir_model_fields f ON f.id = q.fields_id AND f.model = {model} AND f.name = {field} \
+         JOIN public.res_company c ON c.id = q.company_id OR q.company_id IS NULL \
+         WHERE q.res_id LIKE {pattern} AND split_part(q.res_id, ',', 2) ~ '^[0-9]+$' \
+         ORDER BY 1, 2, q.company_id NULLS LAST) x \
+         WHERE x.value IS NOT NULL AND x.value <> 'null'::jsonb GROUP BY x.record_id) {alias} \
+         ON {alias}.record_id = s.id",
+        model = quote_literal(model),
+        field = quote_literal(field),
+        pattern = quote_literal(&format!(
+            "{}%",
+            prefix.replace('%', "\\%").replace('_', "\\_")
+        )),
+    )
 }
 
 /// Columns that hold a model name and so follow model renames.

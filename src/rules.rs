@@ -215,6 +215,11 @@ pub struct ColumnRule {
     /// keys are remapped as res.company ids, and its values as ids of `references` when given.
     #[serde(default)]
     pub company_json: bool,
+    /// The Odoo 16 field (of the rule's model) whose `ir_property` rows hold this company-dependent
+    /// value: they become a jsonb object keyed by company id, a company's own row winning over the
+    /// company-less one; read with one join per table, not a query per row. `value_map` applies to
+    /// the values, `references` names the model of many2one values.
+    pub property: Option<String>,
     /// Leave the column to the target's default (or NULL).
     #[serde(default)]
     pub skip: bool,

@@ -393,13 +393,13 @@ async fn fields(source: &Client, target: &Client, plans: &[TablePlan]) -> Result
         let source_counts = source
             .query_one(
                 &format!(
-                    "SELECT {} FROM public.{} s WHERE s.id = ANY($1::int[])",
+                    "SELECT {} FROM {} WHERE s.id = ANY($1::int[])",
                     columns
                         .iter()
                         .map(|(_, field)| format!("count({})", plan.select[*field]))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    quote_ident(&plan.source_table)
+                    plan.source_from()
                 ),
                 &[&created],
             )

@@ -68,13 +68,13 @@ pub async fn compare(
             let source_rows = source
                 .query(
                     &format!(
-                        "SELECT s.id, {} FROM public.{} s WHERE s.id = ANY($1)",
+                        "SELECT s.id, {} FROM {} WHERE s.id = ANY($1)",
                         columns
                             .iter()
                             .map(|(_, field, _)| format!("({})::text", plan.select[*field]))
                             .collect::<Vec<_>>()
                             .join(", "),
-                        quote_ident(&plan.source_table)
+                        plan.source_from()
                     ),
                     &[&batch],
                 )
