@@ -162,6 +162,14 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(i64).range(1..))]
     pub chunk_size: i64,
 
+    /// How foreign keys stay out of the way while tables load in any order: `replica` switches
+    /// their triggers off in the copying sessions (session_replication_role; needs a superuser or
+    /// the SET privilege on it) and proves every key with one query each at the end; `set-aside`
+    /// drops the keys of the written tables and restores them with VALIDATE at the end; `auto`
+    /// takes `replica` when the role may. Either way a key that does not hold fails the run.
+    #[arg(long, value_enum, default_value_t = crate::constraints::Strategy::Auto)]
+    pub foreign_keys: crate::constraints::Strategy,
+
     /// Stop cleanly at the next chunk boundary after this local time of day (HH:MM); exit code 5.
     #[arg(long, value_name = "HH:MM", env = "ODOO_MIGRATE_DEADLINE")]
     pub deadline: Option<String>,

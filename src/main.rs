@@ -6,6 +6,7 @@ mod cli;
 mod codec;
 mod config;
 mod connect;
+mod constraints;
 mod copy;
 mod diff;
 mod exit;

@@ -264,8 +264,8 @@ async fn sample(
                 let referenced: Vec<i32> = source
                     .query(
                         &format!(
-                            "SELECT DISTINCT {expression} FROM public.{} s WHERE s.id = ANY($1) AND {expression} IS NOT NULL",
-                            quote_ident(&plan.source_table)
+                            "SELECT DISTINCT {expression} FROM {} WHERE s.id = ANY($1) AND {expression} IS NOT NULL",
+                            plan.source_from()
                         ),
                         &[&ids],
                     )
@@ -351,7 +351,7 @@ async fn set_keys_aside(
         let table: String = row.get(0);
         let name: String = row.get(1);
         if !superuser {
-            crate::run::drop_foreign_key(transaction, &table, &name).await?;
+            crate::constraints::drop_foreign_key(transaction, &table, &name).await?;
         }
         keys.push((table, name, row.get(2), row.get(3), row.get(4)));
     }

@@ -58,7 +58,7 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
             .await?
             .get(0);
         if leftover > 0 {
-            crate::run::restore_foreign_keys(&mut client, run_id).await?;
+            crate::constraints::restore(&mut client, run_id).await?;
             report::emit(&format!(
                 "Run {run_id} was rolled back; its {leftover} foreign keys left aside are now restored.\n"
             ))?;
@@ -84,14 +84,14 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
     }
 
     let touched = touched_tables(&client, run_id).await?;
-    crate::run::defer_foreign_keys(&mut client, &touched, run_id).await?;
+    crate::constraints::set_aside(&mut client, &touched, run_id).await?;
     let transaction = client.transaction().await?;
     let summary = undo(&transaction, run_id).await?;
     transaction
         .commit()
         .await
         .with_context(|| format!("cannot commit the rollback of run {run_id}"))?;
-    crate::run::restore_foreign_keys(&mut client, run_id)
+    crate::constraints::restore(&mut client, run_id)
         .await
         .context("the rows of the run are removed, but foreign keys could not all be restored; run `odoo-migrate rollback` again")?;
     report::emit(&format!(

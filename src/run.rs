@@ -12,6 +12,7 @@ use tokio_postgres::Client;
 
 use crate::catalog::quote_ident;
 use crate::cli::{Cli, RunArgs};
+use crate::constraints;
 use crate::copy;
 use crate::diff::{self, TableKind};
 use crate::exit::{Status, refuse};
@@ -56,7 +57,9 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     }
     stop.watch_signals();
     let session = Session::open(cli, jobs + 1).await?;
+    tracing::info!("both catalogs read");
     refuse_blocking_differences(&session, &rules)?;
+    tracing::info!("analysis found nothing blocking");
     let mut control = session.target_endpoint.connect().await?;
     side_schema::ensure(&mut control).await?;
     side_schema::lock_run(
@@ -120,6 +123,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 "chunk_size": args.chunk_size,
                 "rules": cli.rules,
                 "on_match": args.on_match,
+                "foreign_keys": args.foreign_keys,
             });
             side_schema::start_run(
                 &control,
@@ -141,6 +145,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
 
     let (pairs, plans) = plan::for_session(&session, &rules)?;
     check_plans(&session, &plans).await?;
+    tracing::info!(tables = plans.len(), "copy plans made and checked");
 
     let planned: i64 = control
         .query_one(
@@ -189,10 +194,17 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             } else {
                 (plan.rows, None)
             };
+            // A table with no rows and no post-copy SQL has nothing to copy: it is done now, which
+            // spares it a transaction of its own (half the tables of a typical database).
+            let status = if rows == 0 && plan.post_sql.is_empty() {
+                "done"
+            } else {
+                "pending"
+            };
             transaction
                 .execute(
-                    "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, source_max_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, source_max_id, status, finished_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 = 'done' THEN now() END)",
                     &[
                         &run_id,
                         &plan.key,
@@ -201,6 +213,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                         &(if plan.kind == TableKind::Model { "model" } else { "relation" }),
                         &rows,
                         &max_id,
+                        &status,
                     ],
                 )
                 .await?;
@@ -260,7 +273,12 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     // companies): their keys are set aside too, so that load order never matters. Keys already
     // set aside by an interrupted attempt are recorded and stay aside.
     let written = tables_written(&plans, &session.target_catalog);
-    defer_foreign_keys(&mut control, &written, run_id).await?;
+    let plans_post_sql: Vec<String> = plans.iter().flat_map(|p| p.post_sql.clone()).collect();
+    let foreign_keys = constraints::choose(&mut control, args.foreign_keys).await?;
+    tracing::info!(strategy = ?foreign_keys, "foreign keys during the copy");
+    if foreign_keys == constraints::Strategy::SetAside {
+        constraints::set_aside(&mut control, &written, run_id).await?;
+    }
     fault::point("after_foreign_keys_set_aside");
 
     let mappings = Arc::new(mapping::load(&control, &rules, &pairs).await?);
@@ -310,6 +328,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 renamed_models: &renamed_models,
                 run_id,
                 chunk_size: args.chunk_size,
+                triggers_off: foreign_keys == constraints::Strategy::Replica,
                 stop: &stop,
                 progress: &progress,
             };
@@ -377,7 +396,12 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     fault::point("before_finish");
     check_source_unchanged(&session, &control, run_id).await?;
 
-    restore_foreign_keys(&mut control, run_id).await?;
+    // Keys set aside (by this attempt or an interrupted one) are restored with VALIDATE; the keys
+    // that stayed in force while their triggers were off are proven by anti-joins.
+    let restored = constraints::restore(&mut control, run_id).await?;
+    let changed = tables_changed(&control, &written, &plans_post_sql, run_id).await?;
+    constraints::prove_in_force(&control, &session.target, &changed, &restored, run_id, jobs)
+        .await?;
     fault::point("before_sequences");
     move_sequences(&control, &session, run_id).await?;
     let numbering = {
@@ -590,6 +614,42 @@ pub fn tables_written(plans: &[TablePlan], target: &crate::catalog::Catalog) -> 
     written
 }
 
+/// The written tables that may have changed: those the copy put rows in or updated, those that
+/// rules' post-copy SQL names, and the many2many tables that no plan fills (rules may).
+async fn tables_changed(
+    control: &Client,
+    written: &[String],
+    post_sql: &[String],
+    run_id: i64,
+) -> Result<Vec<String>> {
+    let untouched: std::collections::BTreeSet<String> = control
+        .query(
+            "SELECT target_table FROM odoo_migrate.model_state WHERE run_id = $1 \
+             GROUP BY target_table HAVING sum(rows_created + rows_updated) = 0",
+            &[&run_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let named_by_rules = |table: &str| {
+        post_sql.iter().any(|sql| {
+            sql.match_indices(table).any(|(at, _)| {
+                let before = sql[..at].chars().next_back();
+                let after = sql[at + table.len()..].chars().next();
+                let part_of_word =
+                    |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                !part_of_word(before) && !part_of_word(after)
+            })
+        })
+    };
+    Ok(written
+        .iter()
+        .filter(|t| !untouched.contains(*t) || named_by_rules(t))
+        .cloned()
+        .collect())
+}
+
 /// Prepares every plan's SELECT on the source, so that a rule naming a missing column or a bad
 /// expression stops the run before anything is written.
 pub async fn check_plans(session: &Session, plans: &[TablePlan]) -> Result<()> {
@@ -629,6 +689,8 @@ struct Copying<'a> {
     renamed_models: &'a BTreeMap<String, String>,
     run_id: i64,
     chunk_size: i64,
+    /// Foreign key triggers off in the copying transactions (constraints::Strategy::Replica).
+    triggers_off: bool,
     stop: &'a StopSignal,
     progress: &'a Progress,
 }
@@ -640,6 +702,7 @@ async fn copy_table(copying: &Copying<'_>, plan: &TablePlan) -> Result<TableEnd>
         renamed_models,
         run_id,
         chunk_size,
+        triggers_off,
         stop,
         progress,
     } = *copying;
@@ -670,6 +733,7 @@ async fn copy_table(copying: &Copying<'_>, plan: &TablePlan) -> Result<TableEnd>
                 renamed_models,
                 run_id,
                 chunked.then_some(chunk_size),
+                triggers_off,
             )
             .await
             {
@@ -733,12 +797,18 @@ async fn copy_chunk(
     renamed_models: &BTreeMap<String, String>,
     run_id: i64,
     chunk_size: Option<i64>,
+    triggers_off: bool,
 ) -> Result<(bool, u64)> {
     let source = session.source.get().await?;
     let mut target = session.target.get().await?;
     let transaction = target.transaction().await?;
+    // A lost chunk commit is recovered like a crash: the checkpoint is in the same transaction.
     transaction
-        .batch_execute("SET LOCAL synchronous_commit = off")
+        .batch_execute(if triggers_off {
+            "SET LOCAL synchronous_commit = off; SET LOCAL session_replication_role = replica"
+        } else {
+            "SET LOCAL synchronous_commit = off"
+        })
         .await?;
     let state = transaction
         .query_one(
@@ -764,14 +834,19 @@ async fn copy_chunk(
     fault::point("after_chunk_rows");
     let finished = chunk_size.is_none_or(|size| (outcome.rows_read as i64) < size);
     let last = outcome.last_source_id.map(i64::from).or(after);
-    if plan.kind == TableKind::Model {
+    if plan.kind == TableKind::Model
+        && let (Some(first), Some(end)) = (outcome.mapped_ids.first(), outcome.mapped_ids.last())
+    {
+        // The chunk's planned ids as a range, less the few that were not accounted for (rejected
+        // rows, rows gone from the source): an index range instead of an array of every id.
+        let excluded = unaccounted(mappings.get(&plan.model), &outcome.mapped_ids);
         transaction
             .execute(
                 "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
                  SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
-                 WHERE p.model = $1 AND p.source_id = ANY($2::int[]) \
+                 WHERE p.model = $1 AND p.source_id BETWEEN $2 AND $3 AND p.source_id <> ALL($4::int[]) \
                  ON CONFLICT (model, source_id) DO NOTHING",
-                &[&plan.model, &outcome.mapped_ids],
+                &[&plan.model, first, end, &excluded],
             )
             .await
             .with_context(|| format!("cannot record the mappings of {}", plan.model))?;
@@ -781,9 +856,9 @@ async fn copy_chunk(
                  SELECT x.target_id, x.module, x.name, $2, p.target_id, x.noupdate, x.create_date, x.write_date \
                  FROM odoo_migrate.xmlid_plan x \
                  JOIN odoo_migrate.id_plan p ON p.model = x.model AND p.source_id = x.source_id AND p.how = 'created' \
-                 WHERE x.model = $1 AND x.source_id = ANY($3::int[]) \
+                 WHERE x.model = $1 AND x.source_id BETWEEN $3 AND $4 AND x.source_id <> ALL($5::int[]) \
                  ON CONFLICT DO NOTHING",
-                &[&plan.model, &plan.target_model, &outcome.mapped_ids],
+                &[&plan.model, &plan.target_model, first, end, &excluded],
             )
             .await
             .with_context(|| format!("cannot create the external ids of {}", plan.model))?;
@@ -816,7 +891,7 @@ async fn copy_chunk(
     }
     transaction
         .execute(
-            "UPDATE odoo_migrate.model_state SET status = $9, finished_at = CASE WHEN $9 = 'done' THEN now() END, \
+            "UPDATE odoo_migrate.model_state SET status = $9, finished_at = CASE WHEN $9 = 'done' THEN clock_timestamp() END, \
              checkpoint_at = now(), rows_done = rows_done + $3, rows_created = rows_created + $4, \
              rows_matched = rows_matched + $5, rows_updated = rows_updated + $6, rows_rejected = rows_rejected + $7, \
              last_source_id = $8, error = NULL WHERE run_id = $1 AND source_table = $2",
@@ -858,6 +933,26 @@ async fn copy_chunk(
     Ok((finished, outcome.rows_read))
 }
 
+/// The planned ids between the first and last of `mapped` (ascending) that are not in it.
+fn unaccounted(planned: Option<&mapping::IdMap>, mapped: &[i32]) -> Vec<i32> {
+    let (Some(planned), Some(&first), Some(&last)) = (planned, mapped.first(), mapped.last())
+    else {
+        return Vec::new();
+    };
+    let mut mapped = mapped.iter().peekable();
+    let mut out = Vec::new();
+    for id in first..=last {
+        while mapped.next_if(|&&m| m < id).is_some() {}
+        if mapped.peek() == Some(&&id) {
+            continue;
+        }
+        if planned.get(id).is_some() {
+            out.push(id);
+        }
+    }
+    out
+}
+
 fn problem_message(plan: &TablePlan, problem: &copy::Problem) -> String {
     let (count, table, model) = (problem.count, &plan.source_table, &problem.model);
     match problem.kind {
@@ -878,126 +973,6 @@ fn problem_message(plan: &TablePlan, problem: &copy::Problem) -> String {
     }
 }
 
-/// Sets aside the foreign keys of the tables the run writes, so that tables can be loaded in any
-/// order; their definitions are kept in the side schema and restored at the end of the run.
-pub async fn defer_foreign_keys(
-    control: &mut Client,
-    tables: &[String],
-    run_id: i64,
-) -> Result<()> {
-    let rows = control
-        .query(
-            "SELECT c.relname::text, con.conname::text, pg_get_constraintdef(con.oid) \
-             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
-             WHERE con.contype = 'f' AND c.relname = ANY($1::text[]) ORDER BY 1, 2",
-            &[&tables],
-        )
-        .await?;
-    // One transaction per table: dropping a thousand keys at once takes more locks than a
-    // server's default lock table holds. Each drop commits together with its record.
-    let mut index = 0;
-    while index < rows.len() {
-        let table: String = rows[index].get(0);
-        let transaction = control.transaction().await?;
-        while index < rows.len() && rows[index].get::<_, String>(0) == table {
-            let name: String = rows[index].get(1);
-            let definition: String = rows[index].get(2);
-            transaction
-                .execute(
-                    "INSERT INTO odoo_migrate.deferred_constraints (run_id, table_name, constraint_name, definition) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&run_id, &table, &name, &definition],
-                )
-                .await?;
-            drop_foreign_key(&transaction, &table, &name).await?;
-            index += 1;
-        }
-        transaction.commit().await?;
-    }
-    if !rows.is_empty() {
-        tracing::info!(count = rows.len(), "foreign keys set aside");
-    }
-    Ok(())
-}
-
-/// Drops one foreign key (its definition was kept by the caller).
-pub async fn drop_foreign_key(
-    client: &impl tokio_postgres::GenericClient,
-    table: &str,
-    name: &str,
-) -> Result<()> {
-    client
-        .batch_execute(&format!(
-            "ALTER TABLE public.{} DROP CONSTRAINT {}",
-            quote_ident(table),
-            quote_ident(name)
-        ))
-        .await
-        .with_context(|| format!("cannot set aside foreign key {name} of {table}"))
-}
-
-/// Restores and validates the foreign keys set aside, one transaction each; a key that does not
-/// validate stays recorded and its orphans are reported.
-pub async fn restore_foreign_keys(control: &mut Client, run_id: i64) -> Result<()> {
-    let rows = control
-        .query(
-            "SELECT table_name, constraint_name, definition FROM odoo_migrate.deferred_constraints \
-             WHERE run_id = $1 ORDER BY table_name, constraint_name",
-            &[&run_id],
-        )
-        .await?;
-    let mut invalid = Vec::new();
-    for row in &rows {
-        let table: String = row.get(0);
-        let name: String = row.get(1);
-        let definition: String = row.get(2);
-        let transaction = control.transaction().await?;
-        let result = transaction
-            .batch_execute(&format!(
-                "ALTER TABLE public.{table} ADD CONSTRAINT {name} {definition} NOT VALID; \
-                 ALTER TABLE public.{table} VALIDATE CONSTRAINT {name};",
-                table = quote_ident(&table),
-                name = quote_ident(&name),
-            ))
-            .await;
-        match result {
-            Ok(()) => {
-                transaction
-                    .execute(
-                        "DELETE FROM odoo_migrate.deferred_constraints WHERE table_name = $1 AND constraint_name = $2",
-                        &[&table, &name],
-                    )
-                    .await?;
-                transaction.commit().await?;
-                fault::point("after_foreign_key_restored");
-            }
-            Err(error) => {
-                transaction.rollback().await?;
-                let detail = error.as_db_error().map_or_else(
-                    || error.to_string(),
-                    |db| {
-                        format!(
-                            "{}{}",
-                            db.message(),
-                            db.detail().map_or(String::new(), |d| format!(" ({d})"))
-                        )
-                    },
-                );
-                invalid.push(format!("{table}.{name}: {detail}"));
-            }
-        }
-    }
-    if !invalid.is_empty() {
-        return Err(anyhow::anyhow!(
-            "{} foreign key(s) do not hold after the copy; the target has rows pointing at missing rows:\n  {}",
-            invalid.len(),
-            invalid.join("\n  ")
-        ));
-    }
-    Ok(())
-}
-
 /// Moves the id sequence of every written table past its largest id.
 async fn move_sequences(control: &Client, session: &Session, run_id: i64) -> Result<()> {
     let tables: Vec<String> = control
@@ -1009,28 +984,27 @@ async fn move_sequences(control: &Client, session: &Session, run_id: i64) -> Res
         .iter()
         .map(|r| r.get(0))
         .collect();
-    for table in tables {
-        let Some(sequence) = session
-            .target_catalog
-            .tables
-            .get(&table)
-            .and_then(|t| t.sequences.get("id"))
-        else {
-            continue;
-        };
-        let qualified = format!("public.{}", quote_ident(sequence));
-        control
-            .execute(
-                &format!(
-                    "SELECT setval($1::text::regclass, GREATEST((SELECT coalesce(max(id), 0) FROM public.{}), \
-                     (SELECT last_value FROM {qualified}), 1))",
-                    quote_ident(&table)
-                ),
-                &[&qualified],
-            )
-            .await
-            .with_context(|| format!("cannot move sequence {sequence} of {table}"))?;
+    // One statement for all tables: a round trip per table costs more than the setval itself.
+    let moves: Vec<String> = tables
+        .iter()
+        .filter_map(|table| {
+            let sequence = session.target_catalog.tables.get(table)?.sequences.get("id")?;
+            let qualified = format!("public.{}", quote_ident(sequence));
+            Some(format!(
+                "SELECT setval({literal}::regclass, GREATEST((SELECT coalesce(max(id), 0) FROM public.{table}), \
+                 (SELECT last_value FROM {qualified}), 1))",
+                literal = crate::catalog::quote_literal(&qualified),
+                table = quote_ident(table),
+            ))
+        })
+        .collect();
+    if moves.is_empty() {
+        return Ok(());
     }
+    control
+        .batch_execute(&moves.join(";\n"))
+        .await
+        .context("cannot move the id sequences of the written tables past their largest ids")?;
     Ok(())
 }
 
@@ -1067,4 +1041,20 @@ async fn print_summary(control: &Client, run_id: i64) -> Result<()> {
         row.get::<_, i64>(4)
     ))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unaccounted_ids_are_the_planned_ones_missing_from_the_chunk() {
+        let mut planned = mapping::IdMap::default();
+        for id in [3, 4, 5, 7, 9, 12] {
+            planned.insert(id, id + 100, mapping::How::Created);
+        }
+        assert_eq!(unaccounted(Some(&planned), &[3, 5, 9]), vec![4, 7]);
+        assert_eq!(unaccounted(Some(&planned), &[]), Vec::<i32>::new());
+        assert_eq!(unaccounted(None, &[3, 5]), Vec::<i32>::new());
+    }
 }

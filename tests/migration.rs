@@ -299,6 +299,8 @@ fn rollback_after_an_interrupted_run_gives_back_the_pristine_target() {
             "run",
             "--chunk-size",
             "400",
+            "--foreign-keys",
+            "set-aside",
         ],
         &[("ODOO_MIGRATE_FAULT", "after_chunk_commit:120")],
     );

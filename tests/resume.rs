@@ -31,18 +31,23 @@ fn reference() -> &'static (BTreeMap<String, String>, Option<String>) {
 }
 
 fn run_with_fault(pair: &DatabasePair, fault: &str) -> common::Outcome {
-    odoo_migrate(
-        &[
-            "--source",
-            &pair.source.url(),
-            "--target",
-            &pair.target.url(),
-            "run",
-            "--chunk-size",
-            CHUNK,
-        ],
-        &[("ODOO_MIGRATE_FAULT", fault)],
-    )
+    run_with_fault_and(pair, fault, &[])
+}
+
+fn run_with_fault_and(pair: &DatabasePair, fault: &str, options: &[&str]) -> common::Outcome {
+    let source = pair.source.url();
+    let target = pair.target.url();
+    let mut args = vec![
+        "--source",
+        &source,
+        "--target",
+        &target,
+        "run",
+        "--chunk-size",
+        CHUNK,
+    ];
+    args.extend_from_slice(options);
+    odoo_migrate(&args, &[("ODOO_MIGRATE_FAULT", fault)])
 }
 
 fn assert_same_as_reference(pair: &DatabasePair, what: &str) {
@@ -57,8 +62,17 @@ fn assert_same_as_reference(pair: &DatabasePair, what: &str) {
 }
 
 fn killed_then_resumed(fault: &str) {
-    let pair = DatabasePair::new(&format!("resume_{}", fault.replace(':', "_")));
-    let killed = run_with_fault(&pair, fault);
+    killed_then_resumed_with(fault, &[]);
+}
+
+/// Kills a run started with `options` at `fault`, resumes it with the default options.
+fn killed_then_resumed_with(fault: &str, options: &[&str]) {
+    let pair = DatabasePair::new(&format!(
+        "resume_{}{}",
+        fault.replace(':', "_"),
+        if options.is_empty() { "" } else { "_opt" }
+    ));
+    let killed = run_with_fault_and(&pair, fault, options);
     assert_ne!(killed.code, 0, "{fault}: the process should have died");
     assert!(
         killed.stderr.contains("fault injected"),
@@ -81,6 +95,11 @@ fn killed_while_planning() {
     killed_then_resumed("before_plan");
     killed_then_resumed("before_plan_commit");
     killed_then_resumed("after_foreign_keys_set_aside");
+    // Resumed with foreign key triggers off, after keys were dropped: they are restored.
+    killed_then_resumed_with(
+        "after_foreign_keys_set_aside",
+        &["--foreign-keys", "set-aside"],
+    );
 }
 
 #[test]
@@ -106,7 +125,11 @@ fn killed_after_a_chunk_committed() {
 #[test]
 fn killed_before_the_finishing_steps() {
     killed_then_resumed("before_finish");
-    killed_then_resumed("after_foreign_key_restored:500");
+    killed_then_resumed("after_foreign_keys_checked");
+    killed_then_resumed_with(
+        "after_foreign_key_restored:500",
+        &["--foreign-keys", "set-aside"],
+    );
     killed_then_resumed("before_sequences");
 }
 
