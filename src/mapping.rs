@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use anyhow::{Context, Result, bail};
 use tokio_postgres::{Client, GenericClient, Transaction};
 
-use crate::catalog::{Catalog, quote_ident};
+use crate::catalog::{Catalog, quote_ident, quote_literal};
 use crate::diff::{TableKind, TablePair};
 use crate::plan::{Output, TablePlan};
 use crate::rules::{Policy, Rules};
@@ -191,32 +191,28 @@ pub async fn plan(
     let mut source_ids: BTreeMap<String, Vec<i32>> = BTreeMap::new();
     let mut target_ids: BTreeMap<String, HashSet<i32>> = BTreeMap::new();
     let mut taken: BTreeMap<String, HashSet<i32>> = BTreeMap::new();
-    for pair in &planned {
+    // All ids of both sides in one statement each: a round trip per table would cost more than
+    // reading the ids of most tables.
+    let source_tables: Vec<&str> = planned.iter().map(|p| p.source_table.as_str()).collect();
+    let target_tables: Vec<&str> = planned
+        .iter()
+        .map(|p| p.target_table.as_deref().unwrap_or_default())
+        .collect();
+    let mut source_id_lists = read_ids(source, &source_tables, true)
+        .await
+        .context("cannot read the ids of the source tables")?;
+    let mut target_id_lists = read_ids(transaction, &target_tables, false)
+        .await
+        .context("cannot read the ids of the target tables")?;
+    for (index, pair) in planned.iter().enumerate() {
         let model = pair.source_model.clone().unwrap_or_default();
-        let table = &pair.source_table;
-        let ids: Vec<i32> = source
-            .query(
-                &format!("SELECT id FROM public.{} ORDER BY id", quote_ident(table)),
-                &[],
-            )
-            .await
-            .with_context(|| format!("cannot read the ids of source table {table}"))?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        source_ids.insert(model.clone(), ids);
-        let target_table = pair.target_table.as_deref().unwrap_or_default();
-        let existing: HashSet<i32> = transaction
-            .query(
-                &format!("SELECT id FROM public.{}", quote_ident(target_table)),
-                &[],
-            )
-            .await
-            .with_context(|| format!("cannot read the ids of target table {target_table}"))?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        target_ids.insert(model, existing);
+        source_ids.insert(model.clone(), std::mem::take(&mut source_id_lists[index]));
+        target_ids.insert(
+            model,
+            std::mem::take(&mut target_id_lists[index])
+                .into_iter()
+                .collect(),
+        );
     }
 
     // 1. External ids.
@@ -347,6 +343,8 @@ pub async fn plan(
     }
 
     // 3. New ids for the rest, taken from the target's sequence so that Odoo's next ids stay ahead.
+    let mut needs: Vec<(&str, usize)> = Vec::new();
+    let mut missing_of: Vec<(String, Vec<i32>)> = Vec::new();
     for pair in &planned {
         let model = pair.source_model.clone().unwrap_or_default();
         let ids = &source_ids[&model];
@@ -363,44 +361,46 @@ pub async fn plan(
         if missing.is_empty() {
             continue;
         }
-        let target_table = pair.target_table.as_deref().unwrap_or_default();
-        let first = allocate(
-            transaction,
-            target_catalog,
-            target_table,
+        needs.push((
+            pair.target_table.as_deref().unwrap_or_default(),
             missing.len(),
-            run_id,
-        )
-        .await?;
+        ));
+        missing_of.push((model, missing));
+    }
+    let firsts = allocate(transaction, target_catalog, &needs, run_id).await?;
+    for ((model, missing), first) in missing_of.into_iter().zip(firsts) {
+        let map = mappings.entry(&model);
         for (offset, source_id) in missing.iter().enumerate() {
             map.insert(*source_id, first + offset as i32, How::Created);
         }
         counts.created += missing.len();
     }
 
-    // Persist.
+    // Persist, in one statement.
+    let mut models = Vec::new();
+    let mut sources = Vec::new();
+    let mut targets = Vec::new();
+    let mut hows = Vec::new();
     for pair in &planned {
         let model = pair.source_model.clone().unwrap_or_default();
         let map = mappings.entry(&model);
-        let mut sources = Vec::new();
-        let mut targets = Vec::new();
-        let mut hows = Vec::new();
         for &id in &source_ids[&model] {
             if let (Some(target), Some(how)) = (map.get(id), map.how(id)) {
+                models.push(model.clone());
                 sources.push(id);
                 targets.push(target);
                 hows.push(how.as_str());
             }
         }
-        transaction
-            .execute(
-                "INSERT INTO odoo_migrate.id_plan (model, source_id, target_id, how, run_id) \
-                 SELECT $1, * , $5 FROM unnest($2::int[], $3::int[], $4::text[])",
-                &[&model, &sources, &targets, &hows, &run_id],
-            )
-            .await
-            .with_context(|| format!("cannot store the id plan of {model}"))?;
     }
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.id_plan (model, source_id, target_id, how, run_id) \
+             SELECT *, $5 FROM unnest($1::text[], $2::int[], $3::int[], $4::text[])",
+            &[&models, &sources, &targets, &hows, &run_id],
+        )
+        .await
+        .context("cannot store the id plan")?;
     let created: Vec<&XmlidToCreate> = xmlids_to_create
         .iter()
         .filter(|x| {
@@ -435,11 +435,10 @@ pub async fn plan(
         allocate(
             transaction,
             target_catalog,
-            "ir_model_data",
-            created.len(),
+            &[("ir_model_data", created.len())],
             run_id,
         )
-        .await?
+        .await?[0]
     };
     let row_ids: Vec<i32> = (0..created.len() as i32)
         .map(|i| first_row_id + i)
@@ -473,64 +472,131 @@ fn with_company_prefix(name: &str, companies: Option<&IdMap>) -> Option<String> 
     Some(format!("{target}_{rest}"))
 }
 
-/// Reserves `count` consecutive new ids in `table` past both its largest id and its sequence, and
-/// moves the sequence past them. Returns the first id.
+/// The ids of each table, in id order where `ordered`, read in one statement.
+async fn read_ids(
+    client: &impl tokio_postgres::GenericClient,
+    tables: &[&str],
+    ordered: bool,
+) -> Result<Vec<Vec<i32>>> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let order = if ordered { " ORDER BY id" } else { "" };
+    let branches: Vec<String> = tables
+        .iter()
+        .enumerate()
+        .map(|(index, table)| {
+            format!(
+                "SELECT {index}, ARRAY(SELECT id FROM public.{}{order})",
+                quote_ident(table)
+            )
+        })
+        .collect();
+    let mut lists = vec![Vec::new(); tables.len()];
+    for row in client.query(&branches.join(" UNION ALL "), &[]).await? {
+        let index: i32 = row.get(0);
+        lists[index as usize] = row.get(1);
+    }
+    Ok(lists)
+}
+
+/// Reserves, for each `(table, count)` in order, `count` consecutive new ids past both the table's
+/// largest id and its sequence as recorded at the run's start (so that an interrupted planning
+/// made again allocates the same ids), and moves the sequences past them. Several needs on one
+/// table get consecutive blocks. Returns the first id of each.
 async fn allocate(
     transaction: &Transaction<'_>,
     catalog: &Catalog,
-    table: &str,
-    count: usize,
+    needs: &[(&str, usize)],
     run_id: i64,
-) -> Result<i32> {
-    let max_id: i32 = transaction
-        .query_one(
-            &format!(
-                "SELECT coalesce(max(id), 0) FROM public.{}",
+) -> Result<Vec<i32>> {
+    if needs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tables: Vec<&str> = needs.iter().map(|(t, _)| *t).collect();
+    tables.sort_unstable();
+    tables.dedup();
+    let branches: Vec<String> = tables
+        .iter()
+        .map(|table| {
+            format!(
+                "SELECT {}::text, (SELECT coalesce(max(id), 0) FROM public.{})",
+                quote_literal(table),
                 quote_ident(table)
-            ),
-            &[],
-        )
+            )
+        })
+        .collect();
+    let max_ids: BTreeMap<String, i32> = transaction
+        .query(&branches.join(" UNION ALL "), &[])
         .await
-        .with_context(|| format!("cannot read the largest id of target table {table}"))?
-        .get(0);
-    let Some(sequence) = catalog
-        .tables
-        .get(table)
-        .and_then(|t| t.sequences.get("id"))
-    else {
-        return Ok(max_id + 1);
-    };
-    let qualified = format!("public.{}", quote_ident(sequence));
-    // The sequence as it was before the run touched it (recorded at the run's start), so that
-    // an interrupted planning made again allocates the same ids.
-    let recorded: Option<i64> = transaction
-        .query_opt(
-            "SELECT last_value FROM odoo_migrate.sequence_states WHERE run_id = $1 AND sequence_name = $2",
-            &[&run_id, sequence],
+        .context("cannot read the largest ids of the target tables")?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let recorded: BTreeMap<String, i64> = transaction
+        .query(
+            "SELECT sequence_name, last_value FROM odoo_migrate.sequence_states WHERE run_id = $1",
+            &[&run_id],
         )
         .await?
-        .map(|row| row.get(0));
-    let last: i64 = match recorded {
-        Some(last) => last,
-        None => transaction
-            .query_one(&format!("SELECT last_value FROM {qualified}"), &[])
-            .await
-            .with_context(|| format!("cannot read sequence {sequence}"))?
-            .get(0),
-    };
-    let first = (max_id as i64).max(last) + 1;
-    let end = first + count as i64 - 1;
-    if end > i32::MAX as i64 {
-        bail!("target table {table} would need ids beyond the integer range ({end})");
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    // Next free id per table, advanced as blocks are handed out.
+    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut firsts = Vec::with_capacity(needs.len());
+    for (table, count) in needs {
+        let sequence = catalog
+            .tables
+            .get(*table)
+            .and_then(|t| t.sequences.get("id"));
+        let free = match next.get(table) {
+            Some(free) => *free,
+            None => {
+                let max_id = i64::from(max_ids.get(*table).copied().unwrap_or(0));
+                let last = match sequence {
+                    Some(sequence) => match recorded.get(sequence) {
+                        Some(last) => *last,
+                        None => transaction
+                            .query_one(
+                                &format!("SELECT last_value FROM public.{}", quote_ident(sequence)),
+                                &[],
+                            )
+                            .await
+                            .with_context(|| format!("cannot read sequence {sequence}"))?
+                            .get(0),
+                    },
+                    None => 0,
+                };
+                max_id.max(last) + 1
+            }
+        };
+        let end = free + *count as i64 - 1;
+        if end > i64::from(i32::MAX) {
+            bail!("target table {table} would need ids beyond the integer range ({end})");
+        }
+        next.insert(table, end + 1);
+        firsts.push(free as i32);
     }
-    transaction
-        .execute(
-            &format!("SELECT setval($1::text::regclass, GREATEST($2, (SELECT last_value FROM {qualified})), true)"),
-            &[&qualified, &end],
-        )
-        .await
-        .with_context(|| format!("cannot move sequence {sequence}"))?;
-    Ok(first as i32)
+    let moves: Vec<String> = next
+        .iter()
+        .filter_map(|(table, free)| {
+            let sequence = catalog.tables.get(*table)?.sequences.get("id")?;
+            let qualified = format!("public.{}", quote_ident(sequence));
+            Some(format!(
+                "SELECT setval({}::regclass, GREATEST({}, (SELECT last_value FROM {qualified})), true)",
+                quote_literal(&qualified),
+                free - 1
+            ))
+        })
+        .collect();
+    if !moves.is_empty() {
+        transaction
+            .batch_execute(&moves.join(";\n"))
+            .await
+            .context("cannot move the target's sequences past the planned ids")?;
+    }
+    Ok(firsts)
 }
 
 /// Matches the still-unmapped source records of a model to target records with the same natural
@@ -624,9 +690,12 @@ async fn match_natural_keys(
     let source_rows = source
         .query(
             &format!(
-                "SELECT s.id, {} FROM public.{} s",
+                "SELECT s.id, {} FROM {}",
                 source_exprs.join(", "),
-                quote_ident(source_table)
+                plan.map_or_else(
+                    || format!("public.{} s", quote_ident(source_table)),
+                    TablePlan::source_from
+                )
             ),
             &[],
         )
