@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The benchmark of BENCHMARKS.md: at each scale factor, on the same databases,
+#   1. `odoo-migrate run` from the scaled Odoo 16 demo into a fresh copy of the Odoo 19 dump;
+#   2. the baseline: the same tables piped with plain `COPY … TO STDOUT | COPY … FROM STDIN`
+#      (binary) into the same target tables of another fresh copy, without any transformation, by
+#      examples/copy_pipe.rs: as many workers as the tool has jobs, each with one connection per
+#      side kept for all its tables, forwarding the bytes unread;
+# and prints one Markdown row per factor: rows, MB, wall time, rows/s, MB/s, the tool's peak RSS
+# and the ratio of the two throughputs.
+#
+#   bench/run.sh [FACTOR …]            default: 1 10 100
+#
+# Settings (environment): PGHOST, PGPORT, PGUSER (default 127.0.0.1, 5432, postgres; the role
+# needs CREATEDB), ODOO_MIGRATE_DUMPS (default ../shared/odoo-dumps), JOBS (default 4),
+# BENCH_FRESH=1 to scale the sources again, BENCH_KEEP=1 to keep the target databases.
+# Databases are named omb_*; the scaled sources are kept between runs (they take a while at ×1000).
+#
+# The baseline cannot write what the target tables do not accept as they are, so its copy of the
+# target is prepared first, untimed: the written tables are emptied (the tool matches the rows they
+# hold instead), all foreign keys are dropped (the tool switches their checks off and proves them
+# afterwards, inside its time), NOT NULL and CHECK constraints are dropped from them, and
+# only the columns with the same name and type on both sides are piped. Tables that the tool fills
+# from rules (`[[relations]]`) have no baseline; their rows count for the tool only.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+DUMPS="${ODOO_MIGRATE_DUMPS:-../shared/odoo-dumps}"
+JOBS="${JOBS:-4}"
+BIN=target/release/odoo-migrate
+FACTORS=("$@")
+[ ${#FACTORS[@]} -gt 0 ] || FACTORS=(1 10 100)
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+say() { printf '%s\n' "$*" >&2; }
+q() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+url() { printf 'postgres://%s@%s:%s/%s' "$PGUSER" "$PGHOST" "$PGPORT" "$1"; }
+exists() { [ "$(q -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$1'")" = 1 ]; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+[ -f "$DUMPS/odoo16_demo.dump" ] && [ -f "$DUMPS/odoo19_empty.dump" ] \
+    || { say "no dumps in $DUMPS (set ODOO_MIGRATE_DUMPS)"; exit 2; }
+command -v /usr/bin/time > /dev/null || { say "GNU time is needed for the peak RSS: apt-get install time"; exit 2; }
+say "building the release binary and the baseline pipe"
+cargo build --release --quiet --bin odoo-migrate --example copy_pipe
+PIPE=target/release/examples/copy_pipe
+
+restore() { # database dump
+    if ! exists "$1"; then
+        say "restoring $2 into $1"
+        q -d postgres -c "CREATE DATABASE $1"
+        pg_restore --no-owner --no-privileges -j "$JOBS" -d "$1" "$DUMPS/$2"
+        q -d "$1" -c "ANALYZE"
+    fi
+}
+restore omb_src_1 odoo16_demo.dump
+restore omb_tgt odoo19_empty.dump
+
+source_for() { # factor → database name, scaled once and kept
+    local factor=$1 db="omb_src_$1"
+    [ "$factor" = 1 ] && { echo omb_src_1; return; }
+    if exists "$db" && [ "${BENCH_FRESH:-0}" != 1 ] \
+        && [ "$(q -d "$db" -c "SELECT factor FROM odoo_migrate_bench.scaled" 2>/dev/null)" = "$factor" ]; then
+        echo "$db"; return
+    fi
+    q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE omb_src_1"
+    local start; start=$(now)
+    say "scaling the demo by $factor"
+    q -d "$db" -v factor="$factor" -f bench/scale.sql > /dev/null
+    say "  scaled in $(since "$start") s"
+    echo "$db"
+}
+
+fresh_target() {
+    q -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 TEMPLATE omb_tgt"
+}
+
+
+echo "| factor | rows | MB | baseline s | tool s | baseline rows/s | tool rows/s | baseline MB/s | tool MB/s | tool peak RSS MiB | tool / baseline |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for factor in "${FACTORS[@]}"; do
+    src=$(source_for "$factor")
+    tool_db="omb_tgt_${factor}_tool"
+    pipe_db="omb_tgt_${factor}_pipe"
+
+    # 1. The tool, timed from process start to exit, with its peak resident memory.
+    fresh_target "$tool_db"
+    say "×$factor: odoo-migrate run"
+    /usr/bin/time -f '%M %e' -o "$WORK/time" \
+        "$BIN" --source "$(url "$src")" --target "$(url "$tool_db")" --quiet run --jobs "$JOBS" \
+        > "$WORK/tool.out" 2> "$WORK/tool.err" \
+        || { say "odoo-migrate run failed:"; cat "$WORK/tool.err" >&2; exit 1; }
+    read -r rss_kb tool_s < "$WORK/time"
+
+    # The tables the tool copied as they are (not the ones rules derive), their columns shared with
+    # the target, and the data the tool read: rows and on-disk size of every source table it copied.
+    q -d "$tool_db" -c "COPY (SELECT DISTINCT source_table, target_table FROM odoo_migrate.model_state \
+        WHERE source_table !~ ' → ' AND rows_total > 0) TO STDOUT" > "$WORK/pairs"
+    tables=$(cut -f1 "$WORK/pairs" | sed "s/.*/'&'/" | paste -sd, -)
+    read -r rows bytes < <(q -F ' ' -d "$src" -c "SELECT sum(c.reltuples)::bigint, sum(pg_table_size(c.oid)) \
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+        WHERE c.relkind = 'r' AND c.relname IN ($tables)")
+
+    # 2. The baseline on its own fresh copy, prepared untimed (see the header).
+    fresh_target "$pipe_db"
+    q -d "$src" -c "COPY (SELECT table_name, column_name, data_type, udt_name FROM information_schema.columns \
+        WHERE table_schema = 'public') TO STDOUT" > "$WORK/source_columns"
+    q -d "$pipe_db" <<SQL
+CREATE SCHEMA odoo_migrate_bench;
+CREATE TABLE odoo_migrate_bench.pairs (source_table text, target_table text);
+CREATE TABLE odoo_migrate_bench.source_columns (table_name text, column_name text, data_type text, udt_name text);
+\copy odoo_migrate_bench.pairs FROM '$WORK/pairs'
+\copy odoo_migrate_bench.source_columns FROM '$WORK/source_columns'
+CREATE TABLE odoo_migrate_bench.shared AS
+SELECT p.source_table, p.target_table, t.column_name, t.ordinal_position
+FROM odoo_migrate_bench.pairs p
+JOIN information_schema.columns t ON t.table_schema = 'public' AND t.table_name = p.target_table
+JOIN odoo_migrate_bench.source_columns s ON s.table_name = p.source_table AND s.column_name = t.column_name
+    AND s.data_type = t.data_type AND s.udt_name = t.udt_name;
+-- A table whose primary key the source does not have under the same name has no plain copy.
+DELETE FROM odoo_migrate_bench.shared s WHERE EXISTS (
+    SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+    WHERE i.indisprimary AND i.indrelid = format('public.%I', s.target_table)::regclass
+      AND NOT EXISTS (SELECT 1 FROM odoo_migrate_bench.shared k
+                      WHERE k.target_table = s.target_table AND k.source_table = s.source_table
+                        AND k.column_name = a.attname));
+DELETE FROM odoo_migrate_bench.pairs p
+WHERE NOT EXISTS (SELECT 1 FROM odoo_migrate_bench.shared s WHERE s.source_table = p.source_table);
+DO \$\$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT c.conrelid::regclass AS rel, c.conname FROM pg_constraint c
+             JOIN pg_namespace n ON n.oid = c.connamespace AND n.nspname = 'public' WHERE c.contype = 'f' LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.rel, r.conname);
+        COMMIT; -- one lock at a time: a thousand keys overflow the lock table
+    END LOOP;
+    FOR r IN SELECT DISTINCT target_table FROM odoo_migrate_bench.pairs LOOP
+        EXECUTE format('TRUNCATE public.%I', r.target_table);
+        COMMIT;
+    END LOOP;
+    -- The source's values as they are: NULLs where 19 requires a value, values its checks refuse.
+    FOR r IN SELECT DISTINCT p.target_table, a.attname FROM odoo_migrate_bench.pairs p
+             JOIN pg_attribute a ON a.attrelid = format('public.%I', p.target_table)::regclass
+             WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
+               AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary
+                               AND a.attnum = ANY(i.indkey)) LOOP
+        EXECUTE format('ALTER TABLE public.%I ALTER COLUMN %I DROP NOT NULL', r.target_table, r.attname);
+        COMMIT;
+    END LOOP;
+    FOR r IN SELECT DISTINCT c.conrelid::regclass AS rel, c.conname FROM pg_constraint c
+             JOIN odoo_migrate_bench.pairs p ON c.conrelid = format('public.%I', p.target_table)::regclass
+             WHERE c.contype = 'c' LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.rel, r.conname);
+        COMMIT;
+    END LOOP;
+END
+\$\$;
+SQL
+    q -d "$pipe_db" -F $'\t' -c "SELECT source_table, target_table, string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) \
+        FROM odoo_migrate_bench.shared GROUP BY 1, 2 ORDER BY 1" > "$WORK/pipes"
+    say "×$factor: baseline COPY pipe over $(wc -l < "$WORK/pipes") tables"
+    start=$(now)
+    "$PIPE" "$(url "$src")" "$(url "$pipe_db")" "$JOBS" < "$WORK/pipes" 2> "$WORK/pipe.err" \
+        || { say "the baseline pipe failed:"; cat "$WORK/pipe.err" >&2; exit 1; }
+    pipe_s=$(since "$start")
+
+    awk -v f="$factor" -v rows="$rows" -v bytes="$bytes" -v b="$pipe_s" -v t="$tool_s" -v rss="$rss_kb" 'BEGIN {
+        mb = bytes / 1048576
+        printf "| ×%s | %d | %.1f | %.2f | %.2f | %.0f | %.0f | %.1f | %.1f | %.0f | %.0f%% |\n",
+            f, rows, mb, b, t, rows / b, rows / t, mb / b, mb / t, rss / 1024, 100 * b / t
+    }'
+    [ "${BENCH_KEEP:-0}" = 1 ] || q -d postgres -c "DROP DATABASE $tool_db" -c "DROP DATABASE $pipe_db"
+done
