@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::{Context, Result, bail};
+use futures::{SinkExt, TryStreamExt};
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::catalog::{Catalog, quote_ident, quote_literal};
@@ -90,6 +91,14 @@ impl IdMap {
     }
 
     /// Bytes held, for the memory figures of the benchmark.
+    /// Sizes the map once for ids up to `max_id`, so that loading it never reallocates.
+    fn reserve_up_to(&mut self, max_id: i32) {
+        let wanted = usize::try_from(max_id).map_or(0, |m| m + 1);
+        if wanted > self.entries.len() {
+            self.entries.reserve_exact(wanted - self.entries.len());
+        }
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<(i32, u8)>()
     }
@@ -376,29 +385,8 @@ pub async fn plan(
         counts.created += missing.len();
     }
 
-    // Persist, in one statement.
-    let mut models = Vec::new();
-    let mut sources = Vec::new();
-    let mut targets = Vec::new();
-    let mut hows = Vec::new();
-    for pair in &planned {
-        let model = pair.source_model.clone().unwrap_or_default();
-        let map = mappings.entry(&model);
-        for &id in &source_ids[&model] {
-            if let (Some(target), Some(how)) = (map.get(id), map.how(id)) {
-                models.push(model.clone());
-                sources.push(id);
-                targets.push(target);
-                hows.push(how.as_str());
-            }
-        }
-    }
-    transaction
-        .execute(
-            "INSERT INTO odoo_migrate.id_plan (model, source_id, target_id, how, run_id) \
-             SELECT *, $5 FROM unnest($1::text[], $2::int[], $3::int[], $4::text[])",
-            &[&models, &sources, &targets, &hows, &run_id],
-        )
+    // Persisted with one binary COPY, streamed from the maps.
+    store_id_plan(transaction, &planned, &source_ids, &mut mappings, run_id)
         .await
         .context("cannot store the id plan")?;
     let created: Vec<&XmlidToCreate> = xmlids_to_create
@@ -461,6 +449,47 @@ pub async fn plan(
         .await
         .context("cannot store the external ids to create")?;
     Ok(counts)
+}
+
+/// Writes the plan of every planned model into `odoo_migrate.id_plan` with a binary COPY, a
+/// megabyte at a time: no array of the whole plan is built.
+async fn store_id_plan(
+    transaction: &Transaction<'_>,
+    planned: &[&TablePair],
+    source_ids: &BTreeMap<String, Vec<i32>>,
+    mappings: &mut Mappings,
+    run_id: i64,
+) -> Result<()> {
+    let sink = transaction
+        .copy_in::<_, bytes::Bytes>(
+            "COPY odoo_migrate.id_plan (model, source_id, target_id, how, run_id) FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    futures::pin_mut!(sink);
+    let mut writer = crate::codec::Writer::new();
+    let run_id = run_id.to_be_bytes();
+    for pair in planned {
+        let model = pair.source_model.as_deref().unwrap_or_default();
+        let map = mappings.entry(model);
+        for &id in source_ids.get(model).map(Vec::as_slice).unwrap_or_default() {
+            if let (Some(target), Some(how)) = (map.get(id), map.how(id)) {
+                writer.begin_tuple();
+                writer.bytes(model.as_bytes());
+                writer.int4(id);
+                writer.int4(target);
+                writer.bytes(how.as_str().as_bytes());
+                writer.bytes(&run_id);
+                writer.end_tuple();
+            }
+        }
+        if writer.buffer.len() >= 1 << 20 {
+            sink.send(writer.take()).await?;
+        }
+    }
+    writer.finish();
+    sink.send(writer.take()).await?;
+    sink.finish().await?;
+    Ok(())
 }
 
 /// `<company id>_<rest>` with the company id replaced by its target id; `None` when the name has
@@ -786,15 +815,31 @@ pub async fn load(
     pairs: &[TablePair],
 ) -> Result<Mappings> {
     let mut mappings = Mappings::default();
-    let rows = client
+    for row in client
         .query(
-            "SELECT model, source_id, target_id, how FROM odoo_migrate.id_plan ORDER BY model, source_id",
+            "SELECT model, max(source_id) FROM odoo_migrate.id_plan GROUP BY model",
             &[],
         )
         .await
+        .context("cannot size the id plan in odoo_migrate.id_plan")?
+    {
+        mappings.entry(row.get(0)).reserve_up_to(row.get(1));
+    }
+    // Streamed: the plan is held in memory only as the dense maps, never as rows.
+    let rows = client
+        .query_raw(
+            "SELECT model, source_id, target_id, how FROM odoo_migrate.id_plan ORDER BY model, source_id",
+            std::iter::empty::<i32>(),
+        )
+        .await
         .context("cannot load the id plan from odoo_migrate.id_plan")?;
+    futures::pin_mut!(rows);
     let mut current: Option<(String, usize)> = None;
-    for row in &rows {
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .context("lost the target while loading the id plan")?
+    {
         let model: &str = row.get(0);
         let index = match &current {
             Some((name, index)) if name == model => *index,
