@@ -344,11 +344,15 @@ pub async fn prove_in_force(
         .filter(|k| !except.contains(&(k.table.clone(), k.name.clone())))
         .collect();
     let checked = keys.len();
+    let started = std::time::Instant::now();
     analyze(pool, tables, jobs).await?;
+    let analyzed = started.elapsed();
     let orphans = find_orphans(pool, keys, jobs).await?;
     tracing::info!(
         checked,
         failing = orphans.len(),
+        analyze_ms = analyzed.as_millis() as u64,
+        check_ms = (started.elapsed() - analyzed).as_millis() as u64,
         "foreign keys checked against the copied rows"
     );
     fault::point("after_foreign_keys_checked");

@@ -154,9 +154,18 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         )
         .await?
         .get(0);
+    let foreign_keys = constraints::choose(&mut control, args.foreign_keys).await?;
+    tracing::info!(strategy = ?foreign_keys, "foreign keys during the copy");
     if planned == 0 {
         let source = session.source.get().await?;
         let transaction = control.transaction().await?;
+        if foreign_keys == constraints::Strategy::Replica {
+            // The plan's rows all name the run created above: a key check per row would cost
+            // more than writing them.
+            transaction
+                .batch_execute("SET LOCAL session_replication_role = replica")
+                .await?;
+        }
         fault::point("before_plan");
         let counts = mapping::plan(
             &source,
@@ -176,48 +185,58 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             unmatched_metadata = counts.unmatched,
             "id plan made"
         );
+        // For model tables, the count and largest id as the plan saw them, to notice later a
+        // source that changes under the run; all read in one statement, stored in another.
+        let model_tables: Vec<&str> = plans
+            .iter()
+            .filter(|p| p.kind == TableKind::Model)
+            .map(|p| p.source_table.as_str())
+            .collect();
+        let mut extents = source_extents(&source, &model_tables)
+            .await
+            .context("cannot count the rows of the source tables")?
+            .into_iter();
+        let mut keys = Vec::new();
+        let mut targets = Vec::new();
+        let mut models = Vec::new();
+        let mut kinds = Vec::new();
+        let mut totals = Vec::new();
+        let mut max_ids = Vec::new();
+        let mut statuses = Vec::new();
         for plan in &plans {
-            // For model tables, the count and largest id as the plan saw them, to notice later a
-            // source that changes under the run.
-            let (rows, max_id): (i64, Option<i64>) = if plan.kind == TableKind::Model {
-                let row = source
-                    .query_one(
-                        &format!(
-                            "SELECT count(*), coalesce(max(id), 0)::bigint FROM public.{}",
-                            quote_ident(&plan.source_table)
-                        ),
-                        &[],
-                    )
-                    .await
-                    .with_context(|| format!("cannot count source table {}", plan.source_table))?;
-                (row.get(0), Some(row.get(1)))
+            let (rows, max_id) = if plan.kind == TableKind::Model {
+                let (rows, max_id) = extents.next().unwrap_or_default();
+                (rows, Some(max_id))
             } else {
                 (plan.rows, None)
             };
             // A table with no rows and no post-copy SQL has nothing to copy: it is done now, which
             // spares it a transaction of its own (half the tables of a typical database).
-            let status = if rows == 0 && plan.post_sql.is_empty() {
+            statuses.push(if rows == 0 && plan.post_sql.is_empty() {
                 "done"
             } else {
                 "pending"
-            };
-            transaction
-                .execute(
-                    "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, source_max_id, status, finished_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 = 'done' THEN now() END)",
-                    &[
-                        &run_id,
-                        &plan.key,
-                        &plan.target_table,
-                        &plan.model,
-                        &(if plan.kind == TableKind::Model { "model" } else { "relation" }),
-                        &rows,
-                        &max_id,
-                        &status,
-                    ],
-                )
-                .await?;
+            });
+            keys.push(plan.key.as_str());
+            targets.push(plan.target_table.as_str());
+            models.push(plan.model.as_str());
+            kinds.push(if plan.kind == TableKind::Model {
+                "model"
+            } else {
+                "relation"
+            });
+            totals.push(rows);
+            max_ids.push(max_id);
         }
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, source_max_id, status, finished_at) \
+                 SELECT $1, k, t, m, kd, r, x, st, CASE WHEN st = 'done' THEN now() END \
+                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[]) AS u(k, t, m, kd, r, x, st)",
+                &[&run_id, &keys, &targets, &models, &kinds, &totals, &max_ids, &statuses],
+            )
+            .await
+            .context("cannot record the tables of the run")?;
         // Records of match-only models move no rows; their mappings are final now.
         transaction
             .execute(
@@ -274,8 +293,6 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     // set aside by an interrupted attempt are recorded and stay aside.
     let written = tables_written(&plans, &session.target_catalog);
     let plans_post_sql: Vec<String> = plans.iter().flat_map(|p| p.post_sql.clone()).collect();
-    let foreign_keys = constraints::choose(&mut control, args.foreign_keys).await?;
-    tracing::info!(strategy = ?foreign_keys, "foreign keys during the copy");
     if foreign_keys == constraints::Strategy::SetAside {
         constraints::set_aside(&mut control, &written, run_id).await?;
     }
@@ -293,10 +310,12 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let pending: Vec<TablePlan> = plans
+    let mut pending: Vec<TablePlan> = plans
         .into_iter()
         .filter(|p| !done.contains(&p.key))
         .collect();
+    // Largest first: a big table started last would leave the other workers idle at the end.
+    pending.sort_by_key(|p| std::cmp::Reverse(p.rows));
     tracing::info!(tables = pending.len(), jobs, "copying");
 
     let (rows_total, rows_done): (i64, i64) = {
@@ -394,6 +413,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         return Ok(status);
     }
     fault::point("before_finish");
+    tracing::info!("every table copied");
     check_source_unchanged(&session, &control, run_id).await?;
 
     // Keys set aside (by this attempt or an interrupted one) are restored with VALIDATE; the keys
@@ -479,6 +499,29 @@ fn refuse_non_fresh_target(session: &Session) -> Result<()> {
 /// The source must not change while it is migrated: rows added after the plan would be missing
 /// and rows removed would leave records behind. Each model table's row count and largest id are
 /// compared with what they were when the plan was made.
+/// The row count and largest id (0 when empty) of each source table, in one statement.
+async fn source_extents(source: &Client, tables: &[&str]) -> Result<Vec<(i64, i64)>> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let branches: Vec<String> = tables
+        .iter()
+        .enumerate()
+        .map(|(index, table)| {
+            format!(
+                "SELECT {index}, count(*), coalesce(max(id), 0)::bigint FROM public.{}",
+                quote_ident(table)
+            )
+        })
+        .collect();
+    let mut extents = vec![(0, 0); tables.len()];
+    for row in source.query(&branches.join(" UNION ALL "), &[]).await? {
+        let index: i32 = row.get(0);
+        extents[index as usize] = (row.get(1), row.get(2));
+    }
+    Ok(extents)
+}
+
 async fn check_source_unchanged(session: &Session, control: &Client, run_id: i64) -> Result<()> {
     let source = session.source.get().await?;
     let recorded = control
@@ -908,12 +951,8 @@ async fn copy_chunk(
             ],
         )
         .await?;
-    transaction
-        .execute(
-            "UPDATE odoo_migrate.runs SET last_checkpoint_at = now() WHERE id = $1",
-            &[&run_id],
-        )
-        .await?;
+    // The run's last checkpoint is read from model_state: an UPDATE of the run's row here would
+    // make the parallel chunks wait on each other's commits.
     fault::point("before_chunk_commit");
     transaction
         .commit()

@@ -79,7 +79,8 @@ pub async fn status_command(cli: &Cli) -> Result<Status> {
 pub async fn read(client: &tokio_postgres::Client) -> Result<Option<RunStatus>> {
     let Some(run) = client
         .query_opt(
-            "SELECT id, status, started_at::text, finished_at::text, last_checkpoint_at::text, source_database, \
+            "SELECT id, status, started_at::text, finished_at::text, \
+             greatest(last_checkpoint_at, (SELECT max(m.checkpoint_at) FROM odoo_migrate.model_state m WHERE m.run_id = r.id))::text, source_database, \
              target_database, rows_created, rows_matched, rows_updated, message, \
              (SELECT count(*) FROM odoo_migrate.problems p WHERE p.run_id = r.id) \
              FROM odoo_migrate.runs r WHERE command = 'run' ORDER BY id DESC LIMIT 1",
