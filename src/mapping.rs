@@ -215,7 +215,12 @@ pub async fn plan(
         .context("cannot read the ids of the target tables")?;
     for (index, pair) in planned.iter().enumerate() {
         let model = pair.source_model.clone().unwrap_or_default();
-        source_ids.insert(model.clone(), std::mem::take(&mut source_id_lists[index]));
+        let ids = std::mem::take(&mut source_id_lists[index]);
+        // Sized once from the largest id (the list is in id order): no doubling while it fills.
+        if let Some(&largest) = ids.last() {
+            mappings.entry(&model).reserve_up_to(largest);
+        }
+        source_ids.insert(model.clone(), ids);
         target_ids.insert(
             model,
             std::mem::take(&mut target_id_lists[index])
