@@ -170,6 +170,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = crate::constraints::Strategy::Auto)]
     pub foreign_keys: crate::constraints::Strategy,
 
+    /// Tables that receive at least this many rows have their secondary indexes (not unique, not
+    /// behind a constraint) dropped before the load and built again after it, which is much faster
+    /// than maintaining them row by row; 0 keeps every index in place during the load.
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
+    pub rebuild_indexes_from: u64,
+
     /// Stop cleanly at the next chunk boundary after this local time of day (HH:MM); exit code 5.
     #[arg(long, value_name = "HH:MM", env = "ODOO_MIGRATE_DEADLINE")]
     pub deadline: Option<String>,

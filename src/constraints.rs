@@ -327,13 +327,15 @@ fn orphan_query(keys: &[ForeignKey]) -> String {
 }
 
 /// After a copy made with foreign key triggers off: proves every key of the written tables that is
-/// in force (not in `except`). The tables are analyzed first, so that the checks (and Odoo
-/// afterwards) are planned on their real sizes. A key with orphans is set aside and recorded, so
-/// that the target's state says it does not hold, and the run fails naming the rows.
+/// in force (not in `except`). The tables not yet `analyzed` are analyzed first, so that the
+/// checks (and Odoo afterwards) are planned on their real sizes. A key with orphans is set aside
+/// and recorded, so that the target's state says it does not hold, and the run fails naming the
+/// rows.
 pub async fn prove_in_force(
     control: &Client,
     pool: &deadpool_postgres::Pool,
     tables: &[String],
+    analyzed: &BTreeSet<String>,
     except: &BTreeSet<(String, String)>,
     run_id: i64,
     jobs: usize,
@@ -345,7 +347,12 @@ pub async fn prove_in_force(
         .collect();
     let checked = keys.len();
     let started = std::time::Instant::now();
-    analyze(pool, tables, jobs).await?;
+    let stale: Vec<String> = tables
+        .iter()
+        .filter(|t| !analyzed.contains(*t))
+        .cloned()
+        .collect();
+    analyze(pool, &stale, jobs).await?;
     let analyzed = started.elapsed();
     let orphans = find_orphans(pool, keys, jobs).await?;
     tracing::info!(

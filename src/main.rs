@@ -12,6 +12,7 @@ mod diff;
 mod exit;
 mod fault;
 mod filestore;
+mod indexes;
 mod mapping;
 mod plan;
 mod progress;

@@ -50,17 +50,19 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
     let run_id: i64 = run.get(0);
     let status: String = run.get(1);
     if status == "rolled_back" {
-        let leftover: i64 = client
+        let row = client
             .query_one(
-                "SELECT count(*) FROM odoo_migrate.deferred_constraints WHERE run_id = $1",
+                "SELECT (SELECT count(*) FROM odoo_migrate.deferred_constraints WHERE run_id = $1), \
+                 (SELECT count(*) FROM odoo_migrate.deferred_indexes WHERE run_id = $1)",
                 &[&run_id],
             )
-            .await?
-            .get(0);
-        if leftover > 0 {
+            .await?;
+        let (keys, indexes): (i64, i64) = (row.get(0), row.get(1));
+        if keys + indexes > 0 {
             crate::constraints::restore(&mut client, run_id).await?;
+            crate::indexes::rebuild_on(&client, run_id).await?;
             report::emit(&format!(
-                "Run {run_id} was rolled back; its {leftover} foreign keys left aside are now restored.\n"
+                "Run {run_id} was rolled back; its {keys} foreign keys and {indexes} indexes left aside are now restored.\n"
             ))?;
             return Ok(Status::Success);
         }
@@ -94,6 +96,9 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
     crate::constraints::restore(&mut client, run_id)
         .await
         .context("the rows of the run are removed, but foreign keys could not all be restored; run `odoo-migrate rollback` again")?;
+    crate::indexes::rebuild_on(&client, run_id)
+        .await
+        .context("the rows of the run are removed, but indexes could not all be built again; run `odoo-migrate rollback` again")?;
     report::emit(&format!(
         "Run {run_id} rolled back: {} created rows deleted, {} external ids removed, {} many2many pairs removed, \
          {} matched records restored, {} sequences reset.\n",

@@ -124,6 +124,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 "rules": cli.rules,
                 "on_match": args.on_match,
                 "foreign_keys": args.foreign_keys,
+                "rebuild_indexes_from": args.rebuild_indexes_from,
             });
             side_schema::start_run(
                 &control,
@@ -296,12 +297,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     if foreign_keys == constraints::Strategy::SetAside {
         constraints::set_aside(&mut control, &written, run_id).await?;
     }
-    fault::point("after_foreign_keys_set_aside");
-
-    let mappings = Arc::new(mapping::load(&control, &rules, &pairs).await?);
-    tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
-    let renamed_models: Arc<BTreeMap<String, String>> = Arc::new(rules.renamed_models());
-    let done: Vec<String> = control
+    let done_at_start: Vec<String> = control
         .query(
             "SELECT source_table FROM odoo_migrate.model_state WHERE run_id = $1 AND status = 'done'",
             &[&run_id],
@@ -310,9 +306,22 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         .iter()
         .map(|r| r.get(0))
         .collect();
+    fault::point("after_foreign_keys_set_aside");
+    let bulk = crate::indexes::bulk_tables(
+        plans
+            .iter()
+            .filter(|p| !done_at_start.contains(&p.key))
+            .map(|p| (p.target_table.as_str(), p.rows)),
+        args.rebuild_indexes_from,
+    );
+    crate::indexes::set_aside(&mut control, &bulk, run_id).await?;
+
+    let mappings = Arc::new(mapping::load(&control, &rules, &pairs).await?);
+    tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
+    let renamed_models: Arc<BTreeMap<String, String>> = Arc::new(rules.renamed_models());
     let mut pending: Vec<TablePlan> = plans
         .into_iter()
-        .filter(|p| !done.contains(&p.key))
+        .filter(|p| !done_at_start.contains(&p.key))
         .collect();
     // Largest first: a big table started last would leave the other workers idle at the end.
     pending.sort_by_key(|p| std::cmp::Reverse(p.rows));
@@ -333,7 +342,18 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         rows_total.max(0) as u64,
         rows_done.max(0) as u64,
     );
+    // A table whose last plan is copied gets its indexes built again and its statistics at once,
+    // while the other tables are still loading.
+    let plans_left: Arc<std::sync::Mutex<BTreeMap<String, usize>>> = Arc::default();
+    if let Ok(mut left) = plans_left.lock() {
+        for plan in &pending {
+            *left.entry(plan.target_table.clone()).or_default() += 1;
+        }
+    }
+    let analyzed: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>> = Arc::default();
     let results = futures::stream::iter(pending.into_iter().map(|plan| {
+        let plans_left = Arc::clone(&plans_left);
+        let analyzed = Arc::clone(&analyzed);
         let session = &session;
         let mappings = Arc::clone(&mappings);
         let renamed_models = Arc::clone(&renamed_models);
@@ -351,7 +371,19 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 stop: &stop,
                 progress: &progress,
             };
-            let outcome = copy_table(&copying, &plan).await;
+            let mut outcome = copy_table(&copying, &plan).await;
+            if matches!(outcome, Ok(TableEnd::Done))
+                && last_plan_of(&plans_left, &plan.target_table)
+            {
+                outcome = finish_table(session, run_id, &plan.target_table)
+                    .await
+                    .map(|()| {
+                        if let Ok(mut analyzed) = analyzed.lock() {
+                            analyzed.insert(plan.target_table.clone());
+                        }
+                        TableEnd::Done
+                    });
+            }
             if outcome.is_err() && !keep_going {
                 stop.request_after_failure();
             }
@@ -418,10 +450,21 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
 
     // Keys set aside (by this attempt or an interrupted one) are restored with VALIDATE; the keys
     // that stayed in force while their triggers were off are proven by anti-joins.
+    crate::indexes::rebuild(&session.target, &control, run_id, jobs).await?;
+    fault::point("after_indexes_built");
     let restored = constraints::restore(&mut control, run_id).await?;
     let changed = tables_changed(&control, &written, &plans_post_sql, run_id).await?;
-    constraints::prove_in_force(&control, &session.target, &changed, &restored, run_id, jobs)
-        .await?;
+    let analyzed = analyzed.lock().map(|a| a.clone()).unwrap_or_default();
+    constraints::prove_in_force(
+        &control,
+        &session.target,
+        &changed,
+        &analyzed,
+        &restored,
+        run_id,
+        jobs,
+    )
+    .await?;
     fault::point("before_sequences");
     move_sequences(&control, &session, run_id).await?;
     let numbering = {
@@ -712,6 +755,31 @@ pub async fn check_plans(session: &Session, plans: &[TablePlan]) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Counts one plan of `table` as copied; true when it was the last one.
+fn last_plan_of(plans_left: &std::sync::Mutex<BTreeMap<String, usize>>, table: &str) -> bool {
+    let Ok(mut left) = plans_left.lock() else {
+        return false;
+    };
+    match left.get_mut(table) {
+        Some(count) => {
+            *count = count.saturating_sub(1);
+            *count == 0
+        }
+        None => false,
+    }
+}
+
+/// Once every plan of a target table is copied: its indexes set aside are built again and its
+/// planner statistics refreshed (for the key checks at the end and for Odoo afterwards).
+async fn finish_table(session: &Session, run_id: i64, table: &str) -> Result<()> {
+    let client = session.target.get().await?;
+    crate::indexes::rebuild_table(&**client, run_id, table).await?;
+    client
+        .batch_execute(&format!("ANALYZE public.{}", quote_ident(table)))
+        .await
+        .with_context(|| format!("cannot analyze {table}"))
 }
 
 /// How a table's copy ended.

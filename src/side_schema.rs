@@ -15,7 +15,10 @@ pub const SCHEMA: &str = "odoo_migrate";
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The upgrade steps, in order; the version of the schema is the number of steps applied.
-const STEPS: &[&str] = &[include_str!("../sql/side_schema/001_initial.sql")];
+const STEPS: &[&str] = &[
+    include_str!("../sql/side_schema/001_initial.sql"),
+    include_str!("../sql/side_schema/002_deferred_indexes.sql"),
+];
 
 /// Session-level advisory lock held by whatever writes a migration into the target (run, update,
 /// rollback), so that two of them never work on one target at once ("odoo_run" in ASCII).

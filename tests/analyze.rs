@@ -256,7 +256,7 @@ fn a_side_schema_from_a_newer_tool_is_refused() {
         pair.target
             .scalar("SELECT max(version) FROM odoo_migrate.schema_version")
             .as_deref(),
-        Some("1")
+        Some("2")
     );
     // Creating it again is a no-op.
     pair.run(&["analyze"]).assert_code(0);
@@ -264,6 +264,23 @@ fn a_side_schema_from_a_newer_tool_is_refused() {
         pair.target
             .count("SELECT 1 FROM odoo_migrate.schema_version"),
         1
+    );
+    // A side schema left by the first version of the tool is upgraded in place.
+    pair.target.execute(
+        "DROP TABLE odoo_migrate.deferred_indexes; \
+         UPDATE odoo_migrate.schema_version SET version = 1",
+    );
+    pair.run(&["analyze"]).assert_code(0);
+    assert_eq!(
+        pair.target
+            .scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM odoo_migrate.schema_version")
+            .as_deref(),
+        Some("1,2")
+    );
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM odoo_migrate.deferred_indexes"),
+        0
     );
     pair.target.execute(
         "INSERT INTO odoo_migrate.schema_version (version, tool_version) VALUES (99, '9.9.9')",

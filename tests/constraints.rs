@@ -17,24 +17,49 @@ fn rules_file(name: &str, text: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn both_ways_end_with_every_key_in_force_and_the_same_rows() {
+fn every_way_ends_with_every_key_and_index_in_force_and_the_same_rows() {
     let replica = DatabasePair::new("keys_replica");
     let set_aside = DatabasePair::new("keys_set_aside");
-    replica
-        .run(&["run", "--foreign-keys", "replica"])
-        .assert_code(0);
+    // Triggers off and the indexes of every table with a row built after the load; keys dropped
+    // and restored with every index kept during the load.
+    let outcome = replica.run(&[
+        "run",
+        "--foreign-keys",
+        "replica",
+        "--rebuild-indexes-from",
+        "1",
+    ]);
+    outcome.assert_code(0);
+    assert!(
+        outcome
+            .stderr
+            .contains("secondary indexes set aside for the load"),
+        "{}",
+        outcome.stderr
+    );
     set_aside
-        .run(&["run", "--foreign-keys", "set-aside"])
+        .run(&[
+            "run",
+            "--foreign-keys",
+            "set-aside",
+            "--rebuild-indexes-from",
+            "0",
+        ])
         .assert_code(0);
     let pristine = Database::copy_of(Dump::Target, "keys_pristine");
     for pair in [&replica, &set_aside] {
         assert_eq!(pair.target.scalar(KEYS), pristine.scalar(KEYS));
+        assert_eq!(
+            pair.target.scalar(common::INDEXES),
+            pristine.scalar(common::INDEXES)
+        );
         assert_eq!(
             pair.target
                 .count("SELECT 1 FROM odoo_migrate.deferred_constraints"),
             0
         );
     }
+
     let differing = common::differing_tables(
         &replica.target.table_digests(),
         &set_aside.target.table_digests(),
@@ -63,6 +88,8 @@ fn an_orphan_fails_the_run_and_rollback_restores(strategy: &str) {
         "run",
         "--foreign-keys",
         strategy,
+        "--rebuild-indexes-from",
+        "1",
     ]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
     assert!(
@@ -94,6 +121,10 @@ fn an_orphan_fails_the_run_and_rollback_restores(strategy: &str) {
         common::differing_tables(&pristine.table_digests(), &pair.target.table_digests());
     assert!(differing.is_empty(), "{strategy}: {differing:?}");
     assert_eq!(pair.target.scalar(KEYS), pristine.scalar(KEYS));
+    assert_eq!(
+        pair.target.scalar(common::INDEXES),
+        pristine.scalar(common::INDEXES)
+    );
     let _ = std::fs::remove_file(rules);
 }
 

@@ -87,7 +87,26 @@ fn killed_then_resumed_with(fault: &str, options: &[&str]) {
         resumed.stdout
     );
     assert_same_as_reference(&pair, fault);
+    assert_eq!(
+        pair.target.scalar(common::INDEXES),
+        pristine_indexes().clone(),
+        "{fault}: indexes differ from the fresh target's"
+    );
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM odoo_migrate.deferred_indexes"),
+        0
+    );
     pair.run(&["verify"]).assert_code(0);
+}
+
+/// The index definitions of a fresh target, read once.
+fn pristine_indexes() -> &'static Option<String> {
+    static PRISTINE: OnceLock<Option<String>> = OnceLock::new();
+    PRISTINE.get_or_init(|| {
+        common::Database::copy_of(common::Dump::Target, "resume_pristine_indexes")
+            .scalar(common::INDEXES)
+    })
 }
 
 #[test]
@@ -100,6 +119,19 @@ fn killed_while_planning() {
         "after_foreign_keys_set_aside",
         &["--foreign-keys", "set-aside"],
     );
+}
+
+#[test]
+fn killed_while_indexes_are_set_aside() {
+    // Every table with a row loses its secondary indexes for the load; the process dies while
+    // they are being set aside, with all of them aside, and while they are built again.
+    for fault in [
+        "after_indexes_set_aside:3",
+        "before_finish",
+        "after_index_built:5",
+    ] {
+        killed_then_resumed_with(fault, &["--rebuild-indexes-from", "1"]);
+    }
 }
 
 #[test]

@@ -38,6 +38,10 @@ const SERVER_HINT: &str = "start PostgreSQL (bash .ci/run does) or point the tes
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Every index of the public tables with its definition, in one line.
+pub const INDEXES: &str = "SELECT md5(string_agg(indexname || ':' || indexdef, ',' ORDER BY indexname)) \
+     FROM pg_indexes WHERE schemaname = 'public'";
+
 /// Which dump a database comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dump {
