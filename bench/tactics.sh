@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The load tactics of BENCHMARKS.md, measured one at a time: `odoo-migrate run` on the same scaled
+# source (made by bench/run.sh) into fresh copies of the Odoo 19 dump, with the default options and
+# then with one option changed, each timed from process start to exit.
+#
+#   bench/tactics.sh [FACTOR]            default: 100
+#
+# Settings as for bench/run.sh (PGHOST, PGPORT, PGUSER, JOBS); the source omb_src_FACTOR must exist.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+JOBS="${JOBS:-4}"
+FACTOR="${1:-100}"
+BIN=target/release/odoo-migrate
+src="omb_src_$FACTOR"
+db="omb_tgt_${FACTOR}_tactic"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+q() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+url() { printf 'postgres://%s@%s:%s/%s' "$PGUSER" "$PGHOST" "$PGPORT" "$1"; }
+[ "$(q -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$src'")" = 1 ] \
+    || { echo "no $src: run bench/run.sh $FACTOR first" >&2; exit 2; }
+cargo build --release --quiet --bin odoo-migrate
+
+default_s=
+echo "| ×$FACTOR: options | wall s | peak RSS MiB | vs default |"
+echo "|---|---:|---:|---:|"
+while IFS= read -r options; do
+    q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE omb_tgt"
+    jobs=(--jobs "$JOBS")
+    [[ "$options" == *--jobs* ]] && jobs=()
+    # shellcheck disable=SC2086
+    /usr/bin/time -f '%M %e' -o "$WORK/time" "$BIN" --source "$(url "$src")" --target "$(url "$db")" \
+        --quiet run "${jobs[@]}" $options > /dev/null 2> "$WORK/err" \
+        || { echo "run $options failed:" >&2; cat "$WORK/err" >&2; exit 1; }
+    read -r rss_kb wall < "$WORK/time"
+    default_s="${default_s:-$wall}"
+    awk -v o="${options:-(defaults)}" -v w="$wall" -v r="$rss_kb" -v d="$default_s" \
+        'BEGIN { printf "| `%s` | %.2f | %.0f | %.2f |\n", o, w, r / 1024, w / d }'
+done <<OPTIONS
+
+--foreign-keys set-aside
+--rebuild-indexes-from 0
+--chunk-size 10000
+--chunk-size 200000
+--jobs 2
+--jobs 8
+OPTIONS
+q -d postgres -c "DROP DATABASE IF EXISTS $db"
