@@ -1,6 +1,6 @@
 -- Grows an Odoo 16 database by a factor, inside PostgreSQL, for the benchmark.
 --
---   psql -v factor=100 -d DATABASE -f bench/scale.sql      (bench/scale.sh wraps it)
+--   psql -v factor=100 -d DATABASE -f bench/scale.sql      (bench/run.sh runs it)
 --
 -- Every business record of the tables listed below is copied factor - 1 times. Copy k of a row
 -- gets the id `id + k * span(table)`, where span is the table's largest id before scaling, and
