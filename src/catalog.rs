@@ -37,6 +37,9 @@ pub struct Model {
     /// The table holding the model's rows, when it has one in this database.
     pub table: Option<String>,
     pub transient: bool,
+    /// Made by the company itself (Studio or a field editor: `state = 'manual'`, or an `x_` name)
+    /// rather than by a module of Odoo's.
+    pub custom: bool,
     pub fields: BTreeMap<String, Field>,
 }
 
@@ -323,6 +326,7 @@ async fn load_models(
         models.insert(
             name.clone(),
             Model {
+                custom: text(&json, "state").as_deref() == Some("manual") || name.starts_with("x_"),
                 name,
                 table: None,
                 transient: truthy(&json, "transient"),

@@ -380,6 +380,11 @@ fn model_findings(
                         continue;
                     }
                     let skipped = pair.policy == Policy::Skip;
+                    // The company's own records of its own model would be left behind silently:
+                    // someone must decide.
+                    let custom_with_rows = !skipped
+                        && pair.rows > 0
+                        && source.models.get(model).is_some_and(|m| m.custom);
                     out.push(Finding {
                         category: category::MODEL_REMOVED,
                         subject: model.to_string(),
@@ -388,12 +393,18 @@ fn model_findings(
                             pair.source_table,
                             pair.rows,
                             if skipped {
-                                "; skipped by rule"
+                                "; skipped by rule".to_string()
+                            } else if custom_with_rows {
+                                format!(
+                                    "; it is a custom model: create it in the Odoo 19 database (install its module or \
+                                     import the Studio customization) or leave its rows behind with a rule \
+                                     `[models.\"{model}\"] policy = \"skip\"`"
+                                )
                             } else {
-                                "; its rows are not migrated"
+                                "; its rows are not migrated".to_string()
                             }
                         ),
-                        blocking: false,
+                        blocking: custom_with_rows,
                         covered_by: if skipped { origin } else { None },
                     });
                 }
@@ -740,6 +751,7 @@ pub fn automatic_conversion(from: &str, to: &str) -> Option<&'static str> {
 pub async fn analyze_command(cli: &Cli, args: &AnalyzeArgs) -> Result<Status> {
     let rules = Rules::load(&cli.rules)?;
     let session = Session::open(cli, 2).await?;
+    rules.check_names(&session.source_catalog, &session.target_catalog)?;
     let analysis = analyze(&session.source_catalog, &session.target_catalog, &rules);
     let rendered = report::render_analysis(&analysis, cli.format)?;
     report::emit(&rendered)?;

@@ -41,6 +41,7 @@ pub struct TableRehearsal {
 pub async fn rehearse_command(cli: &Cli, args: &RehearseArgs) -> Result<Status> {
     let rules = Rules::load(&cli.rules)?;
     let session = Session::open(cli, 2).await?;
+    rules.check_names(&session.source_catalog, &session.target_catalog)?;
     let (pairs, plans) = plan::for_session(&session, &rules)?;
     crate::run::check_plans(&session, &plans).await?;
     let source = session.source.get().await?;

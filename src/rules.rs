@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Catalog;
 use crate::exit::{Status, refuse};
 
 /// The default 16 → 19 pack, compiled into the binary so that it always matches the tool's version.
@@ -238,6 +239,9 @@ pub struct Rules {
     pub relations: Vec<RelationRule>,
     /// Where each rule came from, for reports: "models.mail.channel" → "rules/16-19/models.toml".
     pub origins: BTreeMap<String, String>,
+    /// Where each entry of the user's files is written, as `file:line`: keys `models.<model>`,
+    /// `models.<model>.columns.<column>`, `tables.<table>`, `relations.<from>.<to>`.
+    pub locations: BTreeMap<String, String>,
 }
 
 impl Rules {
@@ -257,8 +261,249 @@ impl Rules {
             })?;
             let name = path.display().to_string();
             rules.merge(parse(&name, &text)?, &name);
+            rules.record_locations(&name, &text);
         }
         Ok(rules)
+    }
+
+    /// Remembers where the entries of a user's file are written, for the errors of
+    /// [`Rules::check_names`].
+    fn record_locations(&mut self, name: &str, text: &str) {
+        let lines = locate(text);
+        let file: RulesFile = toml::from_str(text).unwrap_or_default();
+        for (path, line) in &lines {
+            let key = match path.as_slice() {
+                [section, model] if section == "models" || section == "tables" => {
+                    format!("{section}.{model}")
+                }
+                [section, model, columns, column]
+                    if (section == "models" || section == "tables") && columns == "columns" =>
+                {
+                    format!("{section}.{model}.columns.{column}")
+                }
+                [section, index] if section == "relations#" => {
+                    let Some(rule) = index
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| file.relations.get(i))
+                    else {
+                        continue;
+                    };
+                    format!("relations.{}.{}", rule.from, rule.to)
+                }
+                _ => continue,
+            };
+            self.locations
+                .entry(key)
+                .or_insert_with(|| format!("{name}:{line}"));
+        }
+    }
+
+    /// Checks the entries of the user's files against both databases, before anything runs: every
+    /// model, table and column they name must exist where the rule reads or writes it, and no two
+    /// models may become the same model. All problems are reported at once, each with its file and
+    /// line.
+    pub fn check_names(&self, source: &Catalog, target: &Catalog) -> Result<()> {
+        let mut problems: Vec<String> = Vec::new();
+        let mut report = |key: &str, message: String| {
+            let at = self
+                .locations
+                .get(key)
+                .map_or_else(|| key.to_string(), Clone::clone);
+            problems.push(format!("rules file {at}: {message}"));
+        };
+        let target_columns = |table: &str| -> Option<Vec<&str>> {
+            target
+                .tables
+                .get(table)
+                .map(|t| t.columns.iter().map(|c| c.name.as_str()).collect())
+        };
+        for (name, rule) in &self.models {
+            let model_key = format!("models.{name}");
+            let user_columns: Vec<(&String, &ColumnRule)> = rule
+                .columns
+                .iter()
+                .filter(|(column, _)| {
+                    self.locations
+                        .contains_key(&format!("{model_key}.columns.{column}"))
+                })
+                .collect();
+            if !self.locations.contains_key(&model_key) && user_columns.is_empty() {
+                continue;
+            }
+            let Some(source_model) = source.models.get(name) else {
+                report(
+                    &model_key,
+                    format!(
+                        "model {name} is not in the source database (not in its ir_model); check the model's Odoo 16 name"
+                    ),
+                );
+                continue;
+            };
+            if rule.policy == Some(Policy::Skip) {
+                continue;
+            }
+            let target_name = rule.rename.as_deref().unwrap_or(name);
+            let target_table = rule
+                .table
+                .clone()
+                .or_else(|| target.models.get(target_name).and_then(|m| m.table.clone()));
+            let Some(target_table) = target_table else {
+                report(
+                    &model_key,
+                    format!(
+                        "model {target_name} (what {name} becomes) has no table in the target database; check `rename` and `table`"
+                    ),
+                );
+                continue;
+            };
+            let Some(columns) = target_columns(&target_table) else {
+                report(
+                    &model_key,
+                    format!("table {target_table} does not exist in the target database"),
+                );
+                continue;
+            };
+            let source_columns: Vec<&str> = source_model
+                .table
+                .as_ref()
+                .and_then(|t| source.tables.get(t))
+                .map(|t| t.columns.iter().map(|c| c.name.as_str()).collect())
+                .unwrap_or_default();
+            for (column, column_rule) in user_columns {
+                let key = format!("{model_key}.columns.{column}");
+                if !columns.contains(&column.as_str()) {
+                    report(
+                        &key,
+                        format!(
+                            "column {column} of {name} does not exist in the target table {target_table}; rules name target columns"
+                        ),
+                    );
+                }
+                if let Some(from) = &column_rule.from
+                    && !source_columns.contains(&from.as_str())
+                {
+                    report(
+                        &key,
+                        format!(
+                            "`from = \"{from}\"`: the source table of {name} has no column {from}"
+                        ),
+                    );
+                }
+                if let Some(field) = &column_rule.property
+                    && !source_model.fields.contains_key(field)
+                {
+                    report(
+                        &key,
+                        format!(
+                            "`property = \"{field}\"`: {name} has no field {field} in the source database"
+                        ),
+                    );
+                }
+            }
+        }
+        // Two source models that would become one target model would write the same rows twice.
+        let mut becomes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for name in source.models.keys() {
+            let rule = self.models.get(name);
+            if rule.and_then(|r| r.policy) == Some(Policy::Skip) {
+                continue;
+            }
+            becomes
+                .entry(self.model_in_target(name))
+                .or_default()
+                .push(name);
+        }
+        for (target_model, sources) in becomes {
+            let written_by_user: Vec<&&str> = sources
+                .iter()
+                .filter(|s| self.locations.contains_key(&format!("models.{s}")))
+                .collect();
+            if sources.len() > 1 && !written_by_user.is_empty() {
+                // Named at the rule that renames, when the user wrote one.
+                let culprit = written_by_user
+                    .iter()
+                    .find(|s| self.models.get(***s).is_some_and(|r| r.rename.is_some()))
+                    .unwrap_or(&written_by_user[0]);
+                let key = format!("models.{culprit}");
+                report(
+                    &key,
+                    format!(
+                        "conflicting rules: {} would all become {target_model}; rename one of them elsewhere or skip it",
+                        sources.join(" and ")
+                    ),
+                );
+            }
+        }
+        for (name, rule) in &self.tables {
+            let key = format!("tables.{name}");
+            if !self.locations.contains_key(&key) {
+                continue;
+            }
+            if !source.tables.contains_key(name) {
+                report(&key, format!("table {name} is not in the source database"));
+                continue;
+            }
+            let target_table = rule.rename.as_deref().unwrap_or(name);
+            match target_columns(target_table) {
+                None if !rule.skip => report(
+                    &key,
+                    format!("table {target_table} does not exist in the target database"),
+                ),
+                None => {}
+                Some(columns) => {
+                    for column in rule.columns.keys() {
+                        if !columns.contains(&column.as_str()) {
+                            report(
+                                &format!("{key}.columns.{column}"),
+                                format!(
+                                    "column {column} does not exist in the target table {target_table}"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for relation in &self.relations {
+            let key = format!("relations.{}.{}", relation.from, relation.to);
+            if !self.locations.contains_key(&key) {
+                continue;
+            }
+            if !source.tables.contains_key(&relation.from) {
+                report(
+                    &key,
+                    format!(
+                        "`from`: table {} is not in the source database",
+                        relation.from
+                    ),
+                );
+            }
+            match target_columns(&relation.to) {
+                None => report(
+                    &key,
+                    format!("`to`: table {} is not in the target database", relation.to),
+                ),
+                Some(columns) => {
+                    for column in relation.columns.keys() {
+                        if !columns.contains(&column.as_str()) {
+                            report(
+                                &key,
+                                format!(
+                                    "column {column} does not exist in the target table {}",
+                                    relation.to
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(refuse(Status::Usage, problems.join("\n")))
+        }
     }
 
     /// Applies a file over the rules so far: a model or table named again keeps what the new file
@@ -365,8 +610,121 @@ impl Rules {
     }
 }
 
-/// Parses one rules file; a syntax error or an unknown key is reported with the file and line.
+/// Parses one rules file; a syntax error, an unknown key or a column rule whose keys contradict
+/// each other is reported with the file and line.
 pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
+    let file = parse_toml(name, text)?;
+    let lines = locate(text);
+    let line_of = |path: &[&str]| -> String {
+        (1..=path.len())
+            .rev()
+            .find_map(|n| lines.get(&path[..n].iter().map(|p| p.to_string()).collect::<Vec<_>>()))
+            .map_or_else(|| name.to_string(), |line| format!("{name}:{line}"))
+    };
+    let mut problems = Vec::new();
+    let sections = file
+        .models
+        .iter()
+        .map(|(m, r)| ("models", m, &r.columns))
+        .chain(file.tables.iter().map(|(t, r)| ("tables", t, &r.columns)));
+    for (section, owner, columns) in sections {
+        for (column, rule) in columns {
+            let sources: Vec<&str> = [
+                rule.from.as_ref().map(|_| "from"),
+                rule.sql.as_ref().map(|_| "sql"),
+                rule.property.as_ref().map(|_| "property"),
+                rule.skip.then_some("skip"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if sources.len() > 1 {
+                problems.push(format!(
+                    "rules file {}: conflicting rules for column {column} of {owner}: `{}` each give its value; keep one",
+                    line_of(&[section, owner, "columns", column]),
+                    sources.join("` and `")
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(file)
+    } else {
+        Err(refuse(Status::Usage, problems.join("\n")))
+    }
+}
+
+/// The line (1-based) where each key path of a TOML text first appears: table headers
+/// (`[models."res.partner"]`, the n-th `[[relations]]` as `relations#`, `n`) and dotted keys
+/// (`columns.phone = …`) joined to the header above them. Lines inside multi-line values are not
+/// keys and are left out.
+fn locate(text: &str) -> BTreeMap<Vec<String>, usize> {
+    let mut lines = BTreeMap::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut arrays: BTreeMap<String, usize> = BTreeMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        let trimmed = line.trim_start();
+        if let Some(inner) = trimmed.strip_prefix("[[") {
+            if let Some((path, rest)) = key_path(inner)
+                && rest.trim_start().starts_with("]]")
+            {
+                let name = path.join(".");
+                let count = arrays.entry(name.clone()).or_insert(0);
+                current = vec![format!("{name}#"), count.to_string()];
+                *count += 1;
+                lines.entry(current.clone()).or_insert(number);
+            }
+        } else if let Some(inner) = trimmed.strip_prefix('[') {
+            if let Some((path, rest)) = key_path(inner)
+                && rest.trim_start().starts_with(']')
+            {
+                current = path;
+                for n in 1..=current.len() {
+                    lines.entry(current[..n].to_vec()).or_insert(number);
+                }
+            }
+        } else if let Some((path, rest)) = key_path(trimmed)
+            && rest.trim_start().starts_with('=')
+        {
+            let mut full = current.clone();
+            full.extend(path);
+            for n in 1..=full.len() {
+                lines.entry(full[..n].to_vec()).or_insert(number);
+            }
+        }
+    }
+    lines
+}
+
+/// A dotted key at the start of `text` (bare or double-quoted parts), and what follows it.
+fn key_path(text: &str) -> Option<(Vec<String>, &str)> {
+    let mut parts = Vec::new();
+    let mut rest = text.trim_start();
+    loop {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"')?;
+            parts.push(quoted[..end].to_string());
+            rest = &quoted[end + 1..];
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(rest.len());
+            if end == 0 {
+                return None;
+            }
+            parts.push(rest[..end].to_string());
+            rest = &rest[end..];
+        }
+        rest = rest.trim_start();
+        match rest.strip_prefix('.') {
+            Some(after) => rest = after.trim_start(),
+            None => return Some((parts, rest)),
+        }
+    }
+}
+
+fn parse_toml(name: &str, text: &str) -> Result<RulesFile> {
     toml::from_str::<RulesFile>(text).map_err(|error| {
         let line = error
             .span()
@@ -463,6 +821,38 @@ mod tests {
                 assert!(message.starts_with("rules file fuzz.toml"), "{message}");
             }
         }
+    }
+
+    #[test]
+    fn every_key_is_located_on_its_line() {
+        let text = "# comment\n[models.\"res.partner\"]\nrename = \"res.partner\"\ncolumns.phone = { from = \"mobile\" }\npost_sql = [\n  \"UPDATE x SET a = b\",\n]\n\n[models.\"res.partner\".columns.ref]\nskip = true\n\n[[relations]]\nfrom = \"a\"\n[[relations]]\nfrom = \"b\"\n";
+        let lines = locate(text);
+        let at = |path: &[&str]| {
+            lines
+                .get(&path.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+                .copied()
+        };
+        assert_eq!(at(&["models", "res.partner"]), Some(2));
+        assert_eq!(at(&["models", "res.partner", "rename"]), Some(3));
+        assert_eq!(at(&["models", "res.partner", "columns", "phone"]), Some(4));
+        assert_eq!(at(&["models", "res.partner", "columns", "ref"]), Some(9));
+        assert_eq!(at(&["relations#", "1"]), Some(14));
+        // The '=' inside the SQL string of a multi-line array is not a key.
+        assert!(
+            lines
+                .keys()
+                .all(|k| !k.iter().any(|p| p.contains("UPDATE")))
+        );
+    }
+
+    #[test]
+    fn a_column_rule_whose_keys_contradict_each_other_is_refused_with_its_line() {
+        let text = "[models.\"res.partner\"]\ncolumns.ref = { skip = true }\ncolumns.phone = { from = \"mobile\", sql = \"s.mobile\" }\n";
+        let error = parse("mine.toml", text).unwrap_err().to_string();
+        assert!(
+            error.starts_with("rules file mine.toml:3: conflicting rules for column phone of res.partner: `from` and `sql`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     }
     stop.watch_signals();
     let session = Session::open(cli, jobs + 1).await?;
+    rules.check_names(&session.source_catalog, &session.target_catalog)?;
     tracing::info!("both catalogs read");
     refuse_blocking_differences(&session, &rules)?;
     tracing::info!("analysis found nothing blocking");
@@ -264,10 +265,10 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             }
             let why = if pair.source_table == "ir_model_data" {
                 "external ids are recreated with the records they name".to_string()
-            } else if pair.target_table.is_none() {
-                "the target has no table for it".to_string()
-            } else {
+            } else if pair.policy == crate::rules::Policy::Skip {
                 "a rule skips it".to_string()
+            } else {
+                "the target has no table for it".to_string()
             };
             transaction
                 .execute(

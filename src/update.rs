@@ -55,6 +55,7 @@ pub async fn update_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         rules.models.entry(model.clone()).or_default().on_match = Some(*policy);
     }
     let session = Session::open(cli, 2).await?;
+    rules.check_names(&session.source_catalog, &session.target_catalog)?;
     let (pairs, plans) = plan::for_session(&session, &rules)?;
     let mut requests = Vec::new();
     for text in &args.update {

@@ -103,6 +103,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     let wanted = |name: &str| args.check.as_deref().is_none_or(|c| c == name);
     let rules = Rules::load(&cli.rules)?;
     let session = Session::open(cli, 3).await?;
+    rules.check_names(&session.source_catalog, &session.target_catalog)?;
     let mut target = session.target_endpoint.connect().await?;
     if side_schema::installed_version(&target).await? == 0 {
         return Err(refuse(

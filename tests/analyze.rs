@@ -293,3 +293,53 @@ fn a_side_schema_from_a_newer_tool_is_refused() {
         outcome.stderr
     );
 }
+
+#[test]
+fn rules_naming_what_does_not_exist_are_refused_with_file_and_line_before_anything_runs() {
+    let pair = DatabasePair::new("analyze_bad_names");
+    let rules = std::env::temp_dir().join(format!("bad-names-{}.toml", std::process::id()));
+    std::fs::write(
+        &rules,
+        "[models.\"res.partner\"]\n\
+         columns.x_not_there = { sql = \"1\" }\n\
+         \n\
+         [models.\"x.no.such.model\"]\n\
+         rename = \"x.other\"\n\
+         \n\
+         [models.\"res.partner\".columns.phone]\n\
+         from = \"no_such_source_column\"\n\
+         \n\
+         [models.\"res.partner.category\"]\n\
+         rename = \"res.partner\"\n",
+    )
+    .unwrap();
+    let rules_arg = rules.to_str().unwrap().to_string();
+    for command in ["analyze", "run", "rehearse"] {
+        let outcome = pair.run(&["--rules", &rules_arg, command]);
+        assert_eq!(outcome.code, 2, "{command}: {}", outcome.stderr);
+        let name = rules.display().to_string();
+        for expected in [
+            format!(
+                "{name}:2: column x_not_there of res.partner does not exist in the target table res_partner"
+            ),
+            format!("{name}:4: model x.no.such.model is not in the source database"),
+            format!("{name}:7: `from = \"no_such_source_column\"`"),
+            format!(
+                "{name}:10: conflicting rules: res.partner and res.partner.category would all become res.partner"
+            ),
+        ] {
+            assert!(
+                outcome.stderr.contains(&expected),
+                "{command}: expected `{expected}` in {}",
+                outcome.stderr
+            );
+        }
+        assert_eq!(
+            pair.target
+                .count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
+            0,
+            "{command} wrote the side schema"
+        );
+    }
+    let _ = std::fs::remove_file(rules);
+}

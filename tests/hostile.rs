@@ -97,3 +97,113 @@ fn awkward_names_texts_large_values_and_dangling_references() {
     );
     pair.run(&["verify"]).assert_code(0);
 }
+
+/// A custom model present in both databases (made by Studio or a module of the company's own): a
+/// 63-byte table name, a reserved word and a mixed-case name with a space as columns, and a
+/// many2one to partners that must be remapped.
+#[test]
+fn a_custom_model_with_awkward_names_migrates_with_its_references() {
+    let pair = DatabasePair::new("hostile_custom_model");
+    let model = format!("x_studio_{}", "long_name_".repeat(6));
+    let model = &model[..63];
+    for database in [&pair.source, &pair.target] {
+        database.execute(&format!(
+            "CREATE TABLE public.\"{model}\" (id serial PRIMARY KEY, x_name varchar, \
+             x_partner_id integer REFERENCES res_partner (id) ON DELETE SET NULL, \"order\" integer, \
+             \"x_Mixed Case\" text, create_uid integer, create_date timestamp, write_uid integer, write_date timestamp); \
+             INSERT INTO ir_model (model, name, \"order\", state, transient) \
+             VALUES ('{model}', '{{\"en_US\": \"Custom\"}}', 'id', 'manual', false); \
+             INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, relation, store) \
+             SELECT m.id, m.model, f.name, f.ttype, f.state, '{{\"en_US\": \"Custom\"}}', f.relation, true \
+             FROM ir_model m, (VALUES ('id', 'integer', NULL, 'base'), ('x_name', 'char', NULL, 'manual'), \
+             ('x_partner_id', 'many2one', 'res.partner', 'manual'), ('order', 'integer', NULL, 'base'), \
+             ('x_Mixed Case', 'text', NULL, 'manual')) f (name, ttype, relation, state) WHERE m.model = '{model}'"
+        ));
+    }
+    // Partners the migration creates get ids past this, never their source ids.
+    pair.target
+        .execute("SELECT setval('res_partner_id_seq', 50000)");
+    pair.source.execute(&format!(
+        "INSERT INTO public.\"{model}\" (x_name, x_partner_id, \"order\", \"x_Mixed Case\") \
+         SELECT 'row ' || p.id, p.id, p.id * 10, 'Ünïcode ' || p.id FROM res_partner p \
+         ORDER BY p.id DESC LIMIT 3"
+    ));
+    pair.run(&["run"]).assert_code(0);
+
+    let expected = pair
+        .source
+        .scalar(&format!(
+            "SELECT string_agg(x_name || '|' || x_partner_id || '|' || \"order\" || '|' || \"x_Mixed Case\", ',' ORDER BY id) \
+             FROM public.\"{model}\""
+        ))
+        .unwrap();
+    // The target's partner ids, translated back to source ids through the mappings.
+    let actual = pair
+        .target
+        .scalar(&format!(
+            "SELECT string_agg(t.x_name || '|' || m.source_id || '|' || t.\"order\" || '|' || t.\"x_Mixed Case\", ',' ORDER BY t.id) \
+             FROM public.\"{model}\" t JOIN odoo_migrate.id_map m ON m.model = 'res.partner' AND m.target_id = t.x_partner_id"
+        ))
+        .unwrap();
+    assert_eq!(actual, expected);
+    // The partners were created in the target with ids of their own: the references moved.
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM public.\"{model}\" t JOIN odoo_migrate.id_map m \
+             ON m.model = 'res.partner' AND m.target_id = t.x_partner_id AND m.how = 'created' \
+             WHERE m.source_id <> m.target_id"
+        )),
+        3
+    );
+}
+
+/// A custom model with rows that the target lacks blocks the migration, naming it and both ways
+/// out; with a rule that skips it, the run goes on and lists its rows as not migrated.
+#[test]
+fn a_custom_model_missing_in_the_target_blocks_until_a_rule_decides() {
+    let pair = DatabasePair::new("hostile_custom_missing");
+    pair.source.execute(
+        "CREATE TABLE public.x_legacy_contract (id serial PRIMARY KEY, x_name varchar); \
+         INSERT INTO x_legacy_contract (x_name) VALUES ('a'), ('b'); \
+         INSERT INTO ir_model (model, name, \"order\", state, transient) \
+         VALUES ('x_legacy_contract', '{\"en_US\": \"Contracts\"}', 'id', 'manual', false); \
+         INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, store) \
+         SELECT m.id, m.model, f.name, f.ttype, f.state, '{\"en_US\": \"Field\"}', true \
+         FROM ir_model m, (VALUES ('id', 'integer', 'base'), ('x_name', 'char', 'manual')) f (name, ttype, state) \
+         WHERE m.model = 'x_legacy_contract'",
+    );
+    for command in ["analyze", "run"] {
+        let outcome = pair.run(&[command]);
+        assert_eq!(outcome.code, 3, "{command}: {}", outcome.stderr);
+        let text = format!("{}{}", outcome.stdout, outcome.stderr);
+        assert!(
+            text.contains(
+                "x_legacy_contract (2 rows) has no counterpart in the target; it is a custom model"
+            ) && text.contains("policy = \"skip\""),
+            "{command}: {text}"
+        );
+    }
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM odoo_migrate.runs WHERE command = 'run'"),
+        0,
+        "nothing was run"
+    );
+    let rules = std::env::temp_dir().join(format!("skip-legacy-{}.toml", std::process::id()));
+    std::fs::write(
+        &rules,
+        "[models.\"x_legacy_contract\"]\npolicy = \"skip\"\n",
+    )
+    .unwrap();
+    pair.run(&["--rules", rules.to_str().unwrap(), "run"])
+        .assert_code(0);
+    assert_eq!(
+        pair.target
+            .scalar(
+                "SELECT message FROM odoo_migrate.problems WHERE kind = 'table_not_migrated' AND table_name = 'x_legacy_contract'"
+            )
+            .as_deref(),
+        Some("2 row(s) of x_legacy_contract are not migrated: a rule skips it")
+    );
+    let _ = std::fs::remove_file(rules);
+}
