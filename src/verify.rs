@@ -79,6 +79,7 @@ pub const INTEGRITY_CHECKS: &[&str] = &[
     "fields",
     "references",
     "duplicates",
+    "selection-values",
     "attachment-files",
     "deep",
 ];
@@ -145,6 +146,9 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     }
     if wanted("duplicates") {
         results.extend(duplicates(&target).await?);
+    }
+    if wanted("selection-values") {
+        results.extend(selection_values(&target, &session, &plans).await?);
     }
     if args.deep && wanted("deep") {
         results.extend(deep::compare(&source, &target, &plans).await?);
@@ -629,6 +633,113 @@ async fn duplicates(target: &Client) -> Result<Vec<CheckResult>> {
         target_value: format!("{} target record(s) mapped twice", problems.len()),
         detail: summarize(&problems),
     }])
+}
+
+/// Every value of a selection column of the copied tables is one that Odoo 19 knows for the field
+/// (`ir_model_fields_selection`); a value no rule mapped would show as blank or break a form.
+async fn selection_values(
+    target: &Client,
+    session: &Session,
+    plans: &[TablePlan],
+) -> Result<Vec<CheckResult>> {
+    let mut results = Vec::new();
+    let mut checked = 0usize;
+    let mut tables: Vec<(&str, &str)> = plans
+        .iter()
+        .filter(|p| p.kind == crate::diff::TableKind::Model)
+        .map(|p| (p.target_model.as_str(), p.target_table.as_str()))
+        .collect();
+    tables.sort_unstable();
+    tables.dedup();
+    for (model_name, table_name) in tables {
+        let (Some(model), Some(table)) = (
+            session.target_catalog.models.get(model_name),
+            session.target_catalog.tables.get(table_name),
+        ) else {
+            continue;
+        };
+        let fields: Vec<&crate::catalog::Field> = model
+            .fields
+            .values()
+            .filter(|f| {
+                f.ttype == "selection"
+                    && f.store
+                    && !f.selection.is_empty()
+                    && table.columns.iter().any(|c| c.name == f.name)
+            })
+            .collect();
+        if fields.is_empty() {
+            continue;
+        }
+        checked += fields.len();
+        let branches: Vec<String> = fields
+            .iter()
+            .enumerate()
+            .map(|(index, field)| {
+                let column = quote_ident(&field.name);
+                // Company-dependent selections (18+) hold one key per company in a jsonb object.
+                let company_dependent = table
+                    .columns
+                    .iter()
+                    .any(|c| c.name == field.name && c.data_type == "jsonb");
+                let (from, value) = if company_dependent {
+                    (
+                        format!(", jsonb_each_text(t.{column}) AS v"),
+                        "v.value".to_string(),
+                    )
+                } else {
+                    (String::new(), format!("t.{column}::text"))
+                };
+                format!(
+                    "SELECT {index}, {value}, count(*), (array_agg(t.id ORDER BY t.id))[1:5] \
+                     FROM public.{table} t{from} WHERE {value} IS NOT NULL AND NOT ({value} = ANY(${param}::text[])) \
+                     GROUP BY 2",
+                    table = quote_ident(table_name),
+                    param = index + 1
+                )
+            })
+            .collect();
+        let lists: Vec<&Vec<String>> = fields.iter().map(|f| &f.selection).collect();
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = lists
+            .iter()
+            .map(|l| *l as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let rows = target
+            .query(branches.join(" UNION ALL ").as_str(), &params)
+            .await
+            .with_context(|| format!("cannot check the selection values of {table_name}"))?;
+        for row in rows {
+            let field = fields[row.get::<_, i32>(0) as usize];
+            let value: String = row.get(1);
+            let count: i64 = row.get(2);
+            let ids: Vec<i32> = row.get(3);
+            results.push(CheckResult {
+                check: "selection-values",
+                subject: format!("{model_name}.{}", field.name),
+                passed: false,
+                source_value: String::new(),
+                target_value: format!("'{value}' in {count} row(s)"),
+                detail: format!(
+                    "Odoo 19 does not know '{value}' for {model_name}.{} (it knows {}); target ids {ids:?}; \
+                     map it with a rule: [models.\"<Odoo 16 model>\"] columns.{} = {{ value_map = {{ \"{value}\" = \"…\" }} }}",
+                    field.name,
+                    field.selection.join(", "),
+                    field.name
+                ),
+            });
+        }
+    }
+    if results.is_empty() {
+        results.push(CheckResult {
+            check: "selection-values",
+            subject: "selection columns".to_string(),
+            passed: true,
+            source_value: String::new(),
+            target_value: format!("{checked} column(s) hold only known values"),
+            detail: String::new(),
+        });
+    }
+    Ok(results)
 }
 
 /// Runs a business query on both sides and compares the rows by (company, subject).

@@ -207,3 +207,60 @@ fn a_custom_model_missing_in_the_target_blocks_until_a_rule_decides() {
     );
     let _ = std::fs::remove_file(rules);
 }
+
+/// A NULL where Odoo 19 requires a value fails its table naming the column and the record, with
+/// nothing of that table half-written, and the run resumes once a rule supplies the value; a
+/// selection value that Odoo 19 does not know is named by `verify` with the rule that would map it.
+#[test]
+fn a_missing_required_value_and_an_unknown_selection_value_are_named() {
+    let pair = DatabasePair::new("hostile_null_selection");
+    let product: String = pair
+        .source
+        .scalar("SELECT max(id) FROM product_template")
+        .unwrap();
+    pair.source.execute(&format!(
+        "UPDATE product_template SET type = NULL WHERE id = {product}; \
+         UPDATE res_partner SET type = 'weird_kind' WHERE id = (SELECT max(id) FROM res_partner)"
+    ));
+    let failed = pair.run(&["run"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains(&format!(
+            "product_template into product_template, column type (source record product.template id {product})"
+        )) && failed.stderr.contains("add or fix a rule"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM odoo_migrate.id_map WHERE model = 'product.template'"),
+        0,
+        "the failed chunk left nothing behind"
+    );
+
+    let rules = std::env::temp_dir().join(format!("null-type-{}.toml", std::process::id()));
+    std::fs::write(
+        &rules,
+        "[models.\"product.template\"]\ncolumns.type = { sql = \"coalesce(s.type, 'consu')\", value_map = { product = \"consu\" } }\n",
+    )
+    .unwrap();
+    let rules_arg = rules.to_str().unwrap();
+    pair.run(&["--rules", rules_arg, "run"]).assert_code(0);
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM product_template WHERE type = 'consu' AND id = (SELECT target_id FROM odoo_migrate.id_map WHERE model = 'product.template' AND source_id = (SELECT max(source_id) FROM odoo_migrate.id_map WHERE model = 'product.template'))"),
+        1
+    );
+    let verified = pair.run(&["--rules", rules_arg, "verify"]);
+    assert_eq!(verified.code, 4, "{}", verified.stdout);
+    assert!(
+        verified
+            .stdout
+            .contains("[selection-values] res.partner.type")
+            && verified.stdout.contains("'weird_kind' in 1 row(s)")
+            && verified.stdout.contains("value_map = { \"weird_kind\""),
+        "{}",
+        verified.stdout
+    );
+    let _ = std::fs::remove_file(rules);
+}
