@@ -406,7 +406,7 @@ pub async fn plan(
     // Names that start with a company id take the company's target id, now that created
     // companies have theirs; external ids the target already has are not created again.
     let company_map = mappings.get("res.company");
-    let mut created: Vec<XmlidToCreate> = created
+    let (taken_names, mut created): (Vec<XmlidToCreate>, Vec<XmlidToCreate>) = created
         .into_iter()
         .map(|x| {
             let mut x = x.clone();
@@ -417,8 +417,32 @@ pub async fn plan(
             }
             x
         })
-        .filter(|x| !target_xmlids.contains_key(&(x.module.clone(), x.name.clone())))
-        .collect();
+        .partition(|x| target_xmlids.contains_key(&(x.module.clone(), x.name.clone())));
+    // An external id the target gives to another record cannot follow this one: said, not dropped.
+    for x in &taken_names {
+        let Some((model, id)) = target_xmlids.get(&(x.module.clone(), x.name.clone())) else {
+            continue;
+        };
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message, detail) \
+                 VALUES ($1, 'warning', 'external_id_taken', $2, NULL, $3, $4)",
+                &[
+                    &run_id,
+                    &x.model,
+                    &format!(
+                        "external id {}.{} of {} id {} is not given to its new record: the target's {}.{} already names {model} id {id}",
+                        x.module, x.name, x.model, x.source_id, x.module, x.name
+                    ),
+                    &serde_json::json!({
+                        "module": x.module, "name": x.name, "source_id": x.source_id,
+                        "target_model": model, "target_res_id": id,
+                    }),
+                ],
+            )
+            .await
+            .context("cannot record an external id the target already gives to another record")?;
+    }
     // Deduplicated by external id, in a stable order, before their rows get ids.
     created.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
     created.dedup_by(|a, b| a.module == b.module && a.name == b.name);

@@ -264,3 +264,65 @@ fn a_missing_required_value_and_an_unknown_selection_value_are_named() {
     );
     let _ = std::fs::remove_file(rules);
 }
+
+/// Two external ids on one source record both follow it; an external id that the target already
+/// gives to a record of another model cannot, and the run says so instead of dropping it.
+#[test]
+fn duplicate_and_taken_external_ids() {
+    let pair = DatabasePair::new("hostile_xmlids");
+    let partner: String = pair
+        .source
+        .scalar("SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = 'res_partner_1'")
+        .unwrap();
+    let other: String = pair
+        .source
+        .scalar(
+            "SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = 'res_partner_10'",
+        )
+        .unwrap();
+    pair.source.execute(&format!(
+        "INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES \
+         ('__export__', 'res_partner_1_again', 'res.partner', {partner}, false), \
+         ('__custom__', 'shared_name', 'res.partner', {other}, false)"
+    ));
+    pair.target.execute(
+        "INSERT INTO ir_model_data (module, name, model, res_id, noupdate) \
+         VALUES ('__custom__', 'shared_name', 'res.country', 1, false)",
+    );
+    pair.run(&["run"]).assert_code(0);
+    let target_of = |source_id: &str| {
+        pair.target
+            .scalar(&format!(
+                "SELECT target_id FROM odoo_migrate.id_map WHERE model = 'res.partner' AND source_id = {source_id}"
+            ))
+            .unwrap()
+    };
+    assert_eq!(
+        pair.target
+            .scalar(
+                "SELECT string_agg(module || '.' || name || '=' || res_id, ',' ORDER BY module, name) FROM ir_model_data \
+                 WHERE model = 'res.partner' AND (module, name) IN (('base', 'res_partner_1'), ('__export__', 'res_partner_1_again'))"
+            )
+            .unwrap(),
+        format!(
+            "__export__.res_partner_1_again={0},base.res_partner_1={0}",
+            target_of(&partner)
+        )
+    );
+    assert_eq!(
+        pair.target
+            .scalar("SELECT model || ' ' || res_id FROM ir_model_data WHERE module = '__custom__' AND name = 'shared_name'")
+            .as_deref(),
+        Some("res.country 1"),
+        "the target's own external id is left as it was"
+    );
+    assert_eq!(
+        pair.target
+            .scalar("SELECT message FROM odoo_migrate.problems WHERE kind = 'external_id_taken' AND message LIKE '%shared_name%'")
+            .unwrap(),
+        format!(
+            "external id __custom__.shared_name of res.partner id {other} is not given to its new record: \
+             the target's __custom__.shared_name already names res.country id 1"
+        )
+    );
+}
