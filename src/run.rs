@@ -189,10 +189,15 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         );
         // For model tables, the count and largest id as the plan saw them, to notice later a
         // source that changes under the run; all read in one statement, stored in another.
-        let model_tables: Vec<&str> = plans
+        let model_tables: Vec<(&str, bool)> = plans
             .iter()
             .filter(|p| p.kind == TableKind::Model)
-            .map(|p| p.source_table.as_str())
+            .map(|p| {
+                (
+                    p.source_table.as_str(),
+                    has_write_date(&session, &p.source_table),
+                )
+            })
             .collect();
         let mut extents = source_extents(&source, &model_tables)
             .await
@@ -204,13 +209,14 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         let mut kinds = Vec::new();
         let mut totals = Vec::new();
         let mut max_ids = Vec::new();
+        let mut last_writes = Vec::new();
         let mut statuses = Vec::new();
         for plan in &plans {
-            let (rows, max_id) = if plan.kind == TableKind::Model {
-                let (rows, max_id) = extents.next().unwrap_or_default();
-                (rows, Some(max_id))
+            let (rows, max_id, last_write) = if plan.kind == TableKind::Model {
+                let (rows, max_id, last_write) = extents.next().unwrap_or_default();
+                (rows, Some(max_id), last_write)
             } else {
-                (plan.rows, None)
+                (plan.rows, None, None)
             };
             // A table with no rows and no post-copy SQL has nothing to copy: it is done now, which
             // spares it a transaction of its own (half the tables of a typical database).
@@ -229,13 +235,14 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             });
             totals.push(rows);
             max_ids.push(max_id);
+            last_writes.push(last_write);
         }
         transaction
             .execute(
-                "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, source_max_id, status, finished_at) \
-                 SELECT $1, k, t, m, kd, r, x, st, CASE WHEN st = 'done' THEN now() END \
-                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[]) AS u(k, t, m, kd, r, x, st)",
-                &[&run_id, &keys, &targets, &models, &kinds, &totals, &max_ids, &statuses],
+                "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, source_max_id, source_last_write, status, finished_at) \
+                 SELECT $1, k, t, m, kd, r, x, w::timestamp, st, CASE WHEN st = 'done' THEN now() END \
+                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[]) AS u(k, t, m, kd, r, x, st, w)",
+                &[&run_id, &keys, &targets, &models, &kinds, &totals, &max_ids, &statuses, &last_writes],
             )
             .await
             .context("cannot record the tables of the run")?;
@@ -543,57 +550,81 @@ fn refuse_non_fresh_target(session: &Session) -> Result<()> {
 /// The source must not change while it is migrated: rows added after the plan would be missing
 /// and rows removed would leave records behind. Each model table's row count and largest id are
 /// compared with what they were when the plan was made.
-/// The row count and largest id (0 when empty) of each source table, in one statement.
-async fn source_extents(source: &Client, tables: &[&str]) -> Result<Vec<(i64, i64)>> {
+/// What the run notices a source table by: its row count, its largest id (0 when empty) and, for
+/// tables with Odoo's `write_date`, the latest one as text (NULL when none).
+type Extent = (i64, i64, Option<String>);
+
+/// The [`Extent`] of each source table, in one statement.
+async fn source_extents(source: &Client, tables: &[(&str, bool)]) -> Result<Vec<Extent>> {
     if tables.is_empty() {
         return Ok(Vec::new());
     }
     let branches: Vec<String> = tables
         .iter()
         .enumerate()
-        .map(|(index, table)| {
+        .map(|(index, (table, has_write_date))| {
             format!(
-                "SELECT {index}, count(*), coalesce(max(id), 0)::bigint FROM public.{}",
+                "SELECT {index}, count(*), coalesce(max(id), 0)::bigint, {} FROM public.{}",
+                if *has_write_date {
+                    "max(write_date)::text"
+                } else {
+                    "NULL::text"
+                },
                 quote_ident(table)
             )
         })
         .collect();
-    let mut extents = vec![(0, 0); tables.len()];
+    let mut extents = vec![(0, 0, None); tables.len()];
     for row in source.query(&branches.join(" UNION ALL "), &[]).await? {
         let index: i32 = row.get(0);
-        extents[index as usize] = (row.get(1), row.get(2));
+        extents[index as usize] = (row.get(1), row.get(2), row.get(3));
     }
     Ok(extents)
+}
+
+/// Whether a source table has Odoo's `write_date` column.
+fn has_write_date(session: &Session, table: &str) -> bool {
+    session
+        .source_catalog
+        .tables
+        .get(table)
+        .is_some_and(|t| t.columns.iter().any(|c| c.name == "write_date"))
 }
 
 async fn check_source_unchanged(session: &Session, control: &Client, run_id: i64) -> Result<()> {
     let source = session.source.get().await?;
     let recorded = control
         .query(
-            "SELECT source_table, rows_total, source_max_id FROM odoo_migrate.model_state \
+            "SELECT source_table, rows_total, source_max_id, source_last_write::text FROM odoo_migrate.model_state \
              WHERE run_id = $1 AND kind = 'model' AND source_max_id IS NOT NULL ORDER BY source_table",
             &[&run_id],
         )
         .await?;
+    let tables: Vec<(&str, bool)> = recorded
+        .iter()
+        .map(|row| {
+            let table: &str = row.get(0);
+            (table, has_write_date(session, table))
+        })
+        .collect();
+    let now = source_extents(&source, &tables)
+        .await
+        .context("cannot count the rows of the source tables again")?;
     let mut changed = Vec::new();
-    for row in &recorded {
+    for (row, (rows_now, max_now, write_now)) in recorded.iter().zip(now) {
         let table: String = row.get(0);
         let rows: i64 = row.get(1);
         let max_id: i64 = row.get(2);
-        let now = source
-            .query_one(
-                &format!(
-                    "SELECT count(*), coalesce(max(id), 0)::bigint FROM public.{}",
-                    quote_ident(&table)
-                ),
-                &[],
-            )
-            .await
-            .with_context(|| format!("cannot recount source table {table}"))?;
-        let (rows_now, max_now): (i64, i64) = (now.get(0), now.get(1));
+        let last_write: Option<String> = row.get(3);
         if rows_now != rows || max_now != max_id {
             changed.push(format!(
                 "{table}: {rows} rows up to id {max_id} when planned, {rows_now} up to id {max_now} now"
+            ));
+        } else if last_write.is_some() && write_now != last_write {
+            changed.push(format!(
+                "{table}: records written at {} since the plan (last write {} when planned)",
+                write_now.as_deref().unwrap_or("?"),
+                last_write.as_deref().unwrap_or("?")
             ));
         }
     }

@@ -18,6 +18,7 @@ pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 const STEPS: &[&str] = &[
     include_str!("../sql/side_schema/001_initial.sql"),
     include_str!("../sql/side_schema/002_deferred_indexes.sql"),
+    include_str!("../sql/side_schema/003_source_last_write.sql"),
 ];
 
 /// Session-level advisory lock held by whatever writes a migration into the target (run, update,

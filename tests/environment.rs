@@ -210,3 +210,30 @@ fn a_source_that_changes_during_the_run_is_detected() {
         1
     );
 }
+
+#[test]
+fn a_source_record_edited_in_place_during_the_run_is_detected() {
+    let pair = DatabasePair::new("env_source_edited");
+    let source = pair.source.name.clone();
+    let code = common::run_and_act_while_paused(&pair, "400", "after_chunk_commit:40", |_| {
+        common::block_on(async move {
+            // As Odoo writes: the value and write_date, nothing added or removed.
+            common::connect(&source)
+                .await
+                .batch_execute(
+                    "UPDATE res_partner SET name = name || ' (edited at night)', write_date = now() at time zone 'utc' \
+                     WHERE id = (SELECT min(id) FROM res_partner)",
+                )
+                .await
+                .unwrap();
+        })
+    });
+    assert_eq!(code, 8, "a changed source is a wrong database for this run");
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.problems WHERE kind = 'source_changed' \
+             AND message LIKE '%res_partner: records written at % since the plan%'"
+        ),
+        1
+    );
+}
