@@ -244,7 +244,12 @@ pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
             .and_then(|e| e.code())
             .map(|c| c.code().to_string())
     })?;
-    Some(match code.as_str() {
+    hint_for_code(&code)
+}
+
+/// What to do about a server error, by its SQLSTATE.
+pub fn hint_for_code(code: &str) -> Option<&'static str> {
+    Some(match code {
         "55P03" => {
             "another session holds a lock on a target table: find it in pg_locks, stop it, and run again (committed chunks are kept)"
         }

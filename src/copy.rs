@@ -436,12 +436,19 @@ fn explain_copy_error(
     let column = db
         .column()
         .map_or(String::new(), |c| format!(", column {c}"));
+    let code = db.code().code();
+    // Data the target refuses needs a rule; a server in trouble (disk, memory, locks) does not.
+    let advice = if code.starts_with("22") || code.starts_with("23") {
+        "add or fix a rule for this column and run again"
+    } else {
+        crate::connect::hint_for_code(code)
+            .unwrap_or("fix the cause and run again (committed chunks are kept)")
+    };
     anyhow::anyhow!(
-        "copying {} into {}{column}{record}: {} [SQLSTATE {}]; add or fix a rule for this column and run again",
+        "copying {} into {}{column}{record}: {} [SQLSTATE {code}]; {advice}",
         plan.source_table,
         plan.target_table,
         db.message(),
-        db.code().code()
     )
 }
 
