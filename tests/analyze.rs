@@ -343,3 +343,38 @@ fn rules_naming_what_does_not_exist_are_refused_with_file_and_line_before_anythi
     }
     let _ = std::fs::remove_file(rules);
 }
+
+#[test]
+fn odoo_versions_other_than_16_to_19_are_refused() {
+    let pair = DatabasePair::new("analyze_versions");
+    pair.source
+        .execute("UPDATE ir_module_module SET latest_version = '17.0.1.3' WHERE name = 'base'");
+    let outcome = pair.run(&["analyze"]);
+    assert_eq!(outcome.code, 8, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("is Odoo 17.0.1.3 but this tool migrates from Odoo 16"),
+        "{}",
+        outcome.stderr
+    );
+    pair.source
+        .execute("UPDATE ir_module_module SET latest_version = '16.0.1.3' WHERE name = 'base'");
+    pair.target
+        .execute("UPDATE ir_module_module SET latest_version = '18.0.1.3' WHERE name = 'base'");
+    let outcome = pair.run(&["run"]);
+    assert_eq!(outcome.code, 8, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("is Odoo 18.0.1.3 but this tool migrates into Odoo 19"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
+        0,
+        "nothing written"
+    );
+}

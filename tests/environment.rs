@@ -237,3 +237,26 @@ fn a_source_record_edited_in_place_during_the_run_is_detected() {
         1
     );
 }
+
+#[test]
+fn no_command_writes_to_the_source() {
+    let pair = DatabasePair::new("env_source_untouched");
+    let before = pair.source.table_digests();
+    for command in [
+        &["analyze"][..],
+        &["rehearse", "--sample", "2"],
+        &["run"],
+        &["status"],
+        &["verify", "--deep"],
+        &["run", "--update", "res.partner:name"],
+        &["rollback"],
+    ] {
+        let outcome = pair.run(command);
+        assert_eq!(outcome.code, 0, "{command:?}: {}", outcome.stderr);
+        assert_eq!(
+            pair.source.table_digests(),
+            before,
+            "{command:?} changed the source"
+        );
+    }
+}
