@@ -85,6 +85,7 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
         ));
     }
 
+    side_schema::ensure_id_map_index(&client).await?;
     let touched = touched_tables(&client, run_id).await?;
     crate::constraints::set_aside(&mut client, &touched, run_id).await?;
     let transaction = client.transaction().await?;

@@ -323,6 +323,17 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         args.rebuild_indexes_from,
     );
     crate::indexes::set_aside(&mut control, &bulk, run_id).await?;
+    // The mappings table is loaded in bulk too: its index by target id is built once at the end.
+    let mappings_to_write: i64 = control
+        .query_one(
+            "SELECT count(*) FROM odoo_migrate.id_plan WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?
+        .get(0);
+    if args.rebuild_indexes_from > 0 && mappings_to_write as u64 >= args.rebuild_indexes_from {
+        side_schema::set_id_map_index_aside(&control).await?;
+    }
 
     let mappings = Arc::new(mapping::load(&control, &rules, &pairs).await?);
     tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
@@ -459,6 +470,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     // Keys set aside (by this attempt or an interrupted one) are restored with VALIDATE; the keys
     // that stayed in force while their triggers were off are proven by anti-joins.
     crate::indexes::rebuild(&session.target, &control, run_id, jobs).await?;
+    side_schema::ensure_id_map_index(&control).await?;
     fault::point("after_indexes_built");
     let restored = constraints::restore(&mut control, run_id).await?;
     let changed = tables_changed(&control, &written, &plans_post_sql, run_id).await?;

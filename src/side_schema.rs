@@ -21,6 +21,28 @@ const STEPS: &[&str] = &[
     include_str!("../sql/side_schema/003_source_last_write.sql"),
 ];
 
+/// The index of `odoo_migrate.id_map` by target id (`verify`, `rollback` and the finishing steps
+/// look mappings up by target id). A large run drops it while mappings pour in and builds it once
+/// at its end; commands that need it build it if an interrupted run left it out.
+const ID_MAP_TARGET_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS id_map_target ON odoo_migrate.id_map (model, target_id)";
+
+/// Drops the target-id index of `id_map` for a large load (see [`ensure_id_map_index`]).
+pub async fn set_id_map_index_aside(client: &impl GenericClient) -> Result<()> {
+    client
+        .batch_execute("DROP INDEX IF EXISTS odoo_migrate.id_map_target")
+        .await
+        .context("cannot set aside the target-id index of odoo_migrate.id_map")
+}
+
+/// Builds the target-id index of `id_map` unless it is there.
+pub async fn ensure_id_map_index(client: &impl GenericClient) -> Result<()> {
+    client
+        .batch_execute(ID_MAP_TARGET_INDEX)
+        .await
+        .context("cannot build the target-id index of odoo_migrate.id_map")
+}
+
 /// Session-level advisory lock held by whatever writes a migration into the target (run, update,
 /// rollback), so that two of them never work on one target at once ("odoo_run" in ASCII).
 const RUN_LOCK: i64 = 0x6f64_6f6f_5f72_756e;

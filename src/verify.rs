@@ -113,6 +113,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
         ));
     }
     side_schema::ensure(&mut target).await?;
+    side_schema::ensure_id_map_index(&target).await?;
     let source = session.source.get().await?;
     let (_, plans) = plan::for_session(&session, &rules)?;
     let finished: Vec<String> = target

@@ -58,6 +58,13 @@ fn every_way_ends_with_every_key_and_index_in_force_and_the_same_rows() {
                 .count("SELECT 1 FROM odoo_migrate.deferred_constraints"),
             0
         );
+        // The mappings' index by target id, set aside for the replica run's load, is back.
+        assert_eq!(
+            pair.target.count(
+                "SELECT 1 FROM pg_indexes WHERE schemaname = 'odoo_migrate' AND indexname = 'id_map_target'"
+            ),
+            1
+        );
     }
 
     let differing = common::differing_tables(
