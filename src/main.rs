@@ -8,6 +8,7 @@ mod config;
 mod connect;
 mod constraints;
 mod copy;
+mod defaults;
 mod diff;
 mod exit;
 mod fault;

@@ -201,7 +201,11 @@ pub struct TableRule {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnRule {
     /// The source column the value comes from, when it was renamed.
@@ -221,6 +225,10 @@ pub struct ColumnRule {
     /// company-less one; read with one join per table, not a query per row. `value_map` applies to
     /// the values, `references` names the model of many2one values.
     pub property: Option<String>,
+    /// With `property`: whether the 16 field's company-wide defaults (`ir_property` rows without a
+    /// record) become `ir_default` rows of this column's field (the default), or are left out.
+    #[serde(default = "yes")]
+    pub company_default: bool,
     /// Leave the column to the target's default (or NULL).
     #[serde(default)]
     pub skip: bool,

@@ -56,7 +56,10 @@ fn every_rule_family_on_real_rows() {
         "UPDATE sale_order SET state = 'done' WHERE id = (SELECT min(id) FROM sale_order WHERE state = 'sale'); \
          UPDATE purchase_order SET state = 'done' WHERE id = (SELECT min(id) FROM purchase_order WHERE state = 'purchase'); \
          UPDATE res_partner SET mobile = '+33 6 12 34 56 78', phone = NULL WHERE id = (SELECT max(id) FROM res_partner WHERE phone IS NOT NULL); \
-         UPDATE account_account SET deprecated = true WHERE id = (SELECT max(id) FROM account_account WHERE company_id = 3)",
+         UPDATE account_account SET deprecated = true WHERE id = (SELECT max(id) FROM account_account WHERE company_id = 3); \
+         INSERT INTO ir_property (name, fields_id, company_id, type, value_text) \
+         SELECT 'property_valuation', f.id, 3, 'selection', 'manual_periodic' FROM ir_model_fields f \
+         WHERE f.model = 'product.category' AND f.name = 'property_valuation'",
     );
     pair.run(&["run"]).assert_code(0);
     let companies = mapping(&pair.target, "res.company");
@@ -86,6 +89,118 @@ fn every_rule_family_on_real_rows() {
             "partner {partner} company {company}"
         );
     }
+
+    // Company-wide defaults (ir_property rows without a record) are ir_default rows in 19: the
+    // Odoo 19 field, the target company, the value as JSON with many2one ids remapped; defaults
+    // the target already has (its own chart's, for the matched main company) are kept.
+    let default_of = |model: &str, field: &str, company: Option<i32>| {
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT d.json_value FROM ir_default d JOIN ir_model_fields f ON f.id = d.field_id \
+                 WHERE f.model = '{model}' AND f.name = '{field}' AND d.user_id IS NULL AND d.condition IS NULL \
+                 AND d.company_id {}",
+                company.map_or("IS NULL".to_string(), |c| format!("= {c}"))
+            ),
+        )
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect::<Vec<_>>()
+    };
+    let pristine_defaults = Database::copy_of(common::Dump::Target, "rules_families_defaults");
+    let source_defaults = rows(
+        &pair.source,
+        "SELECT f.model, f.name, p.company_id::text, split_part(p.value_reference, ',', 1), split_part(p.value_reference, ',', 2) \
+         FROM ir_property p JOIN ir_model_fields f ON f.id = p.fields_id \
+         WHERE p.res_id IS NULL AND p.type = 'many2one' AND p.company_id IN (2, 3) \
+         AND f.name IN ('property_account_receivable_id', 'property_account_payable_id', 'property_stock_inventory', \
+         'property_stock_production', 'property_account_income_categ_id', 'property_account_expense_categ_id', 'property_stock_journal')",
+    );
+    assert_eq!(source_defaults.len(), 9, "{source_defaults:?}");
+    for d in &source_defaults {
+        let (model, field) = (d[0].as_deref().unwrap(), d[1].as_deref().unwrap());
+        let company = companies[&id(&d[2])].0;
+        let value = mapping(&pair.target, d[3].as_deref().unwrap())[&id(&d[4])].0;
+        assert_eq!(
+            default_of(model, field, Some(company)),
+            [value.to_string()],
+            "{model}.{field} of company {company}"
+        );
+    }
+    let receivable = default_of(
+        "res.partner",
+        "property_account_receivable_id",
+        Some(companies[&3].0),
+    );
+    assert_eq!(
+        pair.target
+            .scalar(&format!(
+                "SELECT code_store ->> '{}' FROM account_account WHERE id = {}",
+                companies[&3].0, receivable[0]
+            ))
+            .as_deref(),
+        Some("411100"),
+        "the third company's receivable account"
+    );
+    let main = companies[&1].0;
+    assert_eq!(
+        default_of("res.partner", "property_account_receivable_id", Some(main)),
+        pristine_defaults
+            .rows(&format!(
+                "SELECT d.json_value FROM ir_default d JOIN ir_model_fields f ON f.id = d.field_id \
+                 WHERE f.model = 'res.partner' AND f.name = 'property_account_receivable_id' AND d.company_id = {main}"
+            ))
+            .into_iter()
+            .map(|r| r[0].clone().unwrap())
+            .collect::<Vec<_>>(),
+        "the target's own default is kept, not doubled"
+    );
+    assert_eq!(
+        default_of(
+            "product.category",
+            "property_valuation",
+            Some(companies[&3].0)
+        ),
+        ["\"periodic\""],
+        "selection defaults as JSON strings, through the rule's value map"
+    );
+    assert_eq!(
+        default_of("res.partner", "lang", None),
+        ["\"en_US\""],
+        "an ir_default row of 16 that the target has too is matched, not doubled"
+    );
+    assert_eq!(
+        default_of("res.partner", "receipt_reminder_email", None),
+        ["false"],
+        "a company-less boolean default"
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM ir_default d JOIN ir_model_fields f ON f.id = d.field_id \
+             WHERE f.model = 'res.partner' AND f.name = 'specific_property_product_pricelist'"
+        ),
+        0,
+        "the rule leaves out the company pricelists"
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.problems WHERE kind = 'default_not_migrated' \
+             AND message LIKE '%account.tax.group.property_tax_payable_account_id%'"
+        ),
+        2,
+        "defaults with no company-dependent field in 19 are reported, not dropped silently"
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.id_map m JOIN ir_default d ON d.id = m.target_id WHERE m.model = 'ir.property'"
+        ),
+        pair.target.count("SELECT 1 FROM ir_default")
+            - pristine_defaults.count("SELECT 1 FROM ir_default")
+            - pair.target.count(
+                "SELECT 1 FROM odoo_migrate.id_map WHERE model = 'ir.default' AND how = 'created'"
+            ),
+        "every new default is mapped, so that a rollback removes it"
+    );
 
     // Chart of accounts: l10n_fr.<company>_<name> is account.<company>_<name> in 19; codes are
     // per company; accounts belong to their company; deprecated became inactive.
