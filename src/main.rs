@@ -7,6 +7,7 @@ mod codec;
 mod config;
 mod connect;
 mod constraints;
+mod copies;
 mod copy;
 mod defaults;
 mod diff;

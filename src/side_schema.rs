@@ -19,6 +19,7 @@ const STEPS: &[&str] = &[
     include_str!("../sql/side_schema/001_initial.sql"),
     include_str!("../sql/side_schema/002_deferred_indexes.sql"),
     include_str!("../sql/side_schema/003_source_last_write.sql"),
+    include_str!("../sql/side_schema/004_copied_rows.sql"),
 ];
 
 /// Session-level advisory lock held by whatever writes a migration into the target (run, update,

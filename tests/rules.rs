@@ -263,6 +263,128 @@ fn every_rule_family_on_real_rows() {
         )),
     );
 
+    // Tax groups are per company in 19: the lowest company keeps the shared 16 group, every other
+    // company using it gets its copy, named account.<company>_<name>, with the accounts of its own
+    // chart, and its taxes and journal items point at that copy.
+    let groups = mapping(&pair.target, "account.tax.group");
+    let source_taxes = rows(
+        &pair.source,
+        "SELECT t.id::text, t.company_id::text, t.tax_group_id::text, d.name FROM account_tax t \
+         JOIN ir_model_data d ON d.model = 'account.tax.group' AND d.res_id = t.tax_group_id AND d.module = 'l10n_fr'",
+    );
+    assert_eq!(
+        source_taxes.len(),
+        134,
+        "every tax of the demo has a French group"
+    );
+    for tax in &source_taxes {
+        let company = companies[&id(&tax[1])].0;
+        let group = rows(
+            &pair.target,
+            &format!(
+                "SELECT g.id::text, g.company_id::text, d.module || '.' || d.name FROM account_tax t \
+                 JOIN account_tax_group g ON g.id = t.tax_group_id \
+                 LEFT JOIN ir_model_data d ON d.model = 'account.tax.group' AND d.res_id = g.id \
+                 WHERE t.id = {}",
+                taxes[&id(&tax[0])].0
+            ),
+        );
+        assert_eq!(
+            group[0][1..],
+            [
+                Some(company.to_string()),
+                Some(format!("account.{company}_{}", tax[3].as_deref().unwrap()))
+            ],
+            "tax {} of company {company}",
+            tax[0].as_deref().unwrap()
+        );
+        if company != companies[&1].0 {
+            assert_ne!(
+                id(&group[0][0]),
+                groups[&id(&tax[2])].0,
+                "a copy, not the original"
+            );
+        }
+    }
+    let third = companies[&3].0;
+    for (field, column) in [
+        ("property_tax_payable_account_id", "tax_payable_account_id"),
+        (
+            "property_tax_receivable_account_id",
+            "tax_receivable_account_id",
+        ),
+    ] {
+        let account = id(&rows(
+            &pair.source,
+            &format!(
+                "SELECT split_part(p.value_reference, ',', 2) FROM ir_property p JOIN ir_model_fields f ON f.id = p.fields_id \
+                 WHERE f.model = 'account.tax.group' AND f.name = '{field}' AND p.company_id = 3 AND p.res_id IS NULL"
+            ),
+        )[0][0]);
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!(
+                    "SELECT DISTINCT {column}::text FROM account_tax_group g WHERE g.company_id = {third} \
+                     AND EXISTS (SELECT 1 FROM account_tax t WHERE t.tax_group_id = g.id)"
+                )
+            ),
+            [[Some(accounts[&account].0.to_string())]],
+            "{column} of the third company's groups: its own account of the 16 company property"
+        );
+    }
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM account_move_line l JOIN account_tax_group g ON g.id = l.tax_group_id WHERE g.company_id <> l.company_id"
+        ),
+        0,
+        "journal items point at their company's group"
+    );
+    assert!(
+        pair.target
+            .count("SELECT 1 FROM account_move_line WHERE tax_group_id IS NOT NULL")
+            > 0
+    );
+
+    // Repartition lines: 16 invoice_tax_id / refund_tax_id are 19 tax_id + document_type, with
+    // the type, factor and account (of the tax's company) of the line.
+    let lines = mapping(&pair.target, "account.tax.repartition.line");
+    let source_lines = rows(
+        &pair.source,
+        "SELECT l.id::text, COALESCE(l.invoice_tax_id, l.refund_tax_id)::text, \
+         CASE WHEN l.invoice_tax_id IS NOT NULL THEN 'invoice' ELSE 'refund' END, l.repartition_type, \
+         l.factor_percent::numeric::text, l.account_id::text FROM account_tax_repartition_line l \
+         JOIN account_tax t ON t.id = COALESCE(l.invoice_tax_id, l.refund_tax_id) WHERE t.company_id = 3",
+    );
+    assert_eq!(source_lines.len(), 308);
+    for line in &source_lines {
+        let (target_line, how) = &lines[&id(&line[0])];
+        assert_eq!(how, "created");
+        let account = line[5]
+            .as_ref()
+            .map(|a| accounts[&a.parse::<i32>().unwrap()].0.to_string());
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!(
+                    "SELECT tax_id::text, document_type, repartition_type, factor_percent::text, account_id::text, \
+                     (account_id IS NULL OR (SELECT code_store ? '{third}' FROM account_account WHERE id = account_id))::text \
+                     FROM account_tax_repartition_line WHERE id = {target_line}"
+                )
+            )[0],
+            [
+                Some(taxes[&id(&line[1])].0.to_string()),
+                line[2].clone(),
+                line[3].clone(),
+                line[4].clone(),
+                account,
+                Some("true".to_string())
+            ],
+            "repartition line {}",
+            line[0].as_deref().unwrap()
+        );
+    }
+
     // Fiscal position tax mappings (records in 16) are pairs of two many2many tables in 19.
     let positions = mapping(&pair.target, "account.fiscal.position");
     let mappings = rows(
