@@ -59,7 +59,10 @@ fn every_rule_family_on_real_rows() {
          UPDATE account_account SET deprecated = true WHERE id = (SELECT max(id) FROM account_account WHERE company_id = 3); \
          INSERT INTO ir_property (name, fields_id, company_id, type, value_text) \
          SELECT 'property_valuation', f.id, 3, 'selection', 'manual_periodic' FROM ir_model_fields f \
-         WHERE f.model = 'product.category' AND f.name = 'property_valuation'",
+         WHERE f.model = 'product.category' AND f.name = 'property_valuation'; \
+         UPDATE mail_tracking_value SET field = (SELECT id FROM ir_model_fields WHERE model = 'sale.order' AND name = 'amount_total'), \
+         field_desc = 'Total', field_type = 'monetary', old_value_float = NULL, new_value_float = NULL, \
+         old_value_monetary = 12.5, new_value_monetary = 20 WHERE id = (SELECT min(id) FROM mail_tracking_value)",
     );
     pair.run(&["run"]).assert_code(0);
     let companies = mapping(&pair.target, "res.company");
@@ -492,6 +495,68 @@ fn every_rule_family_on_real_rows() {
             ))
             .as_deref(),
         Some("+33 6 12 34 56 78")
+    );
+
+    // Tracking values: the 16 field is the 19 field of the same model and name, or none when 19
+    // has no such field (the description, name and type stay in field_info); monetary values
+    // are in the float columns.
+    let fields_19: std::collections::HashSet<(String, String)> = pristine_defaults
+        .rows("SELECT model, name FROM ir_model_fields")
+        .into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect();
+    let trackings = mapping(&pair.target, "mail.tracking.value");
+    let source_trackings = rows(
+        &pair.source,
+        "SELECT v.id::text, f.model, f.name, v.field_desc, v.field_type, \
+         CASE WHEN v.field_type = 'monetary' THEN v.old_value_monetary ELSE v.old_value_float END::text, \
+         CASE WHEN v.field_type = 'monetary' THEN v.new_value_monetary ELSE v.new_value_float END::text \
+         FROM mail_tracking_value v JOIN ir_model_fields f ON f.id = v.field",
+    );
+    assert_eq!(source_trackings.len(), 91);
+    let mut gone = 0;
+    for t in &source_trackings {
+        let model = t[1]
+            .clone()
+            .unwrap()
+            .replace("mail.channel", "discuss.channel");
+        let name = t[2].clone().unwrap();
+        let kept = fields_19.contains(&(model.clone(), name.clone()));
+        gone += usize::from(!kept);
+        let target = trackings[&id(&t[0])].0;
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!(
+                    "SELECT f.model, f.name, v.field_info ->> 'desc', v.field_info ->> 'name', v.field_info ->> 'type', \
+                     v.old_value_float::text, v.new_value_float::text \
+                     FROM mail_tracking_value v LEFT JOIN ir_model_fields f ON f.id = v.field_id WHERE v.id = {target}"
+                )
+            )[0],
+            [
+                kept.then(|| model.clone()),
+                kept.then(|| name.clone()),
+                t[3].clone(),
+                Some(name.clone()),
+                t[4].clone(),
+                t[5].clone(),
+                t[6].clone()
+            ],
+            "tracking value {}",
+            t[0].as_deref().unwrap()
+        );
+    }
+    assert!(
+        gone > 0 && gone < source_trackings.len(),
+        "fields gone: {gone}"
+    );
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT old_value_float || '→' || new_value_float FROM mail_tracking_value WHERE id = {}",
+            trackings[&id(&rows(&pair.source, "SELECT min(id)::text FROM mail_tracking_value")[0][0])].0
+        )).as_deref(),
+        Some("12.5→20"),
+        "a monetary change"
     );
 
     // Mail: messages of mail.channel belong to discuss.channel records.
