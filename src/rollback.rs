@@ -228,8 +228,40 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
             .with_context(|| format!("cannot remove the pairs added to {table}"))?;
     }
 
+    // Per-company copies of shared records, with the external ids they were given.
+    undone.xmlids += transaction
+        .execute(
+            "DELETE FROM ir_model_data d USING odoo_migrate.copied_rows c \
+             WHERE c.run_id = $1 AND d.model = c.target_model AND d.res_id = c.target_id",
+            &[&run_id],
+        )
+        .await
+        .context("cannot remove the external ids of the per-company copies the run made")?;
+    let copied = transaction
+        .query(
+            "SELECT DISTINCT table_name FROM odoo_migrate.copied_rows WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?;
+    for row in &copied {
+        let table: String = row.get(0);
+        undone.rows += transaction
+            .execute(
+                &format!(
+                    "DELETE FROM public.{} t USING odoo_migrate.copied_rows c \
+                     WHERE c.run_id = $1 AND c.table_name = $2 AND t.id = c.target_id",
+                    quote_ident(&table)
+                ),
+                &[&run_id, &table],
+            )
+            .await
+            .with_context(|| {
+                format!("cannot delete the per-company copies the run made in {table}")
+            })?;
+    }
+
     // External ids the run created, then the rows it created.
-    undone.xmlids = transaction
+    undone.xmlids += transaction
         .execute(
             "DELETE FROM ir_model_data d USING odoo_migrate.xmlid_plan x, odoo_migrate.id_map m \
              WHERE x.run_id = $1 AND m.run_id = $1 AND m.model = x.model AND m.source_id = x.source_id \
@@ -337,6 +369,7 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
         "DELETE FROM odoo_migrate.id_plan WHERE run_id = $1",
         "DELETE FROM odoo_migrate.xmlid_plan WHERE run_id = $1",
         "DELETE FROM odoo_migrate.relation_rows WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.copied_rows WHERE run_id = $1",
         "DELETE FROM odoo_migrate.before_images WHERE run_id = $1",
         "UPDATE odoo_migrate.runs SET status = 'rolled_back', finished_at = now(), \
          message = 'rolled back at ' || now()::text WHERE id = $1",

@@ -75,6 +75,37 @@ pub struct RulesFile {
     /// many2many, a model that became a relation).
     #[serde(default)]
     pub relations: Vec<RelationRule>,
+    /// Records that Odoo 16 shared between companies and Odoo 19 keeps one per company.
+    #[serde(default)]
+    pub company_copies: Vec<CompanyCopyRule>,
+}
+
+/// Records of `model` that Odoo 16 shared between companies while Odoo 19 gives each its
+/// `company_id`: after the copy, each company whose created records point at a record of another
+/// company gets its own copy (or the record of its own that the original's company-prefixed
+/// external id names), and those references are moved to it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyCopyRule {
+    /// The Odoo 16 model of the shared records.
+    pub model: String,
+    /// The models (Odoo 16 names) and target columns that point at them; their rows have a
+    /// `company_id`.
+    pub referrers: Vec<Referrer>,
+    /// Target columns of a copy computed in the target by SQL over the original row `g` and the
+    /// copy's company id `p.company`; other columns are those of the original.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// For the people who read and write rules; the tool does not act on it.
+    #[allow(dead_code)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Referrer {
+    pub model: String,
+    pub column: String,
 }
 
 /// Rows of a source table (aliased `s`) that become pairs of a target many2many table.
@@ -201,7 +232,11 @@ pub struct TableRule {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnRule {
     /// The source column the value comes from, when it was renamed.
@@ -221,6 +256,10 @@ pub struct ColumnRule {
     /// company-less one; read with one join per table, not a query per row. `value_map` applies to
     /// the values, `references` names the model of many2one values.
     pub property: Option<String>,
+    /// With `property`: whether the 16 field's company-wide defaults (`ir_property` rows without a
+    /// record) become `ir_default` rows of this column's field (the default), or are left out.
+    #[serde(default = "yes")]
+    pub company_default: bool,
     /// Leave the column to the target's default (or NULL).
     #[serde(default)]
     pub skip: bool,
@@ -237,6 +276,7 @@ pub struct Rules {
     pub tables: BTreeMap<String, TableRule>,
     pub xmlids: Vec<XmlidRule>,
     pub relations: Vec<RelationRule>,
+    pub company_copies: Vec<CompanyCopyRule>,
     /// Where each rule came from, for reports: "models.mail.channel" → "rules/16-19/models.toml".
     pub origins: BTreeMap<String, String>,
     /// Where each entry of the user's files is written, as `file:line`: keys `models.<model>`,
@@ -536,6 +576,12 @@ impl Rules {
             self.relations
                 .retain(|r| !(r.from == relation.from && r.to == relation.to));
             self.relations.push(relation);
+        }
+        for copy in file.company_copies {
+            self.origins
+                .insert(format!("company_copies.{}", copy.model), origin.to_string());
+            self.company_copies.retain(|c| c.model != copy.model);
+            self.company_copies.push(copy);
         }
         for (name, rule) in file.tables {
             self.origins

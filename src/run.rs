@@ -487,6 +487,11 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     .await?;
     fault::point("before_sequences");
     move_sequences(&control, &session, run_id).await?;
+    // After the sequences moved: the defaults take new ids from ir_default's own sequence.
+    let defaults = crate::defaults::carry_over(&session, &mut control, &rules, run_id).await?;
+    tracing::info!(defaults, "company defaults written into ir_default");
+    let copies = crate::copies::make(&mut control, &rules, &session.target_catalog, run_id).await?;
+    tracing::info!(copies, "per-company copies of shared records made");
     let numbering = {
         let source = session.source.get().await?;
         crate::sequences::carry_over(&source, &control, run_id).await?

@@ -19,6 +19,7 @@ const STEPS: &[&str] = &[
     include_str!("../sql/side_schema/001_initial.sql"),
     include_str!("../sql/side_schema/002_deferred_indexes.sql"),
     include_str!("../sql/side_schema/003_source_last_write.sql"),
+    include_str!("../sql/side_schema/004_copied_rows.sql"),
 ];
 
 /// The index of `odoo_migrate.id_map` by target id (`verify`, `rollback` and the finishing steps

@@ -56,7 +56,13 @@ fn every_rule_family_on_real_rows() {
         "UPDATE sale_order SET state = 'done' WHERE id = (SELECT min(id) FROM sale_order WHERE state = 'sale'); \
          UPDATE purchase_order SET state = 'done' WHERE id = (SELECT min(id) FROM purchase_order WHERE state = 'purchase'); \
          UPDATE res_partner SET mobile = '+33 6 12 34 56 78', phone = NULL WHERE id = (SELECT max(id) FROM res_partner WHERE phone IS NOT NULL); \
-         UPDATE account_account SET deprecated = true WHERE id = (SELECT max(id) FROM account_account WHERE company_id = 3)",
+         UPDATE account_account SET deprecated = true WHERE id = (SELECT max(id) FROM account_account WHERE company_id = 3); \
+         INSERT INTO ir_property (name, fields_id, company_id, type, value_text) \
+         SELECT 'property_valuation', f.id, 3, 'selection', 'manual_periodic' FROM ir_model_fields f \
+         WHERE f.model = 'product.category' AND f.name = 'property_valuation'; \
+         UPDATE mail_tracking_value SET field = (SELECT id FROM ir_model_fields WHERE model = 'sale.order' AND name = 'amount_total'), \
+         field_desc = 'Total', field_type = 'monetary', old_value_float = NULL, new_value_float = NULL, \
+         old_value_monetary = 12.5, new_value_monetary = 20 WHERE id = (SELECT min(id) FROM mail_tracking_value)",
     );
     pair.run(&["run"]).assert_code(0);
     let companies = mapping(&pair.target, "res.company");
@@ -86,6 +92,118 @@ fn every_rule_family_on_real_rows() {
             "partner {partner} company {company}"
         );
     }
+
+    // Company-wide defaults (ir_property rows without a record) are ir_default rows in 19: the
+    // Odoo 19 field, the target company, the value as JSON with many2one ids remapped; defaults
+    // the target already has (its own chart's, for the matched main company) are kept.
+    let default_of = |model: &str, field: &str, company: Option<i32>| {
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT d.json_value FROM ir_default d JOIN ir_model_fields f ON f.id = d.field_id \
+                 WHERE f.model = '{model}' AND f.name = '{field}' AND d.user_id IS NULL AND d.condition IS NULL \
+                 AND d.company_id {}",
+                company.map_or("IS NULL".to_string(), |c| format!("= {c}"))
+            ),
+        )
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect::<Vec<_>>()
+    };
+    let pristine_defaults = Database::copy_of(common::Dump::Target, "rules_families_defaults");
+    let source_defaults = rows(
+        &pair.source,
+        "SELECT f.model, f.name, p.company_id::text, split_part(p.value_reference, ',', 1), split_part(p.value_reference, ',', 2) \
+         FROM ir_property p JOIN ir_model_fields f ON f.id = p.fields_id \
+         WHERE p.res_id IS NULL AND p.type = 'many2one' AND p.company_id IN (2, 3) \
+         AND f.name IN ('property_account_receivable_id', 'property_account_payable_id', 'property_stock_inventory', \
+         'property_stock_production', 'property_account_income_categ_id', 'property_account_expense_categ_id', 'property_stock_journal')",
+    );
+    assert_eq!(source_defaults.len(), 9, "{source_defaults:?}");
+    for d in &source_defaults {
+        let (model, field) = (d[0].as_deref().unwrap(), d[1].as_deref().unwrap());
+        let company = companies[&id(&d[2])].0;
+        let value = mapping(&pair.target, d[3].as_deref().unwrap())[&id(&d[4])].0;
+        assert_eq!(
+            default_of(model, field, Some(company)),
+            [value.to_string()],
+            "{model}.{field} of company {company}"
+        );
+    }
+    let receivable = default_of(
+        "res.partner",
+        "property_account_receivable_id",
+        Some(companies[&3].0),
+    );
+    assert_eq!(
+        pair.target
+            .scalar(&format!(
+                "SELECT code_store ->> '{}' FROM account_account WHERE id = {}",
+                companies[&3].0, receivable[0]
+            ))
+            .as_deref(),
+        Some("411100"),
+        "the third company's receivable account"
+    );
+    let main = companies[&1].0;
+    assert_eq!(
+        default_of("res.partner", "property_account_receivable_id", Some(main)),
+        pristine_defaults
+            .rows(&format!(
+                "SELECT d.json_value FROM ir_default d JOIN ir_model_fields f ON f.id = d.field_id \
+                 WHERE f.model = 'res.partner' AND f.name = 'property_account_receivable_id' AND d.company_id = {main}"
+            ))
+            .into_iter()
+            .map(|r| r[0].clone().unwrap())
+            .collect::<Vec<_>>(),
+        "the target's own default is kept, not doubled"
+    );
+    assert_eq!(
+        default_of(
+            "product.category",
+            "property_valuation",
+            Some(companies[&3].0)
+        ),
+        ["\"periodic\""],
+        "selection defaults as JSON strings, through the rule's value map"
+    );
+    assert_eq!(
+        default_of("res.partner", "lang", None),
+        ["\"en_US\""],
+        "an ir_default row of 16 that the target has too is matched, not doubled"
+    );
+    assert_eq!(
+        default_of("res.partner", "receipt_reminder_email", None),
+        ["false"],
+        "a company-less boolean default"
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM ir_default d JOIN ir_model_fields f ON f.id = d.field_id \
+             WHERE f.model = 'res.partner' AND f.name = 'specific_property_product_pricelist'"
+        ),
+        0,
+        "the rule leaves out the company pricelists"
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.problems WHERE kind = 'default_not_migrated' \
+             AND message LIKE '%account.tax.group.property_tax_payable_account_id%'"
+        ),
+        2,
+        "defaults with no company-dependent field in 19 are reported, not dropped silently"
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.id_map m JOIN ir_default d ON d.id = m.target_id WHERE m.model = 'ir.property'"
+        ),
+        pair.target.count("SELECT 1 FROM ir_default")
+            - pristine_defaults.count("SELECT 1 FROM ir_default")
+            - pair.target.count(
+                "SELECT 1 FROM odoo_migrate.id_map WHERE model = 'ir.default' AND how = 'created'"
+            ),
+        "every new default is mapped, so that a rollback removes it"
+    );
 
     // Chart of accounts: l10n_fr.<company>_<name> is account.<company>_<name> in 19; codes are
     // per company; accounts belong to their company; deprecated became inactive.
@@ -147,6 +265,128 @@ fn every_rule_family_on_real_rows() {
             "SELECT 1 FROM account_tax_repartition_line WHERE tax_id = {matched_tax}"
         )),
     );
+
+    // Tax groups are per company in 19: the lowest company keeps the shared 16 group, every other
+    // company using it gets its copy, named account.<company>_<name>, with the accounts of its own
+    // chart, and its taxes and journal items point at that copy.
+    let groups = mapping(&pair.target, "account.tax.group");
+    let source_taxes = rows(
+        &pair.source,
+        "SELECT t.id::text, t.company_id::text, t.tax_group_id::text, d.name FROM account_tax t \
+         JOIN ir_model_data d ON d.model = 'account.tax.group' AND d.res_id = t.tax_group_id AND d.module = 'l10n_fr'",
+    );
+    assert_eq!(
+        source_taxes.len(),
+        134,
+        "every tax of the demo has a French group"
+    );
+    for tax in &source_taxes {
+        let company = companies[&id(&tax[1])].0;
+        let group = rows(
+            &pair.target,
+            &format!(
+                "SELECT g.id::text, g.company_id::text, d.module || '.' || d.name FROM account_tax t \
+                 JOIN account_tax_group g ON g.id = t.tax_group_id \
+                 LEFT JOIN ir_model_data d ON d.model = 'account.tax.group' AND d.res_id = g.id \
+                 WHERE t.id = {}",
+                taxes[&id(&tax[0])].0
+            ),
+        );
+        assert_eq!(
+            group[0][1..],
+            [
+                Some(company.to_string()),
+                Some(format!("account.{company}_{}", tax[3].as_deref().unwrap()))
+            ],
+            "tax {} of company {company}",
+            tax[0].as_deref().unwrap()
+        );
+        if company != companies[&1].0 {
+            assert_ne!(
+                id(&group[0][0]),
+                groups[&id(&tax[2])].0,
+                "a copy, not the original"
+            );
+        }
+    }
+    let third = companies[&3].0;
+    for (field, column) in [
+        ("property_tax_payable_account_id", "tax_payable_account_id"),
+        (
+            "property_tax_receivable_account_id",
+            "tax_receivable_account_id",
+        ),
+    ] {
+        let account = id(&rows(
+            &pair.source,
+            &format!(
+                "SELECT split_part(p.value_reference, ',', 2) FROM ir_property p JOIN ir_model_fields f ON f.id = p.fields_id \
+                 WHERE f.model = 'account.tax.group' AND f.name = '{field}' AND p.company_id = 3 AND p.res_id IS NULL"
+            ),
+        )[0][0]);
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!(
+                    "SELECT DISTINCT {column}::text FROM account_tax_group g WHERE g.company_id = {third} \
+                     AND EXISTS (SELECT 1 FROM account_tax t WHERE t.tax_group_id = g.id)"
+                )
+            ),
+            [[Some(accounts[&account].0.to_string())]],
+            "{column} of the third company's groups: its own account of the 16 company property"
+        );
+    }
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM account_move_line l JOIN account_tax_group g ON g.id = l.tax_group_id WHERE g.company_id <> l.company_id"
+        ),
+        0,
+        "journal items point at their company's group"
+    );
+    assert!(
+        pair.target
+            .count("SELECT 1 FROM account_move_line WHERE tax_group_id IS NOT NULL")
+            > 0
+    );
+
+    // Repartition lines: 16 invoice_tax_id / refund_tax_id are 19 tax_id + document_type, with
+    // the type, factor and account (of the tax's company) of the line.
+    let lines = mapping(&pair.target, "account.tax.repartition.line");
+    let source_lines = rows(
+        &pair.source,
+        "SELECT l.id::text, COALESCE(l.invoice_tax_id, l.refund_tax_id)::text, \
+         CASE WHEN l.invoice_tax_id IS NOT NULL THEN 'invoice' ELSE 'refund' END, l.repartition_type, \
+         l.factor_percent::numeric::text, l.account_id::text FROM account_tax_repartition_line l \
+         JOIN account_tax t ON t.id = COALESCE(l.invoice_tax_id, l.refund_tax_id) WHERE t.company_id = 3",
+    );
+    assert_eq!(source_lines.len(), 308);
+    for line in &source_lines {
+        let (target_line, how) = &lines[&id(&line[0])];
+        assert_eq!(how, "created");
+        let account = line[5]
+            .as_ref()
+            .map(|a| accounts[&a.parse::<i32>().unwrap()].0.to_string());
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!(
+                    "SELECT tax_id::text, document_type, repartition_type, factor_percent::text, account_id::text, \
+                     (account_id IS NULL OR (SELECT code_store ? '{third}' FROM account_account WHERE id = account_id))::text \
+                     FROM account_tax_repartition_line WHERE id = {target_line}"
+                )
+            )[0],
+            [
+                Some(taxes[&id(&line[1])].0.to_string()),
+                line[2].clone(),
+                line[3].clone(),
+                line[4].clone(),
+                account,
+                Some("true".to_string())
+            ],
+            "repartition line {}",
+            line[0].as_deref().unwrap()
+        );
+    }
 
     // Fiscal position tax mappings (records in 16) are pairs of two many2many tables in 19.
     let positions = mapping(&pair.target, "account.fiscal.position");
@@ -255,6 +495,68 @@ fn every_rule_family_on_real_rows() {
             ))
             .as_deref(),
         Some("+33 6 12 34 56 78")
+    );
+
+    // Tracking values: the 16 field is the 19 field of the same model and name, or none when 19
+    // has no such field (the description, name and type stay in field_info); monetary values
+    // are in the float columns.
+    let fields_19: std::collections::HashSet<(String, String)> = pristine_defaults
+        .rows("SELECT model, name FROM ir_model_fields")
+        .into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect();
+    let trackings = mapping(&pair.target, "mail.tracking.value");
+    let source_trackings = rows(
+        &pair.source,
+        "SELECT v.id::text, f.model, f.name, v.field_desc, v.field_type, \
+         CASE WHEN v.field_type = 'monetary' THEN v.old_value_monetary ELSE v.old_value_float END::text, \
+         CASE WHEN v.field_type = 'monetary' THEN v.new_value_monetary ELSE v.new_value_float END::text \
+         FROM mail_tracking_value v JOIN ir_model_fields f ON f.id = v.field",
+    );
+    assert_eq!(source_trackings.len(), 91);
+    let mut gone = 0;
+    for t in &source_trackings {
+        let model = t[1]
+            .clone()
+            .unwrap()
+            .replace("mail.channel", "discuss.channel");
+        let name = t[2].clone().unwrap();
+        let kept = fields_19.contains(&(model.clone(), name.clone()));
+        gone += usize::from(!kept);
+        let target = trackings[&id(&t[0])].0;
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!(
+                    "SELECT f.model, f.name, v.field_info ->> 'desc', v.field_info ->> 'name', v.field_info ->> 'type', \
+                     v.old_value_float::text, v.new_value_float::text \
+                     FROM mail_tracking_value v LEFT JOIN ir_model_fields f ON f.id = v.field_id WHERE v.id = {target}"
+                )
+            )[0],
+            [
+                kept.then(|| model.clone()),
+                kept.then(|| name.clone()),
+                t[3].clone(),
+                Some(name.clone()),
+                t[4].clone(),
+                t[5].clone(),
+                t[6].clone()
+            ],
+            "tracking value {}",
+            t[0].as_deref().unwrap()
+        );
+    }
+    assert!(
+        gone > 0 && gone < source_trackings.len(),
+        "fields gone: {gone}"
+    );
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT old_value_float || '→' || new_value_float FROM mail_tracking_value WHERE id = {}",
+            trackings[&id(&rows(&pair.source, "SELECT min(id)::text FROM mail_tracking_value")[0][0])].0
+        )).as_deref(),
+        Some("12.5→20"),
+        "a monetary change"
     );
 
     // Mail: messages of mail.channel belong to discuss.channel records.
