@@ -99,8 +99,8 @@ fn awkward_names_texts_large_values_and_dangling_references() {
 }
 
 /// A custom model present in both databases (made by Studio or a module of the company's own): a
-/// 63-byte table name, a reserved word and a mixed-case name with a space as columns, and a
-/// many2one to partners that must be remapped.
+/// 63-byte table name, a reserved word and a mixed-case name with a space as columns, and two
+/// many2one to partners that must be remapped, one of them named with double quotes.
 #[test]
 fn a_custom_model_with_awkward_names_migrates_with_its_references() {
     let pair = DatabasePair::new("hostile_custom_model");
@@ -110,22 +110,22 @@ fn a_custom_model_with_awkward_names_migrates_with_its_references() {
         database.execute(&format!(
             "CREATE TABLE public.\"{model}\" (id serial PRIMARY KEY, x_name varchar, \
              x_partner_id integer REFERENCES res_partner (id) ON DELETE SET NULL, \"order\" integer, \
-             \"x_Mixed Case\" text, create_uid integer, create_date timestamp, write_uid integer, write_date timestamp); \
+             \"x_Mixed Case\" text, \"x_\"\"Quoted\"\" Ref\" integer REFERENCES res_partner (id), create_uid integer, create_date timestamp, write_uid integer, write_date timestamp); \
              INSERT INTO ir_model (model, name, \"order\", state, transient) \
              VALUES ('{model}', '{{\"en_US\": \"Custom\"}}', 'id', 'manual', false); \
              INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, relation, store) \
              SELECT m.id, m.model, f.name, f.ttype, f.state, '{{\"en_US\": \"Custom\"}}', f.relation, true \
              FROM ir_model m, (VALUES ('id', 'integer', NULL, 'base'), ('x_name', 'char', NULL, 'manual'), \
              ('x_partner_id', 'many2one', 'res.partner', 'manual'), ('order', 'integer', NULL, 'base'), \
-             ('x_Mixed Case', 'text', NULL, 'manual')) f (name, ttype, relation, state) WHERE m.model = '{model}'"
+             ('x_Mixed Case', 'text', NULL, 'manual'), ('x_\"Quoted\" Ref', 'many2one', 'res.partner', 'manual')) f (name, ttype, relation, state) WHERE m.model = '{model}'"
         ));
     }
     // Partners the migration creates get ids past this, never their source ids.
     pair.target
         .execute("SELECT setval('res_partner_id_seq', 50000)");
     pair.source.execute(&format!(
-        "INSERT INTO public.\"{model}\" (x_name, x_partner_id, \"order\", \"x_Mixed Case\") \
-         SELECT 'row ' || p.id, p.id, p.id * 10, 'Ünïcode ' || p.id FROM res_partner p \
+        "INSERT INTO public.\"{model}\" (x_name, x_partner_id, \"order\", \"x_Mixed Case\", \"x_\"\"Quoted\"\" Ref\") \
+         SELECT 'row ' || p.id, p.id, p.id * 10, 'Ünïcode ' || p.id, coalesce(p.parent_id, p.id) FROM res_partner p \
          ORDER BY p.id DESC LIMIT 3"
     ));
     pair.run(&["run"]).assert_code(0);
@@ -133,16 +133,18 @@ fn a_custom_model_with_awkward_names_migrates_with_its_references() {
     let expected = pair
         .source
         .scalar(&format!(
-            "SELECT string_agg(x_name || '|' || x_partner_id || '|' || \"order\" || '|' || \"x_Mixed Case\", ',' ORDER BY id) \
-             FROM public.\"{model}\""
+            "SELECT string_agg(x_name || '|' || x_partner_id || '|' || \"order\" || '|' || \"x_Mixed Case\" \
+             || '|' || \"x_\"\"Quoted\"\" Ref\", ',' ORDER BY id) FROM public.\"{model}\""
         ))
         .unwrap();
     // The target's partner ids, translated back to source ids through the mappings.
     let actual = pair
         .target
         .scalar(&format!(
-            "SELECT string_agg(t.x_name || '|' || m.source_id || '|' || t.\"order\" || '|' || t.\"x_Mixed Case\", ',' ORDER BY t.id) \
-             FROM public.\"{model}\" t JOIN odoo_migrate.id_map m ON m.model = 'res.partner' AND m.target_id = t.x_partner_id"
+            "SELECT string_agg(t.x_name || '|' || m.source_id || '|' || t.\"order\" || '|' || t.\"x_Mixed Case\" \
+             || '|' || q.source_id, ',' ORDER BY t.id) \
+             FROM public.\"{model}\" t JOIN odoo_migrate.id_map m ON m.model = 'res.partner' AND m.target_id = t.x_partner_id \
+             JOIN odoo_migrate.id_map q ON q.model = 'res.partner' AND q.target_id = t.\"x_\"\"Quoted\"\" Ref\""
         ))
         .unwrap();
     assert_eq!(actual, expected);
