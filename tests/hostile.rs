@@ -328,3 +328,93 @@ fn duplicate_and_taken_external_ids() {
         )
     );
 }
+
+/// An external id that the target gives to another record of the same model than the source does:
+/// the module's own external ids decide the matches, and each disagreement is recorded with both
+/// records and what to do, never silently dropped or allowed to steal another record's match.
+#[test]
+fn external_ids_naming_other_records_in_the_target_are_reported() {
+    let pair = DatabasePair::new("hostile_xmlid_other_record");
+    let xmlid_of = |database: &common::Database, name: &str| -> String {
+        database
+            .scalar(&format!(
+                "SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = '{name}'"
+            ))
+            .unwrap()
+    };
+    let (company, admin, public) = (
+        xmlid_of(&pair.source, "main_partner"),
+        xmlid_of(&pair.source, "partner_admin"),
+        xmlid_of(&pair.source, "public_partner"),
+    );
+    let demo = xmlid_of(&pair.source, "res_partner_1");
+    let (target_company, target_admin, target_public) = (
+        xmlid_of(&pair.target, "main_partner"),
+        xmlid_of(&pair.target, "partner_admin"),
+        xmlid_of(&pair.target, "public_partner"),
+    );
+    // The source's hand-made names: a demo partner called the company, the administrator given
+    // the name that the target gives to the public partner.
+    pair.source.execute(&format!(
+        "INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES \
+         ('__custom__', 'our_company', 'res.partner', {demo}, false), \
+         ('__custom__', 'admin_alias', 'res.partner', {admin}, false)"
+    ));
+    pair.target.execute(&format!(
+        "INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES \
+         ('__custom__', 'our_company', 'res.partner', {target_company}, false), \
+         ('__custom__', 'admin_alias', 'res.partner', {target_public}, false)"
+    ));
+    pair.run(&["run"]).assert_code(0);
+    let mapped = |source_id: &str| {
+        pair.target
+            .scalar(&format!(
+                "SELECT target_id || ' ' || how FROM odoo_migrate.id_map WHERE model = 'res.partner' AND source_id = {source_id}"
+            ))
+            .unwrap()
+    };
+    assert_eq!(mapped(&company), format!("{target_company} xmlid"));
+    assert_eq!(mapped(&admin), format!("{target_admin} xmlid"));
+    assert_eq!(
+        mapped(&public),
+        format!("{target_public} xmlid"),
+        "the public partner keeps its match"
+    );
+    assert!(mapped(&demo).ends_with(" created"), "{}", mapped(&demo));
+    let problems = pair
+        .target
+        .scalar(
+            "SELECT string_agg(source_id || ': ' || message, E'\\n' ORDER BY source_id) FROM odoo_migrate.problems \
+             WHERE kind = 'external_id_conflict' AND model = 'res.partner'",
+        )
+        .unwrap();
+    assert_eq!(
+        problems,
+        format!(
+            "{admin}: external id __custom__.admin_alias of res.partner id {admin} names res.partner id {target_public} in the target, \
+             but id {admin} is already matched to res.partner id {target_admin} by base.partner_admin; the target's __custom__.admin_alias \
+             is left on id {target_public}: remove one of the two external ids in the source if they are not meant for one record\n\
+             {demo}: external id __custom__.our_company of res.partner id {demo} names res.partner id {target_company} in the target, \
+             which is already the counterpart of source id {company} (by base.main_partner); id {demo} is not matched through it \
+             (a new record is made unless another key matches it): if both are one record, merge them in the source, \
+             else give one of them another external id"
+        )
+    );
+    assert_eq!(
+        pair.target
+            .scalar("SELECT string_agg(name || '=' || res_id, ',' ORDER BY name) FROM ir_model_data WHERE module = '__custom__'")
+            .unwrap(),
+        format!("admin_alias={target_public},our_company={target_company}"),
+        "the target's external ids are left as they were"
+    );
+    // verify names the same disagreements.
+    let verified = pair.run(&["verify"]);
+    assert_eq!(verified.code, 4, "{}", verified.stdout);
+    assert!(
+        verified.stdout.contains(&format!(
+            "__custom__.admin_alias: source id {admin} is mapped to {target_admin} but the external id points at {target_public}"
+        )),
+        "{}",
+        verified.stdout
+    );
+}
