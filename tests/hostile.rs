@@ -418,3 +418,124 @@ fn external_ids_naming_other_records_in_the_target_are_reported() {
         verified.stdout
     );
 }
+
+/// NULLs where Odoo usually has values and selection values that Odoo 19 lacks: a partner address
+/// without name and a journal item without balance are copied as they are; a contact without name
+/// (its check dropped in the source) fails its table naming the record and the check, and resumes
+/// once a rule names it; an order in 16's 'done' state becomes a locked confirmed order; a state
+/// no rule knows is named by `verify` with its target ids and the rule that would map it.
+#[test]
+fn nulls_and_selection_values_odoo_does_not_expect_are_migrated_or_named() {
+    let pair = DatabasePair::new("hostile_nulls_states");
+    let first = |sql: &str| pair.source.scalar(sql).unwrap();
+    let contact =
+        first("SELECT max(id) FROM res_partner WHERE type = 'contact' AND NOT is_company");
+    let address = first(&format!(
+        "SELECT max(id) FROM res_partner WHERE type = 'contact' AND NOT is_company AND id < {contact}"
+    ));
+    let line = first(
+        "SELECT min(l.id) FROM account_move_line l JOIN account_move m ON m.id = l.move_id WHERE m.state = 'posted'",
+    );
+    let done = first("SELECT min(id) FROM sale_order WHERE state = 'sale'");
+    let unknown = first("SELECT max(id) FROM sale_order WHERE state = 'sale'");
+    pair.source.execute(&format!(
+        "ALTER TABLE res_partner DROP CONSTRAINT res_partner_check_name; \
+         UPDATE res_partner SET name = NULL WHERE id = {contact}; \
+         UPDATE res_partner SET name = NULL, type = 'invoice' WHERE id = {address}; \
+         UPDATE account_move_line SET balance = NULL WHERE id = {line}; \
+         UPDATE sale_order SET state = 'done' WHERE id = {done}; \
+         UPDATE sale_order SET state = 'legacy_approved' WHERE id = {unknown}"
+    ));
+
+    let failed = pair.run(&["run"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains(&format!(
+            "copying res_partner into res_partner (source record res.partner id {contact}): \
+             new row for relation \"res_partner\" violates check constraint \"res_partner_check_name\""
+        )) && failed.stderr.contains("add or fix a rule"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.id_map WHERE model = 'res.partner' AND how = 'created'"
+        ),
+        0,
+        "the failed chunk left nothing behind"
+    );
+
+    let rules = std::env::temp_dir().join(format!("null-name-{}.toml", std::process::id()));
+    std::fs::write(
+        &rules,
+        "[models.\"res.partner\"]\ncolumns.name = { sql = \"CASE WHEN s.type = 'contact' THEN coalesce(s.name, 'No name ' || s.id) ELSE s.name END\" }\n",
+    )
+    .unwrap();
+    let rules_arg = rules.to_str().unwrap();
+    pair.run(&["--rules", rules_arg, "run"]).assert_code(0);
+    let target = |model: &str, source_id: &str, columns: &str, table: &str| {
+        pair.target
+            .scalar(&format!(
+                "SELECT concat_ws('|', {columns}) FROM public.{table} t JOIN odoo_migrate.id_map m \
+                 ON m.model = '{model}' AND m.target_id = t.id AND m.source_id = {source_id}"
+            ))
+            .unwrap()
+    };
+    assert_eq!(
+        target("res.partner", &contact, "t.name, t.type", "res_partner"),
+        format!("No name {contact}|contact")
+    );
+    assert_eq!(
+        target(
+            "res.partner",
+            &address,
+            "coalesce(t.name, 'NULL'), t.type",
+            "res_partner"
+        ),
+        "NULL|invoice"
+    );
+    assert_eq!(
+        target(
+            "account.move.line",
+            &line,
+            "coalesce(t.balance::text, 'NULL'), t.debit, t.credit",
+            "account_move_line"
+        ),
+        first(&format!(
+            "SELECT concat_ws('|', 'NULL', debit, credit) FROM account_move_line WHERE id = {line}"
+        ))
+    );
+    assert_eq!(
+        target("sale.order", &done, "t.state, t.locked", "sale_order"),
+        "sale|t"
+    );
+    let unknown_target = target("sale.order", &unknown, "t.id, t.state", "sale_order");
+    let (unknown_target_id, state) = unknown_target.split_once('|').unwrap();
+    assert_eq!(
+        state, "legacy_approved",
+        "copied as it is, for verify to name"
+    );
+
+    let verified = pair.run(&["--rules", rules_arg, "verify"]);
+    assert_eq!(verified.code, 4, "{}", verified.stdout);
+    assert!(
+        verified
+            .stdout
+            .contains("[selection-values] sale.order.state")
+            && verified.stdout.contains("'legacy_approved' in 1 row(s)")
+            && verified
+                .stdout
+                .contains(&format!("target ids [{unknown_target_id}]"))
+            && verified
+                .stdout
+                .contains("value_map = { \"legacy_approved\""),
+        "{}",
+        verified.stdout
+    );
+    assert!(
+        verified.stdout.contains("checks, ") && verified.stdout.contains(" passed, 1 failed."),
+        "only the unknown state fails; the books agree with the NULL balance: {}",
+        verified.stdout
+    );
+    let _ = std::fs::remove_file(rules);
+}
