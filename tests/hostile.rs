@@ -447,6 +447,20 @@ fn nulls_and_selection_values_odoo_does_not_expect_are_migrated_or_named() {
          UPDATE sale_order SET state = 'legacy_approved' WHERE id = {unknown}"
     ));
 
+    // Known before the run: the unknown state with its record; 'done' has its rule.
+    let analyzed = pair.run(&["analyze"]);
+    analyzed.assert_code(0);
+    assert!(
+        analyzed.stdout.contains(&format!(
+            "'legacy_approved' in 1 row(s) of sale_order.state (source ids [{unknown}]) is not a value Odoo 19 knows for sale.order.state"
+        )) && analyzed
+            .stdout
+            .contains("[models.\"sale.order\"] columns.state = { value_map = { \"legacy_approved\" = \"…\" } }")
+            && !analyzed.stdout.contains("'done' in"),
+        "{}",
+        analyzed.stdout
+    );
+
     let failed = pair.run(&["run"]);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     assert!(
