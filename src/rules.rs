@@ -592,6 +592,46 @@ impl Rules {
                 );
             }
         }
+        // Two source tables that a user's `table` or `rename` sends into one target table.
+        let mut written_into: BTreeMap<String, Vec<(String, Option<String>)>> = BTreeMap::new();
+        for pair in crate::diff::pair_tables(source, target, self) {
+            let Some(target_table) = pair.target_table.filter(|_| pair.policy != Policy::Skip)
+            else {
+                continue;
+            };
+            let key = match pair.kind {
+                crate::diff::TableKind::Model => pair
+                    .source_model
+                    .as_ref()
+                    .filter(|m| self.models.get(*m).is_some_and(|r| r.table.is_some()))
+                    .map(|m| format!("models.{m}.table")),
+                crate::diff::TableKind::Relation => self
+                    .tables
+                    .get(&pair.source_table)
+                    .filter(|r| r.rename.is_some())
+                    .map(|_| format!("tables.{}.rename", pair.source_table)),
+            }
+            .filter(|k| self.locations.contains_key(k));
+            written_into
+                .entry(target_table)
+                .or_default()
+                .push((pair.source_table, key));
+        }
+        for (target_table, sources) in written_into {
+            if sources.len() < 2 {
+                continue;
+            }
+            if let Some(key) = sources.iter().find_map(|(_, key)| key.clone()) {
+                let names: Vec<&str> = sources.iter().map(|(t, _)| t.as_str()).collect();
+                report(
+                    &key,
+                    format!(
+                        "conflicting rules: source tables {} would all be written into {target_table}; give one of them another target table or skip it",
+                        names.join(" and ")
+                    ),
+                );
+            }
+        }
         for (name, rule) in &self.tables {
             let key = format!("tables.{name}");
             if !self.locations.contains_key(&key) {
@@ -1208,6 +1248,34 @@ mod tests {
         );
         let rules = Rules::load(&paths).expect("overriding the default pack is allowed");
         assert_eq!(rules.model_in_target("mail.channel"), "mail.channel");
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn two_source_tables_sent_into_one_target_table_are_refused_at_the_rule() {
+        let models: &[(&str, &str, &[&str])] = &[
+            ("x.thing", "x_thing", &["id", "x_ref"]),
+            ("x.other", "x_other", &["id", "x_ref"]),
+        ];
+        let (source, target) = (catalog("source", models), catalog("target", models));
+        let paths = write_files(
+            "tables",
+            &[(
+                "mine.toml",
+                "[models.\"x.other\"]\nnote = \"ours\"\ntable = \"x_thing\"\n",
+            )],
+        );
+        let rules = Rules::load(&paths).expect("the file parses");
+        let message = rules.check_names(&source, &target).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "rules file {}:3: conflicting rules: source tables x_other and x_thing would all be written into x_thing; give one of them another target table or skip it",
+                paths[0].display()
+            )
+        );
         for path in paths {
             let _ = std::fs::remove_file(path);
         }
