@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Field, Model, Table};
+use crate::catalog::{Catalog, Field, Model, Table, quote_ident};
 use crate::cli::{AnalyzeArgs, Cli};
 use crate::exit::Status;
 use crate::report;
@@ -212,6 +212,7 @@ pub mod category {
     pub const REQUIRED_NEW: &str = "new_required_column";
     pub const COMPANY_DEPENDENT: &str = "company_dependent_storage";
     pub const SELECTION_CHANGED: &str = "selection_values_removed";
+    pub const SELECTION_UNKNOWN: &str = "selection_value_unknown";
 }
 
 /// Compares the catalogs under the rules.
@@ -752,7 +753,10 @@ pub async fn analyze_command(cli: &Cli, args: &AnalyzeArgs) -> Result<Status> {
     let rules = Rules::load(&cli.rules)?;
     let session = Session::open(cli, 2).await?;
     rules.check_names(&session.source_catalog, &session.target_catalog)?;
-    let analysis = analyze(&session.source_catalog, &session.target_catalog, &rules);
+    let mut analysis = analyze(&session.source_catalog, &session.target_catalog, &rules);
+    analysis
+        .findings
+        .extend(unknown_selection_values(&session, &rules).await?);
     let rendered = report::render_analysis(&analysis, cli.format)?;
     report::emit(&rendered)?;
     if let Some(path) = &args.output {
@@ -770,6 +774,122 @@ pub async fn analyze_command(cli: &Cli, args: &AnalyzeArgs) -> Result<Status> {
     } else {
         Ok(Status::Success)
     }
+}
+
+/// Values of the source's selection columns that the Odoo 19 field does not know and no `value_map`
+/// maps (written by hand, by an import or by a module of the company's own): each with its rows'
+/// source ids and the rule that would map it. One query per table, read from the source's data,
+/// so that they are known before the run rather than found by `verify` after it; models only
+/// matched (module metadata) keep the target's values and are left out. Not blocking: the
+/// value is copied as it is.
+async fn unknown_selection_values(session: &Session, rules: &Rules) -> Result<Vec<Finding>> {
+    let (source, target) = (&session.source_catalog, &session.target_catalog);
+    let client = session.source.get().await?;
+    let mut findings = Vec::new();
+    for pair in pair_tables(source, target, rules) {
+        if pair.kind != TableKind::Model || pair.policy != Policy::Migrate || pair.rows == 0 {
+            continue;
+        }
+        let (Some(model), Some(target_model)) = (&pair.source_model, &pair.target_model) else {
+            continue;
+        };
+        let (Some(source_table), Some(target_fields), Some(target_table)) = (
+            source.tables.get(&pair.source_table),
+            target.models.get(target_model).map(|m| &m.fields),
+            pair.target_table
+                .as_ref()
+                .and_then(|t| target.tables.get(t)),
+        ) else {
+            continue;
+        };
+        let column_rules = rules.model(model).map(|r| &r.columns);
+        // (target field, source column, values that need no rule)
+        let mut checks: Vec<(&Field, String, Vec<String>)> = Vec::new();
+        for field in target_fields
+            .values()
+            .filter(|f| f.ttype == "selection" && f.store && !f.selection.is_empty())
+        {
+            let rule = column_rules.and_then(|c| c.get(&field.name));
+            if rule.is_some_and(|r| r.sql.is_some() || r.property.is_some() || r.skip) {
+                continue;
+            }
+            let source_column = rule
+                .and_then(|r| r.from.clone())
+                .or_else(|| pair.renamed_columns.get(&field.name).cloned())
+                .unwrap_or_else(|| field.name.clone());
+            // Company-dependent values (jsonb) are checked by `verify`, company by company.
+            let plain = |table: &Table, column: &str| {
+                table
+                    .columns
+                    .iter()
+                    .any(|c| c.name == column && c.data_type != "jsonb")
+            };
+            if !plain(source_table, &source_column) || !plain(target_table, &field.name) {
+                continue;
+            }
+            let mut known = field.selection.clone();
+            if let Some(map) = rule.and_then(|r| r.value_map.as_ref()) {
+                known.extend(map.keys().cloned());
+            }
+            checks.push((field, source_column, known));
+        }
+        if checks.is_empty() {
+            continue;
+        }
+        let table = quote_ident(&pair.source_table);
+        let branches: Vec<String> = checks
+            .iter()
+            .enumerate()
+            .map(|(index, (_, column, _))| {
+                let column = quote_ident(column);
+                format!(
+                    "SELECT {index}, s.{column}::text, count(*), (array_agg(s.id ORDER BY s.id))[1:5] \
+                     FROM public.{table} s WHERE s.{column} IS NOT NULL AND NOT (s.{column}::text = ANY(${}::text[])) \
+                     GROUP BY 2",
+                    index + 1
+                )
+            })
+            .collect();
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = checks
+            .iter()
+            .map(|(_, _, known)| known as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let rows = client
+            .query(branches.join(" UNION ALL ").as_str(), &params)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot read the selection values of {} in the source",
+                    pair.source_table
+                )
+            })?;
+        for row in rows {
+            let Some((field, column, _)) = usize::try_from(row.get::<_, i32>(0))
+                .ok()
+                .and_then(|i| checks.get(i))
+            else {
+                continue;
+            };
+            let value: String = row.get(1);
+            let count: i64 = row.get(2);
+            let ids: Vec<i32> = row.get(3);
+            findings.push(Finding {
+                category: category::SELECTION_UNKNOWN,
+                subject: format!("{model}.{}", field.name),
+                detail: format!(
+                    "'{value}' in {count} row(s) of {}.{column} (source ids {ids:?}) is not a value Odoo 19 knows for {target_model}.{} ({}); \
+                     it would be copied as it is: map it with a rule: [models.\"{model}\"] columns.{} = {{ value_map = {{ \"{value}\" = \"…\" }} }}",
+                    pair.source_table,
+                    field.name,
+                    field.selection.join(", "),
+                    field.name
+                ),
+                blocking: false,
+                covered_by: None,
+            });
+        }
+    }
+    Ok(findings)
 }
 
 async fn store(session: &Session, analysis: &Analysis) -> Result<()> {

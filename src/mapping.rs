@@ -240,16 +240,22 @@ pub async fn plan(
         .iter()
         .map(|row| ((row.get(0), row.get(1)), (row.get(2), row.get(3))))
         .collect();
+    // Per model, the external ids of modules come before those of exports, imports or hand-made
+    // ones (`__export__`, `__custom__`, …): a module's own name decides a match first.
     let source_xmlids = source
         .query(
             "SELECT model, res_id, module, name, coalesce(noupdate, false), create_date, write_date FROM ir_model_data \
-             WHERE res_id IS NOT NULL ORDER BY (model <> 'res.company'), model, res_id, (module = '__export__'), module, name",
+             WHERE res_id IS NOT NULL ORDER BY (model <> 'res.company'), model, (module LIKE '\\_\\_%'), res_id, module, name",
             &[],
         )
         .await
         .context("cannot read the source's ir_model_data")?;
     let mut counts = PlanCounts::default();
     let mut xmlids_to_create: Vec<XmlidToCreate> = Vec::new();
+    // Target records matched by external id: (model, target id) → (source id, the external id).
+    let mut claimed: HashMap<(String, i32), (i32, String)> = HashMap::new();
+    // External ids that point at different records on the two sides, said instead of dropped.
+    let mut conflicts: Vec<(String, i32, String, serde_json::Value)> = Vec::new();
     for row in &source_xmlids {
         let model: String = row.get(0);
         let res_id: i32 = row.get(1);
@@ -287,14 +293,54 @@ pub async fn plan(
             })
             .map(|(_, id)| *id);
         let map = mappings.entry(&model);
+        let xmlid = lookup
+            .as_ref()
+            .map_or_else(|| format!("{module}.{name}"), |(m, n)| format!("{m}.{n}"));
         match found {
             Some(target_id) if map.get(res_id).is_none() => {
                 if taken.entry(model.clone()).or_default().insert(target_id) {
                     map.insert(res_id, target_id, How::Xmlid);
                     counts.xmlid += 1;
+                    claimed.insert((model.clone(), target_id), (res_id, xmlid));
+                } else if let Some((other, by)) = claimed.get(&(model.clone(), target_id)) {
+                    conflicts.push((
+                        model.clone(),
+                        res_id,
+                        format!(
+                            "external id {xmlid} of {model} id {res_id} names {target_model} id {target_id} in the target, \
+                             which is already the counterpart of source id {other} (by {by}); id {res_id} is not matched \
+                             through it (a new record is made unless another key matches it): if both are one record, \
+                             merge them in the source, else give one of them another external id"
+                        ),
+                        serde_json::json!({
+                            "external_id": xmlid, "source_id": res_id, "target_id": target_id,
+                            "matched_source_id": other, "matched_by": by,
+                        }),
+                    ));
                 }
             }
-            Some(_) => {}
+            Some(target_id) => {
+                let matched = map.get(res_id).unwrap_or(target_id);
+                if matched != target_id {
+                    let by = claimed
+                        .get(&(model.clone(), matched))
+                        .map_or_else(String::new, |(_, by)| format!(" by {by}"));
+                    conflicts.push((
+                        model.clone(),
+                        res_id,
+                        format!(
+                            "external id {xmlid} of {model} id {res_id} names {target_model} id {target_id} in the target, \
+                             but id {res_id} is already matched to {target_model} id {matched}{by}; the target's {xmlid} \
+                             is left on id {target_id}: remove one of the two external ids in the source if they are \
+                             not meant for one record"
+                        ),
+                        serde_json::json!({
+                            "external_id": xmlid, "source_id": res_id, "target_id": target_id,
+                            "matched_target_id": matched,
+                        }),
+                    ));
+                }
+            }
             None => {
                 let (module, name) = candidate.unwrap_or((module, name));
                 xmlids_to_create.push(XmlidToCreate {
@@ -309,6 +355,17 @@ pub async fn plan(
                 });
             }
         }
+    }
+
+    for (model, source_id, message, detail) in &conflicts {
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, source_id, message, detail) \
+                 VALUES ($1, 'warning', 'external_id_conflict', $2, $3, $4, $5)",
+                &[&run_id, model, &i64::from(*source_id), message, detail],
+            )
+            .await
+            .context("cannot record an external id that names another record in the target")?;
     }
 
     // 2. Natural keys, models whose keys reference no other keyed model first.

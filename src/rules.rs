@@ -3,8 +3,11 @@
 //! which models are only matched, natural keys — loaded from the default pack shipped with the tool
 //! and from the user's files, which add to it or override it.
 //!
-//! A rules file that does not parse, or has a key this version does not know, is refused with the
-//! file and the line, before anything runs.
+//! A rules file that does not parse, has a key this version does not know, a column rule whose keys
+//! contradict each other, or says otherwise than an earlier user's file about a model's, table's
+//! or column's name or value, is refused with the file and the line, before anything runs; so is,
+//! once both catalogs are read ([`Rules::check_names`]), an entry that names a model, table or
+//! column that does not exist, at the line of the key that names it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -268,6 +271,24 @@ pub struct ColumnRule {
     pub note: Option<String>,
 }
 
+impl ColumnRule {
+    /// Where the column's value comes from, as written (`from = "x"`, `sql = "…"`, …), when the
+    /// rule says.
+    fn value_source(&self) -> Option<String> {
+        if let Some(from) = &self.from {
+            Some(format!("from = \"{from}\""))
+        } else if let Some(sql) = &self.sql {
+            Some(format!("sql = \"{sql}\""))
+        } else if let Some(property) = &self.property {
+            Some(format!("property = \"{property}\""))
+        } else if self.skip {
+            Some("skip = true".to_string())
+        } else {
+            None
+        }
+    }
+}
+
 /// All rules in force: the default pack with the user's files applied over it.
 #[derive(Debug, Default)]
 pub struct Rules {
@@ -282,16 +303,21 @@ pub struct Rules {
     /// Where each entry of the user's files is written, as `file:line`: keys `models.<model>`,
     /// `models.<model>.columns.<column>`, `tables.<table>`, `relations.<from>.<to>`.
     pub locations: BTreeMap<String, String>,
+    /// What the user's files set so far, for [`Rules::conflicts_with`]: key (`models.<model>.rename`,
+    /// `models.<model>.columns.<column>`, …) → (what it is set to, `file:line`).
+    user_settings: BTreeMap<String, (String, String)>,
 }
 
 impl Rules {
     /// Loads the default pack and then each user file, in order; later files override earlier ones
-    /// entry by entry.
+    /// entry by entry, except that two of the user's files may not give a model, table or column
+    /// two different names or values: that is refused with both places.
     pub fn load(user_files: &[PathBuf]) -> Result<Rules> {
         let mut rules = Rules::default();
         for (name, text) in DEFAULT_PACK {
             rules.merge(parse(name, text)?, name);
         }
+        let mut problems = Vec::new();
         for path in user_files {
             let text = std::fs::read_to_string(path).map_err(|error| {
                 refuse(
@@ -300,42 +326,149 @@ impl Rules {
                 )
             })?;
             let name = path.display().to_string();
-            rules.merge(parse(&name, &text)?, &name);
-            rules.record_locations(&name, &text);
+            let file = parse(&name, &text)?;
+            let lines = locate(&text);
+            problems.extend(rules.conflicts_with(&name, &lines, &file));
+            rules.record_locations(&name, &lines, &file);
+            rules.merge(file, &name);
         }
-        Ok(rules)
+        if problems.is_empty() {
+            Ok(rules)
+        } else {
+            Err(refuse(Status::Usage, problems.join("\n")))
+        }
+    }
+
+    /// What a user's file says that an earlier user's file already said otherwise: a model or
+    /// table renamed twice differently, a model given two tables, a column given its value two
+    /// different ways. Each is named at its line in this file and at the earlier one.
+    fn conflicts_with(
+        &mut self,
+        name: &str,
+        lines: &BTreeMap<Vec<String>, usize>,
+        file: &RulesFile,
+    ) -> Vec<String> {
+        let mut settings: Vec<(Vec<&str>, String, String)> = Vec::new();
+        for (model, rule) in &file.models {
+            if let Some(rename) = &rule.rename {
+                settings.push((
+                    vec!["models", model, "rename"],
+                    format!("model {model} is renamed"),
+                    format!("to \"{rename}\""),
+                ));
+            }
+            if let Some(table) = &rule.table {
+                settings.push((
+                    vec!["models", model, "table"],
+                    format!("model {model} is written"),
+                    format!("into table {table}"),
+                ));
+            }
+        }
+        for (table, rule) in &file.tables {
+            if let Some(rename) = &rule.rename {
+                settings.push((
+                    vec!["tables", table, "rename"],
+                    format!("table {table} is renamed"),
+                    format!("to {rename}"),
+                ));
+            }
+        }
+        let columns = file
+            .models
+            .iter()
+            .map(|(m, r)| ("models", m, &r.columns))
+            .chain(file.tables.iter().map(|(t, r)| ("tables", t, &r.columns)));
+        for (section, owner, columns) in columns {
+            for (column, rule) in columns {
+                if let Some(source) = rule.value_source() {
+                    settings.push((
+                        vec![section, owner, "columns", column],
+                        format!("column {column} of {owner} gets its value"),
+                        format!("from `{source}`"),
+                    ));
+                }
+            }
+        }
+        let mut problems = Vec::new();
+        for (path, what, value) in settings {
+            let key = path.join(".");
+            let here = line_in(name, lines, &path);
+            match self.user_settings.get(&key) {
+                Some((earlier, there)) if *earlier != value => problems.push(format!(
+                    "rules file {here}: conflicting rules: {what} {value} here but {earlier} at {there}; keep one of them"
+                )),
+                Some(_) => {}
+                None => {
+                    self.user_settings.insert(key, (value, here));
+                }
+            }
+        }
+        problems
     }
 
     /// Remembers where the entries of a user's file are written, for the errors of
-    /// [`Rules::check_names`].
-    fn record_locations(&mut self, name: &str, text: &str) {
-        let lines = locate(text);
-        let file: RulesFile = toml::from_str(text).unwrap_or_default();
-        for (path, line) in &lines {
-            let key = match path.as_slice() {
-                [section, model] if section == "models" || section == "tables" => {
-                    format!("{section}.{model}")
+    /// [`Rules::check_names`]: an entry at its first place, what it sets at the place in force
+    /// (the last file that sets it).
+    fn record_locations(
+        &mut self,
+        name: &str,
+        lines: &BTreeMap<Vec<String>, usize>,
+        file: &RulesFile,
+    ) {
+        let xmlids_before = self.xmlids.len();
+        for (path, line) in lines {
+            let here = format!("{name}:{line}");
+            let is_section = |s: &String| s == "models" || s == "tables";
+            match path.as_slice() {
+                [section, owner] if is_section(section) => {
+                    self.locations
+                        .entry(format!("{section}.{owner}"))
+                        .or_insert(here);
                 }
-                [section, model, columns, column]
-                    if (section == "models" || section == "tables") && columns == "columns" =>
+                [section, owner, what] if is_section(section) && what != "columns" => {
+                    self.locations
+                        .insert(format!("{section}.{owner}.{what}"), here);
+                }
+                [section, owner, columns, column]
+                    if is_section(section) && columns == "columns" =>
                 {
-                    format!("{section}.{model}.columns.{column}")
+                    self.locations
+                        .insert(format!("{section}.{owner}.columns.{column}"), here);
                 }
                 [section, index] if section == "relations#" => {
-                    let Some(rule) = index
+                    if let Some(rule) = index
                         .parse::<usize>()
                         .ok()
                         .and_then(|i| file.relations.get(i))
-                    else {
-                        continue;
-                    };
-                    format!("relations.{}.{}", rule.from, rule.to)
+                    {
+                        self.locations
+                            .insert(format!("relations.{}.{}", rule.from, rule.to), here);
+                    }
                 }
-                _ => continue,
-            };
-            self.locations
-                .entry(key)
-                .or_insert_with(|| format!("{name}:{line}"));
+                [section, index] if section == "xmlids#" => {
+                    if let Ok(index) = index.parse::<usize>() {
+                        self.locations
+                            .insert(format!("xmlids.{}", xmlids_before + index), here);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The `file:line` of a rule key, or of the nearest entry that holds it (`models.x.natural_key`
+    /// falls back to `models.x`); the key itself when no user's file wrote it.
+    fn location_of(&self, key: &str) -> String {
+        let mut candidate = key;
+        loop {
+            if let Some(at) = self.locations.get(candidate) {
+                return at.clone();
+            }
+            match candidate.rsplit_once('.') {
+                Some((parent, _)) => candidate = parent,
+                None => return key.to_string(),
+            }
         }
     }
 
@@ -346,11 +479,7 @@ impl Rules {
     pub fn check_names(&self, source: &Catalog, target: &Catalog) -> Result<()> {
         let mut problems: Vec<String> = Vec::new();
         let mut report = |key: &str, message: String| {
-            let at = self
-                .locations
-                .get(key)
-                .map_or_else(|| key.to_string(), Clone::clone);
-            problems.push(format!("rules file {at}: {message}"));
+            problems.push(format!("rules file {}: {message}", self.location_of(key)));
         };
         let target_columns = |table: &str| -> Option<Vec<&str>> {
             target
@@ -390,7 +519,7 @@ impl Rules {
                 .or_else(|| target.models.get(target_name).and_then(|m| m.table.clone()));
             let Some(target_table) = target_table else {
                 report(
-                    &model_key,
+                    &format!("{model_key}.rename"),
                     format!(
                         "model {target_name} (what {name} becomes) has no table in the target database; check `rename` and `table`"
                     ),
@@ -398,12 +527,30 @@ impl Rules {
                 continue;
             };
             let Some(columns) = target_columns(&target_table) else {
+                let key = if rule.table.is_some() {
+                    format!("{model_key}.table")
+                } else {
+                    format!("{model_key}.rename")
+                };
                 report(
-                    &model_key,
+                    &key,
                     format!("table {target_table} does not exist in the target database"),
                 );
                 continue;
             };
+            let natural_key_key = format!("{model_key}.natural_key");
+            if self.locations.contains_key(&natural_key_key) {
+                for column in rule.natural_key.iter().flatten() {
+                    if !columns.contains(&column.as_str()) {
+                        report(
+                            &natural_key_key,
+                            format!(
+                                "`natural_key`: column {column} does not exist in the target table {target_table}; a natural key names target columns"
+                            ),
+                        );
+                    }
+                }
+            }
             let source_columns: Vec<&str> = source_model
                 .table
                 .as_ref()
@@ -427,6 +574,16 @@ impl Rules {
                         &key,
                         format!(
                             "`from = \"{from}\"`: the source table of {name} has no column {from}"
+                        ),
+                    );
+                }
+                if let Some(model) = &column_rule.references
+                    && !source.models.contains_key(model)
+                {
+                    report(
+                        &key,
+                        format!(
+                            "`references = \"{model}\"`: model {model} is not in the source database; name the Odoo 16 model whose ids the value holds"
                         ),
                     );
                 }
@@ -465,7 +622,7 @@ impl Rules {
                     .iter()
                     .find(|s| self.models.get(***s).is_some_and(|r| r.rename.is_some()))
                     .unwrap_or(&written_by_user[0]);
-                let key = format!("models.{culprit}");
+                let key = format!("models.{culprit}.rename");
                 report(
                     &key,
                     format!(
@@ -475,29 +632,90 @@ impl Rules {
                 );
             }
         }
+        // Two source tables that a user's `table` or `rename` sends into one target table.
+        let mut written_into: BTreeMap<String, Vec<(String, Option<String>)>> = BTreeMap::new();
+        for pair in crate::diff::pair_tables(source, target, self) {
+            let Some(target_table) = pair.target_table.filter(|_| pair.policy != Policy::Skip)
+            else {
+                continue;
+            };
+            let key = match pair.kind {
+                crate::diff::TableKind::Model => pair
+                    .source_model
+                    .as_ref()
+                    .filter(|m| self.models.get(*m).is_some_and(|r| r.table.is_some()))
+                    .map(|m| format!("models.{m}.table")),
+                crate::diff::TableKind::Relation => self
+                    .tables
+                    .get(&pair.source_table)
+                    .filter(|r| r.rename.is_some())
+                    .map(|_| format!("tables.{}.rename", pair.source_table)),
+            }
+            .filter(|k| self.locations.contains_key(k));
+            written_into
+                .entry(target_table)
+                .or_default()
+                .push((pair.source_table, key));
+        }
+        for (target_table, sources) in written_into {
+            if sources.len() < 2 {
+                continue;
+            }
+            if let Some(key) = sources.iter().find_map(|(_, key)| key.clone()) {
+                let names: Vec<&str> = sources.iter().map(|(t, _)| t.as_str()).collect();
+                report(
+                    &key,
+                    format!(
+                        "conflicting rules: source tables {} would all be written into {target_table}; give one of them another target table or skip it",
+                        names.join(" and ")
+                    ),
+                );
+            }
+        }
         for (name, rule) in &self.tables {
             let key = format!("tables.{name}");
             if !self.locations.contains_key(&key) {
                 continue;
             }
-            if !source.tables.contains_key(name) {
+            let Some(source_table) = source.tables.get(name) else {
                 report(&key, format!("table {name} is not in the source database"));
                 continue;
-            }
+            };
             let target_table = rule.rename.as_deref().unwrap_or(name);
             match target_columns(target_table) {
                 None if !rule.skip => report(
-                    &key,
+                    &format!("{key}.rename"),
                     format!("table {target_table} does not exist in the target database"),
                 ),
                 None => {}
                 Some(columns) => {
-                    for column in rule.columns.keys() {
+                    for (column, column_rule) in &rule.columns {
+                        let column_key = format!("{key}.columns.{column}");
                         if !columns.contains(&column.as_str()) {
                             report(
-                                &format!("{key}.columns.{column}"),
+                                &column_key,
                                 format!(
                                     "column {column} does not exist in the target table {target_table}"
+                                ),
+                            );
+                        }
+                        if let Some(from) = &column_rule.from
+                            && !source_table.columns.iter().any(|c| c.name == *from)
+                        {
+                            report(
+                                &column_key,
+                                format!(
+                                    "`from = \"{from}\"`: the source table {name} has no column {from}"
+                                ),
+                            );
+                        }
+                        if let Some(model) = &column_rule.references
+                            && !source.models.contains_key(model)
+                        {
+                            report(
+                                &column_key,
+                                format!(
+                                    "`references = \"{model}\"`: model {model} is not in the source database; name the Odoo 16 model whose ids the value holds"
                                 ),
                             );
                         }
@@ -525,7 +743,7 @@ impl Rules {
                     format!("`to`: table {} is not in the target database", relation.to),
                 ),
                 Some(columns) => {
-                    for column in relation.columns.keys() {
+                    for (column, column_rule) in &relation.columns {
                         if !columns.contains(&column.as_str()) {
                             report(
                                 &key,
@@ -535,7 +753,33 @@ impl Rules {
                                 ),
                             );
                         }
+                        if let Some(model) = &column_rule.references
+                            && !source.models.contains_key(model)
+                        {
+                            report(
+                                &key,
+                                format!(
+                                    "column {column}: `references = \"{model}\"`: model {model} is not in the source database"
+                                ),
+                            );
+                        }
                     }
+                }
+            }
+        }
+        for (index, rule) in self.xmlids.iter().enumerate() {
+            let key = format!("xmlids.{index}");
+            if !self.locations.contains_key(&key) {
+                continue;
+            }
+            for model in &rule.models {
+                if !source.models.contains_key(model) {
+                    report(
+                        &key,
+                        format!(
+                            "`models`: model {model} is not in the source database; external id rules name Odoo 16 models"
+                        ),
+                    );
                 }
             }
         }
@@ -661,12 +905,7 @@ impl Rules {
 pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
     let file = parse_toml(name, text)?;
     let lines = locate(text);
-    let line_of = |path: &[&str]| -> String {
-        (1..=path.len())
-            .rev()
-            .find_map(|n| lines.get(&path[..n].iter().map(|p| p.to_string()).collect::<Vec<_>>()))
-            .map_or_else(|| name.to_string(), |line| format!("{name}:{line}"))
-    };
+    let line_of = |path: &[&str]| line_in(name, &lines, path);
     let mut problems = Vec::new();
     let sections = file
         .models
@@ -690,6 +929,22 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
                     line_of(&[section, owner, "columns", column]),
                     sources.join("` and `")
                 ));
+            } else if rule.skip {
+                let ignored: Vec<&str> = [
+                    rule.value_map.as_ref().map(|_| "value_map"),
+                    rule.references.as_ref().map(|_| "references"),
+                    rule.company_json.then_some("company_json"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !ignored.is_empty() {
+                    problems.push(format!(
+                        "rules file {}: conflicting rules for column {column} of {owner}: `skip` leaves it to the target's default, so `{}` would never apply; remove one",
+                        line_of(&[section, owner, "columns", column]),
+                        ignored.join("` and `")
+                    ));
+                }
             }
         }
     }
@@ -698,6 +953,15 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
     } else {
         Err(refuse(Status::Usage, problems.join("\n")))
     }
+}
+
+/// `file:line` of a key path in a file located by [`locate`], or of the nearest enclosing key that
+/// is there; the file alone when none is.
+fn line_in(name: &str, lines: &BTreeMap<Vec<String>, usize>, path: &[&str]) -> String {
+    (1..=path.len())
+        .rev()
+        .find_map(|n| lines.get(&path[..n].iter().map(|p| p.to_string()).collect::<Vec<_>>()))
+        .map_or_else(|| name.to_string(), |line| format!("{name}:{line}"))
 }
 
 /// The line (1-based) where each key path of a TOML text first appears: table headers
@@ -899,6 +1163,233 @@ mod tests {
             error.starts_with("rules file mine.toml:3: conflicting rules for column phone of res.partner: `from` and `sql`"),
             "{error}"
         );
+    }
+
+    /// Writes rules files of a test to a directory of its own, returning their paths.
+    fn write_files(test: &str, files: &[(&str, &str)]) -> Vec<PathBuf> {
+        let dir = std::env::temp_dir().join(format!("rules-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        files
+            .iter()
+            .map(|(name, text)| {
+                let path = dir.join(name);
+                std::fs::write(&path, text).expect("rules file written");
+                path
+            })
+            .collect()
+    }
+
+    /// A catalog of models, each with its table and the columns of that table (also its fields).
+    fn catalog(side: &'static str, models: &[(&str, &str, &[&str])]) -> Catalog {
+        let mut catalog = Catalog {
+            side,
+            database: side.to_string(),
+            base_version: String::new(),
+            major: 0,
+            modules: BTreeMap::new(),
+            models: BTreeMap::new(),
+            tables: BTreeMap::new(),
+            loose_sequences: Vec::new(),
+            xmlids_per_module: BTreeMap::new(),
+        };
+        for (model, table, columns) in models {
+            let fields = columns
+                .iter()
+                .map(|c| {
+                    let field = crate::catalog::Field {
+                        name: c.to_string(),
+                        ttype: "char".into(),
+                        relation: None,
+                        relation_table: None,
+                        column1: None,
+                        column2: None,
+                        store: true,
+                        required: false,
+                        company_dependent: false,
+                        translate: false,
+                        selection: Vec::new(),
+                    };
+                    (c.to_string(), field)
+                })
+                .collect();
+            catalog.models.insert(
+                model.to_string(),
+                crate::catalog::Model {
+                    name: model.to_string(),
+                    table: Some(table.to_string()),
+                    transient: false,
+                    custom: false,
+                    fields,
+                },
+            );
+            let columns = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| crate::catalog::Column {
+                    name: c.to_string(),
+                    position: i as i32 + 1,
+                    data_type: "character varying".into(),
+                    not_null: false,
+                    default_expr: None,
+                })
+                .collect();
+            catalog.tables.insert(
+                table.to_string(),
+                crate::catalog::Table {
+                    name: table.to_string(),
+                    columns,
+                    primary_key: vec!["id".into()],
+                    unique: Vec::new(),
+                    foreign_keys: Vec::new(),
+                    sequences: BTreeMap::new(),
+                    row_count: 0,
+                },
+            );
+        }
+        catalog
+    }
+
+    #[test]
+    fn two_files_renaming_one_model_or_column_differently_are_refused_with_both_places() {
+        let paths = write_files(
+            "conflict",
+            &[
+                (
+                    "a.toml",
+                    "[models.\"x.thing\"]\nrename = \"x.one\"\ncolumns.x_code = { from = \"x_ref\" }\n\n[tables.x_rel]\nrename = \"x_rel_a\"\n",
+                ),
+                (
+                    "b.toml",
+                    "# the same rules, written again elsewhere\n[models.\"x.thing\"]\nnatural_key = [\"x_code\"]\nrename = \"x.two\"\n\n[models.\"x.thing\".columns.x_code]\nsql = \"s.x_ref || 'b'\"\n[tables.x_rel]\nrename = \"x_rel_a\"\n",
+                ),
+            ],
+        );
+        let error = Rules::load(&paths).unwrap_err();
+        assert_eq!(crate::exit::status_of(&error), Status::Usage);
+        let message = error.to_string();
+        let (a, b) = (paths[0].display(), paths[1].display());
+        assert!(
+            message.contains(&format!(
+                "rules file {b}:4: conflicting rules: model x.thing is renamed to \"x.two\" here but to \"x.one\" at {a}:2; keep one of them"
+            )),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "rules file {b}:6: conflicting rules: column x_code of x.thing gets its value from `sql = \"s.x_ref || 'b'\"` here but from `from = \"x_ref\"` at {a}:3"
+            )),
+            "{message}"
+        );
+        // The same rename written twice is no conflict.
+        assert!(!message.contains("x_rel"), "{message}");
+        assert_eq!(message.lines().count(), 2, "{message}");
+
+        // A user's file still overrides the default pack.
+        let paths = write_files(
+            "override",
+            &[(
+                "c.toml",
+                "[models.\"mail.channel\"]\nrename = \"mail.channel\"\n",
+            )],
+        );
+        let rules = Rules::load(&paths).expect("overriding the default pack is allowed");
+        assert_eq!(rules.model_in_target("mail.channel"), "mail.channel");
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn two_source_tables_sent_into_one_target_table_are_refused_at_the_rule() {
+        let models: &[(&str, &str, &[&str])] = &[
+            ("x.thing", "x_thing", &["id", "x_ref"]),
+            ("x.other", "x_other", &["id", "x_ref"]),
+        ];
+        let (source, target) = (catalog("source", models), catalog("target", models));
+        let paths = write_files(
+            "tables",
+            &[(
+                "mine.toml",
+                "[models.\"x.other\"]\nnote = \"ours\"\ntable = \"x_thing\"\n",
+            )],
+        );
+        let rules = Rules::load(&paths).expect("the file parses");
+        let message = rules.check_names(&source, &target).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "rules file {}:3: conflicting rules: source tables x_other and x_thing would all be written into x_thing; give one of them another target table or skip it",
+                paths[0].display()
+            )
+        );
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn a_skipped_column_with_a_value_rule_is_refused_with_its_line() {
+        let text = "[tables.x_rel]\ncolumns.a = { from = \"b\" }\ncolumns.kind = { skip = true, value_map = { a = \"b\" } }\n";
+        let error = parse("mine.toml", text).unwrap_err().to_string();
+        assert!(
+            error.starts_with("rules file mine.toml:3: conflicting rules for column kind of x_rel: `skip` leaves it to the target's default, so `value_map` would never apply"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn names_that_do_not_exist_are_located_at_the_key_that_names_them() {
+        let source = catalog(
+            "source",
+            &[
+                ("res.partner", "res_partner", &["id", "name", "ref"]),
+                ("x.thing", "x_thing", &["id", "x_ref"]),
+            ],
+        );
+        let target = catalog(
+            "target",
+            &[
+                ("res.partner", "res_partner", &["id", "name", "ref"]),
+                ("x.thing", "x_thing", &["id", "x_code"]),
+            ],
+        );
+        let paths = write_files(
+            "names",
+            &[
+                ("first.toml", "[models.\"x.thing\"]\nnote = \"ours\"\n"),
+                (
+                    "second.toml",
+                    "[models.\"x.thing\"]\nnatural_key = [\"x_code\", \"x_nope\"]\ncolumns.x_code = { sql = \"s.x_ref\", references = \"x.gone\" }\n\n[models.\"res.partner\"]\non_match = \"keep\"\nrename = \"res.contact\"\n\n[[xmlids]]\nmodels = [\"x.missing\"]\nmodule = \"base\"\n\n[tables.x_thing_rel]\nskip = true\n",
+                ),
+            ],
+        );
+        let rules = Rules::load(&paths).expect("the files parse");
+        let message = rules.check_names(&source, &target).unwrap_err().to_string();
+        let second = paths[1].display();
+        for expected in [
+            format!(
+                "rules file {second}:2: `natural_key`: column x_nope does not exist in the target table x_thing"
+            ),
+            format!(
+                "rules file {second}:3: `references = \"x.gone\"`: model x.gone is not in the source database"
+            ),
+            format!(
+                "rules file {second}:7: model res.contact (what res.partner becomes) has no table in the target database"
+            ),
+            format!(
+                "rules file {second}:9: `models`: model x.missing is not in the source database"
+            ),
+            format!("rules file {second}:13: table x_thing_rel is not in the source database"),
+        ] {
+            assert!(
+                message.contains(&expected),
+                "expected `{expected}` in {message}"
+            );
+        }
+        assert_eq!(message.lines().count(), 5, "{message}");
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     #[test]

@@ -325,7 +325,7 @@ fn rules_naming_what_does_not_exist_are_refused_with_file_and_line_before_anythi
             format!("{name}:4: model x.no.such.model is not in the source database"),
             format!("{name}:7: `from = \"no_such_source_column\"`"),
             format!(
-                "{name}:10: conflicting rules: res.partner and res.partner.category would all become res.partner"
+                "{name}:11: conflicting rules: res.partner and res.partner.category would all become res.partner"
             ),
         ] {
             assert!(
@@ -342,6 +342,82 @@ fn rules_naming_what_does_not_exist_are_refused_with_file_and_line_before_anythi
         );
     }
     let _ = std::fs::remove_file(rules);
+}
+
+/// Two of the user's files that disagree, and names the catalogs lack in a natural key, a
+/// `references` and an external id rule: refused with the file and line of each before anything
+/// runs, the target as it was.
+#[test]
+fn conflicting_rules_files_and_unknown_names_are_refused_at_their_line_with_nothing_written() {
+    let pair = DatabasePair::new("analyze_rule_conflicts");
+    let before = pair.target.table_digests();
+    let dir = std::env::temp_dir().join(format!("rule-conflicts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let first = write(
+        "ours.toml",
+        "[models.\"res.partner.category\"]\ntable = \"res_partner_category\"\n",
+    );
+    let second = write(
+        "site.toml",
+        "# the site's own rules\n[models.\"res.partner.category\"]\ntable = \"res_partner_tag\"\n",
+    );
+    let names = write(
+        "names.toml",
+        "[models.\"res.partner.category\"]\n\
+         natural_key = [\"name\", \"x_no_such_column\"]\n\
+         columns.parent_id = { sql = \"s.parent_id\", references = \"res.partner.categ\" }\n\
+         \n\
+         [[xmlids]]\n\
+         models = [\"res.partner.tags\"]\n\
+         module = \"base\"\n",
+    );
+    for command in ["analyze", "run"] {
+        let outcome = pair.run(&["--rules", &first, "--rules", &second, command]);
+        assert_eq!(outcome.code, 2, "{command}: {}", outcome.stderr);
+        let expected = format!(
+            "rules file {second}:3: conflicting rules: model res.partner.category is written into table res_partner_tag here but into table res_partner_category at {first}:2; keep one of them"
+        );
+        assert!(
+            outcome.stderr.contains(&expected),
+            "{command}: expected `{expected}` in {}",
+            outcome.stderr
+        );
+
+        let outcome = pair.run(&["--rules", &names, command]);
+        assert_eq!(outcome.code, 2, "{command}: {}", outcome.stderr);
+        for expected in [
+            format!(
+                "{names}:2: `natural_key`: column x_no_such_column does not exist in the target table res_partner_category"
+            ),
+            format!(
+                "{names}:3: `references = \"res.partner.categ\"`: model res.partner.categ is not in the source database"
+            ),
+            format!("{names}:5: `models`: model res.partner.tags is not in the source database"),
+        ] {
+            assert!(
+                outcome.stderr.contains(&expected),
+                "{command}: expected `{expected}` in {}",
+                outcome.stderr
+            );
+        }
+        assert_eq!(
+            pair.target
+                .count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
+            0,
+            "{command} wrote the side schema"
+        );
+    }
+    assert_eq!(
+        pair.target.table_digests(),
+        before,
+        "the target is as it was"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

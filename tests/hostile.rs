@@ -99,8 +99,8 @@ fn awkward_names_texts_large_values_and_dangling_references() {
 }
 
 /// A custom model present in both databases (made by Studio or a module of the company's own): a
-/// 63-byte table name, a reserved word and a mixed-case name with a space as columns, and a
-/// many2one to partners that must be remapped.
+/// 63-byte table name, a reserved word and a mixed-case name with a space as columns, and two
+/// many2one to partners that must be remapped, one of them named with double quotes.
 #[test]
 fn a_custom_model_with_awkward_names_migrates_with_its_references() {
     let pair = DatabasePair::new("hostile_custom_model");
@@ -110,22 +110,22 @@ fn a_custom_model_with_awkward_names_migrates_with_its_references() {
         database.execute(&format!(
             "CREATE TABLE public.\"{model}\" (id serial PRIMARY KEY, x_name varchar, \
              x_partner_id integer REFERENCES res_partner (id) ON DELETE SET NULL, \"order\" integer, \
-             \"x_Mixed Case\" text, create_uid integer, create_date timestamp, write_uid integer, write_date timestamp); \
+             \"x_Mixed Case\" text, \"x_\"\"Quoted\"\" Ref\" integer REFERENCES res_partner (id), create_uid integer, create_date timestamp, write_uid integer, write_date timestamp); \
              INSERT INTO ir_model (model, name, \"order\", state, transient) \
              VALUES ('{model}', '{{\"en_US\": \"Custom\"}}', 'id', 'manual', false); \
              INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, relation, store) \
              SELECT m.id, m.model, f.name, f.ttype, f.state, '{{\"en_US\": \"Custom\"}}', f.relation, true \
              FROM ir_model m, (VALUES ('id', 'integer', NULL, 'base'), ('x_name', 'char', NULL, 'manual'), \
              ('x_partner_id', 'many2one', 'res.partner', 'manual'), ('order', 'integer', NULL, 'base'), \
-             ('x_Mixed Case', 'text', NULL, 'manual')) f (name, ttype, relation, state) WHERE m.model = '{model}'"
+             ('x_Mixed Case', 'text', NULL, 'manual'), ('x_\"Quoted\" Ref', 'many2one', 'res.partner', 'manual')) f (name, ttype, relation, state) WHERE m.model = '{model}'"
         ));
     }
     // Partners the migration creates get ids past this, never their source ids.
     pair.target
         .execute("SELECT setval('res_partner_id_seq', 50000)");
     pair.source.execute(&format!(
-        "INSERT INTO public.\"{model}\" (x_name, x_partner_id, \"order\", \"x_Mixed Case\") \
-         SELECT 'row ' || p.id, p.id, p.id * 10, 'Ünïcode ' || p.id FROM res_partner p \
+        "INSERT INTO public.\"{model}\" (x_name, x_partner_id, \"order\", \"x_Mixed Case\", \"x_\"\"Quoted\"\" Ref\") \
+         SELECT 'row ' || p.id, p.id, p.id * 10, 'Ünïcode ' || p.id, coalesce(p.parent_id, p.id) FROM res_partner p \
          ORDER BY p.id DESC LIMIT 3"
     ));
     pair.run(&["run"]).assert_code(0);
@@ -133,16 +133,18 @@ fn a_custom_model_with_awkward_names_migrates_with_its_references() {
     let expected = pair
         .source
         .scalar(&format!(
-            "SELECT string_agg(x_name || '|' || x_partner_id || '|' || \"order\" || '|' || \"x_Mixed Case\", ',' ORDER BY id) \
-             FROM public.\"{model}\""
+            "SELECT string_agg(x_name || '|' || x_partner_id || '|' || \"order\" || '|' || \"x_Mixed Case\" \
+             || '|' || \"x_\"\"Quoted\"\" Ref\", ',' ORDER BY id) FROM public.\"{model}\""
         ))
         .unwrap();
     // The target's partner ids, translated back to source ids through the mappings.
     let actual = pair
         .target
         .scalar(&format!(
-            "SELECT string_agg(t.x_name || '|' || m.source_id || '|' || t.\"order\" || '|' || t.\"x_Mixed Case\", ',' ORDER BY t.id) \
-             FROM public.\"{model}\" t JOIN odoo_migrate.id_map m ON m.model = 'res.partner' AND m.target_id = t.x_partner_id"
+            "SELECT string_agg(t.x_name || '|' || m.source_id || '|' || t.\"order\" || '|' || t.\"x_Mixed Case\" \
+             || '|' || q.source_id, ',' ORDER BY t.id) \
+             FROM public.\"{model}\" t JOIN odoo_migrate.id_map m ON m.model = 'res.partner' AND m.target_id = t.x_partner_id \
+             JOIN odoo_migrate.id_map q ON q.model = 'res.partner' AND q.target_id = t.\"x_\"\"Quoted\"\" Ref\""
         ))
         .unwrap();
     assert_eq!(actual, expected);
@@ -325,4 +327,229 @@ fn duplicate_and_taken_external_ids() {
              the target's __custom__.shared_name already names res.country id 1"
         )
     );
+}
+
+/// An external id that the target gives to another record of the same model than the source does:
+/// the module's own external ids decide the matches, and each disagreement is recorded with both
+/// records and what to do, never silently dropped or allowed to steal another record's match.
+#[test]
+fn external_ids_naming_other_records_in_the_target_are_reported() {
+    let pair = DatabasePair::new("hostile_xmlid_other_record");
+    let xmlid_of = |database: &common::Database, name: &str| -> String {
+        database
+            .scalar(&format!(
+                "SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = '{name}'"
+            ))
+            .unwrap()
+    };
+    let (company, admin, public) = (
+        xmlid_of(&pair.source, "main_partner"),
+        xmlid_of(&pair.source, "partner_admin"),
+        xmlid_of(&pair.source, "public_partner"),
+    );
+    let demo = xmlid_of(&pair.source, "res_partner_1");
+    let (target_company, target_admin, target_public) = (
+        xmlid_of(&pair.target, "main_partner"),
+        xmlid_of(&pair.target, "partner_admin"),
+        xmlid_of(&pair.target, "public_partner"),
+    );
+    // The source's hand-made names: a demo partner called the company, the administrator given
+    // the name that the target gives to the public partner.
+    pair.source.execute(&format!(
+        "INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES \
+         ('__custom__', 'our_company', 'res.partner', {demo}, false), \
+         ('__custom__', 'admin_alias', 'res.partner', {admin}, false)"
+    ));
+    pair.target.execute(&format!(
+        "INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES \
+         ('__custom__', 'our_company', 'res.partner', {target_company}, false), \
+         ('__custom__', 'admin_alias', 'res.partner', {target_public}, false)"
+    ));
+    pair.run(&["run"]).assert_code(0);
+    let mapped = |source_id: &str| {
+        pair.target
+            .scalar(&format!(
+                "SELECT target_id || ' ' || how FROM odoo_migrate.id_map WHERE model = 'res.partner' AND source_id = {source_id}"
+            ))
+            .unwrap()
+    };
+    assert_eq!(mapped(&company), format!("{target_company} xmlid"));
+    assert_eq!(mapped(&admin), format!("{target_admin} xmlid"));
+    assert_eq!(
+        mapped(&public),
+        format!("{target_public} xmlid"),
+        "the public partner keeps its match"
+    );
+    assert!(mapped(&demo).ends_with(" created"), "{}", mapped(&demo));
+    let problems = pair
+        .target
+        .scalar(
+            "SELECT string_agg(source_id || ': ' || message, E'\\n' ORDER BY source_id) FROM odoo_migrate.problems \
+             WHERE kind = 'external_id_conflict' AND model = 'res.partner'",
+        )
+        .unwrap();
+    assert_eq!(
+        problems,
+        format!(
+            "{admin}: external id __custom__.admin_alias of res.partner id {admin} names res.partner id {target_public} in the target, \
+             but id {admin} is already matched to res.partner id {target_admin} by base.partner_admin; the target's __custom__.admin_alias \
+             is left on id {target_public}: remove one of the two external ids in the source if they are not meant for one record\n\
+             {demo}: external id __custom__.our_company of res.partner id {demo} names res.partner id {target_company} in the target, \
+             which is already the counterpart of source id {company} (by base.main_partner); id {demo} is not matched through it \
+             (a new record is made unless another key matches it): if both are one record, merge them in the source, \
+             else give one of them another external id"
+        )
+    );
+    assert_eq!(
+        pair.target
+            .scalar("SELECT string_agg(name || '=' || res_id, ',' ORDER BY name) FROM ir_model_data WHERE module = '__custom__'")
+            .unwrap(),
+        format!("admin_alias={target_public},our_company={target_company}"),
+        "the target's external ids are left as they were"
+    );
+    // verify names the same disagreements.
+    let verified = pair.run(&["verify"]);
+    assert_eq!(verified.code, 4, "{}", verified.stdout);
+    assert!(
+        verified.stdout.contains(&format!(
+            "__custom__.admin_alias: source id {admin} is mapped to {target_admin} but the external id points at {target_public}"
+        )),
+        "{}",
+        verified.stdout
+    );
+}
+
+/// NULLs where Odoo usually has values and selection values that Odoo 19 lacks: a partner address
+/// without name and a journal item without balance are copied as they are; a contact without name
+/// (its check dropped in the source) fails its table naming the record and the check, and resumes
+/// once a rule names it; an order in 16's 'done' state becomes a locked confirmed order; a state
+/// no rule knows is named by `verify` with its target ids and the rule that would map it.
+#[test]
+fn nulls_and_selection_values_odoo_does_not_expect_are_migrated_or_named() {
+    let pair = DatabasePair::new("hostile_nulls_states");
+    let first = |sql: &str| pair.source.scalar(sql).unwrap();
+    let contact =
+        first("SELECT max(id) FROM res_partner WHERE type = 'contact' AND NOT is_company");
+    let address = first(&format!(
+        "SELECT max(id) FROM res_partner WHERE type = 'contact' AND NOT is_company AND id < {contact}"
+    ));
+    let line = first(
+        "SELECT min(l.id) FROM account_move_line l JOIN account_move m ON m.id = l.move_id WHERE m.state = 'posted'",
+    );
+    let done = first("SELECT min(id) FROM sale_order WHERE state = 'sale'");
+    let unknown = first("SELECT max(id) FROM sale_order WHERE state = 'sale'");
+    pair.source.execute(&format!(
+        "ALTER TABLE res_partner DROP CONSTRAINT res_partner_check_name; \
+         UPDATE res_partner SET name = NULL WHERE id = {contact}; \
+         UPDATE res_partner SET name = NULL, type = 'invoice' WHERE id = {address}; \
+         UPDATE account_move_line SET balance = NULL WHERE id = {line}; \
+         UPDATE sale_order SET state = 'done' WHERE id = {done}; \
+         UPDATE sale_order SET state = 'legacy_approved' WHERE id = {unknown}"
+    ));
+
+    // Known before the run: the unknown state with its record; 'done' has its rule.
+    let analyzed = pair.run(&["analyze"]);
+    analyzed.assert_code(0);
+    assert!(
+        analyzed.stdout.contains(&format!(
+            "'legacy_approved' in 1 row(s) of sale_order.state (source ids [{unknown}]) is not a value Odoo 19 knows for sale.order.state"
+        )) && analyzed
+            .stdout
+            .contains("[models.\"sale.order\"] columns.state = { value_map = { \"legacy_approved\" = \"…\" } }")
+            && !analyzed.stdout.contains("'done' in"),
+        "{}",
+        analyzed.stdout
+    );
+
+    let failed = pair.run(&["run"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains(&format!(
+            "copying res_partner into res_partner (source record res.partner id {contact}): \
+             new row for relation \"res_partner\" violates check constraint \"res_partner_check_name\""
+        )) && failed.stderr.contains("add or fix a rule"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.id_map WHERE model = 'res.partner' AND how = 'created'"
+        ),
+        0,
+        "the failed chunk left nothing behind"
+    );
+
+    let rules = std::env::temp_dir().join(format!("null-name-{}.toml", std::process::id()));
+    std::fs::write(
+        &rules,
+        "[models.\"res.partner\"]\ncolumns.name = { sql = \"CASE WHEN s.type = 'contact' THEN coalesce(s.name, 'No name ' || s.id) ELSE s.name END\" }\n",
+    )
+    .unwrap();
+    let rules_arg = rules.to_str().unwrap();
+    pair.run(&["--rules", rules_arg, "run"]).assert_code(0);
+    let target = |model: &str, source_id: &str, columns: &str, table: &str| {
+        pair.target
+            .scalar(&format!(
+                "SELECT concat_ws('|', {columns}) FROM public.{table} t JOIN odoo_migrate.id_map m \
+                 ON m.model = '{model}' AND m.target_id = t.id AND m.source_id = {source_id}"
+            ))
+            .unwrap()
+    };
+    assert_eq!(
+        target("res.partner", &contact, "t.name, t.type", "res_partner"),
+        format!("No name {contact}|contact")
+    );
+    assert_eq!(
+        target(
+            "res.partner",
+            &address,
+            "coalesce(t.name, 'NULL'), t.type",
+            "res_partner"
+        ),
+        "NULL|invoice"
+    );
+    assert_eq!(
+        target(
+            "account.move.line",
+            &line,
+            "coalesce(t.balance::text, 'NULL'), t.debit, t.credit",
+            "account_move_line"
+        ),
+        first(&format!(
+            "SELECT concat_ws('|', 'NULL', debit, credit) FROM account_move_line WHERE id = {line}"
+        ))
+    );
+    assert_eq!(
+        target("sale.order", &done, "t.state, t.locked", "sale_order"),
+        "sale|t"
+    );
+    let unknown_target = target("sale.order", &unknown, "t.id, t.state", "sale_order");
+    let (unknown_target_id, state) = unknown_target.split_once('|').unwrap();
+    assert_eq!(
+        state, "legacy_approved",
+        "copied as it is, for verify to name"
+    );
+
+    let verified = pair.run(&["--rules", rules_arg, "verify"]);
+    assert_eq!(verified.code, 4, "{}", verified.stdout);
+    assert!(
+        verified
+            .stdout
+            .contains("[selection-values] sale.order.state")
+            && verified.stdout.contains("'legacy_approved' in 1 row(s)")
+            && verified
+                .stdout
+                .contains(&format!("target ids [{unknown_target_id}]"))
+            && verified
+                .stdout
+                .contains("value_map = { \"legacy_approved\""),
+        "{}",
+        verified.stdout
+    );
+    assert!(
+        verified.stdout.contains("checks, ") && verified.stdout.contains(" passed, 1 failed."),
+        "only the unknown state fails; the books agree with the NULL balance: {}",
+        verified.stdout
+    );
+    let _ = std::fs::remove_file(rules);
 }
