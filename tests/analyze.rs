@@ -256,7 +256,7 @@ fn a_side_schema_from_a_newer_tool_is_refused() {
         pair.target
             .scalar("SELECT max(version) FROM odoo_migrate.schema_version")
             .as_deref(),
-        Some("3")
+        Some("4")
     );
     // Creating it again is a no-op.
     pair.run(&["analyze"]).assert_code(0);
@@ -275,7 +275,7 @@ fn a_side_schema_from_a_newer_tool_is_refused() {
         pair.target
             .scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM odoo_migrate.schema_version")
             .as_deref(),
-        Some("1,3")
+        Some("1,4")
     );
     assert_eq!(
         pair.target
