@@ -501,7 +501,50 @@ pub async fn plan(
             .context("cannot record an external id the target already gives to another record")?;
     }
     // Deduplicated by external id, in a stable order, before their rows get ids.
-    created.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
+    created.sort_by(|a, b| {
+        (&a.module, &a.name, &a.model, a.source_id).cmp(&(
+            &b.module,
+            &b.name,
+            &b.model,
+            b.source_id,
+        ))
+    });
+    // One external id on several source records (a source whose unique index on module and name
+    // was lost, or two names that the rules make one): it follows the first only, and says so.
+    let mut duplicates: Vec<(String, i32, String, serde_json::Value)> = Vec::new();
+    for pair in created.windows(2) {
+        let (kept, other) = (&pair[0], &pair[1]);
+        if kept.module == other.module
+            && kept.name == other.name
+            && (kept.model != other.model || kept.source_id != other.source_id)
+        {
+            let xmlid = format!("{}.{}", other.module, other.name);
+            let kept_at = created
+                .iter()
+                .find(|x| x.module == other.module && x.name == other.name)
+                .map_or_else(String::new, |x| format!("{} id {}", x.model, x.source_id));
+            duplicates.push((
+                other.model.clone(),
+                other.source_id,
+                format!(
+                    "external id {xmlid} names more than one record in the source; it is given to {kept_at} only, \
+                     not to {} id {}: remove or rename the other external ids in the source",
+                    other.model, other.source_id
+                ),
+                serde_json::json!({ "external_id": xmlid, "source_id": other.source_id, "kept": kept_at }),
+            ));
+        }
+    }
+    for (model, source_id, message, detail) in &duplicates {
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, source_id, message, detail) \
+                 VALUES ($1, 'warning', 'external_id_duplicate', $2, $3, $4, $5)",
+                &[&run_id, model, &i64::from(*source_id), message, detail],
+            )
+            .await
+            .context("cannot record an external id that names several source records")?;
+    }
     created.dedup_by(|a, b| a.module == b.module && a.name == b.name);
     let first_row_id = if created.is_empty() {
         0

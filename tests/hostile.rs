@@ -553,3 +553,55 @@ fn nulls_and_selection_values_odoo_does_not_expect_are_migrated_or_named() {
     );
     let _ = std::fs::remove_file(rules);
 }
+
+/// One external id on two source records (a source whose unique index on module and name was
+/// lost): it follows the first record, and the other is reported with what to do.
+#[test]
+fn one_external_id_on_two_source_records_follows_one_and_is_reported() {
+    let pair = DatabasePair::new("hostile_xmlid_twice");
+    let partners = pair
+        .source
+        .scalar(
+            "SELECT string_agg(res_id::text, ',' ORDER BY res_id) FROM ir_model_data \
+             WHERE module = 'base' AND name IN ('res_partner_2', 'res_partner_3')",
+        )
+        .unwrap();
+    let (first, second) = partners.split_once(',').unwrap();
+    pair.source.execute(&format!(
+        "DROP INDEX ir_model_data_module_name_uniq_index; \
+         INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES \
+         ('__export__', 'twice', 'res.partner', {second}, false), \
+         ('__export__', 'twice', 'res.partner', {first}, false)"
+    ));
+    pair.run(&["run"]).assert_code(0);
+    assert_eq!(
+        pair.target
+            .scalar(
+                "SELECT string_agg(m.source_id::text, ',') FROM ir_model_data d JOIN odoo_migrate.id_map m \
+                 ON m.model = 'res.partner' AND m.target_id = d.res_id \
+                 WHERE d.module = '__export__' AND d.name = 'twice'"
+            )
+            .as_deref(),
+        Some(first),
+        "the external id follows the first record, once"
+    );
+    assert_eq!(
+        pair.target
+            .scalar("SELECT source_id || ': ' || message FROM odoo_migrate.problems WHERE kind = 'external_id_duplicate'")
+            .unwrap(),
+        format!(
+            "{second}: external id __export__.twice names more than one record in the source; it is given to \
+             res.partner id {first} only, not to res.partner id {second}: remove or rename the other external ids in the source"
+        )
+    );
+    // verify names the record the external id could not follow.
+    let verified = pair.run(&["verify"]);
+    assert_eq!(verified.code, 4, "{}", verified.stdout);
+    assert!(
+        verified.stdout.contains(&format!(
+            "__export__.twice: source id {second} is mapped to"
+        )),
+        "{}",
+        verified.stdout
+    );
+}
