@@ -98,6 +98,8 @@ pub async fn carry_over(
     let mut value_ids: Vec<Option<i32>> = Vec::new();
     let mut values: Vec<Option<String>> = Vec::new();
     let mut excluded: Vec<Option<String>> = Vec::new();
+    // The source row's own date, so that the same source always gives the same rows.
+    let mut written_at: Vec<Option<String>> = Vec::new();
     for row in &rows {
         let model: String = row.get(1);
         let field: String = row.get(2);
@@ -121,6 +123,7 @@ pub async fn carry_over(
         value_ids.push(row.get(6));
         values.push(json);
         excluded.push(fate.excluded);
+        written_at.push(row.get("written_at"));
     }
     let transaction = control.transaction().await?;
     let counts = transaction
@@ -136,6 +139,7 @@ pub async fn carry_over(
                 &value_ids,
                 &values,
                 &excluded,
+                &written_at,
             ],
         )
         .await

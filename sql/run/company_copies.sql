@@ -20,6 +20,8 @@ named AS (
         WHERE d.model = $2 AND d.res_id = g.id AND d.name LIKE g.company_id || '\_%'
         ORDER BY d.id LIMIT 1
     ) x ON true
+    -- New ids are drawn in this order, the same for the same source.
+    ORDER BY n.original, n.company
 ),
 planned AS (
     -- The company's own record under that external id is used when the target has one.
@@ -37,9 +39,10 @@ copied AS (
 ),
 named_copies AS (
     INSERT INTO public.ir_model_data (module, name, model, res_id, noupdate, create_date, write_date)
-    SELECT p.module, p.name, $2, p.copy_id, true, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
-    FROM planned p
+    SELECT p.module, p.name, $2, p.copy_id, true, g.create_date, g.write_date
+    FROM planned p JOIN public.{table} g ON g.id = p.original
     WHERE NOT p.existing AND p.name IS NOT NULL
+    ORDER BY p.copy_id
     RETURNING id
 ),
 recorded AS (

@@ -18,7 +18,8 @@ SELECT p.id,
             WHEN 'boolean' THEN to_jsonb(COALESCE(p.value_integer, 0) <> 0)::text
             WHEN 'date' THEN to_jsonb(to_char(p.value_datetime, 'YYYY-MM-DD'))::text
             WHEN 'datetime' THEN to_jsonb(to_char(p.value_datetime, 'YYYY-MM-DD HH24:MI:SS'))::text
-       END AS value_json
+       END AS value_json,
+       COALESCE(p.write_date, p.create_date)::text AS written_at
 FROM public.ir_property p
 JOIN public.ir_model_fields f ON f.id = p.fields_id
 WHERE p.res_id IS NULL

@@ -4,11 +4,12 @@
 -- the mappings. A default that the target already has for that field and company (Odoo 19's own
 -- chart of accounts sets several) is kept. Each row written is mapped as a created ir.property
 -- record, so that `rollback` removes it; every source default left out is recorded as a problem.
--- $1 run id; then one array per column of the source rows; $9 why a rule leaves the row out.
+-- $1 run id; then one array per column of the source rows; $9 why a rule leaves the row out;
+-- $10 the source row's date, given to the row written.
 WITH source AS (
     SELECT u.*
-    FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::text[])
-         AS u(source_id, model, name, company_id, value_model, value_id, json_value, excluded)
+    FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[])
+         AS u(source_id, model, name, company_id, value_model, value_id, json_value, excluded, written_at)
 ),
 resolved AS (
     SELECT s.*, f.id AS field_id, c.target_id AS company, v.target_id AS value,
@@ -38,7 +39,7 @@ wanted AS (
 inserted AS (
     INSERT INTO public.ir_default (field_id, company_id, json_value, create_uid, write_uid, create_date, write_date)
     SELECT w.field_id, w.company, COALESCE(w.json_value, w.value::text), 1, 1,
-           now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+           w.written_at::timestamp, w.written_at::timestamp
     FROM wanted w
     RETURNING id, field_id, company_id
 ),
