@@ -7,7 +7,8 @@
 //! contradict each other, or says otherwise than an earlier user's file about a model's, table's
 //! or column's name or value, is refused with the file and the line, before anything runs; so is,
 //! once both catalogs are read ([`Rules::check_names`]), an entry that names a model, table or
-//! column that does not exist, at the line of the key that names it.
+//! column that does not exist (or a module not installed where the rule needs it), at the line of
+//! the key that names it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -381,6 +382,15 @@ impl Rules {
             let here = format!("{name}:{line}");
             let is_section = |s: &String| s == "models" || s == "tables";
             match path.as_slice() {
+                [section, module] if section == "modules" => {
+                    self.locations
+                        .entry(format!("modules.{module}"))
+                        .or_insert(here);
+                }
+                [section, module, what] if section == "modules" => {
+                    self.locations
+                        .insert(format!("modules.{module}.{what}"), here);
+                }
                 [section, owner] if is_section(section) => {
                     self.locations
                         .entry(format!("{section}.{owner}"))
@@ -441,6 +451,35 @@ impl Rules {
         let mut report = |key: &str, message: String| {
             problems.push(format!("rules file {}: {message}", self.location_of(key)));
         };
+        for (module, rule) in &self.modules {
+            let key = format!("modules.{module}");
+            if !self.locations.contains_key(&key) {
+                continue;
+            }
+            if !source.modules.contains_key(module) {
+                report(
+                    &key,
+                    format!(
+                        "module {module} is not installed in the source database; check its technical name"
+                    ),
+                );
+            }
+            for (what, name) in [
+                ("renamed_to", &rule.renamed_to),
+                ("merged_into", &rule.merged_into),
+            ] {
+                if let Some(name) = name
+                    && !target.modules.contains_key(name)
+                {
+                    report(
+                        &format!("{key}.{what}"),
+                        format!(
+                            "`{what} = \"{name}\"`: module {name} is not installed in the target database; its external ids could not be found there, so {module}'s records would be created again instead of matched"
+                        ),
+                    );
+                }
+            }
+        }
         let target_columns = |table: &str| -> Option<Vec<&str>> {
             target
                 .tables
@@ -1293,13 +1332,14 @@ mod tests {
 
     #[test]
     fn names_that_do_not_exist_are_located_at_the_key_that_names_them() {
-        let source = catalog(
+        let mut source = catalog(
             "source",
             &[
                 ("res.partner", "res_partner", &["id", "name", "ref"]),
                 ("x.thing", "x_thing", &["id", "x_ref"]),
             ],
         );
+        source.modules.insert("x_module".into(), "16.0.1.0".into());
         let target = catalog(
             "target",
             &[
@@ -1310,7 +1350,10 @@ mod tests {
         let paths = write_files(
             "names",
             &[
-                ("first.toml", "[models.\"x.thing\"]\nnote = \"ours\"\n"),
+                (
+                    "first.toml",
+                    "[models.\"x.thing\"]\nnote = \"ours\"\n\n[modules.x_module]\nrenamed_to = \"x_gone\"\n\n[modules.x_never]\nremoved = true\n",
+                ),
                 (
                     "second.toml",
                     "[models.\"x.thing\"]\nnatural_key = [\"x_code\", \"x_nope\"]\ncolumns.x_code = { sql = \"s.x_ref\", references = \"x.gone\" }\n\n[models.\"res.partner\"]\non_match = \"keep\"\nrename = \"res.contact\"\n\n[[xmlids]]\nmodels = [\"x.missing\"]\nmodule = \"base\"\n\n[tables.x_thing_rel]\nskip = true\n",
@@ -1319,7 +1362,7 @@ mod tests {
         );
         let rules = Rules::load(&paths).expect("the files parse");
         let message = rules.check_names(&source, &target).unwrap_err().to_string();
-        let second = paths[1].display();
+        let (first, second) = (paths[0].display(), paths[1].display());
         for expected in [
             format!(
                 "rules file {second}:2: `natural_key`: column x_nope does not exist in the target table x_thing"
@@ -1334,13 +1377,17 @@ mod tests {
                 "rules file {second}:9: `models`: model x.missing is not in the source database"
             ),
             format!("rules file {second}:13: table x_thing_rel is not in the source database"),
+            format!(
+                "rules file {first}:5: `renamed_to = \"x_gone\"`: module x_gone is not installed in the target database"
+            ),
+            format!("rules file {first}:7: module x_never is not installed in the source database"),
         ] {
             assert!(
                 message.contains(&expected),
                 "expected `{expected}` in {message}"
             );
         }
-        assert_eq!(message.lines().count(), 5, "{message}");
+        assert_eq!(message.lines().count(), 7, "{message}");
         for path in paths {
             let _ = std::fs::remove_file(path);
         }
