@@ -467,7 +467,9 @@ fn nulls_and_selection_values_odoo_does_not_expect_are_migrated_or_named() {
         failed.stderr.contains(&format!(
             "copying res_partner into res_partner (source record res.partner id {contact}): \
              new row for relation \"res_partner\" violates check constraint \"res_partner_check_name\""
-        )) && failed.stderr.contains("add or fix a rule"),
+        )) && failed
+            .stderr
+            .contains("add or fix a rule for the columns this constraint checks and run again"),
         "{}",
         failed.stderr
     );
