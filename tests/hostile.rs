@@ -648,3 +648,77 @@ fn one_external_id_on_two_source_records_follows_one_and_is_reported() {
         verified.stdout
     );
 }
+
+/// Records given huge ids by hand or by an import (two billion, next to ids in the hundreds): they
+/// migrate with every reference to them remapped, in memory that follows the number of records,
+/// not the size of the ids.
+#[test]
+fn records_with_huge_ids_migrate_with_their_references() {
+    let pair = DatabasePair::new("hostile_huge_ids");
+    let child: String = pair
+        .source
+        .scalar("SELECT max(id) FROM res_partner WHERE parent_id IS NULL AND NOT is_company")
+        .unwrap();
+    pair.source.execute(&format!(
+        "INSERT INTO res_partner (id, name, display_name, active, type, is_company, commercial_partner_id) \
+         VALUES (2000000000, 'Huge id', 'Huge id', true, 'contact', true, 2000000000); \
+         INSERT INTO res_partner_category (id, name, active) VALUES (2100000000, '{{\"en_US\": \"Big tag\"}}', true); \
+         INSERT INTO res_partner_res_partner_category_rel (category_id, partner_id) VALUES (2100000000, 2000000000); \
+         UPDATE res_partner SET parent_id = 2000000000 WHERE id = {child}"
+    ));
+    // At most 4 GB of address space: maps sized by the largest id would ask for 16 GB.
+    let output = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 4000000 && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_odoo-migrate"),
+            "--source",
+            &pair.source.url(),
+            "--target",
+            &pair.target.url(),
+            "run",
+        ])
+        .env_remove("ODOO_MIGRATE_SOURCE")
+        .env_remove("ODOO_MIGRATE_TARGET")
+        .env_remove("ODOO_MIGRATE_FAULT")
+        .output()
+        .expect("run odoo-migrate");
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let target_of = |model: &str, source_id: &str| {
+        pair.target
+            .scalar(&format!(
+                "SELECT target_id FROM odoo_migrate.id_map WHERE model = '{model}' AND source_id = {source_id}"
+            ))
+            .unwrap()
+    };
+    let huge = target_of("res.partner", "2000000000");
+    let tag = target_of("res.partner.category", "2100000000");
+    assert!(
+        huge.parse::<i64>().unwrap() < 1_000_000,
+        "a new id from the target's sequence: {huge}"
+    );
+    assert_eq!(
+        pair.target
+            .scalar(&format!(
+                "SELECT name || '|' || (SELECT count(*) FROM res_partner_res_partner_category_rel r \
+                 WHERE r.partner_id = p.id AND r.category_id = {tag}) FROM res_partner p WHERE p.id = {huge}"
+            ))
+            .as_deref(),
+        Some("Huge id|1")
+    );
+    assert_eq!(
+        pair.target
+            .scalar(&format!(
+                "SELECT parent_id FROM res_partner WHERE id = {}",
+                target_of("res.partner", &child)
+            ))
+            .as_deref(),
+        Some(huge.as_str())
+    );
+    pair.run(&["verify"]).assert_code(0);
+}
