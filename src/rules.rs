@@ -300,39 +300,53 @@ impl Rules {
         }
     }
 
-    /// What a user's file says that an earlier user's file already said otherwise: a model or
-    /// table renamed twice differently, a model given two tables, a column given its value two
-    /// different ways. Each is named at its line in this file and at the earlier one.
+    /// What a user's file says that an earlier user's file (or an earlier entry of the same list)
+    /// already said otherwise: a model or table renamed twice differently, a model given two
+    /// tables, a column given its value two different ways, the same external ids renamed to two
+    /// names, one relation written twice differently. Each is named at its line here and at the
+    /// earlier one.
     fn conflicts_with(
         &mut self,
         name: &str,
         lines: &BTreeMap<Vec<String>, usize>,
         file: &RulesFile,
     ) -> Vec<String> {
-        let mut settings: Vec<(Vec<&str>, String, String)> = Vec::new();
+        // (what is set, as a key; where it is in the file; what it is; what it is set to)
+        let mut settings: Vec<(String, Vec<&str>, String, String)> = Vec::new();
+        fn set<'a>(
+            settings: &mut Vec<(String, Vec<&'a str>, String, String)>,
+            path: Vec<&'a str>,
+            what: String,
+            value: String,
+        ) {
+            settings.push((path.join("."), path, what, value));
+        }
         for (model, rule) in &file.models {
             if let Some(rename) = &rule.rename {
-                settings.push((
+                set(
+                    &mut settings,
                     vec!["models", model, "rename"],
                     format!("model {model} is renamed"),
                     format!("to \"{rename}\""),
-                ));
+                );
             }
             if let Some(table) = &rule.table {
-                settings.push((
+                set(
+                    &mut settings,
                     vec!["models", model, "table"],
                     format!("model {model} is written"),
                     format!("into table {table}"),
-                ));
+                );
             }
         }
         for (table, rule) in &file.tables {
             if let Some(rename) = &rule.rename {
-                settings.push((
+                set(
+                    &mut settings,
                     vec!["tables", table, "rename"],
                     format!("table {table} is renamed"),
                     format!("to {rename}"),
-                ));
+                );
             }
         }
         let columns = file
@@ -343,17 +357,82 @@ impl Rules {
         for (section, owner, columns) in columns {
             for (column, rule) in columns {
                 if let Some(source) = rule.value_source() {
-                    settings.push((
+                    set(
+                        &mut settings,
                         vec![section, owner, "columns", column],
                         format!("column {column} of {owner} gets its value"),
                         format!("from `{source}`"),
-                    ));
+                    );
                 }
             }
         }
+        // `[[xmlids]]` and `[[relations]]` entries are a list: the same external ids or the same
+        // pair of tables given twice, in one file or two, must say the same.
+        let positions: Vec<String> = (0..file.xmlids.len().max(file.relations.len()))
+            .map(|i| i.to_string())
+            .collect();
+        for (rule, index) in file.xmlids.iter().zip(&positions) {
+            let mut models = rule.models.clone();
+            models.sort();
+            let names = rule.name.as_deref().unwrap_or("*");
+            let prefixed = if rule.company_prefixed {
+                " (company-prefixed)"
+            } else {
+                ""
+            };
+            settings.push((
+                format!(
+                    "xmlids {}.{names}{prefixed} [{}]",
+                    rule.module,
+                    models.join(",")
+                ),
+                vec!["xmlids#", index],
+                format!(
+                    "external ids {}.{names}{prefixed}{} become",
+                    rule.module,
+                    if models.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" of {}", models.join(", "))
+                    }
+                ),
+                format!(
+                    "{}.{}",
+                    rule.to_module.as_deref().unwrap_or(&rule.module),
+                    rule.to_name.as_deref().unwrap_or(names)
+                ),
+            ));
+        }
+        for (rule, index) in file.relations.iter().zip(&positions) {
+            let columns: Vec<String> = rule
+                .columns
+                .iter()
+                .map(|(column, c)| {
+                    let keys: Vec<String> = c
+                        .value_source()
+                        .into_iter()
+                        .chain(
+                            c.references
+                                .as_ref()
+                                .map(|r| format!("references = \"{r}\"")),
+                        )
+                        .collect();
+                    format!("{column} = {{ {} }}", keys.join(", "))
+                })
+                .collect();
+            settings.push((
+                format!("relations {} {}", rule.from, rule.to),
+                vec!["relations#", index],
+                format!("the relation from {} to {} is", rule.from, rule.to),
+                format!(
+                    "filtered by `{}` with `{}`",
+                    rule.filter.as_deref().unwrap_or("true"),
+                    columns.join("; ")
+                ),
+            ));
+        }
         let mut problems = Vec::new();
-        for (path, what, value) in settings {
-            let key = path.join(".");
+        for (key, path, what, value) in settings {
             let here = line_in(name, lines, &path);
             match self.user_settings.get(&key) {
                 Some((earlier, there)) if *earlier != value => problems.push(format!(
@@ -1287,6 +1366,37 @@ mod tests {
         );
         let rules = Rules::load(&paths).expect("overriding the default pack is allowed");
         assert_eq!(rules.model_in_target("mail.channel"), "mail.channel");
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn external_ids_or_relations_given_twice_differently_are_refused_with_both_places() {
+        let paths = write_files(
+            "lists",
+            &[
+                (
+                    "a.toml",
+                    "[[xmlids]]\nmodule = \"x_old\"\nname = \"tag_a\"\nto_module = \"x_new\"\n\n[[relations]]\nfrom = \"x_link\"\nto = \"x_pair_rel\"\ncolumns.a_id = { sql = \"s.a\", references = \"x.a\" }\n\n[[xmlids]]\nmodule = \"x_old\"\nname = \"tag_a\"\nto_module = \"x_other\"\n",
+                ),
+                (
+                    "b.toml",
+                    "[[relations]]\nfrom = \"x_link\"\nto = \"x_pair_rel\"\nfilter = \"s.a IS NOT NULL\"\ncolumns.a_id = { sql = \"s.a\", references = \"x.a\" }\n\n[[xmlids]]\nmodule = \"x_old\"\nname = \"tag_a\"\nto_module = \"x_new\"\n",
+                ),
+            ],
+        );
+        let message = Rules::load(&paths).unwrap_err().to_string();
+        let (a, b) = (paths[0].display(), paths[1].display());
+        assert_eq!(
+            message,
+            format!(
+                "rules file {a}:11: conflicting rules: external ids x_old.tag_a become x_other.tag_a here but x_new.tag_a at {a}:1; keep one of them\n\
+                 rules file {b}:1: conflicting rules: the relation from x_link to x_pair_rel is filtered by `s.a IS NOT NULL` with \
+                 `a_id = {{ sql = \"s.a\", references = \"x.a\" }}` here but filtered by `true` with \
+                 `a_id = {{ sql = \"s.a\", references = \"x.a\" }}` at {a}:6; keep one of them"
+            )
+        );
         for path in paths {
             let _ = std::fs::remove_file(path);
         }
