@@ -438,7 +438,9 @@ fn explain_copy_error(
         .map_or(String::new(), |c| format!(", column {c}"));
     let code = db.code().code();
     // Data the target refuses needs a rule; a server in trouble (disk, memory, locks) does not.
-    let advice = if code.starts_with("22") || code.starts_with("23") {
+    let advice = if db.column().is_none() && db.constraint().is_some() && code.starts_with("23") {
+        "add or fix a rule for the columns this constraint checks and run again"
+    } else if code.starts_with("22") || code.starts_with("23") {
         "add or fix a rule for this column and run again"
     } else {
         crate::connect::hint_for_code(code)

@@ -43,46 +43,81 @@ impl How {
     }
 }
 
-/// The mapping of one model, indexed by source id: dense because Odoo ids come from a sequence.
-#[derive(Debug, Default, Clone)]
+/// Ids below this are always held densely: 4 Mi ids, 32 MiB at most per model.
+const DENSE_FLOOR: usize = 1 << 22;
+/// Beyond the floor, a map holds densely ids up to this many times its number of records; ids
+/// past that (a record given a huge id by hand or by an import, a negative id) go to a hash map,
+/// so that one outlier never costs gigabytes.
+const DENSE_PER_RECORD: usize = 16;
+
+/// The mapping of one model, indexed by source id: dense because Odoo ids come from a sequence,
+/// with the rare ids far past the others kept aside.
+#[derive(Debug, Clone)]
 pub struct IdMap {
     entries: Vec<(i32, u8)>,
+    /// Source ids at or past this (or negative) live in `outliers`.
+    dense_limit: usize,
+    outliers: HashMap<i32, (i32, u8)>,
     pub mapped: usize,
 }
 
+impl Default for IdMap {
+    fn default() -> IdMap {
+        IdMap {
+            entries: Vec::new(),
+            dense_limit: DENSE_FLOOR,
+            outliers: HashMap::new(),
+            mapped: 0,
+        }
+    }
+}
+
 impl IdMap {
+    /// The dense slot of a source id, when it has one.
+    #[inline]
+    fn dense_index(&self, source_id: i32) -> Option<usize> {
+        usize::try_from(source_id)
+            .ok()
+            .filter(|&index| index < self.dense_limit)
+    }
+
     pub fn insert(&mut self, source_id: i32, target_id: i32, how: How) {
-        if source_id < 0 {
-            return;
-        }
-        let index = source_id as usize;
-        if index >= self.entries.len() {
-            self.entries.resize(index + 1, (0, 0));
-        }
-        if self.entries[index].1 == 0 {
+        let slot = match self.dense_index(source_id) {
+            Some(index) => {
+                if index >= self.entries.len() {
+                    self.entries.resize(index + 1, (0, 0));
+                }
+                &mut self.entries[index]
+            }
+            None => self.outliers.entry(source_id).or_insert((0, 0)),
+        };
+        if slot.1 == 0 {
             self.mapped += 1;
         }
-        self.entries[index] = (target_id, how as u8);
+        *slot = (target_id, how as u8);
+    }
+
+    #[inline]
+    fn entry(&self, source_id: i32) -> Option<(i32, u8)> {
+        match usize::try_from(source_id) {
+            Ok(index) if index < self.entries.len() => Some(self.entries[index]),
+            _ if self.outliers.is_empty() => None,
+            _ => self.outliers.get(&source_id).copied(),
+        }
     }
 
     /// The target id of a source id, if it is mapped.
     #[inline]
     pub fn get(&self, source_id: i32) -> Option<i32> {
-        if source_id < 0 {
-            return None;
-        }
-        match self.entries.get(source_id as usize) {
-            Some(&(target, how)) if how != 0 => Some(target),
+        match self.entry(source_id)? {
+            (target, how) if how != 0 => Some(target),
             _ => None,
         }
     }
 
     #[inline]
     pub fn how(&self, source_id: i32) -> Option<How> {
-        if source_id < 0 {
-            return None;
-        }
-        match self.entries.get(source_id as usize)?.1 {
+        match self.entry(source_id)?.1 {
             1 => Some(How::Xmlid),
             2 => Some(How::NaturalKey),
             3 => Some(How::Created),
@@ -90,17 +125,53 @@ impl IdMap {
         }
     }
 
-    /// Bytes held, for the memory figures of the benchmark.
-    /// Sizes the map once for ids up to `max_id`, so that loading it never reallocates.
-    fn reserve_up_to(&mut self, max_id: i32) {
-        let wanted = usize::try_from(max_id).map_or(0, |m| m + 1);
+    /// Sizes the map once for `records` ids up to `max_id`, so that loading it never reallocates;
+    /// ids far past what the number of records explains are left to the outliers.
+    fn reserve_for(&mut self, max_id: i32, records: usize) {
+        self.dense_limit = records
+            .saturating_mul(DENSE_PER_RECORD)
+            .max(DENSE_FLOOR)
+            .max(self.entries.len());
+        // With outliers, the largest dense id is unknown: room for the records is a fair guess.
+        let wanted = match usize::try_from(max_id).map_or(0, |m| m.saturating_add(1)) {
+            wanted if wanted <= self.dense_limit => wanted,
+            _ => records.min(self.dense_limit),
+        };
         if wanted > self.entries.len() {
             self.entries.reserve_exact(wanted - self.entries.len());
         }
     }
 
+    /// The mapped source ids from `first` to `last`, in order; visits only the ids held, never
+    /// every integer of the range (an outlier may make it billions long).
+    pub fn mapped_between(&self, first: i32, last: i32) -> Vec<i32> {
+        let mut ids: Vec<i32> = self
+            .outliers
+            .iter()
+            .filter(|&(&id, &(_, how))| how != 0 && (first..=last).contains(&id))
+            .map(|(&id, _)| id)
+            .collect();
+        let from = usize::try_from(first.max(0)).unwrap_or(0);
+        let to = usize::try_from(last)
+            .map_or(0, |l| l.saturating_add(1))
+            .min(self.entries.len());
+        if from < to {
+            ids.extend(
+                self.entries[from..to]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, entry)| entry.1 != 0)
+                    .filter_map(|(offset, _)| i32::try_from(from + offset).ok()),
+            );
+        }
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Bytes held, for the memory figures of the benchmark.
     pub fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<(i32, u8)>()
+            + self.outliers.capacity() * std::mem::size_of::<(i32, (i32, u8))>()
     }
 }
 
@@ -218,7 +289,7 @@ pub async fn plan(
         let ids = std::mem::take(&mut source_id_lists[index]);
         // Sized once from the largest id (the list is in id order): no doubling while it fills.
         if let Some(&largest) = ids.last() {
-            mappings.entry(&model).reserve_up_to(largest);
+            mappings.entry(&model).reserve_for(largest, ids.len());
         }
         source_ids.insert(model.clone(), ids);
         target_ids.insert(
@@ -946,13 +1017,14 @@ pub async fn load(
     let mut mappings = Mappings::default();
     for row in client
         .query(
-            "SELECT model, max(source_id) FROM odoo_migrate.id_plan GROUP BY model",
+            "SELECT model, max(source_id), count(*) FROM odoo_migrate.id_plan GROUP BY model",
             &[],
         )
         .await
         .context("cannot size the id plan in odoo_migrate.id_plan")?
     {
-        mappings.entry(row.get(0)).reserve_up_to(row.get(1));
+        let records = usize::try_from(row.get::<_, i64>(2)).unwrap_or(0);
+        mappings.entry(row.get(0)).reserve_for(row.get(1), records);
     }
     // Streamed: the plan is held in memory only as the dense maps, never as rows.
     let rows = client
@@ -1019,5 +1091,29 @@ mod tests {
         assert_eq!(map.get(-1), None);
         assert_eq!(map.get(1_000_000), None);
         assert_eq!(map.mapped, 2);
+    }
+
+    #[test]
+    fn a_huge_or_negative_id_is_kept_aside_without_gigabytes() {
+        let mut map = IdMap::default();
+        map.reserve_for(i32::MAX, 3);
+        for (source, target) in [(1, 10), (i32::MAX, 11), (-7, 12), (2_000_000_000, 13)] {
+            map.insert(source, target, How::Created);
+        }
+        map.insert(i32::MAX, 14, How::Xmlid);
+        assert_eq!(map.get(1), Some(10));
+        assert_eq!(map.get(i32::MAX), Some(14));
+        assert_eq!(map.how(i32::MAX), Some(How::Xmlid));
+        assert_eq!(map.get(-7), Some(12));
+        assert_eq!(map.get(2_000_000_000), Some(13));
+        assert_eq!(map.get(1_999_999_999), None);
+        assert_eq!(map.get(2), None);
+        assert_eq!(map.mapped, 4);
+        assert!(map.heap_bytes() < 1 << 20, "{} bytes", map.heap_bytes());
+        assert_eq!(
+            map.mapped_between(-10, i32::MAX),
+            vec![-7, 1, 2_000_000_000, i32::MAX]
+        );
+        assert_eq!(map.mapped_between(2, 2_000_000_000), vec![2_000_000_000]);
     }
 }

@@ -7,7 +7,8 @@
 //! contradict each other, or says otherwise than an earlier user's file about a model's, table's
 //! or column's name or value, is refused with the file and the line, before anything runs; so is,
 //! once both catalogs are read ([`Rules::check_names`]), an entry that names a model, table or
-//! column that does not exist, at the line of the key that names it.
+//! column that does not exist (or a module not installed where the rule needs it), at the line of
+//! the key that names it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -339,39 +340,53 @@ impl Rules {
         }
     }
 
-    /// What a user's file says that an earlier user's file already said otherwise: a model or
-    /// table renamed twice differently, a model given two tables, a column given its value two
-    /// different ways. Each is named at its line in this file and at the earlier one.
+    /// What a user's file says that an earlier user's file (or an earlier entry of the same list)
+    /// already said otherwise: a model or table renamed twice differently, a model given two
+    /// tables, a column given its value two different ways, the same external ids renamed to two
+    /// names, one relation written twice differently. Each is named at its line here and at the
+    /// earlier one.
     fn conflicts_with(
         &mut self,
         name: &str,
         lines: &BTreeMap<Vec<String>, usize>,
         file: &RulesFile,
     ) -> Vec<String> {
-        let mut settings: Vec<(Vec<&str>, String, String)> = Vec::new();
+        // (what is set, as a key; where it is in the file; what it is; what it is set to)
+        let mut settings: Vec<(String, Vec<&str>, String, String)> = Vec::new();
+        fn set<'a>(
+            settings: &mut Vec<(String, Vec<&'a str>, String, String)>,
+            path: Vec<&'a str>,
+            what: String,
+            value: String,
+        ) {
+            settings.push((path.join("."), path, what, value));
+        }
         for (model, rule) in &file.models {
             if let Some(rename) = &rule.rename {
-                settings.push((
+                set(
+                    &mut settings,
                     vec!["models", model, "rename"],
                     format!("model {model} is renamed"),
                     format!("to \"{rename}\""),
-                ));
+                );
             }
             if let Some(table) = &rule.table {
-                settings.push((
+                set(
+                    &mut settings,
                     vec!["models", model, "table"],
                     format!("model {model} is written"),
                     format!("into table {table}"),
-                ));
+                );
             }
         }
         for (table, rule) in &file.tables {
             if let Some(rename) = &rule.rename {
-                settings.push((
+                set(
+                    &mut settings,
                     vec!["tables", table, "rename"],
                     format!("table {table} is renamed"),
                     format!("to {rename}"),
-                ));
+                );
             }
         }
         let columns = file
@@ -382,17 +397,82 @@ impl Rules {
         for (section, owner, columns) in columns {
             for (column, rule) in columns {
                 if let Some(source) = rule.value_source() {
-                    settings.push((
+                    set(
+                        &mut settings,
                         vec![section, owner, "columns", column],
                         format!("column {column} of {owner} gets its value"),
                         format!("from `{source}`"),
-                    ));
+                    );
                 }
             }
         }
+        // `[[xmlids]]` and `[[relations]]` entries are a list: the same external ids or the same
+        // pair of tables given twice, in one file or two, must say the same.
+        let positions: Vec<String> = (0..file.xmlids.len().max(file.relations.len()))
+            .map(|i| i.to_string())
+            .collect();
+        for (rule, index) in file.xmlids.iter().zip(&positions) {
+            let mut models = rule.models.clone();
+            models.sort();
+            let names = rule.name.as_deref().unwrap_or("*");
+            let prefixed = if rule.company_prefixed {
+                " (company-prefixed)"
+            } else {
+                ""
+            };
+            settings.push((
+                format!(
+                    "xmlids {}.{names}{prefixed} [{}]",
+                    rule.module,
+                    models.join(",")
+                ),
+                vec!["xmlids#", index],
+                format!(
+                    "external ids {}.{names}{prefixed}{} become",
+                    rule.module,
+                    if models.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" of {}", models.join(", "))
+                    }
+                ),
+                format!(
+                    "{}.{}",
+                    rule.to_module.as_deref().unwrap_or(&rule.module),
+                    rule.to_name.as_deref().unwrap_or(names)
+                ),
+            ));
+        }
+        for (rule, index) in file.relations.iter().zip(&positions) {
+            let columns: Vec<String> = rule
+                .columns
+                .iter()
+                .map(|(column, c)| {
+                    let keys: Vec<String> = c
+                        .value_source()
+                        .into_iter()
+                        .chain(
+                            c.references
+                                .as_ref()
+                                .map(|r| format!("references = \"{r}\"")),
+                        )
+                        .collect();
+                    format!("{column} = {{ {} }}", keys.join(", "))
+                })
+                .collect();
+            settings.push((
+                format!("relations {} {}", rule.from, rule.to),
+                vec!["relations#", index],
+                format!("the relation from {} to {} is", rule.from, rule.to),
+                format!(
+                    "filtered by `{}` with `{}`",
+                    rule.filter.as_deref().unwrap_or("true"),
+                    columns.join("; ")
+                ),
+            ));
+        }
         let mut problems = Vec::new();
-        for (path, what, value) in settings {
-            let key = path.join(".");
+        for (key, path, what, value) in settings {
             let here = line_in(name, lines, &path);
             match self.user_settings.get(&key) {
                 Some((earlier, there)) if *earlier != value => problems.push(format!(
@@ -421,6 +501,15 @@ impl Rules {
             let here = format!("{name}:{line}");
             let is_section = |s: &String| s == "models" || s == "tables";
             match path.as_slice() {
+                [section, module] if section == "modules" => {
+                    self.locations
+                        .entry(format!("modules.{module}"))
+                        .or_insert(here);
+                }
+                [section, module, what] if section == "modules" => {
+                    self.locations
+                        .insert(format!("modules.{module}.{what}"), here);
+                }
                 [section, owner] if is_section(section) => {
                     self.locations
                         .entry(format!("{section}.{owner}"))
@@ -481,6 +570,35 @@ impl Rules {
         let mut report = |key: &str, message: String| {
             problems.push(format!("rules file {}: {message}", self.location_of(key)));
         };
+        for (module, rule) in &self.modules {
+            let key = format!("modules.{module}");
+            if !self.locations.contains_key(&key) {
+                continue;
+            }
+            if !source.modules.contains_key(module) {
+                report(
+                    &key,
+                    format!(
+                        "module {module} is not installed in the source database; check its technical name"
+                    ),
+                );
+            }
+            for (what, name) in [
+                ("renamed_to", &rule.renamed_to),
+                ("merged_into", &rule.merged_into),
+            ] {
+                if let Some(name) = name
+                    && !target.modules.contains_key(name)
+                {
+                    report(
+                        &format!("{key}.{what}"),
+                        format!(
+                            "`{what} = \"{name}\"`: module {name} is not installed in the target database; its external ids could not be found there, so {module}'s records would be created again instead of matched"
+                        ),
+                    );
+                }
+            }
+        }
         let target_columns = |table: &str| -> Option<Vec<&str>> {
             target
                 .tables
@@ -1300,6 +1418,37 @@ mod tests {
     }
 
     #[test]
+    fn external_ids_or_relations_given_twice_differently_are_refused_with_both_places() {
+        let paths = write_files(
+            "lists",
+            &[
+                (
+                    "a.toml",
+                    "[[xmlids]]\nmodule = \"x_old\"\nname = \"tag_a\"\nto_module = \"x_new\"\n\n[[relations]]\nfrom = \"x_link\"\nto = \"x_pair_rel\"\ncolumns.a_id = { sql = \"s.a\", references = \"x.a\" }\n\n[[xmlids]]\nmodule = \"x_old\"\nname = \"tag_a\"\nto_module = \"x_other\"\n",
+                ),
+                (
+                    "b.toml",
+                    "[[relations]]\nfrom = \"x_link\"\nto = \"x_pair_rel\"\nfilter = \"s.a IS NOT NULL\"\ncolumns.a_id = { sql = \"s.a\", references = \"x.a\" }\n\n[[xmlids]]\nmodule = \"x_old\"\nname = \"tag_a\"\nto_module = \"x_new\"\n",
+                ),
+            ],
+        );
+        let message = Rules::load(&paths).unwrap_err().to_string();
+        let (a, b) = (paths[0].display(), paths[1].display());
+        assert_eq!(
+            message,
+            format!(
+                "rules file {a}:11: conflicting rules: external ids x_old.tag_a become x_other.tag_a here but x_new.tag_a at {a}:1; keep one of them\n\
+                 rules file {b}:1: conflicting rules: the relation from x_link to x_pair_rel is filtered by `s.a IS NOT NULL` with \
+                 `a_id = {{ sql = \"s.a\", references = \"x.a\" }}` here but filtered by `true` with \
+                 `a_id = {{ sql = \"s.a\", references = \"x.a\" }}` at {a}:6; keep one of them"
+            )
+        );
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
     fn two_source_tables_sent_into_one_target_table_are_refused_at_the_rule() {
         let models: &[(&str, &str, &[&str])] = &[
             ("x.thing", "x_thing", &["id", "x_ref"]),
@@ -1339,13 +1488,14 @@ mod tests {
 
     #[test]
     fn names_that_do_not_exist_are_located_at_the_key_that_names_them() {
-        let source = catalog(
+        let mut source = catalog(
             "source",
             &[
                 ("res.partner", "res_partner", &["id", "name", "ref"]),
                 ("x.thing", "x_thing", &["id", "x_ref"]),
             ],
         );
+        source.modules.insert("x_module".into(), "16.0.1.0".into());
         let target = catalog(
             "target",
             &[
@@ -1356,7 +1506,10 @@ mod tests {
         let paths = write_files(
             "names",
             &[
-                ("first.toml", "[models.\"x.thing\"]\nnote = \"ours\"\n"),
+                (
+                    "first.toml",
+                    "[models.\"x.thing\"]\nnote = \"ours\"\n\n[modules.x_module]\nrenamed_to = \"x_gone\"\n\n[modules.x_never]\nremoved = true\n",
+                ),
                 (
                     "second.toml",
                     "[models.\"x.thing\"]\nnatural_key = [\"x_code\", \"x_nope\"]\ncolumns.x_code = { sql = \"s.x_ref\", references = \"x.gone\" }\n\n[models.\"res.partner\"]\non_match = \"keep\"\nrename = \"res.contact\"\n\n[[xmlids]]\nmodels = [\"x.missing\"]\nmodule = \"base\"\n\n[tables.x_thing_rel]\nskip = true\n",
@@ -1365,7 +1518,7 @@ mod tests {
         );
         let rules = Rules::load(&paths).expect("the files parse");
         let message = rules.check_names(&source, &target).unwrap_err().to_string();
-        let second = paths[1].display();
+        let (first, second) = (paths[0].display(), paths[1].display());
         for expected in [
             format!(
                 "rules file {second}:2: `natural_key`: column x_nope does not exist in the target table x_thing"
@@ -1380,13 +1533,17 @@ mod tests {
                 "rules file {second}:9: `models`: model x.missing is not in the source database"
             ),
             format!("rules file {second}:13: table x_thing_rel is not in the source database"),
+            format!(
+                "rules file {first}:5: `renamed_to = \"x_gone\"`: module x_gone is not installed in the target database"
+            ),
+            format!("rules file {first}:7: module x_never is not installed in the source database"),
         ] {
             assert!(
                 message.contains(&expected),
                 "expected `{expected}` in {message}"
             );
         }
-        assert_eq!(message.lines().count(), 5, "{message}");
+        assert_eq!(message.lines().count(), 7, "{message}");
         for path in paths {
             let _ = std::fs::remove_file(path);
         }

@@ -1097,12 +1097,9 @@ fn unaccounted(planned: Option<&mapping::IdMap>, mapped: &[i32]) -> Vec<i32> {
     };
     let mut mapped = mapped.iter().peekable();
     let mut out = Vec::new();
-    for id in first..=last {
+    for id in planned.mapped_between(first, last) {
         while mapped.next_if(|&&m| m < id).is_some() {}
-        if mapped.peek() == Some(&&id) {
-            continue;
-        }
-        if planned.get(id).is_some() {
+        if mapped.peek() != Some(&&id) {
             out.push(id);
         }
     }

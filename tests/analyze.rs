@@ -374,7 +374,10 @@ fn conflicting_rules_files_and_unknown_names_are_refused_at_their_line_with_noth
          \n\
          [[xmlids]]\n\
          models = [\"res.partner.tags\"]\n\
-         module = \"base\"\n",
+         module = \"base\"\n\
+         \n\
+         [modules.sale]\n\
+         renamed_to = \"sales_19\"\n",
     );
     for command in ["analyze", "run"] {
         let outcome = pair.run(&["--rules", &first, "--rules", &second, command]);
@@ -398,6 +401,9 @@ fn conflicting_rules_files_and_unknown_names_are_refused_at_their_line_with_noth
                 "{names}:3: `references = \"res.partner.categ\"`: model res.partner.categ is not in the source database"
             ),
             format!("{names}:5: `models`: model res.partner.tags is not in the source database"),
+            format!(
+                "{names}:10: `renamed_to = \"sales_19\"`: module sales_19 is not installed in the target database"
+            ),
         ] {
             assert!(
                 outcome.stderr.contains(&expected),

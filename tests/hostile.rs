@@ -99,13 +99,18 @@ fn awkward_names_texts_large_values_and_dangling_references() {
 }
 
 /// A custom model present in both databases (made by Studio or a module of the company's own): a
-/// 63-byte table name, a reserved word and a mixed-case name with a space as columns, and two
-/// many2one to partners that must be remapped, one of them named with double quotes.
+/// 63-byte table name, a reserved word and a mixed-case name with a space as columns, two
+/// many2one to partners that must be remapped, one of them named with double quotes, and a
+/// many2many to partners whose table is named with capitals, a space and quotes and whose first
+/// column is a 63-byte name.
 #[test]
 fn a_custom_model_with_awkward_names_migrates_with_its_references() {
     let pair = DatabasePair::new("hostile_custom_model");
     let model = format!("x_studio_{}", "long_name_".repeat(6));
     let model = &model[..63];
+    let relation = "x_Studio \"Partner\" Rel";
+    let relation_sql = format!("\"{}\"", relation.replace('"', "\"\""));
+    let column1 = format!("{}_id", &model[..60]);
     for database in [&pair.source, &pair.target] {
         database.execute(&format!(
             "CREATE TABLE public.\"{model}\" (id serial PRIMARY KEY, x_name varchar, \
@@ -117,7 +122,13 @@ fn a_custom_model_with_awkward_names_migrates_with_its_references() {
              SELECT m.id, m.model, f.name, f.ttype, f.state, '{{\"en_US\": \"Custom\"}}', f.relation, true \
              FROM ir_model m, (VALUES ('id', 'integer', NULL, 'base'), ('x_name', 'char', NULL, 'manual'), \
              ('x_partner_id', 'many2one', 'res.partner', 'manual'), ('order', 'integer', NULL, 'base'), \
-             ('x_Mixed Case', 'text', NULL, 'manual'), ('x_\"Quoted\" Ref', 'many2one', 'res.partner', 'manual')) f (name, ttype, relation, state) WHERE m.model = '{model}'"
+             ('x_Mixed Case', 'text', NULL, 'manual'), ('x_\"Quoted\" Ref', 'many2one', 'res.partner', 'manual')) f (name, ttype, relation, state) WHERE m.model = '{model}'; \
+             CREATE TABLE public.{relation_sql} (\"{column1}\" integer NOT NULL REFERENCES public.\"{model}\" (id) ON DELETE CASCADE, \
+             res_partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE, PRIMARY KEY (\"{column1}\", res_partner_id)); \
+             INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, relation, relation_table, column1, column2, store) \
+             SELECT m.id, m.model, 'x_partner_ids', 'many2many', 'manual', '{{\"en_US\": \"Partners\"}}', 'res.partner', '{}', '{column1}', 'res_partner_id', true \
+             FROM ir_model m WHERE m.model = '{model}'",
+            relation.replace('\'', "''")
         ));
     }
     // Partners the migration creates get ids past this, never their source ids.
@@ -127,6 +138,12 @@ fn a_custom_model_with_awkward_names_migrates_with_its_references() {
         "INSERT INTO public.\"{model}\" (x_name, x_partner_id, \"order\", \"x_Mixed Case\", \"x_\"\"Quoted\"\" Ref\") \
          SELECT 'row ' || p.id, p.id, p.id * 10, 'Ünïcode ' || p.id, coalesce(p.parent_id, p.id) FROM res_partner p \
          ORDER BY p.id DESC LIMIT 3"
+    ));
+    // Each row linked to its partner and to the company's partner (matched, not created).
+    pair.source.execute(&format!(
+        "INSERT INTO public.{relation_sql} (\"{column1}\", res_partner_id) \
+         SELECT id, x_partner_id FROM public.\"{model}\" UNION \
+         SELECT c.id, (SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = 'main_partner') FROM public.\"{model}\" c"
     ));
     pair.run(&["run"]).assert_code(0);
 
@@ -157,6 +174,30 @@ fn a_custom_model_with_awkward_names_migrates_with_its_references() {
         )),
         3
     );
+    // The many2many pairs, translated back to source ids on the target side.
+    let expected = pair
+        .source
+        .scalar(&format!(
+            "SELECT string_agg(\"{column1}\" || '-' || res_partner_id, ',' ORDER BY \"{column1}\", res_partner_id) \
+             FROM public.{relation_sql}"
+        ))
+        .unwrap();
+    let actual = pair
+        .target
+        .scalar(&format!(
+            "SELECT string_agg(c.source_id || '-' || p.source_id, ',' ORDER BY c.source_id, p.source_id) \
+             FROM public.{relation_sql} r \
+             JOIN odoo_migrate.id_map c ON c.model = '{model}' AND c.target_id = r.\"{column1}\" \
+             JOIN odoo_migrate.id_map p ON p.model = 'res.partner' AND p.target_id = r.res_partner_id"
+        ))
+        .unwrap();
+    assert_eq!(actual, expected);
+    assert_eq!(
+        pair.target
+            .count(&format!("SELECT 1 FROM public.{relation_sql}")),
+        6
+    );
+    pair.run(&["verify"]).assert_code(0);
 }
 
 /// A custom model with rows that the target lacks blocks the migration, naming it and both ways
@@ -467,7 +508,9 @@ fn nulls_and_selection_values_odoo_does_not_expect_are_migrated_or_named() {
         failed.stderr.contains(&format!(
             "copying res_partner into res_partner (source record res.partner id {contact}): \
              new row for relation \"res_partner\" violates check constraint \"res_partner_check_name\""
-        )) && failed.stderr.contains("add or fix a rule"),
+        )) && failed
+            .stderr
+            .contains("add or fix a rule for the columns this constraint checks and run again"),
         "{}",
         failed.stderr
     );
@@ -604,4 +647,78 @@ fn one_external_id_on_two_source_records_follows_one_and_is_reported() {
         "{}",
         verified.stdout
     );
+}
+
+/// Records given huge ids by hand or by an import (two billion, next to ids in the hundreds): they
+/// migrate with every reference to them remapped, in memory that follows the number of records,
+/// not the size of the ids.
+#[test]
+fn records_with_huge_ids_migrate_with_their_references() {
+    let pair = DatabasePair::new("hostile_huge_ids");
+    let child: String = pair
+        .source
+        .scalar("SELECT max(id) FROM res_partner WHERE parent_id IS NULL AND NOT is_company")
+        .unwrap();
+    pair.source.execute(&format!(
+        "INSERT INTO res_partner (id, name, display_name, active, type, is_company, commercial_partner_id) \
+         VALUES (2000000000, 'Huge id', 'Huge id', true, 'contact', true, 2000000000); \
+         INSERT INTO res_partner_category (id, name, active) VALUES (2100000000, '{{\"en_US\": \"Big tag\"}}', true); \
+         INSERT INTO res_partner_res_partner_category_rel (category_id, partner_id) VALUES (2100000000, 2000000000); \
+         UPDATE res_partner SET parent_id = 2000000000 WHERE id = {child}"
+    ));
+    // At most 4 GB of address space: maps sized by the largest id would ask for 16 GB.
+    let output = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 4000000 && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_odoo-migrate"),
+            "--source",
+            &pair.source.url(),
+            "--target",
+            &pair.target.url(),
+            "run",
+        ])
+        .env_remove("ODOO_MIGRATE_SOURCE")
+        .env_remove("ODOO_MIGRATE_TARGET")
+        .env_remove("ODOO_MIGRATE_FAULT")
+        .output()
+        .expect("run odoo-migrate");
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let target_of = |model: &str, source_id: &str| {
+        pair.target
+            .scalar(&format!(
+                "SELECT target_id FROM odoo_migrate.id_map WHERE model = '{model}' AND source_id = {source_id}"
+            ))
+            .unwrap()
+    };
+    let huge = target_of("res.partner", "2000000000");
+    let tag = target_of("res.partner.category", "2100000000");
+    assert!(
+        huge.parse::<i64>().unwrap() < 1_000_000,
+        "a new id from the target's sequence: {huge}"
+    );
+    assert_eq!(
+        pair.target
+            .scalar(&format!(
+                "SELECT name || '|' || (SELECT count(*) FROM res_partner_res_partner_category_rel r \
+                 WHERE r.partner_id = p.id AND r.category_id = {tag}) FROM res_partner p WHERE p.id = {huge}"
+            ))
+            .as_deref(),
+        Some("Huge id|1")
+    );
+    assert_eq!(
+        pair.target
+            .scalar(&format!(
+                "SELECT parent_id FROM res_partner WHERE id = {}",
+                target_of("res.partner", &child)
+            ))
+            .as_deref(),
+        Some(huge.as_str())
+    );
+    pair.run(&["verify"]).assert_code(0);
 }
