@@ -94,10 +94,11 @@ for factor in "${FACTORS[@]}"; do
         || { say "odoo-migrate run failed:"; cat "$WORK/tool.err" >&2; exit 1; }
     read -r rss_kb tool_s < "$WORK/time"
 
-    # The tables the tool copied as they are (not the ones rules derive), their columns shared with
-    # the target, and the data the tool read: rows and on-disk size of every source table it copied.
+    # The tables the tool copied as they are (not the ones rules derive, nor the company-wide
+    # ir_property rows that become ir_default rows after the copy), their columns shared with the
+    # target, and the data the tool read: rows and on-disk size of every source table it copied.
     q -d "$tool_db" -c "COPY (SELECT DISTINCT source_table, target_table FROM odoo_migrate.model_state \
-        WHERE source_table !~ ' → ' AND rows_total > 0) TO STDOUT" > "$WORK/pairs"
+        WHERE source_table !~ ' → ' AND source_table <> 'ir_property' AND rows_total > 0) TO STDOUT" > "$WORK/pairs"
     tables=$(cut -f1 "$WORK/pairs" | sed "s/.*/'&'/" | paste -sd, -)
     read -r rows bytes < <(q -F ' ' -d "$src" -c "SELECT sum(c.reltuples)::bigint, sum(pg_table_size(c.oid)) \
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
