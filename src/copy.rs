@@ -15,7 +15,6 @@ use crate::codec::{Reader, Tuple, Writer};
 use crate::diff::TableKind;
 use crate::mapping::{How, Mappings};
 use crate::plan::{Output, TablePlan};
-use crate::rules::OnMatch;
 
 /// Bytes buffered before they are sent to the target.
 const SEND_THRESHOLD: usize = 1 << 20;
@@ -113,6 +112,16 @@ pub async fn copy_rows(
     } else {
         format!("public.{}", quote_ident(table))
     };
+    // Read before the COPY starts: the connection takes no other statement during it.
+    let mut xmlid_targets: Vec<Option<XmlidTargets>> = Vec::with_capacity(plan.columns.len());
+    for column in &plan.columns {
+        xmlid_targets.push(match &column.output {
+            Output::Xmlid { fallback, .. } => {
+                Some(XmlidTargets::read(transaction, plan, &column.target_column, fallback).await?)
+            }
+            _ => None,
+        });
+    }
     let copy_in = format!(
         "COPY {destination_table} ({}) FROM STDIN (FORMAT binary)",
         plan.column_list()
@@ -142,6 +151,7 @@ pub async fn copy_rows(
         })
         .collect();
     let company_map = mappings.get("res.company");
+    let owner_field = plan.owner_model_field();
 
     let mut outcome = CopyOutcome::default();
     let mut problems = ProblemLog::default();
@@ -187,7 +197,9 @@ pub async fn copy_rows(
                 (TableKind::Model, Some(map)) if plan.update_only => {
                     match (map.get(source_id), map.how(source_id)) {
                         (Some(_), Some(How::Created)) => Destination::Update,
-                        (Some(_), Some(_)) if plan.on_match == OnMatch::Update => {
+                        (Some(_), Some(_))
+                            if plan.updates_match(owner_field.and_then(|f| tuple.field(f))) =>
+                        {
                             Destination::Update
                         }
                         _ => Destination::Skip,
@@ -197,12 +209,17 @@ pub async fn copy_rows(
                     (Some(_), Some(How::Created)) => Destination::Insert,
                     (Some(_), Some(_)) => {
                         outcome.matched += 1;
-                        if plan.on_match == OnMatch::Update {
+                        if plan.updates_match(owner_field.and_then(|f| tuple.field(f))) {
                             Destination::Update
                         } else {
                             outcome.mapped_ids.push(source_id);
                             Destination::Skip
                         }
+                    }
+                    _ if mappings.is_removed(&plan.model, source_id) => {
+                        outcome.rejected += 1;
+                        outcome.rejected_ids.push(source_id);
+                        Destination::Skip
                     }
                     _ => {
                         problems.add("row_not_planned", "id", &plan.model, source_id);
@@ -302,6 +319,10 @@ pub async fn copy_rows(
                                 out.null();
                             }
                         },
+                    },
+                    Output::Xmlid { field, .. } => match &xmlid_targets[index] {
+                        Some(targets) => out.int4(targets.id_of(tuple.field(*field))),
+                        None => out.null(),
                     },
                     Output::CompanyJson { field, value_model } => match tuple.field(*field) {
                         None => out.null(),
@@ -549,6 +570,60 @@ async fn apply_updates(
 
 /// Rewrites a `res_model`/`res_id` pair. `Ok(None)` for NULL or 0 (Odoo's "no record"),
 /// `Err(model)` when the record is not mapped.
+/// The records of a target model by external id, for an [`Output::Xmlid`] column.
+struct XmlidTargets {
+    ids: HashMap<Vec<u8>, i32>,
+    fallback: i32,
+}
+
+impl XmlidTargets {
+    /// The external ids of the fallback's model in the target.
+    async fn read(
+        transaction: &Transaction<'_>,
+        plan: &TablePlan,
+        column: &str,
+        fallback: &str,
+    ) -> Result<XmlidTargets> {
+        let (module, name) = fallback.split_once('.').unwrap_or(("", fallback));
+        let row = transaction
+            .query_opt(
+                "SELECT model, res_id FROM ir_model_data WHERE module = $1 AND name = $2 AND res_id IS NOT NULL",
+                &[&module, &name],
+            )
+            .await
+            .with_context(|| format!("cannot read external id {fallback} in the target"))?
+            .with_context(|| {
+                format!(
+                    "the rule for {}.{column} falls back on external id {fallback}, which the target does not have; \
+                     correct the rule or install the module that defines it",
+                    plan.target_table
+                )
+            })?;
+        let model: String = row.get(0);
+        let ids = transaction
+            .query(
+                "SELECT module || '.' || name, res_id FROM ir_model_data WHERE model = $1 AND res_id IS NOT NULL",
+                &[&model],
+            )
+            .await
+            .with_context(|| format!("cannot read the external ids of {model} in the target"))?
+            .iter()
+            .map(|r| (r.get::<_, String>(0).into_bytes(), r.get(1)))
+            .collect();
+        Ok(XmlidTargets {
+            ids,
+            fallback: row.get(1),
+        })
+    }
+
+    fn id_of(&self, xmlid: Option<&[u8]>) -> i32 {
+        xmlid
+            .and_then(|x| self.ids.get(x))
+            .copied()
+            .unwrap_or(self.fallback)
+    }
+}
+
 fn polymorphic(
     tuple: &Tuple<'_>,
     field: usize,

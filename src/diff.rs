@@ -412,15 +412,23 @@ fn model_findings(
             }
             TableKind::Relation => {
                 let Some(target_table) = &pair.target_table else {
+                    let skipped = rules.tables.get(&pair.source_table).is_some_and(|t| t.skip);
                     out.push(Finding {
                         category: category::MODEL_REMOVED,
                         subject: pair.source_table.clone(),
                         detail: format!(
-                            "many2many table of {model} ({} rows) has no counterpart in the target",
-                            pair.rows
+                            "many2many table of {model} ({} rows) has no counterpart in the target{}",
+                            pair.rows,
+                            if skipped { "; skipped by rule" } else { "" }
                         ),
                         blocking: false,
-                        covered_by: None,
+                        covered_by: if skipped {
+                            rules
+                                .origin(&format!("tables.{}", pair.source_table))
+                                .map(str::to_string)
+                        } else {
+                            None
+                        },
                     });
                     continue;
                 };
@@ -488,7 +496,18 @@ fn model_findings(
                 subject: format!("{}.{}", model.name, field.name),
                 detail,
                 blocking: false,
-                covered_by: renamed.map(|_| "relation table kept".to_string()),
+                covered_by: renamed
+                    .map(|_| "relation table kept".to_string())
+                    .or_else(|| {
+                        // The table's own rule says where its rows go (renamed) or that they stay.
+                        let table = field.relation_table.as_deref()?;
+                        rules
+                            .tables
+                            .get(table)
+                            .filter(|t| t.skip || t.rename.is_some())
+                            .and_then(|_| rules.origin(&format!("tables.{table}")))
+                            .map(str::to_string)
+                    }),
             });
         }
     }

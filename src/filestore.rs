@@ -20,13 +20,17 @@ pub struct Transfer {
     pub missing: Vec<String>,
 }
 
-/// The `store_fname` of every attachment the migration created, as stored in the target.
+/// The `store_fname` of every attachment the migration created or wrote over (a matched record's
+/// field, such as a company logo, that takes the source's content), as stored in the target.
 pub async fn migrated_files(target: &Client) -> Result<Vec<String>> {
     Ok(target
         .query(
             "SELECT DISTINCT a.store_fname FROM ir_attachment a \
-             JOIN odoo_migrate.id_map m ON m.model = 'ir.attachment' AND m.target_id = a.id AND m.how = 'created' \
-             WHERE a.store_fname IS NOT NULL AND a.store_fname <> '' ORDER BY 1",
+             JOIN odoo_migrate.id_map m ON m.model = 'ir.attachment' AND m.target_id = a.id \
+             WHERE a.store_fname IS NOT NULL AND a.store_fname <> '' \
+               AND (m.how = 'created' OR EXISTS (SELECT 1 FROM odoo_migrate.before_images b \
+                    WHERE b.run_id = m.run_id AND b.table_name = 'ir_attachment' AND b.target_id = a.id)) \
+             ORDER BY 1",
             &[],
         )
         .await

@@ -181,9 +181,18 @@ impl IdMap {
 pub struct Mappings {
     maps: Vec<IdMap>,
     by_name: HashMap<String, usize>,
+    /// Per model, the source records left out because Odoo 19 deleted them (`not_in_target`).
+    removed: HashMap<String, HashSet<i32>>,
 }
 
 impl Mappings {
+    /// Whether a source record was left out on purpose (the rules' `not_in_target`).
+    pub fn is_removed(&self, model: &str, source_id: i32) -> bool {
+        self.removed
+            .get(model)
+            .is_some_and(|ids| ids.contains(&source_id))
+    }
+
     pub fn get(&self, model: &str) -> Option<&IdMap> {
         self.by_name.get(model).map(|&i| &self.maps[i])
     }
@@ -484,17 +493,66 @@ pub async fn plan(
         counts.natural_key += found;
     }
 
+    // 2b. The files of binary fields of matched records: the target's record has its own.
+    if planned
+        .iter()
+        .any(|p| p.source_model.as_deref() == Some("ir.attachment") && p.policy == Policy::Migrate)
+    {
+        counts.natural_key +=
+            match_field_attachments(source, transaction, rules, &mut mappings, &mut taken).await?;
+    }
+
+    // 2c. Records Odoo 19 deleted, unless the target has a counterpart: never created.
+    for row in &source_xmlids {
+        let (model, res_id, module, name): (String, i32, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let xmlid = format!("{module}.{name}");
+        if rules
+            .model(&model)
+            .is_none_or(|r| !r.not_in_target.contains(&xmlid))
+            || mappings.get(&model).and_then(|m| m.get(res_id)).is_some()
+            || !mappings
+                .removed
+                .entry(model.clone())
+                .or_default()
+                .insert(res_id)
+        {
+            continue;
+        }
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, source_id, message) \
+                 SELECT $1, 'info', 'removed_in_target', $2, $3, $4, $5",
+                &[
+                    &run_id,
+                    &model,
+                    &planned
+                        .iter()
+                        .find(|p| p.source_model.as_deref() == Some(model.as_str()))
+                        .and_then(|p| p.target_table.clone()),
+                    &i64::from(res_id),
+                    &format!(
+                        "{model} id {res_id} ({xmlid}) is not migrated: Odoo 19 deleted this record (rules: not_in_target)"
+                    ),
+                ],
+            )
+            .await
+            .context("cannot record a record that Odoo 19 deleted")?;
+    }
+
     // 3. New ids for the rest, taken from the target's sequence so that Odoo's next ids stay ahead.
     let mut needs: Vec<(&str, usize)> = Vec::new();
     let mut missing_of: Vec<(String, Vec<i32>)> = Vec::new();
+    let mappings_removed = std::mem::take(&mut mappings.removed);
     for pair in &planned {
         let model = pair.source_model.clone().unwrap_or_default();
         let ids = &source_ids[&model];
         let map = mappings.entry(&model);
+        let removed = mappings_removed.get(&model);
         let missing: Vec<i32> = ids
             .iter()
             .copied()
-            .filter(|id| map.get(*id).is_none())
+            .filter(|id| map.get(*id).is_none() && removed.is_none_or(|r| !r.contains(id)))
             .collect();
         if pair.policy == Policy::MatchOnly {
             counts.unmatched += missing.len();
@@ -947,6 +1005,8 @@ async fn match_natural_keys(
         by_key.entry(key).or_insert(row.get(0));
     }
     let mut found = 0;
+    let shared = rules.model(&model).is_some_and(|r| r.shared_match);
+    let mut left_over: Vec<(i32, i32)> = Vec::new();
     for row in &source_rows {
         let source_id: i32 = row.get(0);
         if mappings
@@ -981,12 +1041,85 @@ async fn match_natural_keys(
         if !complete || key.iter().all(Option::is_none) {
             continue;
         }
-        if let Some(&target_id) = by_key.get(&key)
-            && taken.entry(model.clone()).or_default().insert(target_id)
+        if let Some(&target_id) = by_key.get(&key) {
+            if taken.entry(model.clone()).or_default().insert(target_id) {
+                mappings
+                    .entry(&model)
+                    .insert(source_id, target_id, How::NaturalKey);
+                found += 1;
+            } else if shared {
+                left_over.push((source_id, target_id));
+            }
+        }
+    }
+    // After every one-to-one match, so that a key both sides have twice still pairs up.
+    for (source_id, target_id) in left_over {
+        mappings
+            .entry(&model)
+            .insert(source_id, target_id, How::NaturalKey);
+        found += 1;
+    }
+    Ok(found)
+}
+
+/// Matches the attachments that hold a binary field (`res_field`) of a matched record to the
+/// target's attachment of the same field of that record: Odoo reads one attachment per field and
+/// record, so a second one beside it would be a duplicate. Which content wins is the owner's
+/// `on_match` (see [`TablePlan::update_owners`]). Returns how many were matched.
+async fn match_field_attachments(
+    source: &Client,
+    transaction: &Transaction<'_>,
+    rules: &Rules,
+    mappings: &mut Mappings,
+    taken: &mut BTreeMap<String, HashSet<i32>>,
+) -> Result<usize> {
+    const FIELD_ATTACHMENTS: &str = "SELECT id, res_model, res_field, res_id FROM ir_attachment \
+         WHERE res_field IS NOT NULL AND res_model IS NOT NULL AND res_id > 0 ORDER BY id";
+    let renamed = rules.renamed_models();
+    let target_rows = transaction
+        .query(FIELD_ATTACHMENTS, &[])
+        .await
+        .context("cannot read the target's attachments of binary fields")?;
+    let mut by_field: HashMap<(String, String, i32), i32> = HashMap::new();
+    for row in &target_rows {
+        by_field
+            .entry((row.get(1), row.get(2), row.get(3)))
+            .or_insert(row.get(0));
+    }
+    if by_field.is_empty() {
+        return Ok(0);
+    }
+    let source_rows = source
+        .query(FIELD_ATTACHMENTS, &[])
+        .await
+        .context("cannot read the source's attachments of binary fields")?;
+    let mut found = 0;
+    for row in &source_rows {
+        let (id, owner_model, field, owner_id): (i32, String, String, i32) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        if mappings
+            .get("ir.attachment")
+            .and_then(|m| m.get(id))
+            .is_some()
+        {
+            continue;
+        }
+        let Some(owner_target) = mappings.get(&owner_model).and_then(|m| {
+            m.get(owner_id)
+                .filter(|_| m.how(owner_id).is_some_and(|h| h != How::Created))
+        }) else {
+            continue;
+        };
+        let target_model = renamed.get(&owner_model).cloned().unwrap_or(owner_model);
+        if let Some(&target_id) = by_field.get(&(target_model, field, owner_target))
+            && taken
+                .entry("ir.attachment".to_string())
+                .or_default()
+                .insert(target_id)
         {
             mappings
-                .entry(&model)
-                .insert(source_id, target_id, How::NaturalKey);
+                .entry("ir.attachment")
+                .insert(id, target_id, How::NaturalKey);
             found += 1;
         }
     }
@@ -1059,6 +1192,21 @@ pub async fn load(
         let model = pair.source_model.as_deref().unwrap_or_default();
         mappings.entry(model);
         mappings.alias(rules.model_in_target(model), model);
+    }
+    for row in client
+        .query(
+            "SELECT model, source_id::int FROM odoo_migrate.problems WHERE kind = 'removed_in_target' \
+             AND run_id IN (SELECT DISTINCT run_id FROM odoo_migrate.id_plan)",
+            &[],
+        )
+        .await
+        .context("cannot read the records left out as deleted by Odoo 19")?
+    {
+        mappings
+            .removed
+            .entry(row.get(0))
+            .or_default()
+            .insert(row.get(1));
     }
     Ok(mappings)
 }

@@ -31,6 +31,9 @@ pub enum Output {
         field: usize,
         value_model: Option<String>,
     },
+    /// The target id of the external id (`module.name` text) read, or of `fallback` when the
+    /// value is NULL or the target has no such external id.
+    Xmlid { field: usize, fallback: String },
 }
 
 impl Output {
@@ -41,7 +44,8 @@ impl Output {
             | Output::Remap { field, .. }
             | Output::Polymorphic { field, .. }
             | Output::Reference { field }
-            | Output::CompanyJson { field, .. } => *field,
+            | Output::CompanyJson { field, .. }
+            | Output::Xmlid { field, .. } => *field,
         }
     }
 }
@@ -79,6 +83,28 @@ pub struct TablePlan {
     pub filter: Option<String>,
     /// `run --update`: write into records already migrated, never create.
     pub update_only: bool,
+    /// Models (16 and 19 names) whose matched records take the source's values (`on_match =
+    /// "update"`): a matched row of this table that belongs to one of them (`res_model`/`res_id`,
+    /// such as the attachment of a company's logo) is updated too, whatever this table's own
+    /// `on_match`.
+    pub update_owners: Vec<String>,
+}
+
+impl TablePlan {
+    /// Whether a matched row is written over its target record.
+    pub fn updates_match(&self, owner_model: Option<&[u8]>) -> bool {
+        self.on_match == OnMatch::Update
+            || owner_model
+                .is_some_and(|owner| self.update_owners.iter().any(|m| m.as_bytes() == owner))
+    }
+
+    /// The field holding the model of the record the row belongs to, when it has one.
+    pub fn owner_model_field(&self) -> Option<usize> {
+        self.columns.iter().find_map(|c| match c.output {
+            Output::Polymorphic { model_field, .. } => Some(model_field),
+            _ => None,
+        })
+    }
 }
 
 impl TablePlan {
@@ -246,6 +272,7 @@ fn relation_plan(
         rows: source_table.row_count,
         filter: rule.filter.as_ref().map(|f| format!("({f})")),
         update_only: false,
+        update_owners: Vec::new(),
     })
 }
 
@@ -285,6 +312,27 @@ fn table_plan(
             .get(name)
             .cloned()
             .unwrap_or_else(|| name.clone());
+        if let Some(fallback) = rule.and_then(|r| r.xmlid.clone()) {
+            if target_column.data_type != "integer" {
+                bail!(
+                    "the rule for {}.{name} gives `xmlid`, but the column is {} in the target, not a many2one",
+                    target_table.name,
+                    target_column.data_type
+                );
+            }
+            let expression = rule.and_then(|r| r.sql.as_deref()).unwrap_or("NULL");
+            select.push(format!("({expression})::text"));
+            columns.push(ColumnPlan {
+                target_column: name.clone(),
+                target_type: target_column.data_type.clone(),
+                not_null: target_column.not_null,
+                output: Output::Xmlid {
+                    field: select.len() - 1,
+                    fallback,
+                },
+            });
+            continue;
+        }
         let source_column = source_table.column(&source_column_name);
         let cast = &target_column.data_type;
         let property = rule.and_then(|r| r.property.as_ref());
@@ -415,6 +463,19 @@ fn table_plan(
         );
     }
     let on_match = model_rule.and_then(|r| r.on_match).unwrap_or(OnMatch::Keep);
+    let update_owners = if columns
+        .iter()
+        .any(|c| matches!(c.output, Output::Polymorphic { .. }))
+    {
+        rules
+            .models
+            .iter()
+            .filter(|(_, rule)| rule.on_match == Some(OnMatch::Update))
+            .flat_map(|(model, rule)| std::iter::once(model.clone()).chain(rule.rename.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(TablePlan {
         key: pair.source_table.clone(),
         kind: pair.kind,
@@ -430,6 +491,7 @@ fn table_plan(
         rows: pair.rows,
         filter: None,
         update_only: false,
+        update_owners,
     })
 }
 

@@ -34,6 +34,10 @@ const DEFAULT_PACK: &[(&str, &str)] = &[
         include_str!("../rules/16-19/base.toml"),
     ),
     (
+        "rules/16-19/payment.toml",
+        include_str!("../rules/16-19/payment.toml"),
+    ),
+    (
         "rules/16-19/partner.toml",
         include_str!("../rules/16-19/partner.toml"),
     ),
@@ -212,12 +216,22 @@ pub struct ModelRule {
     /// Columns that identify a record without external id in both databases (target column names).
     pub natural_key: Option<Vec<String>>,
     pub on_match: Option<OnMatch>,
+    /// Odoo 19 has one record where 16 had several with the same natural key (a tax's two
+    /// identical repartition lines): once the keys are matched one to one, the source records left
+    /// over are matched to the target record of their key too, instead of being added beside it.
+    #[serde(default)]
+    pub shared_match: bool,
     /// How target columns get their values, by target column name.
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnRule>,
     /// Set-based SQL run in the target after the model's rows are copied, in the same transaction.
     #[serde(default)]
     pub post_sql: Vec<String>,
+    /// External ids (`module.name`) of records that Odoo 19 deleted: unless the target has a
+    /// counterpart of them, they are not created; each is listed in `odoo_migrate.problems` as
+    /// `removed_in_target`, and references to them follow their column rules or become NULL.
+    #[serde(default)]
+    pub not_in_target: Vec<String>,
     /// For the people who read and write rules; the tool does not act on it.
     #[allow(dead_code)]
     pub note: Option<String>,
@@ -264,6 +278,11 @@ pub struct ColumnRule {
     /// record) become `ir_default` rows of this column's field (the default), or are left out.
     #[serde(default = "yes")]
     pub company_default: bool,
+    /// The value is the id of a record of the target named by an external id: the `module.name`
+    /// that `sql` gives, when the target has it, else this one (which the target must have). For
+    /// a many2one that 19 requires and whose record 16 did not have (a transaction's payment
+    /// method, found from its provider).
+    pub xmlid: Option<String>,
     /// Leave the column to the target's default (or NULL).
     #[serde(default)]
     pub skip: bool,
@@ -925,9 +944,11 @@ impl Rules {
             merged.policy = rule.policy.or(merged.policy);
             merged.natural_key = rule.natural_key.or(merged.natural_key.take());
             merged.on_match = rule.on_match.or(merged.on_match);
+            merged.shared_match |= rule.shared_match;
             merged.note = rule.note.or(merged.note.take());
             merged.columns.extend(rule.columns);
             merged.post_sql.extend(rule.post_sql);
+            merged.not_in_target.extend(rule.not_in_target);
         }
         self.xmlids.extend(file.xmlids);
         for relation in file.relations {
@@ -1047,6 +1068,31 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
                     line_of(&[section, owner, "columns", column]),
                     sources.join("` and `")
                 ));
+            } else if rule.xmlid.is_some() {
+                let ignored: Vec<&str> = [
+                    rule.from.as_ref().map(|_| "from"),
+                    rule.property.as_ref().map(|_| "property"),
+                    rule.skip.then_some("skip"),
+                    rule.value_map.as_ref().map(|_| "value_map"),
+                    rule.references.as_ref().map(|_| "references"),
+                    rule.company_json.then_some("company_json"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !ignored.is_empty() {
+                    problems.push(format!(
+                        "rules file {}: conflicting rules for column {column} of {owner}: `xmlid` gives a target record's id, which `{}` cannot apply to; keep `xmlid` with `sql` only",
+                        line_of(&[section, owner, "columns", column]),
+                        ignored.join("` and `")
+                    ));
+                }
+                if rule.xmlid.as_deref().is_some_and(|x| !x.contains('.')) {
+                    problems.push(format!(
+                        "rules file {}: column {column} of {owner}: `xmlid` must be a full external id, `module.name`",
+                        line_of(&[section, owner, "columns", column]),
+                    ));
+                }
             } else if rule.skip {
                 let ignored: Vec<&str> = [
                     rule.value_map.as_ref().map(|_| "value_map"),
@@ -1281,6 +1327,22 @@ mod tests {
             error.starts_with("rules file mine.toml:3: conflicting rules for column phone of res.partner: `from` and `sql`"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn an_xmlid_column_rule_takes_only_sql_and_a_full_external_id() {
+        let text = "[models.\"payment.token\"]\ncolumns.payment_method_id = { xmlid = \"payment.payment_method_unknown\", references = \"payment.method\" }\ncolumns.provider_id = { xmlid = \"unknown\" }\n";
+        let error = parse("mine.toml", text).unwrap_err().to_string();
+        assert!(
+            error.contains("mine.toml:2: conflicting rules for column payment_method_id of payment.token: `xmlid` gives a target record's id, which `references` cannot apply to"),
+            "{error}"
+        );
+        assert!(
+            error.contains("mine.toml:3: column provider_id of payment.token: `xmlid` must be a full external id"),
+            "{error}"
+        );
+        let fine = "[models.\"payment.token\"]\ncolumns.payment_method_id = { sql = \"'payment.x'\", xmlid = \"payment.payment_method_unknown\" }\n";
+        assert!(parse("mine.toml", fine).is_ok());
     }
 
     /// Writes rules files of a test to a directory of its own, returning their paths.

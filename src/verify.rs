@@ -146,7 +146,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
         results.extend(references(&target, &session).await?);
     }
     if wanted("duplicates") {
-        results.extend(duplicates(&target).await?);
+        results.extend(duplicates(&target, &rules).await?);
     }
     if wanted("selection-values") {
         results.extend(selection_values(&target, &session, &plans).await?);
@@ -609,12 +609,20 @@ async fn references(target: &Client, session: &Session) -> Result<Vec<CheckResul
 
 /// No source record mapped twice (the primary key forbids it) and no target record that two source
 /// records were mapped to.
-async fn duplicates(target: &Client) -> Result<Vec<CheckResult>> {
+async fn duplicates(target: &Client, rules: &Rules) -> Result<Vec<CheckResult>> {
+    // Models whose rules match several source records to one target record on purpose.
+    let shared: Vec<String> = rules
+        .models
+        .iter()
+        .filter(|(_, rule)| rule.shared_match)
+        .map(|(model, _)| model.clone())
+        .collect();
     let rows = target
         .query(
             "SELECT model, target_id, array_agg(source_id ORDER BY source_id) FROM odoo_migrate.id_map \
+             WHERE NOT (model = ANY($1) AND how = 'natural_key') \
              GROUP BY model, target_id HAVING count(*) > 1 ORDER BY model, target_id",
-            &[],
+            &[&shared],
         )
         .await?;
     let problems: Vec<String> = rows
