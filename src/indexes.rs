@@ -31,6 +31,17 @@ pub struct Deferred {
     pub definition: String,
 }
 
+impl Deferred {
+    /// From a row of (table, index name, definition).
+    fn from_row(row: &tokio_postgres::Row) -> Deferred {
+        Deferred {
+            table: row.get(0),
+            name: row.get(1),
+            definition: row.get(2),
+        }
+    }
+}
+
 /// The tables that receive at least `threshold` rows; `rows` lists the rows each plan brings to
 /// its target table (several plans may fill one table). A threshold of 0 keeps every index.
 pub fn bulk_tables<'a>(
@@ -63,11 +74,7 @@ pub async fn set_aside(control: &mut Client, tables: &[String], run_id: i64) -> 
         .await
         .context("cannot read the indexes of the target tables")?
         .iter()
-        .map(|row| Deferred {
-            table: row.get(0),
-            name: row.get(1),
-            definition: row.get(2),
-        })
+        .map(Deferred::from_row)
         .collect();
     for indexes in found.chunk_by(|a, b| a.table == b.table) {
         let transaction = control.transaction().await?;
@@ -113,11 +120,7 @@ pub async fn deferred(client: &impl GenericClient, run_id: i64) -> Result<Vec<De
         .await
         .context("cannot read odoo_migrate.deferred_indexes")?
         .iter()
-        .map(|row| Deferred {
-            table: row.get(0),
-            name: row.get(1),
-            definition: row.get(2),
-        })
+        .map(Deferred::from_row)
         .collect())
 }
 
@@ -181,11 +184,18 @@ pub async fn rebuild(
 
 /// Builds again the indexes of `table` set aside by `run_id`, on one connection.
 pub async fn rebuild_table(client: &impl GenericClient, run_id: i64, table: &str) -> Result<()> {
-    for index in deferred(client, run_id)
-        .await?
+    let indexes: Vec<Deferred> = client
+        .query(
+            "SELECT table_name, index_name, definition FROM odoo_migrate.deferred_indexes \
+             WHERE run_id = $1 AND table_name = $2 ORDER BY index_name",
+            &[&run_id, &table],
+        )
+        .await
+        .with_context(|| format!("cannot read the indexes of {table} set aside"))?
         .iter()
-        .filter(|i| i.table == table)
-    {
+        .map(Deferred::from_row)
+        .collect();
+    for index in &indexes {
         build(client, index).await?;
     }
     Ok(())

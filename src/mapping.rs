@@ -438,14 +438,17 @@ pub async fn plan(
     }
 
     for (model, source_id, message, detail) in &conflicts {
-        transaction
-            .execute(
-                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, source_id, message, detail) \
-                 VALUES ($1, 'warning', 'external_id_conflict', $2, $3, $4, $5)",
-                &[&run_id, model, &i64::from(*source_id), message, detail],
-            )
-            .await
-            .context("cannot record an external id that names another record in the target")?;
+        PlanProblem {
+            severity: "warning",
+            kind: "external_id_conflict",
+            model,
+            table: None,
+            source_id: Some(*source_id),
+            message,
+            detail: Some(detail),
+        }
+        .record(transaction, run_id)
+        .await?;
     }
 
     // 2. Natural keys, models whose keys reference no other keyed model first.
@@ -519,25 +522,23 @@ pub async fn plan(
         {
             continue;
         }
-        transaction
-            .execute(
-                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, source_id, message) \
-                 SELECT $1, 'info', 'removed_in_target', $2, $3, $4, $5",
-                &[
-                    &run_id,
-                    &model,
-                    &planned
-                        .iter()
-                        .find(|p| p.source_model.as_deref() == Some(model.as_str()))
-                        .and_then(|p| p.target_table.clone()),
-                    &i64::from(res_id),
-                    &format!(
-                        "{model} id {res_id} ({xmlid}) is not migrated: Odoo 19 deleted this record (rules: not_in_target)"
-                    ),
-                ],
-            )
-            .await
-            .context("cannot record a record that Odoo 19 deleted")?;
+        let table = planned
+            .iter()
+            .find(|p| p.source_model.as_deref() == Some(model.as_str()))
+            .and_then(|p| p.target_table.clone());
+        PlanProblem {
+            severity: "info",
+            kind: "removed_in_target",
+            model: &model,
+            table: table.as_deref(),
+            source_id: Some(res_id),
+            message: &format!(
+                "{model} id {res_id} ({xmlid}) is not migrated: Odoo 19 deleted this record (rules: not_in_target)"
+            ),
+            detail: None,
+        }
+        .record(transaction, run_id)
+        .await?;
     }
 
     // 3. New ids for the rest, taken from the target's sequence so that Odoo's next ids stay ahead.
@@ -609,25 +610,23 @@ pub async fn plan(
         let Some((model, id)) = target_xmlids.get(&(x.module.clone(), x.name.clone())) else {
             continue;
         };
-        transaction
-            .execute(
-                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message, detail) \
-                 VALUES ($1, 'warning', 'external_id_taken', $2, NULL, $3, $4)",
-                &[
-                    &run_id,
-                    &x.model,
-                    &format!(
-                        "external id {}.{} of {} id {} is not given to its new record: the target's {}.{} already names {model} id {id}",
-                        x.module, x.name, x.model, x.source_id, x.module, x.name
-                    ),
-                    &serde_json::json!({
-                        "module": x.module, "name": x.name, "source_id": x.source_id,
-                        "target_model": model, "target_res_id": id,
-                    }),
-                ],
-            )
-            .await
-            .context("cannot record an external id the target already gives to another record")?;
+        PlanProblem {
+            severity: "warning",
+            kind: "external_id_taken",
+            model: &x.model,
+            table: None,
+            source_id: Some(x.source_id),
+            message: &format!(
+                "external id {}.{} of {} id {} is not given to its new record: the target's {}.{} already names {model} id {id}",
+                x.module, x.name, x.model, x.source_id, x.module, x.name
+            ),
+            detail: Some(&serde_json::json!({
+                "module": x.module, "name": x.name, "source_id": x.source_id,
+                "target_model": model, "target_res_id": id,
+            })),
+        }
+        .record(transaction, run_id)
+        .await?;
     }
     // Deduplicated by external id, in a stable order, before their rows get ids.
     created.sort_by(|a, b| {
@@ -665,14 +664,17 @@ pub async fn plan(
         }
     }
     for (model, source_id, message, detail) in &duplicates {
-        transaction
-            .execute(
-                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, source_id, message, detail) \
-                 VALUES ($1, 'warning', 'external_id_duplicate', $2, $3, $4, $5)",
-                &[&run_id, model, &i64::from(*source_id), message, detail],
-            )
-            .await
-            .context("cannot record an external id that names several source records")?;
+        PlanProblem {
+            severity: "warning",
+            kind: "external_id_duplicate",
+            model,
+            table: None,
+            source_id: Some(*source_id),
+            message,
+            detail: Some(detail),
+        }
+        .record(transaction, run_id)
+        .await?;
     }
     created.dedup_by(|a, b| a.module == b.module && a.name == b.name);
     let first_row_id = if created.is_empty() {
@@ -1060,6 +1062,40 @@ async fn match_natural_keys(
         found += 1;
     }
     Ok(found)
+}
+
+/// A finding of the id plan, recorded in `odoo_migrate.problems` in the plan's transaction.
+struct PlanProblem<'a> {
+    severity: &'a str,
+    kind: &'a str,
+    model: &'a str,
+    table: Option<&'a str>,
+    source_id: Option<i32>,
+    message: &'a str,
+    detail: Option<&'a serde_json::Value>,
+}
+
+impl PlanProblem<'_> {
+    async fn record(&self, transaction: &Transaction<'_>, run_id: i64) -> Result<()> {
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, source_id, message, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &run_id,
+                    &self.severity,
+                    &self.kind,
+                    &self.model,
+                    &self.table,
+                    &self.source_id.map(i64::from),
+                    &self.message,
+                    &self.detail,
+                ],
+            )
+            .await
+            .with_context(|| format!("cannot record a problem of kind {} for {}", self.kind, self.model))?;
+        Ok(())
+    }
 }
 
 /// Matches the attachments that hold a binary field (`res_field`) of a matched record to the
