@@ -1027,14 +1027,21 @@ async fn copy_chunk(
         // The chunk's planned ids as a range, less the few that were not accounted for (rejected
         // rows, rows gone from the source): an index range instead of an array of every id.
         let excluded = unaccounted(mappings.get(&plan.model), &outcome.mapped_ids);
+        // A chunk's range follows the last checkpoint, so each mapping is written once: a plain
+        // insert (half the cost of ON CONFLICT), whose key would stop the chunk on a double.
+        // `run --update` goes over records already mapped.
+        let record_mappings = if plan.update_only {
+            "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
+             SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
+             WHERE p.model = $1 AND p.source_id BETWEEN $2 AND $3 AND p.source_id <> ALL($4::int[]) \
+             ON CONFLICT (model, source_id) DO NOTHING"
+        } else {
+            "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
+             SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
+             WHERE p.model = $1 AND p.source_id BETWEEN $2 AND $3 AND p.source_id <> ALL($4::int[])"
+        };
         transaction
-            .execute(
-                "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
-                 SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
-                 WHERE p.model = $1 AND p.source_id BETWEEN $2 AND $3 AND p.source_id <> ALL($4::int[]) \
-                 ON CONFLICT (model, source_id) DO NOTHING",
-                &[&plan.model, first, end, &excluded],
-            )
+            .execute(record_mappings, &[&plan.model, first, end, &excluded])
             .await
             .with_context(|| format!("cannot record the mappings of {}", plan.model))?;
         transaction
