@@ -287,12 +287,14 @@ pub async fn plan(
         .iter()
         .map(|p| p.target_table.as_deref().unwrap_or_default())
         .collect();
-    let mut source_id_lists = read_ids(source, &source_tables, true)
-        .await
-        .context("cannot read the ids of the source tables")?;
-    let mut target_id_lists = read_ids(transaction, &target_tables, false)
-        .await
-        .context("cannot read the ids of the target tables")?;
+    let (source_id_lists, target_id_lists) = tokio::join!(
+        read_ids(source, &source_tables, true),
+        read_ids(transaction, &target_tables, false)
+    );
+    let mut source_id_lists =
+        source_id_lists.context("cannot read the ids of the source tables")?;
+    let mut target_id_lists =
+        target_id_lists.context("cannot read the ids of the target tables")?;
     for (index, pair) in planned.iter().enumerate() {
         let model = pair.source_model.clone().unwrap_or_default();
         let ids = std::mem::take(&mut source_id_lists[index]);
@@ -309,27 +311,26 @@ pub async fn plan(
         );
     }
 
-    // 1. External ids.
-    let target_xmlids: HashMap<(String, String), (String, i32)> = transaction
-        .query(
-            "SELECT module, name, model, res_id FROM ir_model_data WHERE res_id IS NOT NULL",
-            &[],
-        )
-        .await
-        .context("cannot read the target's ir_model_data")?
-        .iter()
-        .map(|row| ((row.get(0), row.get(1)), (row.get(2), row.get(3))))
-        .collect();
+    // 1. External ids, both sides read at once.
     // Per model, the external ids of modules come before those of exports, imports or hand-made
     // ones (`__export__`, `__custom__`, …): a module's own name decides a match first.
-    let source_xmlids = source
-        .query(
+    let (target_rows, source_xmlids) = tokio::join!(
+        transaction.query(
+            "SELECT module, name, model, res_id FROM ir_model_data WHERE res_id IS NOT NULL",
+            &[],
+        ),
+        source.query(
             "SELECT model, res_id, module, name, coalesce(noupdate, false), create_date, write_date FROM ir_model_data \
              WHERE res_id IS NOT NULL ORDER BY (model <> 'res.company'), model, (module LIKE '\\_\\_%'), res_id, module, name",
             &[],
         )
-        .await
-        .context("cannot read the source's ir_model_data")?;
+    );
+    let target_xmlids: HashMap<(String, String), (String, i32)> = target_rows
+        .context("cannot read the target's ir_model_data")?
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), (row.get(2), row.get(3))))
+        .collect();
+    let source_xmlids = source_xmlids.context("cannot read the source's ir_model_data")?;
     let mut counts = PlanCounts::default();
     let mut xmlids_to_create: Vec<XmlidToCreate> = Vec::new();
     // Target records matched by external id: (model, target id) → (source id, the external id).

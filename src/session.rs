@@ -41,14 +41,10 @@ impl Session {
             source_endpoint.pool(pool_size),
             target_endpoint.pool(pool_size)
         )?;
-        let (source_catalog, target_catalog) = {
-            let source_client = source.get().await?;
-            let target_client = target.get().await?;
-            tokio::try_join!(
-                catalog::load(&**source_client, Side::Source, source_endpoint.database()),
-                catalog::load(&**target_client, Side::Target, target_endpoint.database())
-            )?
-        };
+        let (source_catalog, target_catalog) = tokio::try_join!(
+            catalog::load(&source, Side::Source, source_endpoint.database()),
+            catalog::load(&target, Side::Target, target_endpoint.database())
+        )?;
         check_versions(&source_catalog, &target_catalog)?;
         let (source_uuid, target_uuid) = {
             let source_client = source.get().await?;
