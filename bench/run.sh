@@ -24,19 +24,11 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
+. bench/common.sh
 DUMPS="${ODOO_MIGRATE_DUMPS:-../shared/odoo-dumps}"
-JOBS="${JOBS:-4}"
-BIN=target/release/odoo-migrate
 FACTORS=("$@")
 [ ${#FACTORS[@]} -gt 0 ] || FACTORS=(1 10 100)
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
 
-say() { printf '%s\n' "$*" >&2; }
-q() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-url() { printf 'postgres://%s@%s:%s/%s' "$PGUSER" "$PGHOST" "$PGPORT" "$1"; }
-exists() { [ "$(q -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$1'")" = 1 ]; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 

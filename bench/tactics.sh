@@ -11,19 +11,11 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
-JOBS="${JOBS:-4}"
+. bench/common.sh
 FACTOR="${1:-100}"
-BIN=target/release/odoo-migrate
 src="omb_src_$FACTOR"
 db="omb_tgt_${FACTOR}_tactic"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-
-q() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-url() { printf 'postgres://%s@%s:%s/%s' "$PGUSER" "$PGHOST" "$PGPORT" "$1"; }
-[ "$(q -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$src'")" = 1 ] \
-    || { echo "no $src: run bench/run.sh $FACTOR first" >&2; exit 2; }
+exists "$src" || { say "no $src: run bench/run.sh $FACTOR first"; exit 2; }
 cargo build --release --quiet --bin odoo-migrate
 
 REPEAT="${REPEAT:-2}"

@@ -538,6 +538,27 @@ fn model_findings(
     }
 }
 
+/// Whether an SQL expression of a rule reads `s.<column>` (quoted or not) of the source row.
+fn sql_reads_source_column(sql: &str, column: &str) -> bool {
+    let quoted = format!("s.\"{column}\"");
+    if sql.contains(&quoted) {
+        return true;
+    }
+    let plain = format!("s.{column}");
+    sql.match_indices(&plain).any(|(at, _)| {
+        let before_ok = at == 0
+            || !sql[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        let after_ok = !sql[at + plain.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        before_ok && after_ok
+    })
+}
+
 fn describe_relation(field: &Field) -> String {
     format!(
         "({}, {}, {})",
@@ -578,15 +599,44 @@ fn column_findings(
         if target_table.has_column(&column.name) || consumed.contains(column.name.as_str()) {
             continue;
         }
+        // A rule that reads the column carries its data into another one.
+        let read_by: Vec<&str> = column_rules
+            .map(|rules| {
+                rules
+                    .iter()
+                    .filter(|(_, rule)| {
+                        rule.from.as_deref() == Some(column.name.as_str())
+                            || rule
+                                .sql
+                                .as_deref()
+                                .is_some_and(|sql| sql_reads_source_column(sql, &column.name))
+                    })
+                    .map(|(target_column, _)| target_column.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
         out.push(Finding {
             category: category::COLUMN_REMOVED,
             subject: format!("{}.{}", pair.source_table, column.name),
-            detail: format!(
-                "{} ({} rows in the table) has no column in {table}",
-                column.data_type, pair.rows
-            ),
+            detail: if read_by.is_empty() {
+                format!(
+                    "{} ({} rows in the table) has no column in {table}",
+                    column.data_type, pair.rows
+                )
+            } else {
+                format!(
+                    "{} ({} rows in the table) has no column in {table}; read by the rule for {}",
+                    column.data_type,
+                    pair.rows,
+                    read_by.join(", ")
+                )
+            },
             blocking: false,
-            covered_by: None,
+            covered_by: if read_by.is_empty() {
+                None
+            } else {
+                rule_origin.clone()
+            },
         });
     }
     for column in &target_table.columns {
@@ -947,4 +997,22 @@ async fn store(session: &Session, analysis: &Analysis) -> Result<()> {
     side_schema::finish_run(&*transaction, run_id, "finished", None).await?;
     transaction.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_reading_a_removed_column_is_found_by_its_source_alias() {
+        assert!(sql_reads_source_column(
+            "COALESCE(s.phone, s.mobile)",
+            "mobile"
+        ));
+        assert!(sql_reads_source_column("s.\"code\" || 'x'", "code"));
+        assert!(sql_reads_source_column("s.code", "code"));
+        assert!(!sql_reads_source_column("s.mobile_blacklisted", "mobile"));
+        assert!(!sql_reads_source_column("ss.mobile", "mobile"));
+        assert!(!sql_reads_source_column("x.s.mobile", "mobile"));
+    }
 }
