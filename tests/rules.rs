@@ -70,7 +70,13 @@ fn every_rule_family_on_real_rows() {
          SELECT 902, p.id, 1, 7, 'TX-PAYPAL', 'done', 10, 'online_token', 901 FROM payment_provider p WHERE p.code = 'paypal'; \
          INSERT INTO payment_transaction (id, provider_id, currency_id, partner_id, reference, state, amount, operation) \
          SELECT 903, p.id, 1, 7, 'TX-OTHER', 'draft', 5, 'online_redirect' FROM payment_provider p \
-         WHERE p.id = (SELECT min(id) FROM payment_provider WHERE code = 'none')",
+         WHERE p.id = (SELECT min(id) FROM payment_provider WHERE code = 'none'); \
+         INSERT INTO uom_uom (id, category_id, uom_type, name, factor, rounding, active) \
+         VALUES (901, 1, 'bigger', '{\"en_US\": \"Pack of 6\"}', 1.0 / 6, 1, true); \
+         UPDATE crm_lead SET mobile = '+33 6 00 00 00 01' WHERE id = 1; \
+         UPDATE crm_lead SET phone = NULL, mobile = '+33 6 00 00 00 02' WHERE id = 2; \
+         UPDATE crm_stage SET team_id = 2 WHERE id = (SELECT min(id) FROM crm_stage); \
+         UPDATE stock_valuation_layer SET value = 195 WHERE stock_move_id = 50",
     );
     pair.run(&["run"]).assert_code(0);
     let companies = mapping(&pair.target, "res.company");
@@ -726,6 +732,57 @@ fn every_rule_family_on_real_rows() {
         pair.target
             .count("SELECT 1 FROM odoo_migrate.problems WHERE kind = 'external_id_taken'"),
         0
+    );
+
+    // Units of measure: no categories in 19; a unit is a multiple of its category's reference
+    // unit (relative_factor, relative_uom_id).
+    let units = mapping(&pair.target, "uom.uom");
+    assert_eq!(units[&901].1, "created");
+    assert_eq!(
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT trim_scale(relative_factor::numeric)::text, relative_uom_id::text FROM uom_uom WHERE id = {}",
+                units[&901].0
+            )
+        )[0],
+        vec![Some("6".to_string()), Some(units[&1].0.to_string())]
+    );
+
+    // CRM: the mobile number is merged into the phone; a stage's team is one of its teams.
+    let leads = mapping(&pair.target, "crm.lead");
+    let phone_of = |lead: i32| {
+        pair.target.scalar(&format!(
+            "SELECT phone FROM crm_lead WHERE id = {}",
+            leads[&lead].0
+        ))
+    };
+    assert_eq!(
+        phone_of(1).as_deref(),
+        Some("+33 1 25 54 45 69 // +33 6 00 00 00 01")
+    );
+    assert_eq!(phone_of(2).as_deref(), Some("+33 6 00 00 00 02"));
+    let stages = mapping(&pair.target, "crm.stage");
+    let teams = mapping(&pair.target, "crm.team");
+    let stage = id(&rows(&pair.source, "SELECT min(id)::text FROM crm_stage")[0][0]);
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM crm_stage_crm_team_rel WHERE crm_stage_id = {} AND crm_team_id = {}",
+            stages[&stage].0, teams[&2].0
+        )),
+        1
+    );
+
+    // Stock valuation: the layers are gone; a move's value is the sum of its 16 layers.
+    let moves = mapping(&pair.target, "stock.move");
+    assert_eq!(
+        pair.target
+            .scalar(&format!(
+                "SELECT trim_scale(value)::text FROM stock_move WHERE id = {}",
+                moves[&50].0
+            ))
+            .as_deref(),
+        Some("195")
     );
 
     // Mail: messages of mail.channel belong to discuss.channel records.
