@@ -76,7 +76,10 @@ fn every_rule_family_on_real_rows() {
          UPDATE crm_lead SET mobile = '+33 6 00 00 00 01' WHERE id = 1; \
          UPDATE crm_lead SET phone = NULL, mobile = '+33 6 00 00 00 02' WHERE id = 2; \
          UPDATE crm_stage SET team_id = 2 WHERE id = (SELECT min(id) FROM crm_stage); \
-         UPDATE stock_valuation_layer SET value = 195 WHERE stock_move_id = 50",
+         UPDATE stock_valuation_layer SET value = 195 WHERE stock_move_id = 50; \
+         INSERT INTO account_payment (id, move_id, payment_type, partner_type, amount, is_matched) \
+         VALUES (901, 8, 'inbound', 'customer', 100, true); \
+         UPDATE account_move SET payment_id = 901, ref = 'PAY-MEMO' WHERE id = 8",
     );
     pair.run(&["run"]).assert_code(0);
     let companies = mapping(&pair.target, "res.company");
@@ -732,6 +735,40 @@ fn every_rule_family_on_real_rows() {
         pair.target
             .count("SELECT 1 FROM odoo_migrate.problems WHERE kind = 'external_id_taken'"),
         0
+    );
+
+    // Payments no longer inherit their journal entry: name, date, journal, company and memo are
+    // the entry's; a posted payment matched with the bank is paid; the entry points back at it.
+    let payments = mapping(&pair.target, "account.payment");
+    let journals = mapping(&pair.target, "account.journal");
+    let moves_of_account = mapping(&pair.target, "account.move");
+    let entry = rows(
+        &pair.source,
+        "SELECT name, date::text, journal_id::text FROM account_move WHERE id = 8",
+    );
+    assert_eq!(
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT name, date::text, journal_id::text, memo, state, move_id::text FROM account_payment WHERE id = {}",
+                payments[&901].0
+            )
+        )[0],
+        vec![
+            entry[0][0].clone(),
+            entry[0][1].clone(),
+            Some(journals[&id(&entry[0][2])].0.to_string()),
+            Some("PAY-MEMO".to_string()),
+            Some("paid".to_string()),
+            Some(moves_of_account[&8].0.to_string()),
+        ]
+    );
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT origin_payment_id::text FROM account_move WHERE id = {}",
+            moves_of_account[&8].0
+        )),
+        Some(payments[&901].0.to_string())
     );
 
     // Units of measure: no categories in 19; a unit is a multiple of its category's reference
