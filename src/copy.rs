@@ -568,8 +568,6 @@ async fn apply_updates(
     Ok(updated)
 }
 
-/// Rewrites a `res_model`/`res_id` pair. `Ok(None)` for NULL or 0 (Odoo's "no record"),
-/// `Err(model)` when the record is not mapped.
 /// The records of a target model by external id, for an [`Output::Xmlid`] column.
 struct XmlidTargets {
     ids: HashMap<Vec<u8>, i32>,
@@ -624,6 +622,8 @@ impl XmlidTargets {
     }
 }
 
+/// Rewrites a `res_model`/`res_id` pair. `Ok(None)` for NULL or 0 (Odoo's "no record"),
+/// `Err(model)` when the record is not mapped.
 fn polymorphic(
     tuple: &Tuple<'_>,
     field: usize,
