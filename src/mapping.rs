@@ -438,19 +438,7 @@ pub async fn plan(
         }
     }
 
-    for (model, source_id, message, detail) in &conflicts {
-        PlanProblem {
-            severity: "warning",
-            kind: "external_id_conflict",
-            model,
-            table: None,
-            source_id: Some(*source_id),
-            message,
-            detail: Some(detail),
-        }
-        .record(transaction, run_id)
-        .await?;
-    }
+    record_external_id_problems(transaction, run_id, "external_id_conflict", &conflicts).await?;
 
     // 2. Natural keys, models whose keys reference no other keyed model first.
     let mut keyed: Vec<&&TablePair> = planned
@@ -664,19 +652,7 @@ pub async fn plan(
             ));
         }
     }
-    for (model, source_id, message, detail) in &duplicates {
-        PlanProblem {
-            severity: "warning",
-            kind: "external_id_duplicate",
-            model,
-            table: None,
-            source_id: Some(*source_id),
-            message,
-            detail: Some(detail),
-        }
-        .record(transaction, run_id)
-        .await?;
-    }
+    record_external_id_problems(transaction, run_id, "external_id_duplicate", &duplicates).await?;
     created.dedup_by(|a, b| a.module == b.module && a.name == b.name);
     let first_row_id = if created.is_empty() {
         0
@@ -1097,6 +1073,29 @@ impl PlanProblem<'_> {
             .with_context(|| format!("cannot record a problem of kind {} for {}", self.kind, self.model))?;
         Ok(())
     }
+}
+
+/// Records external ids that could not follow their record, each as a warning of `kind`.
+async fn record_external_id_problems(
+    transaction: &Transaction<'_>,
+    run_id: i64,
+    kind: &str,
+    found: &[(String, i32, String, serde_json::Value)],
+) -> Result<()> {
+    for (model, source_id, message, detail) in found {
+        PlanProblem {
+            severity: "warning",
+            kind,
+            model,
+            table: None,
+            source_id: Some(*source_id),
+            message,
+            detail: Some(detail),
+        }
+        .record(transaction, run_id)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Matches the attachments that hold a binary field (`res_field`) of a matched record to the

@@ -292,6 +292,25 @@ pub struct ColumnRule {
 }
 
 impl ColumnRule {
+    /// The keys of `among` that this rule sets, in that order.
+    fn keys_set(&self, among: &[&'static str]) -> Vec<&'static str> {
+        among
+            .iter()
+            .copied()
+            .filter(|key| match *key {
+                "from" => self.from.is_some(),
+                "sql" => self.sql.is_some(),
+                "property" => self.property.is_some(),
+                "skip" => self.skip,
+                "value_map" => self.value_map.is_some(),
+                "references" => self.references.is_some(),
+                "company_json" => self.company_json,
+                "xmlid" => self.xmlid.is_some(),
+                _ => false,
+            })
+            .collect()
+    }
+
     /// Where the column's value comes from, as written (`from = "x"`, `sql = "…"`, …), when the
     /// rule says.
     fn value_source(&self) -> Option<String> {
@@ -1053,15 +1072,7 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
         .chain(file.tables.iter().map(|(t, r)| ("tables", t, &r.columns)));
     for (section, owner, columns) in sections {
         for (column, rule) in columns {
-            let sources: Vec<&str> = [
-                rule.from.as_ref().map(|_| "from"),
-                rule.sql.as_ref().map(|_| "sql"),
-                rule.property.as_ref().map(|_| "property"),
-                rule.skip.then_some("skip"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
+            let sources = rule.keys_set(&["from", "sql", "property", "skip"]);
             if sources.len() > 1 {
                 problems.push(format!(
                     "rules file {}: conflicting rules for column {column} of {owner}: `{}` each give its value; keep one",
@@ -1069,17 +1080,14 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
                     sources.join("` and `")
                 ));
             } else if rule.xmlid.is_some() {
-                let ignored: Vec<&str> = [
-                    rule.from.as_ref().map(|_| "from"),
-                    rule.property.as_ref().map(|_| "property"),
-                    rule.skip.then_some("skip"),
-                    rule.value_map.as_ref().map(|_| "value_map"),
-                    rule.references.as_ref().map(|_| "references"),
-                    rule.company_json.then_some("company_json"),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
+                let ignored = rule.keys_set(&[
+                    "from",
+                    "property",
+                    "skip",
+                    "value_map",
+                    "references",
+                    "company_json",
+                ]);
                 if !ignored.is_empty() {
                     problems.push(format!(
                         "rules file {}: conflicting rules for column {column} of {owner}: `xmlid` gives a target record's id, which `{}` cannot apply to; keep `xmlid` with `sql` only",
@@ -1094,14 +1102,7 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
                     ));
                 }
             } else if rule.skip {
-                let ignored: Vec<&str> = [
-                    rule.value_map.as_ref().map(|_| "value_map"),
-                    rule.references.as_ref().map(|_| "references"),
-                    rule.company_json.then_some("company_json"),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
+                let ignored = rule.keys_set(&["value_map", "references", "company_json"]);
                 if !ignored.is_empty() {
                     problems.push(format!(
                         "rules file {}: conflicting rules for column {column} of {owner}: `skip` leaves it to the target's default, so `{}` would never apply; remove one",
