@@ -582,11 +582,11 @@ fn column_findings(
         TableKind::Model => rules.model(model_name).map(|r| &r.columns),
         TableKind::Relation => rules.tables.get(&pair.source_table).map(|r| &r.columns),
     };
-    let rule_origin = match pair.kind {
-        TableKind::Model => rules.origin(&format!("models.{model_name}")),
-        TableKind::Relation => rules.origin(&format!("tables.{}", pair.source_table)),
-    }
-    .map(str::to_string);
+    let owner_key = match pair.kind {
+        TableKind::Model => format!("models.{model_name}"),
+        TableKind::Relation => format!("tables.{}", pair.source_table),
+    };
+    let rule_origin = rules.origin(&owner_key).map(str::to_string);
     let source_model = source.models.get(model_name);
     let target_model = pair
         .target_model
@@ -615,28 +615,45 @@ fn column_findings(
                     .collect()
             })
             .unwrap_or_default();
+        // A relation rule that reads it carries its data into a many2many table.
+        let read_by_relation = rules.relations.iter().find(|relation| {
+            relation.from == pair.source_table
+                && relation
+                    .filter
+                    .iter()
+                    .chain(relation.columns.values().filter_map(|c| c.sql.as_ref()))
+                    .any(|sql| sql_reads_source_column(sql, &column.name))
+        });
+        let lost = format!(
+            "{} ({} rows in the table) has no column in {table}",
+            column.data_type, pair.rows
+        );
+        let (detail, covered_by) = if !read_by.is_empty() {
+            (
+                format!("{lost}; read by the rule for {}", read_by.join(", ")),
+                rule_origin.clone(),
+            )
+        } else if let Some(relation) = read_by_relation {
+            (
+                format!("{lost}; read by the relation rule into {}", relation.to),
+                rules
+                    .origin(&format!("relations.{}.{}", relation.from, relation.to))
+                    .map(str::to_string),
+            )
+        } else if let Some((reason, origin)) = rules.dropped_column(&owner_key, &column.name) {
+            (
+                format!("{lost}; dropped: {reason}"),
+                Some(origin.to_string()),
+            )
+        } else {
+            (lost, None)
+        };
         out.push(Finding {
             category: category::COLUMN_REMOVED,
             subject: format!("{}.{}", pair.source_table, column.name),
-            detail: if read_by.is_empty() {
-                format!(
-                    "{} ({} rows in the table) has no column in {table}",
-                    column.data_type, pair.rows
-                )
-            } else {
-                format!(
-                    "{} ({} rows in the table) has no column in {table}; read by the rule for {}",
-                    column.data_type,
-                    pair.rows,
-                    read_by.join(", ")
-                )
-            },
+            detail,
             blocking: false,
-            covered_by: if read_by.is_empty() {
-                None
-            } else {
-                rule_origin.clone()
-            },
+            covered_by,
         });
     }
     for column in &target_table.columns {

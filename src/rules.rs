@@ -86,6 +86,10 @@ pub struct RulesFile {
     /// Records that Odoo 16 shared between companies and Odoo 19 keeps one per company.
     #[serde(default)]
     pub company_copies: Vec<CompanyCopyRule>,
+    /// Source columns, by name, whose data Odoo 19 has no place for in any table that lost them
+    /// (`message_main_attachment_id`), each with the reason.
+    #[serde(default)]
+    pub dropped_everywhere: BTreeMap<String, String>,
 }
 
 /// Records of `model` that Odoo 16 shared between companies while Odoo 19 gives each its
@@ -232,6 +236,11 @@ pub struct ModelRule {
     /// `removed_in_target`, and references to them follow their column rules or become NULL.
     #[serde(default)]
     pub not_in_target: Vec<String>,
+    /// Source columns that Odoo 19 has no column for and no rule carries elsewhere, each with the
+    /// reason its data is left behind: `analyze` counts them as covered and names the reason,
+    /// instead of listing them as lost without a word.
+    #[serde(default)]
+    pub dropped: BTreeMap<String, String>,
     /// For the people who read and write rules; the tool does not act on it.
     #[allow(dead_code)]
     pub note: Option<String>,
@@ -245,6 +254,9 @@ pub struct TableRule {
     pub skip: bool,
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnRule>,
+    /// As for models: source columns left behind, each with the reason.
+    #[serde(default)]
+    pub dropped: BTreeMap<String, String>,
     /// For the people who read and write rules; the tool does not act on it.
     #[allow(dead_code)]
     pub note: Option<String>,
@@ -337,6 +349,7 @@ pub struct Rules {
     pub xmlids: Vec<XmlidRule>,
     pub relations: Vec<RelationRule>,
     pub company_copies: Vec<CompanyCopyRule>,
+    pub dropped_everywhere: BTreeMap<String, String>,
     /// Where each rule came from, for reports: "models.mail.channel" → "rules/16-19/models.toml".
     pub origins: BTreeMap<String, String>,
     /// Where each entry of the user's files is written, as `file:line`: keys `models.<model>`,
@@ -557,11 +570,11 @@ impl Rules {
                     self.locations
                         .insert(format!("{section}.{owner}.{what}"), here);
                 }
-                [section, owner, columns, column]
-                    if is_section(section) && columns == "columns" =>
+                [section, owner, kind, column]
+                    if is_section(section) && (kind == "columns" || kind == "dropped") =>
                 {
                     self.locations
-                        .insert(format!("{section}.{owner}.columns.{column}"), here);
+                        .insert(format!("{section}.{owner}.{kind}.{column}"), here);
                 }
                 [section, index] if section == "relations#" => {
                     if let Some(rule) = index
@@ -754,6 +767,11 @@ impl Rules {
                     );
                 }
             }
+            for problem in
+                self.dropped_problems(&model_key, &rule.dropped, &source_columns, &columns)
+            {
+                report(&problem.0, problem.1);
+            }
         }
         // Two source models that would become one target model would write the same rows twice.
         let mut becomes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -845,6 +863,16 @@ impl Rules {
                 ),
                 None => {}
                 Some(columns) => {
+                    let source_columns: Vec<&str> = source_table
+                        .columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect();
+                    for problem in
+                        self.dropped_problems(&key, &rule.dropped, &source_columns, &columns)
+                    {
+                        report(&problem.0, problem.1);
+                    }
                     for (column, column_rule) in &rule.columns {
                         let column_key = format!("{key}.columns.{column}");
                         if !columns.contains(&column.as_str()) {
@@ -946,6 +974,37 @@ impl Rules {
         }
     }
 
+    /// The user's `dropped` entries of one model or relation table that name no column the
+    /// target lost: a column the source does not have, or one the target still has (it is copied;
+    /// `skip` on the target column leaves it empty). Each as (rule key, message).
+    fn dropped_problems(
+        &self,
+        owner_key: &str,
+        dropped: &BTreeMap<String, String>,
+        source_columns: &[&str],
+        target_columns: &[&str],
+    ) -> Vec<(String, String)> {
+        dropped
+            .keys()
+            .filter_map(|column| {
+                let key = format!("{owner_key}.dropped.{column}");
+                if !self.locations.contains_key(&key) {
+                    return None;
+                }
+                let message = if !source_columns.contains(&column.as_str()) {
+                    format!("`dropped`: the source table has no column {column}")
+                } else if target_columns.contains(&column.as_str()) {
+                    format!(
+                        "`dropped`: the target table still has a column {column}, so its values are copied; to leave it empty write `columns.{column} = {{ skip = true }}`"
+                    )
+                } else {
+                    return None;
+                };
+                Some((key, message))
+            })
+            .collect()
+    }
+
     /// Applies a file over the rules so far: a model or table named again keeps what the new file
     /// does not set, and its columns are replaced one by one.
     fn merge(&mut self, file: RulesFile, origin: &str) {
@@ -957,6 +1016,12 @@ impl Rules {
         for (name, rule) in file.models {
             self.origins
                 .insert(format!("models.{name}"), origin.to_string());
+            for column in rule.dropped.keys() {
+                self.origins.insert(
+                    format!("models.{name}.dropped.{column}"),
+                    origin.to_string(),
+                );
+            }
             let merged = self.models.entry(name).or_default();
             merged.rename = rule.rename.or(merged.rename.take());
             merged.table = rule.table.or(merged.table.take());
@@ -968,7 +1033,13 @@ impl Rules {
             merged.columns.extend(rule.columns);
             merged.post_sql.extend(rule.post_sql);
             merged.not_in_target.extend(rule.not_in_target);
+            merged.dropped.extend(rule.dropped);
         }
+        for column in file.dropped_everywhere.keys() {
+            self.origins
+                .insert(format!("dropped_everywhere.{column}"), origin.to_string());
+        }
+        self.dropped_everywhere.extend(file.dropped_everywhere);
         self.xmlids.extend(file.xmlids);
         for relation in file.relations {
             self.origins.insert(
@@ -988,12 +1059,38 @@ impl Rules {
         for (name, rule) in file.tables {
             self.origins
                 .insert(format!("tables.{name}"), origin.to_string());
+            for column in rule.dropped.keys() {
+                self.origins.insert(
+                    format!("tables.{name}.dropped.{column}"),
+                    origin.to_string(),
+                );
+            }
             let merged = self.tables.entry(name).or_default();
             merged.rename = rule.rename.or(merged.rename.take());
             merged.skip |= rule.skip;
             merged.note = rule.note.or(merged.note.take());
             merged.columns.extend(rule.columns);
+            merged.dropped.extend(rule.dropped);
         }
+    }
+
+    /// Why a source column that Odoo 19 lost is left behind, and the file that says so: the rule
+    /// of its model (or relation table), else `dropped_everywhere`.
+    pub fn dropped_column(&self, owner_key: &str, column: &str) -> Option<(&str, &str)> {
+        let (section, owner) = owner_key.split_once('.')?;
+        let own = match section {
+            "models" => self.models.get(owner).and_then(|r| r.dropped.get(column)),
+            "tables" => self.tables.get(owner).and_then(|r| r.dropped.get(column)),
+            _ => None,
+        };
+        let (reason, key) = match own {
+            Some(reason) => (reason, format!("{owner_key}.dropped.{column}")),
+            None => (
+                self.dropped_everywhere.get(column)?,
+                format!("dropped_everywhere.{column}"),
+            ),
+        };
+        Some((reason.as_str(), self.origin(&key)?))
     }
 
     /// The name a source module has in Odoo 19: itself, its new name, or the module it merged into.
@@ -1533,6 +1630,39 @@ mod tests {
                 "rules file {}:3: conflicting rules: source tables x_other and x_thing would all be written into x_thing; give one of them another target table or skip it",
                 paths[0].display()
             )
+        );
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn dropped_columns_must_be_columns_the_target_lost() {
+        let source = catalog(
+            "source",
+            &[("x.thing", "x_thing", &["id", "x_old", "x_kept"])],
+        );
+        let target = catalog("target", &[("x.thing", "x_thing", &["id", "x_kept"])]);
+        let paths = write_files(
+            "dropped",
+            &[(
+                "mine.toml",
+                "[models.\"x.thing\"]\ndropped.x_old = \"19 computes it\"\ndropped.x_kept = \"no\"\ndropped.x_never = \"no\"\n",
+            )],
+        );
+        let rules = Rules::load(&paths).expect("the file parses");
+        let message = rules.check_names(&source, &target).unwrap_err().to_string();
+        let file = paths[0].display();
+        assert_eq!(
+            message,
+            format!(
+                "rules file {file}:3: `dropped`: the target table still has a column x_kept, so its values are copied; to leave it empty write `columns.x_kept = {{ skip = true }}`\n\
+                 rules file {file}:4: `dropped`: the source table has no column x_never"
+            )
+        );
+        assert_eq!(
+            rules.dropped_column("models.x.thing", "x_old"),
+            Some(("19 computes it", file.to_string().as_str()))
         );
         for path in paths {
             let _ = std::fs::remove_file(path);
