@@ -98,6 +98,35 @@ fn awkward_names_texts_large_values_and_dangling_references() {
     pair.run(&["verify"]).assert_code(0);
 }
 
+/// SQL that records a custom model in Odoo's catalog (`ir_model`, `ir_model_fields`) as Studio
+/// would: `fields` are (name, type, related model); `id` and `order` are base fields, the rest
+/// manual ones.
+fn register_custom_model(model: &str, fields: &[(&str, &str, Option<&str>)]) -> String {
+    let values: Vec<String> = fields
+        .iter()
+        .map(|(name, ttype, relation)| {
+            format!(
+                "('{}', '{ttype}', {}, '{}')",
+                name.replace('\'', "''"),
+                relation.map_or("NULL".to_string(), |r| format!("'{r}'")),
+                if matches!(*name, "id" | "order") {
+                    "base"
+                } else {
+                    "manual"
+                }
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO ir_model (model, name, \"order\", state, transient) \
+         VALUES ('{model}', '{{\"en_US\": \"Custom\"}}', 'id', 'manual', false); \
+         INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, relation, store) \
+         SELECT m.id, m.model, f.name, f.ttype, f.state, '{{\"en_US\": \"Custom\"}}', f.relation, true \
+         FROM ir_model m, (VALUES {}) f (name, ttype, relation, state) WHERE m.model = '{model}'",
+        values.join(", ")
+    )
+}
+
 /// A custom model present in both databases (made by Studio or a module of the company's own): a
 /// 63-byte table name, a reserved word and a mixed-case name with a space as columns, two
 /// many2one to partners that must be remapped, one of them named with double quotes, and a
@@ -116,18 +145,23 @@ fn a_custom_model_with_awkward_names_migrates_with_its_references() {
             "CREATE TABLE public.\"{model}\" (id serial PRIMARY KEY, x_name varchar, \
              x_partner_id integer REFERENCES res_partner (id) ON DELETE SET NULL, \"order\" integer, \
              \"x_Mixed Case\" text, \"x_\"\"Quoted\"\" Ref\" integer REFERENCES res_partner (id), create_uid integer, create_date timestamp, write_uid integer, write_date timestamp); \
-             INSERT INTO ir_model (model, name, \"order\", state, transient) \
-             VALUES ('{model}', '{{\"en_US\": \"Custom\"}}', 'id', 'manual', false); \
-             INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, relation, store) \
-             SELECT m.id, m.model, f.name, f.ttype, f.state, '{{\"en_US\": \"Custom\"}}', f.relation, true \
-             FROM ir_model m, (VALUES ('id', 'integer', NULL, 'base'), ('x_name', 'char', NULL, 'manual'), \
-             ('x_partner_id', 'many2one', 'res.partner', 'manual'), ('order', 'integer', NULL, 'base'), \
-             ('x_Mixed Case', 'text', NULL, 'manual'), ('x_\"Quoted\" Ref', 'many2one', 'res.partner', 'manual')) f (name, ttype, relation, state) WHERE m.model = '{model}'; \
+             {}; \
              CREATE TABLE public.{relation_sql} (\"{column1}\" integer NOT NULL REFERENCES public.\"{model}\" (id) ON DELETE CASCADE, \
              res_partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE, PRIMARY KEY (\"{column1}\", res_partner_id)); \
              INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, relation, relation_table, column1, column2, store) \
              SELECT m.id, m.model, 'x_partner_ids', 'many2many', 'manual', '{{\"en_US\": \"Partners\"}}', 'res.partner', '{}', '{column1}', 'res_partner_id', true \
              FROM ir_model m WHERE m.model = '{model}'",
+            register_custom_model(
+                model,
+                &[
+                    ("id", "integer", None),
+                    ("x_name", "char", None),
+                    ("x_partner_id", "many2one", Some("res.partner")),
+                    ("order", "integer", None),
+                    ("x_Mixed Case", "text", None),
+                    ("x_\"Quoted\" Ref", "many2one", Some("res.partner")),
+                ]
+            ),
             relation.replace('\'', "''")
         ));
     }
@@ -205,16 +239,14 @@ fn a_custom_model_with_awkward_names_migrates_with_its_references() {
 #[test]
 fn a_custom_model_missing_in_the_target_blocks_until_a_rule_decides() {
     let pair = DatabasePair::new("hostile_custom_missing");
-    pair.source.execute(
+    pair.source.execute(&format!(
         "CREATE TABLE public.x_legacy_contract (id serial PRIMARY KEY, x_name varchar); \
-         INSERT INTO x_legacy_contract (x_name) VALUES ('a'), ('b'); \
-         INSERT INTO ir_model (model, name, \"order\", state, transient) \
-         VALUES ('x_legacy_contract', '{\"en_US\": \"Contracts\"}', 'id', 'manual', false); \
-         INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, store) \
-         SELECT m.id, m.model, f.name, f.ttype, f.state, '{\"en_US\": \"Field\"}', true \
-         FROM ir_model m, (VALUES ('id', 'integer', 'base'), ('x_name', 'char', 'manual')) f (name, ttype, state) \
-         WHERE m.model = 'x_legacy_contract'",
-    );
+         INSERT INTO x_legacy_contract (x_name) VALUES ('a'), ('b'); {}",
+        register_custom_model(
+            "x_legacy_contract",
+            &[("id", "integer", None), ("x_name", "char", None)]
+        )
+    ));
     for command in ["analyze", "run"] {
         let outcome = pair.run(&[command]);
         assert_eq!(outcome.code, 3, "{command}: {}", outcome.stderr);
