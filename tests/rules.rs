@@ -878,3 +878,98 @@ fn chart_external_ids_follow_their_company_to_its_new_id() {
     pair.run(&["verify", "--check", "external-ids"])
         .assert_code(0);
 }
+
+#[test]
+fn base_mail_columns_without_a_19_column() {
+    let pair = DatabasePair::new("rules_base_mail");
+    // The demo has no private filter, no template of the company's own with a report, no partner
+    // warning and no link preview: one of each.
+    pair.source.execute(
+        "INSERT INTO ir_filters (id, user_id, name, model_id, domain, context, sort, active) \
+         VALUES (901, 6, 'My big customers', 'res.partner', '[(\"customer_rank\", \">\", 0)]', '{}', '[]', true); \
+         INSERT INTO mail_template (id, name, model_id, model, report_template) \
+         SELECT 901, '{\"en_US\": \"Our quotation\"}', m.id, 'sale.order', d.res_id FROM ir_model m, ir_model_data d \
+         WHERE m.model = 'sale.order' AND d.module = 'sale' AND d.name = 'action_report_saleorder'; \
+         UPDATE res_partner SET sale_warn = 'warning', sale_warn_msg = 'Pays late' WHERE id = 9; \
+         UPDATE res_partner SET sale_warn = 'no-message', sale_warn_msg = 'An old note, never shown' WHERE id = 10; \
+         UPDATE res_partner SET picking_warn = 'block', picking_warn_msg = 'No deliveries', \
+         purchase_warn = 'no-message', purchase_warn_msg = 'Never shown either' WHERE id = 11; \
+         INSERT INTO mail_link_preview (id, message_id, source_url, og_title) \
+         VALUES (901, (SELECT max(id) FROM mail_message), 'https://example.com/a', 'An example');",
+    );
+    pair.run(&["run"]).assert_code(0);
+
+    // ir_filters.user_id (many2one) is one pair of ir_filters_res_users_rel (many2many user_ids).
+    let filter = mapping(&pair.target, "ir.filters")[&901].0;
+    let demo = mapping(&pair.target, "res.users")[&6].0;
+    assert_eq!(
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT res_users_id::text FROM ir_filters_res_users_rel WHERE ir_filters_id = {filter}"
+            )
+        ),
+        vec![vec![Some(demo.to_string())]]
+    );
+
+    // mail_template.report_template is a pair of the report many2many for a template of the
+    // company's own; a module's template keeps what Odoo 19 gives it (none for invoices).
+    let templates = mapping(&pair.target, "mail.template");
+    let (template, how) = &templates[&901];
+    assert_eq!(how, "created");
+    let report = pair
+        .target
+        .scalar("SELECT res_id::text FROM ir_model_data WHERE module = 'sale' AND name = 'action_report_saleorder'");
+    assert_eq!(
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT ir_actions_report_id::text FROM mail_template_ir_actions_report_rel WHERE mail_template_id = {template}"
+            )
+        ),
+        vec![vec![report]]
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM mail_template_ir_actions_report_rel r JOIN ir_model_data d ON d.model = 'mail.template' \
+             AND d.res_id = r.mail_template_id WHERE d.module = 'account' AND d.name = 'email_template_edi_invoice'"
+        ),
+        0,
+        "the invoice template attaches no report in 19"
+    );
+
+    // Partner warnings: 19 shows any message; only those 16 showed are kept.
+    let partners = mapping(&pair.target, "res.partner");
+    let warnings = |source: i32| {
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT sale_warn_msg, picking_warn_msg, purchase_warn_msg FROM res_partner WHERE id = {}",
+                partners[&source].0
+            ),
+        )
+        .remove(0)
+    };
+    assert_eq!(warnings(9), vec![Some("Pays late".to_string()), None, None]);
+    assert_eq!(warnings(10), vec![None, None, None]);
+    assert_eq!(
+        warnings(11),
+        vec![None, Some("No deliveries".to_string()), None]
+    );
+
+    // mail_link_preview.message_id is a mail.message.link.preview row.
+    let message = id(&rows(&pair.source, "SELECT max(id)::text FROM mail_message")[0][0]);
+    let message = mapping(&pair.target, "mail.message")[&message].0;
+    let preview = mapping(&pair.target, "mail.link.preview")[&901].0;
+    assert_eq!(
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT message_id::text FROM mail_message_link_preview WHERE link_preview_id = {preview}"
+            )
+        ),
+        vec![vec![Some(message.to_string())]]
+    );
+
+    pair.run(&["verify"]).assert_code(0);
+}
