@@ -966,6 +966,22 @@ fn accounting_and_payment_columns_without_a_19_column() {
     assert_eq!(account_of(4), Some(accounts[&752].0.to_string()));
     assert_eq!(account_of(7), Some(accounts[&1510].0.to_string()));
     assert_eq!(account_of(8), Some(accounts[&1511].0.to_string()));
+    // The lines of the bank journal 19 already had are those of the 16 journal, not added beside.
+    assert_eq!(lines[&3].1, "natural_key");
+    assert_eq!(lines[&4].1, "natural_key");
+    let journal = pair
+        .target
+        .scalar(&format!(
+            "SELECT journal_id::text FROM account_payment_method_line WHERE id = {}",
+            lines[&3].0
+        ))
+        .unwrap();
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM account_payment_method_line WHERE journal_id = {journal}"
+        )),
+        2
+    );
 
     // IAP accounts get the 19 service of their 16 service name; an unknown one the fallback.
     let iap = mapping(&pair.target, "iap.account");
