@@ -973,3 +973,122 @@ fn base_mail_columns_without_a_19_column() {
 
     pair.run(&["verify"]).assert_code(0);
 }
+
+#[test]
+fn accounting_and_payment_columns_without_a_19_column() {
+    let pair = DatabasePair::new("rules_accounting_dropped");
+    // The demo's own early discount (2 % in 7 days) is on a term that 19 already has; put one on
+    // a term the run creates, with a company setting that is not the default. One method line
+    // has its own outstanding account; the others take the company's. IAP accounts of two
+    // services 19 defines and of one it does not.
+    pair.source.execute(
+        "UPDATE account_payment_term_line SET discount_percentage = 3, discount_days = 15 WHERE id = 6; \
+         UPDATE res_company SET early_pay_discount_computation = 'excluded' WHERE id = 1; \
+         UPDATE account_payment_method_line SET payment_account_id = 752 WHERE id = 4; \
+         INSERT INTO iap_account (id, service_name, account_token) VALUES \
+         (901, 'sms', 'tok-sms'), (902, 'snailmail', 'tok-snail'), (903, 'invoice_ocr', 'tok-ocr')",
+    );
+    let analysis = pair.run(&["--format", "csv", "analyze"]);
+    analysis.assert_code(0);
+    for subject in [
+        "account_payment_term_line.discount_percentage",
+        "account_payment_term_line.discount_days",
+        "res_company.early_pay_discount_computation",
+        "res_company.account_journal_payment_debit_account_id",
+        "res_company.account_journal_payment_credit_account_id",
+        "account_reconcile_model.match_nature",
+        "payment_provider.fees_active",
+    ] {
+        let line = analysis
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("column_removed,{subject},")))
+            .unwrap_or_else(|| panic!("no finding for {subject}"));
+        assert!(!line.ends_with(','), "{subject} is not covered: {line}");
+    }
+    let required = analysis
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("new_required_column,iap_account.service_id,"))
+        .unwrap();
+    assert!(
+        required.ends_with(",false,rules/16-19/base.toml"),
+        "{required}"
+    );
+
+    pair.run(&["run"]).assert_code(0);
+
+    // The early discount of a 16 term line is the term's in 19, with the company's computation.
+    let terms = mapping(&pair.target, "account.payment.term");
+    let (term, how) = &terms[&6];
+    assert_eq!(how, "created");
+    assert_eq!(
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT early_discount::text, discount_percentage::text, discount_days::text, \
+                 early_pay_discount_computation FROM account_payment_term WHERE id = {term}"
+            )
+        ),
+        vec![vec![
+            Some("true".to_string()),
+            Some("3".to_string()),
+            Some("15".to_string()),
+            Some("excluded".to_string())
+        ]]
+    );
+    // A term without a discount line has none.
+    let plain = terms[&11].0;
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT early_discount::text FROM account_payment_term WHERE id = {plain}"
+        )),
+        Some("false".to_string())
+    );
+
+    // Method lines of bank and cash journals carry the company's outstanding accounts: inbound
+    // the debit one, outbound the credit one; a line's own account is kept.
+    let accounts = mapping(&pair.target, "account.account");
+    let lines = mapping(&pair.target, "account.payment.method.line");
+    let account_of = |line: i32| {
+        pair.target.scalar(&format!(
+            "SELECT payment_account_id::text FROM account_payment_method_line WHERE id = {}",
+            lines[&line].0
+        ))
+    };
+    assert_eq!(account_of(1), Some(accounts[&752].0.to_string()));
+    assert_eq!(account_of(2), Some(accounts[&753].0.to_string()));
+    assert_eq!(account_of(4), Some(accounts[&752].0.to_string()));
+    assert_eq!(account_of(7), Some(accounts[&1510].0.to_string()));
+    assert_eq!(account_of(8), Some(accounts[&1511].0.to_string()));
+    // The lines of the bank journal 19 already had are those of the 16 journal, not added beside.
+    assert_eq!(lines[&3].1, "natural_key");
+    assert_eq!(lines[&4].1, "natural_key");
+    let journal = pair
+        .target
+        .scalar(&format!(
+            "SELECT journal_id::text FROM account_payment_method_line WHERE id = {}",
+            lines[&3].0
+        ))
+        .unwrap();
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM account_payment_method_line WHERE journal_id = {journal}"
+        )),
+        2
+    );
+
+    // IAP accounts get the 19 service of their 16 service name; an unknown one the fallback.
+    let iap = mapping(&pair.target, "iap.account");
+    for (source, service) in [(901, "sms"), (902, "snailmail"), (903, "reveal")] {
+        assert_eq!(
+            pair.target.scalar(&format!(
+                "SELECT v.technical_name FROM iap_account a JOIN iap_service v ON v.id = a.service_id WHERE a.id = {}",
+                iap[&source].0
+            )),
+            Some(service.to_string()),
+            "iap account {source}"
+        );
+    }
+    pair.run(&["verify"]).assert_code(0);
+}
