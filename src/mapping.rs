@@ -907,7 +907,17 @@ async fn match_natural_keys(
         if let (Some((column, expression)), Some(target_column_def)) =
             (planned, target_def.column(key))
         {
-            source_exprs.push(if column.target_type == "jsonb" {
+            let company_json = matches!(
+                column.output,
+                Output::CompanyJson {
+                    value_model: None,
+                    ..
+                }
+            );
+            source_exprs.push(if company_json {
+                // Compared whole, once its company keys are remapped (an account's code per company).
+                format!("({expression})::text")
+            } else if column.target_type == "jsonb" {
                 format!("(({expression}) ->> 'en_US')")
             } else if column.target_type.starts_with("numeric") {
                 // 100 and 100.000000 are the same key.
@@ -915,14 +925,15 @@ async fn match_natural_keys(
             } else {
                 format!("({expression})::text")
             });
-            target_exprs.push(text_expr(
-                "t",
-                &target_column_def.name,
-                &target_column_def.data_type,
-            ));
+            target_exprs.push(if company_json {
+                format!("(t.{})::text", quote_ident(&target_column_def.name))
+            } else {
+                text_expr("t", &target_column_def.name, &target_column_def.data_type)
+            });
             key_models.push(match &column.output {
-                Output::Remap { model, .. } => Some(model.clone()),
-                _ => None,
+                Output::Remap { model, .. } => KeyValue::Id(model.clone()),
+                _ if company_json => KeyValue::CompanyJson,
+                _ => KeyValue::Plain,
             });
             continue;
         }
@@ -950,7 +961,8 @@ async fn match_natural_keys(
                 .get(&model)
                 .and_then(|m| m.fields.get(source_column))
                 .filter(|f| f.ttype == "many2one")
-                .and_then(|f| f.relation.clone()),
+                .and_then(|f| f.relation.clone())
+                .map_or(KeyValue::Plain, KeyValue::Id),
         );
     }
     let source_rows = source
@@ -980,7 +992,15 @@ async fn match_natural_keys(
         .with_context(|| format!("cannot read the natural keys of target table {target_table}"))?;
     let mut by_key: HashMap<Vec<Option<String>>, i32> = HashMap::new();
     for row in &target_rows {
-        let key: Vec<Option<String>> = (1..=keys.len()).map(|i| row.get(i)).collect();
+        let key: Vec<Option<String>> = (1..=keys.len())
+            .map(|i| {
+                let value: Option<String> = row.get(i);
+                match key_models[i - 1] {
+                    KeyValue::CompanyJson => value.and_then(|v| canonical_company_json(&v, None)),
+                    _ => value,
+                }
+            })
+            .collect();
         by_key.entry(key).or_insert(row.get(0));
     }
     let mut found = 0;
@@ -1000,7 +1020,15 @@ async fn match_natural_keys(
         for (i, key_model) in key_models.iter().enumerate() {
             let value: Option<String> = row.get(i + 1);
             let translated = match (key_model, value) {
-                (Some(key_model), Some(value)) => {
+                (KeyValue::CompanyJson, Some(value)) => {
+                    let companies = mappings.get("res.company");
+                    let remapped = companies.and_then(|c| canonical_company_json(&value, Some(c)));
+                    if remapped.is_none() {
+                        complete = false;
+                    }
+                    remapped
+                }
+                (KeyValue::Id(key_model), Some(value)) => {
                     let mapped = value
                         .parse::<i32>()
                         .ok()
@@ -1039,6 +1067,34 @@ async fn match_natural_keys(
         found += 1;
     }
     Ok(found)
+}
+
+/// How a natural key column's value is compared with the target's.
+enum KeyValue {
+    /// As text.
+    Plain,
+    /// An id of this model, compared through its mapping.
+    Id(String),
+    /// A jsonb object keyed by company id, compared whole with its keys remapped.
+    CompanyJson,
+}
+
+/// A jsonb object keyed by company id as one comparable text: keys through `companies` when
+/// given (a source value), in a fixed order. `None` when it is no object or a company is not
+/// mapped.
+fn canonical_company_json(text: &str, companies: Option<&IdMap>) -> Option<String> {
+    let serde_json::Value::Object(object) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    let mut keyed = BTreeMap::new();
+    for (company, value) in object {
+        let company = match companies {
+            Some(map) => map.get(company.parse().ok()?)?.to_string(),
+            None => company,
+        };
+        keyed.insert(company, value);
+    }
+    serde_json::to_string(&keyed).ok()
 }
 
 /// A finding of the id plan, recorded in `odoo_migrate.problems` in the plan's transaction.

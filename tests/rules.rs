@@ -1090,5 +1090,46 @@ fn accounting_and_payment_columns_without_a_19_column() {
             "iap account {source}"
         );
     }
+
+    // Accounts the 16 chart loader made without external id meet the 19 chart's account of the
+    // same code in the same company: no code twice in a company, one unaffected-earnings account.
+    let accounts = mapping(&pair.target, "account.account");
+    let without_xmlid = rows(
+        &pair.source,
+        "SELECT a.id::text, a.code FROM account_account a WHERE a.company_id = 1 \
+         AND NOT EXISTS (SELECT 1 FROM ir_model_data d WHERE d.model = 'account.account' AND d.res_id = a.id) ORDER BY a.code",
+    );
+    let matched: Vec<&str> = without_xmlid
+        .iter()
+        .filter(|row| accounts[&id(&row[0])].1 == "natural_key")
+        .map(|row| row[1].as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        matched,
+        ["512001", "512002", "512003", "999001", "999002", "999999"]
+    );
+    for row in &without_xmlid {
+        let code = row[1].as_deref().unwrap();
+        assert_eq!(
+            pair.target.count(&format!(
+                "SELECT 1 FROM account_account WHERE code_store ->> '1' = '{code}'"
+            )),
+            1,
+            "code {code} once in the main company"
+        );
+    }
+    assert_eq!(
+        pair.target.count(
+            "SELECT a.code_store FROM account_account a GROUP BY a.code_store HAVING count(*) > 1"
+        ),
+        0,
+        "no two accounts of a company share a code"
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM account_account a WHERE a.account_type = 'equity_unaffected' AND a.code_store ? '1'"
+        ),
+        1
+    );
     pair.run(&["verify"]).assert_code(0);
 }
