@@ -878,3 +878,102 @@ fn chart_external_ids_follow_their_company_to_its_new_id() {
     pair.run(&["verify", "--check", "external-ids"])
         .assert_code(0);
 }
+
+#[test]
+fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
+    let pair = DatabasePair::new("rules_stock_sale");
+    // The demo has no inventory adjustment of its own name, no hand-written picking description,
+    // no move that created a purchase line or an analytic line, and only multiples of 1.
+    pair.source.execute(
+        "UPDATE stock_move SET name = 'Yearly count 2026' WHERE id = 1; \
+         UPDATE stock_move SET description_picking = 'Fragile: carry upright' WHERE id = 19; \
+         UPDATE stock_move SET created_purchase_line_id = (SELECT min(id) FROM purchase_order_line) WHERE id = 21; \
+         INSERT INTO account_analytic_line (id, account_id, plan_id, company_id, name, date, amount) \
+         SELECT 901, a.id, a.plan_id, COALESCE(a.company_id, 1), 'Move cost', '2026-11-24', -10 \
+         FROM account_analytic_account a WHERE a.id = 2; \
+         UPDATE stock_move SET analytic_account_line_id = 901 WHERE id = 22; \
+         UPDATE stock_warehouse_orderpoint SET qty_multiple = 12 WHERE id = 1",
+    );
+    pair.run(&["run"]).assert_code(0);
+    let moves = mapping(&pair.target, "stock.move");
+    let move_row = |source: i32| {
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT inventory_name, description_picking_manual FROM stock_move WHERE id = {}",
+                moves[&source].0
+            ),
+        )
+        .remove(0)
+    };
+
+    // An inventory adjustment keeps its name; other moves have none. A description of the move's
+    // own is kept as the manual one, a copy of the product's name is left to 19's compute.
+    assert_eq!(
+        move_row(1),
+        vec![Some("Yearly count 2026".to_string()), None]
+    );
+    assert_eq!(
+        move_row(50),
+        vec![Some("Product Quantity Updated".to_string()), None]
+    );
+    assert_eq!(
+        move_row(19),
+        vec![None, Some("Fragile: carry upright".to_string())]
+    );
+    assert_eq!(
+        move_row(20),
+        vec![None, None],
+        "same text as the product name"
+    );
+    assert_eq!(
+        move_row(43),
+        vec![None, None],
+        "same text as the product's [code] name"
+    );
+
+    // The two many2one of 16 moves are pairs of the 19 many2many tables, with target ids.
+    let purchase_lines = mapping(&pair.target, "purchase.order.line");
+    let first_line = id(&rows(
+        &pair.source,
+        "SELECT min(id)::text FROM purchase_order_line",
+    )[0][0]);
+    assert_eq!(
+        rows(
+            &pair.target,
+            "SELECT move_id::text, created_purchase_line_id::text FROM stock_move_created_purchase_line_rel"
+        ),
+        vec![vec![
+            Some(moves[&21].0.to_string()),
+            Some(purchase_lines[&first_line].0.to_string())
+        ]]
+    );
+    let analytic_lines = mapping(&pair.target, "account.analytic.line");
+    assert_eq!(
+        rows(
+            &pair.target,
+            "SELECT stock_move_id::text, account_analytic_line_id::text FROM account_analytic_line_stock_move_rel"
+        ),
+        vec![vec![
+            Some(moves[&22].0.to_string()),
+            Some(analytic_lines[&901].0.to_string())
+        ]]
+    );
+
+    // A multiple of 12 units is the Dozens unit of 19; a multiple of 1 is left unrounded.
+    let orderpoints = mapping(&pair.target, "stock.warehouse.orderpoint");
+    let dozen = pair.target.scalar(
+        "SELECT res_id FROM ir_model_data WHERE module = 'uom' AND name = 'product_uom_dozen'",
+    );
+    assert!(dozen.is_some());
+    for (source, expected) in [(1, dozen), (2, None)] {
+        assert_eq!(
+            pair.target.scalar(&format!(
+                "SELECT replenishment_uom_id FROM stock_warehouse_orderpoint WHERE id = {}",
+                orderpoints[&source].0
+            )),
+            expected,
+            "orderpoint {source}"
+        );
+    }
+}
