@@ -883,7 +883,8 @@ fn chart_external_ids_follow_their_company_to_its_new_id() {
 fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
     let pair = DatabasePair::new("rules_stock_sale");
     // The demo has no inventory adjustment of its own name, no hand-written picking description,
-    // no move that created a purchase line or an analytic line, and only multiples of 1.
+    // no move that created a purchase line or an analytic line, only multiples of 1 and no
+    // package level.
     pair.source.execute(
         "UPDATE stock_move SET name = 'Yearly count 2026' WHERE id = 1; \
          UPDATE stock_move SET description_picking = 'Fragile: carry upright' WHERE id = 19; \
@@ -892,7 +893,11 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
          SELECT 901, a.id, a.plan_id, COALESCE(a.company_id, 1), 'Move cost', '2026-11-24', -10 \
          FROM account_analytic_account a WHERE a.id = 2; \
          UPDATE stock_move SET analytic_account_line_id = 901 WHERE id = 22; \
-         UPDATE stock_warehouse_orderpoint SET qty_multiple = 12 WHERE id = 1",
+         UPDATE stock_warehouse_orderpoint SET qty_multiple = 12 WHERE id = 1; \
+         INSERT INTO stock_quant_package (id, name, package_use, company_id) VALUES (901, 'PACK-TEST', 'disposable', 1); \
+         INSERT INTO stock_package_level (id, package_id, picking_id, company_id) \
+         SELECT 901, 901, p.id, p.company_id FROM stock_picking p WHERE p.id = 1; \
+         UPDATE stock_move_line SET package_level_id = 901 WHERE id = 19",
     );
     pair.run(&["run"]).assert_code(0);
     let moves = mapping(&pair.target, "stock.move");
@@ -958,6 +963,45 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
             Some(moves[&22].0.to_string()),
             Some(analytic_lines[&901].0.to_string())
         ]]
+    );
+
+    // A package level is a package history with the package's name, where its move line took
+    // the package from, its transfer, and its move line.
+    let levels = mapping(&pair.target, "stock.package_level");
+    let history = levels[&901].0;
+    let packages = mapping(&pair.target, "stock.quant.package");
+    let locations = mapping(&pair.target, "stock.location");
+    let pickings = mapping(&pair.target, "stock.picking");
+    let source_location = id(&rows(
+        &pair.source,
+        "SELECT location_id::text FROM stock_move_line WHERE id = 19",
+    )[0][0]);
+    assert_eq!(
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT package_name, package_id::text, location_id::text FROM stock_package_history WHERE id = {history}"
+            )
+        ),
+        vec![vec![
+            Some("PACK-TEST".to_string()),
+            Some(packages[&901].0.to_string()),
+            Some(locations[&source_location].0.to_string())
+        ]]
+    );
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT stock_picking_id FROM stock_package_history_stock_picking_rel WHERE stock_package_history_id = {history}"
+        )),
+        Some(pickings[&1].0.to_string())
+    );
+    let move_lines = mapping(&pair.target, "stock.move.line");
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT package_history_id FROM stock_move_line WHERE id = {}",
+            move_lines[&19].0
+        )),
+        Some(history.to_string())
     );
 
     // A multiple of 12 units is the Dozens unit of 19; a multiple of 1 is left unrounded.
