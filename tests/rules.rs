@@ -883,8 +883,8 @@ fn chart_external_ids_follow_their_company_to_its_new_id() {
 fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
     let pair = DatabasePair::new("rules_stock_sale");
     // The demo has no inventory adjustment of its own name, no hand-written picking description,
-    // no move that created a purchase line or an analytic line, only multiples of 1 and no
-    // package level.
+    // no move that created a purchase line or an analytic line, only multiples of 1, no
+    // package level and no product warning.
     pair.source.execute(
         "UPDATE stock_move SET name = 'Yearly count 2026' WHERE id = 1; \
          UPDATE stock_move SET description_picking = 'Fragile: carry upright' WHERE id = 19; \
@@ -897,7 +897,10 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
          INSERT INTO stock_quant_package (id, name, package_use, company_id) VALUES (901, 'PACK-TEST', 'disposable', 1); \
          INSERT INTO stock_package_level (id, package_id, picking_id, company_id) \
          SELECT 901, 901, p.id, p.company_id FROM stock_picking p WHERE p.id = 1; \
-         UPDATE stock_move_line SET package_level_id = 901 WHERE id = 19",
+         UPDATE stock_move_line SET package_level_id = 901 WHERE id = 19; \
+         UPDATE product_template SET sale_line_warn = 'warning', sale_line_warn_msg = 'Ask for the colour', \
+         purchase_line_warn = 'block', purchase_line_warn_msg = 'Vendor on hold' WHERE id = 1; \
+         UPDATE product_template SET sale_line_warn_msg = 'Old note', purchase_line_warn_msg = 'Old note' WHERE id = 2",
     );
     pair.run(&["run"]).assert_code(0);
     let moves = mapping(&pair.target, "stock.move");
@@ -1003,6 +1006,25 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
         )),
         Some(history.to_string())
     );
+
+    // A product's line warning message stays where 16 showed it, not where the level said none.
+    let templates = mapping(&pair.target, "product.template");
+    for (source, expected) in [
+        (1, [Some("Ask for the colour"), Some("Vendor on hold")]),
+        (2, [None, None]),
+    ] {
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!(
+                    "SELECT sale_line_warn_msg, purchase_line_warn_msg FROM product_template WHERE id = {}",
+                    templates[&source].0
+                )
+            ),
+            vec![expected.map(|v| v.map(str::to_string)).to_vec()],
+            "template {source}"
+        );
+    }
 
     // A multiple of 12 units is the Dozens unit of 19; a multiple of 1 is left unrounded.
     let orderpoints = mapping(&pair.target, "stock.warehouse.orderpoint");
