@@ -1133,3 +1133,168 @@ fn accounting_and_payment_columns_without_a_19_column() {
     );
     pair.run(&["verify"]).assert_code(0);
 }
+
+#[test]
+fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
+    let pair = DatabasePair::new("rules_stock_sale");
+    // The demo has no inventory adjustment of its own name, no hand-written picking description,
+    // no move that created a purchase line or an analytic line, only multiples of 1, no
+    // package level and no product warning.
+    pair.source.execute(
+        "UPDATE stock_move SET name = 'Yearly count 2026' WHERE id = 1; \
+         UPDATE stock_move SET description_picking = 'Fragile: carry upright' WHERE id = 19; \
+         UPDATE stock_move SET created_purchase_line_id = (SELECT min(id) FROM purchase_order_line) WHERE id = 21; \
+         INSERT INTO account_analytic_line (id, account_id, plan_id, company_id, name, date, amount) \
+         SELECT 901, a.id, a.plan_id, COALESCE(a.company_id, 1), 'Move cost', '2026-11-24', -10 \
+         FROM account_analytic_account a WHERE a.id = 2; \
+         UPDATE stock_move SET analytic_account_line_id = 901 WHERE id = 22; \
+         UPDATE stock_warehouse_orderpoint SET qty_multiple = 12 WHERE id = 1; \
+         INSERT INTO stock_quant_package (id, name, package_use, company_id) VALUES (901, 'PACK-TEST', 'disposable', 1); \
+         INSERT INTO stock_package_level (id, package_id, picking_id, company_id) \
+         SELECT 901, 901, p.id, p.company_id FROM stock_picking p WHERE p.id = 1; \
+         UPDATE stock_move_line SET package_level_id = 901 WHERE id = 19; \
+         UPDATE product_template SET sale_line_warn = 'warning', sale_line_warn_msg = 'Ask for the colour', \
+         purchase_line_warn = 'block', purchase_line_warn_msg = 'Vendor on hold' WHERE id = 1; \
+         UPDATE product_template SET sale_line_warn_msg = 'Old note', purchase_line_warn_msg = 'Old note' WHERE id = 2",
+    );
+    pair.run(&["run"]).assert_code(0);
+    let moves = mapping(&pair.target, "stock.move");
+    let move_row = |source: i32| {
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT inventory_name, description_picking_manual FROM stock_move WHERE id = {}",
+                moves[&source].0
+            ),
+        )
+        .remove(0)
+    };
+
+    // An inventory adjustment keeps its name; other moves have none. A description of the move's
+    // own is kept as the manual one, a copy of the product's name is left to 19's compute.
+    assert_eq!(
+        move_row(1),
+        vec![Some("Yearly count 2026".to_string()), None]
+    );
+    assert_eq!(
+        move_row(50),
+        vec![Some("Product Quantity Updated".to_string()), None]
+    );
+    assert_eq!(
+        move_row(19),
+        vec![None, Some("Fragile: carry upright".to_string())]
+    );
+    assert_eq!(
+        move_row(20),
+        vec![None, None],
+        "same text as the product name"
+    );
+    assert_eq!(
+        move_row(43),
+        vec![None, None],
+        "same text as the product's [code] name"
+    );
+
+    // The two many2one of 16 moves are pairs of the 19 many2many tables, with target ids.
+    let purchase_lines = mapping(&pair.target, "purchase.order.line");
+    let first_line = id(&rows(
+        &pair.source,
+        "SELECT min(id)::text FROM purchase_order_line",
+    )[0][0]);
+    assert_eq!(
+        rows(
+            &pair.target,
+            "SELECT move_id::text, created_purchase_line_id::text FROM stock_move_created_purchase_line_rel"
+        ),
+        vec![vec![
+            Some(moves[&21].0.to_string()),
+            Some(purchase_lines[&first_line].0.to_string())
+        ]]
+    );
+    let analytic_lines = mapping(&pair.target, "account.analytic.line");
+    assert_eq!(
+        rows(
+            &pair.target,
+            "SELECT stock_move_id::text, account_analytic_line_id::text FROM account_analytic_line_stock_move_rel"
+        ),
+        vec![vec![
+            Some(moves[&22].0.to_string()),
+            Some(analytic_lines[&901].0.to_string())
+        ]]
+    );
+
+    // A package level is a package history with the package's name, where its move line took
+    // the package from, its transfer, and its move line.
+    let levels = mapping(&pair.target, "stock.package_level");
+    let history = levels[&901].0;
+    let packages = mapping(&pair.target, "stock.quant.package");
+    let locations = mapping(&pair.target, "stock.location");
+    let pickings = mapping(&pair.target, "stock.picking");
+    let source_location = id(&rows(
+        &pair.source,
+        "SELECT location_id::text FROM stock_move_line WHERE id = 19",
+    )[0][0]);
+    assert_eq!(
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT package_name, package_id::text, location_id::text FROM stock_package_history WHERE id = {history}"
+            )
+        ),
+        vec![vec![
+            Some("PACK-TEST".to_string()),
+            Some(packages[&901].0.to_string()),
+            Some(locations[&source_location].0.to_string())
+        ]]
+    );
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT stock_picking_id FROM stock_package_history_stock_picking_rel WHERE stock_package_history_id = {history}"
+        )),
+        Some(pickings[&1].0.to_string())
+    );
+    let move_lines = mapping(&pair.target, "stock.move.line");
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT package_history_id FROM stock_move_line WHERE id = {}",
+            move_lines[&19].0
+        )),
+        Some(history.to_string())
+    );
+
+    // A product's line warning message stays where 16 showed it, not where the level said none.
+    let templates = mapping(&pair.target, "product.template");
+    for (source, expected) in [
+        (1, [Some("Ask for the colour"), Some("Vendor on hold")]),
+        (2, [None, None]),
+    ] {
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!(
+                    "SELECT sale_line_warn_msg, purchase_line_warn_msg FROM product_template WHERE id = {}",
+                    templates[&source].0
+                )
+            ),
+            vec![expected.map(|v| v.map(str::to_string)).to_vec()],
+            "template {source}"
+        );
+    }
+
+    // A multiple of 12 units is the Dozens unit of 19; a multiple of 1 is left unrounded.
+    let orderpoints = mapping(&pair.target, "stock.warehouse.orderpoint");
+    let dozen = pair.target.scalar(
+        "SELECT res_id FROM ir_model_data WHERE module = 'uom' AND name = 'product_uom_dozen'",
+    );
+    assert!(dozen.is_some());
+    for (source, expected) in [(1, dozen), (2, None)] {
+        assert_eq!(
+            pair.target.scalar(&format!(
+                "SELECT replenishment_uom_id FROM stock_warehouse_orderpoint WHERE id = {}",
+                orderpoints[&source].0
+            )),
+            expected,
+            "orderpoint {source}"
+        );
+    }
+}
