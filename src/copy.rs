@@ -150,7 +150,6 @@ pub async fn copy_rows(
             _ => None,
         })
         .collect();
-    let company_map = mappings.get("res.company");
     let owner_field = plan.owner_model_field();
 
     let mut outcome = CopyOutcome::default();
@@ -324,17 +323,22 @@ pub async fn copy_rows(
                         Some(targets) => out.int4(targets.id_of(tuple.field(*field))),
                         None => out.null(),
                     },
-                    Output::CompanyJson { field, value_model } => match tuple.field(*field) {
+                    Output::CompanyJson {
+                        field,
+                        key_model,
+                        value_model,
+                    } => match tuple.field(*field) {
                         None => out.null(),
                         Some(bytes) => {
+                            let key_map = mappings.get(key_model);
                             let value_map = value_model.as_deref().and_then(|m| mappings.get(m));
-                            match company_json(bytes, company_map, value_map, &mut scratch) {
+                            match company_json(bytes, key_map, value_map, &mut scratch) {
                                 Ok(dropped) => {
                                     if dropped > 0 {
                                         problems.add(
                                             "unmapped_reference",
                                             &column.target_column,
-                                            value_model.as_deref().unwrap_or("res.company"),
+                                            value_model.as_deref().unwrap_or(key_model),
                                             source_id,
                                         );
                                     }
@@ -674,11 +678,12 @@ fn reference(
     }
 }
 
-/// Rewrites a binary jsonb object keyed by company id into `out` (binary jsonb as well). Returns
-/// how many entries were dropped because their company or value was not mapped.
+/// Rewrites a binary jsonb object keyed by ids (a company's, or several comma-separated ids of
+/// one model, as analytic distributions have) into `out` (binary jsonb as well). Returns how many
+/// entries were dropped because a key's record or the value was not mapped.
 fn company_json(
     bytes: &[u8],
-    companies: Option<&crate::mapping::IdMap>,
+    keys: Option<&crate::mapping::IdMap>,
     values: Option<&crate::mapping::IdMap>,
     out: &mut Vec<u8>,
 ) -> std::result::Result<usize, &'static str> {
@@ -695,11 +700,15 @@ fn company_json(
     let mut result = serde_json::Map::new();
     let mut dropped = 0;
     for (key, value) in object {
-        let company = key
-            .parse::<i32>()
-            .ok()
-            .and_then(|id| companies.and_then(|m| m.get(id)));
-        let Some(company) = company else {
+        let remapped: Option<Vec<String>> = key
+            .split(',')
+            .map(|id| {
+                let id = id.trim().parse::<i32>().ok()?;
+                keys.and_then(|m| m.get(id))
+                    .map(|target| target.to_string())
+            })
+            .collect();
+        let Some(remapped) = remapped else {
             dropped += 1;
             continue;
         };
@@ -715,7 +724,7 @@ fn company_json(
             }
             _ => value,
         };
-        result.insert(company.to_string(), value);
+        result.insert(remapped.join(","), value);
     }
     out.clear();
     out.push(1);
@@ -743,5 +752,19 @@ mod tests {
         assert_eq!(out[0], 1);
         let value: serde_json::Value = serde_json::from_slice(&out[1..]).unwrap();
         assert_eq!(value, serde_json::json!({"1": 510}));
+    }
+
+    #[test]
+    fn keys_of_several_ids_are_remapped_each() {
+        let mut analytic = crate::mapping::IdMap::default();
+        analytic.insert(4, 40, How::Created);
+        analytic.insert(5, 50, How::Created);
+        let mut input = vec![1u8];
+        input.extend_from_slice(br#"{"4": 60.0, "4,5": 40.0, "4,6": 1.0, "x": 2}"#);
+        let mut out = Vec::new();
+        let dropped = company_json(&input, Some(&analytic), None, &mut out).unwrap();
+        assert_eq!(dropped, 2);
+        let value: serde_json::Value = serde_json::from_slice(&out[1..]).unwrap();
+        assert_eq!(value, serde_json::json!({"40": 60.0, "40,50": 40.0}));
     }
 }

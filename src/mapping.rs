@@ -908,11 +908,12 @@ async fn match_natural_keys(
             (planned, target_def.column(key))
         {
             let company_json = matches!(
-                column.output,
+                &column.output,
                 Output::CompanyJson {
+                    key_model,
                     value_model: None,
                     ..
-                }
+                } if key_model == "res.company"
             );
             source_exprs.push(if company_json {
                 // Compared whole, once its company keys are remapped (an account's code per company).

@@ -26,9 +26,11 @@ pub enum Output {
     Polymorphic { field: usize, model_field: usize },
     /// A `model,id` string.
     Reference { field: usize },
-    /// A jsonb object keyed by company id, values optionally ids of `value_model`.
+    /// A jsonb object keyed by ids of `key_model` (a company, for company-dependent values),
+    /// values optionally ids of `value_model`.
     CompanyJson {
         field: usize,
+        key_model: String,
         value_model: Option<String>,
     },
     /// The target id of the external id (`module.name` text) read, or of `fallback` when the
@@ -377,9 +379,14 @@ fn table_plan(
         let source_field: Option<&Field> = model.and_then(|m| m.fields.get(&source_column_name));
         let output = if pair.kind == TableKind::Model && name == "id" {
             Output::OwnId { field: field_index }
-        } else if rule.is_some_and(|r| r.company_json || r.property.is_some()) {
+        } else if rule
+            .is_some_and(|r| r.company_json || r.property.is_some() || r.keyed_by.is_some())
+        {
             Output::CompanyJson {
                 field: field_index,
+                key_model: rule
+                    .and_then(|r| r.keyed_by.clone())
+                    .unwrap_or_else(|| "res.company".to_string()),
                 value_model: rule.and_then(|r| r.references.clone()),
             }
         } else if let Some(referenced) = rule.and_then(|r| r.references.clone()) {

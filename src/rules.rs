@@ -281,6 +281,10 @@ pub struct ColumnRule {
     /// keys are remapped as res.company ids, and its values as ids of `references` when given.
     #[serde(default)]
     pub company_json: bool,
+    /// The value is a jsonb object keyed by ids of this model (an analytic distribution: account
+    /// ids, several joined by commas in one key, to percentages): its keys are remapped as such,
+    /// entries of records not migrated left out and reported.
+    pub keyed_by: Option<String>,
     /// The Odoo 16 field (of the rule's model) whose `ir_property` rows hold this company-dependent
     /// value: they become a jsonb object keyed by company id, a company's own row winning over the
     /// company-less one; read with one join per table, not a query per row. `value_map` applies to
@@ -317,6 +321,7 @@ impl ColumnRule {
                 "value_map" => self.value_map.is_some(),
                 "references" => self.references.is_some(),
                 "company_json" => self.company_json,
+                "keyed_by" => self.keyed_by.is_some(),
                 "xmlid" => self.xmlid.is_some(),
                 _ => false,
             })
@@ -756,6 +761,16 @@ impl Rules {
                         ),
                     );
                 }
+                if let Some(model) = &column_rule.keyed_by
+                    && !source.models.contains_key(model)
+                {
+                    report(
+                        &key,
+                        format!(
+                            "`keyed_by = \"{model}\"`: model {model} is not in the source database; name the Odoo 16 model whose ids key the object"
+                        ),
+                    );
+                }
                 if let Some(field) = &column_rule.property
                     && !source_model.fields.contains_key(field)
                 {
@@ -1170,6 +1185,13 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
     for (section, owner, columns) in sections {
         for (column, rule) in columns {
             let sources = rule.keys_set(&["from", "sql", "property", "skip"]);
+            let key_kinds = rule.keys_set(&["company_json", "keyed_by"]);
+            if key_kinds.len() > 1 {
+                problems.push(format!(
+                    "rules file {}: conflicting rules for column {column} of {owner}: `company_json` keys the object by company, `keyed_by` by another model; keep one",
+                    line_of(&[section, owner, "columns", column]),
+                ));
+            }
             if sources.len() > 1 {
                 problems.push(format!(
                     "rules file {}: conflicting rules for column {column} of {owner}: `{}` each give its value; keep one",
@@ -1184,6 +1206,7 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
                     "value_map",
                     "references",
                     "company_json",
+                    "keyed_by",
                 ]);
                 if !ignored.is_empty() {
                     problems.push(format!(
@@ -1199,7 +1222,8 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
                     ));
                 }
             } else if rule.skip {
-                let ignored = rule.keys_set(&["value_map", "references", "company_json"]);
+                let ignored =
+                    rule.keys_set(&["value_map", "references", "company_json", "keyed_by"]);
                 if !ignored.is_empty() {
                     problems.push(format!(
                         "rules file {}: conflicting rules for column {column} of {owner}: `skip` leaves it to the target's default, so `{}` would never apply; remove one",

@@ -1298,3 +1298,50 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
         );
     }
 }
+
+#[test]
+fn analytic_distributions_follow_their_analytic_accounts() {
+    let pair = DatabasePair::new("rules_analytic");
+    // The demo has analytic accounts but no distribution: one per kind of line, one of them
+    // split over two accounts and one naming an account that does not exist.
+    pair.source.execute(
+        "UPDATE sale_order_line SET analytic_distribution = '{\"1\": 100}' WHERE id = 1; \
+         UPDATE purchase_order_line SET analytic_distribution = '{\"2\": 60, \"3\": 40}' WHERE id = 1; \
+         UPDATE account_move_line SET analytic_distribution = '{\"4\": 100, \"99999\": 5}' WHERE id = 1",
+    );
+    pair.run(&["run"]).assert_code(0);
+    let analytic = mapping(&pair.target, "account.analytic.account");
+    let target = |table: &str, model: &str| {
+        let line = mapping(&pair.target, model)[&1].0;
+        let text = pair
+            .target
+            .scalar(&format!(
+                "SELECT analytic_distribution::text FROM {table} WHERE id = {line}"
+            ))
+            .expect("a distribution");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let key = |source: i32| analytic[&source].0.to_string();
+    assert_ne!(key(1), "1", "the analytic accounts got new ids");
+    assert_eq!(
+        target("sale_order_line", "sale.order.line"),
+        serde_json::json!({ key(1): 100 })
+    );
+    assert_eq!(
+        target("purchase_order_line", "purchase.order.line"),
+        serde_json::json!({ key(2): 60, key(3): 40 })
+    );
+    // The entry of an account that was never there is left out, and reported.
+    assert_eq!(
+        target("account_move_line", "account.move.line"),
+        serde_json::json!({ key(4): 100 })
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.problems WHERE kind = 'unmapped_reference' \
+             AND table_name = 'account_move_line' AND column_name = 'analytic_distribution'"
+        ),
+        1
+    );
+    pair.run(&["verify"]).assert_code(0);
+}
