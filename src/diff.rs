@@ -640,6 +640,11 @@ fn column_findings(
                     .origin(&format!("relations.{}.{}", relation.from, relation.to))
                     .map(str::to_string),
             )
+        } else if let Some((by, origin)) = rules.carried_column(&owner_key, &column.name) {
+            (
+                format!("{lost}; carried by the rule for {by}"),
+                Some(origin.to_string()),
+            )
         } else if let Some((reason, origin)) = rules.dropped_column(&owner_key, &column.name) {
             (
                 format!("{lost}; dropped: {reason}"),

@@ -241,6 +241,12 @@ pub struct ModelRule {
     /// instead of listing them as lost without a word.
     #[serde(default)]
     pub dropped: BTreeMap<String, String>,
+    /// Source columns that Odoo 19 moved to another model, each with the column rule that reads
+    /// them there, as `<odoo 16 model>.<target column>` (a payment term line's discount is read by
+    /// `account.payment.term.discount_percentage`). Checked at load: that rule must exist and its
+    /// SQL must name the column.
+    #[serde(default)]
+    pub carried_by: BTreeMap<String, String>,
     /// For the people who read and write rules; the tool does not act on it.
     #[allow(dead_code)]
     pub note: Option<String>,
@@ -257,6 +263,9 @@ pub struct TableRule {
     /// As for models: source columns left behind, each with the reason.
     #[serde(default)]
     pub dropped: BTreeMap<String, String>,
+    /// As for models: source columns read by another model's column rule.
+    #[serde(default)]
+    pub carried_by: BTreeMap<String, String>,
     /// For the people who read and write rules; the tool does not act on it.
     #[allow(dead_code)]
     pub note: Option<String>,
@@ -389,6 +398,7 @@ impl Rules {
             rules.record_locations(&name, &lines, &file);
             rules.merge(file, &name);
         }
+        problems.extend(rules.carried_by_problems());
         if problems.is_empty() {
             Ok(rules)
         } else {
@@ -576,7 +586,8 @@ impl Rules {
                         .insert(format!("{section}.{owner}.{what}"), here);
                 }
                 [section, owner, kind, column]
-                    if is_section(section) && (kind == "columns" || kind == "dropped") =>
+                    if is_section(section)
+                        && (kind == "columns" || kind == "dropped" || kind == "carried_by") =>
                 {
                     self.locations
                         .insert(format!("{section}.{owner}.{kind}.{column}"), here);
@@ -782,10 +793,12 @@ impl Rules {
                     );
                 }
             }
-            for problem in
-                self.dropped_problems(&model_key, &rule.dropped, &source_columns, &columns)
-            {
-                report(&problem.0, problem.1);
+            for (kind, entries) in [("dropped", &rule.dropped), ("carried_by", &rule.carried_by)] {
+                for problem in
+                    self.lost_column_problems(&model_key, kind, entries, &source_columns, &columns)
+                {
+                    report(&problem.0, problem.1);
+                }
             }
         }
         // Two source models that would become one target model would write the same rows twice.
@@ -883,10 +896,18 @@ impl Rules {
                         .iter()
                         .map(|c| c.name.as_str())
                         .collect();
-                    for problem in
-                        self.dropped_problems(&key, &rule.dropped, &source_columns, &columns)
+                    for (kind, entries) in
+                        [("dropped", &rule.dropped), ("carried_by", &rule.carried_by)]
                     {
-                        report(&problem.0, problem.1);
+                        for problem in self.lost_column_problems(
+                            &key,
+                            kind,
+                            entries,
+                            &source_columns,
+                            &columns,
+                        ) {
+                            report(&problem.0, problem.1);
+                        }
                     }
                     for (column, column_rule) in &rule.columns {
                         let column_key = format!("{key}.columns.{column}");
@@ -989,12 +1010,14 @@ impl Rules {
         }
     }
 
-    /// The user's `dropped` entries of one model or relation table that name no column the
-    /// target lost: a column the source does not have, or one the target still has (it is copied;
-    /// `skip` on the target column leaves it empty). Each as (rule key, message).
-    fn dropped_problems(
+    /// The user's `dropped` or `carried_by` entries (`kind`) of one model or relation table that
+    /// name no column the target lost: a column the source does not have, or one the target still
+    /// has (it is copied; `skip` on the target column leaves it empty). Each as (rule key,
+    /// message).
+    fn lost_column_problems(
         &self,
         owner_key: &str,
+        kind: &str,
         dropped: &BTreeMap<String, String>,
         source_columns: &[&str],
         target_columns: &[&str],
@@ -1002,15 +1025,15 @@ impl Rules {
         dropped
             .keys()
             .filter_map(|column| {
-                let key = format!("{owner_key}.dropped.{column}");
+                let key = format!("{owner_key}.{kind}.{column}");
                 if !self.locations.contains_key(&key) {
                     return None;
                 }
                 let message = if !source_columns.contains(&column.as_str()) {
-                    format!("`dropped`: the source table has no column {column}")
+                    format!("`{kind}`: the source table has no column {column}")
                 } else if target_columns.contains(&column.as_str()) {
                     format!(
-                        "`dropped`: the target table still has a column {column}, so its values are copied; to leave it empty write `columns.{column} = {{ skip = true }}`"
+                        "`{kind}`: the target table still has a column {column}, so its values are copied; to leave it empty write `columns.{column} = {{ skip = true }}`"
                     )
                 } else {
                     return None;
@@ -1037,6 +1060,12 @@ impl Rules {
                     origin.to_string(),
                 );
             }
+            for column in rule.carried_by.keys() {
+                self.origins.insert(
+                    format!("models.{name}.carried_by.{column}"),
+                    origin.to_string(),
+                );
+            }
             let merged = self.models.entry(name).or_default();
             merged.rename = rule.rename.or(merged.rename.take());
             merged.table = rule.table.or(merged.table.take());
@@ -1049,6 +1078,7 @@ impl Rules {
             merged.post_sql.extend(rule.post_sql);
             merged.not_in_target.extend(rule.not_in_target);
             merged.dropped.extend(rule.dropped);
+            merged.carried_by.extend(rule.carried_by);
         }
         for column in file.dropped_everywhere.keys() {
             self.origins
@@ -1080,13 +1110,72 @@ impl Rules {
                     origin.to_string(),
                 );
             }
+            for column in rule.carried_by.keys() {
+                self.origins.insert(
+                    format!("tables.{name}.carried_by.{column}"),
+                    origin.to_string(),
+                );
+            }
             let merged = self.tables.entry(name).or_default();
             merged.rename = rule.rename.or(merged.rename.take());
             merged.skip |= rule.skip;
             merged.note = rule.note.or(merged.note.take());
             merged.columns.extend(rule.columns);
             merged.dropped.extend(rule.dropped);
+            merged.carried_by.extend(rule.carried_by);
         }
+    }
+
+    /// The column rule (`<model>.<target column>`) that reads a source column Odoo 19 moved to
+    /// another model, and the file that says so.
+    pub fn carried_column(&self, owner_key: &str, column: &str) -> Option<(&str, &str)> {
+        let (section, owner) = owner_key.split_once('.')?;
+        let by = match section {
+            "models" => self.models.get(owner)?.carried_by.get(column)?,
+            "tables" => self.tables.get(owner)?.carried_by.get(column)?,
+            _ => return None,
+        };
+        Some((
+            by.as_str(),
+            self.origin(&format!("{owner_key}.carried_by.{column}"))?,
+        ))
+    }
+
+    /// The `carried_by` entries (of every file) whose rule does not exist or does not name the
+    /// column in its SQL: such an entry would claim data is carried that is not.
+    fn carried_by_problems(&self) -> Vec<String> {
+        let entries = self
+            .models
+            .iter()
+            .map(|(m, r)| ("models", m, &r.carried_by))
+            .chain(
+                self.tables
+                    .iter()
+                    .map(|(t, r)| ("tables", t, &r.carried_by)),
+            );
+        let mut problems = Vec::new();
+        for (section, owner, carried) in entries {
+            for (column, by) in carried {
+                let key = format!("{section}.{owner}.carried_by.{column}");
+                let rule = by.rsplit_once('.').and_then(|(model, target_column)| {
+                    self.models.get(model)?.columns.get(target_column)
+                });
+                let reads = rule
+                    .and_then(|r| r.sql.as_deref())
+                    .is_some_and(|sql| names_word(sql, column));
+                if !reads {
+                    let at = if self.locations.contains_key(&key) {
+                        self.location_of(&key)
+                    } else {
+                        format!("{} ({key})", self.origin(&key).unwrap_or("?"))
+                    };
+                    problems.push(format!(
+                        "rules file {at}: `carried_by.{column} = \"{by}\"`: no column rule {by} (`<odoo 16 model>.<target column>`) whose `sql` reads {column}; name the rule that carries it, or list it under `dropped`"
+                    ));
+                }
+            }
+        }
+        problems
     }
 
     /// Why a source column that Odoo 19 lost is left behind, and the file that says so: the rule
@@ -1239,6 +1328,15 @@ pub fn parse(name: &str, text: &str) -> Result<RulesFile> {
     } else {
         Err(refuse(Status::Usage, problems.join("\n")))
     }
+}
+
+/// Whether `text` holds `word` with no identifier character on either side.
+fn names_word(text: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(is_ident)
+            && !text[at + word.len()..].chars().next().is_some_and(is_ident)
+    })
 }
 
 /// `file:line` of a key path in a file located by [`locate`], or of the nearest enclosing key that
@@ -1689,6 +1787,44 @@ mod tests {
             Some(("19 computes it", file.to_string().as_str()))
         );
         for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn a_carried_by_entry_must_name_a_rule_that_reads_the_column() {
+        let paths = write_files(
+            "carried",
+            &[(
+                "mine.toml",
+                "[models.\"x.line\"]\ncarried_by.x_rate = \"x.head.x_rate\"\ncarried_by.x_days = \"x.head.x_rate\"\ncarried_by.x_gone = \"x.nowhere.x_gone\"\n\n[models.\"x.head\"]\ncolumns.x_rate = { sql = \"(SELECT l.x_rate FROM x_line l WHERE l.head_id = s.id)\" }\n",
+            )],
+        );
+        let message = Rules::load(&paths).unwrap_err().to_string();
+        let file = paths[0].display();
+        assert_eq!(
+            message,
+            format!(
+                "rules file {file}:3: `carried_by.x_days = \"x.head.x_rate\"`: no column rule x.head.x_rate (`<odoo 16 model>.<target column>`) whose `sql` reads x_days; name the rule that carries it, or list it under `dropped`\n\
+                 rules file {file}:4: `carried_by.x_gone = \"x.nowhere.x_gone\"`: no column rule x.nowhere.x_gone (`<odoo 16 model>.<target column>`) whose `sql` reads x_gone; name the rule that carries it, or list it under `dropped`"
+            )
+        );
+        let fine = write_files(
+            "carried_fine",
+            &[(
+                "mine.toml",
+                "[models.\"account.payment.term.line\"]\ncarried_by.discount_days = \"account.payment.term.discount_days\"\n",
+            )],
+        );
+        let rules = Rules::load(&fine).expect("the rule it names exists in the default pack");
+        assert_eq!(
+            rules.carried_column("models.account.payment.term.line", "discount_days"),
+            Some((
+                "account.payment.term.discount_days",
+                fine[0].display().to_string().as_str()
+            ))
+        );
+        for path in paths.into_iter().chain(fine) {
             let _ = std::fs::remove_file(path);
         }
     }
