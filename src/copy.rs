@@ -323,7 +323,7 @@ pub async fn copy_rows(
                         Some(targets) => out.int4(targets.id_of(tuple.field(*field))),
                         None => out.null(),
                     },
-                    Output::CompanyJson {
+                    Output::KeyedJson {
                         field,
                         key_model,
                         value_model,
@@ -332,7 +332,7 @@ pub async fn copy_rows(
                         Some(bytes) => {
                             let key_map = mappings.get(key_model);
                             let value_map = value_model.as_deref().and_then(|m| mappings.get(m));
-                            match company_json(bytes, key_map, value_map, &mut scratch) {
+                            match keyed_json(bytes, key_map, value_map, &mut scratch) {
                                 Ok(dropped) => {
                                     if dropped > 0 {
                                         problems.add(
@@ -681,7 +681,7 @@ fn reference(
 /// Rewrites a binary jsonb object keyed by ids (a company's, or several comma-separated ids of
 /// one model, as analytic distributions have) into `out` (binary jsonb as well). Returns how many
 /// entries were dropped because a key's record or the value was not mapped.
-fn company_json(
+fn keyed_json(
     bytes: &[u8],
     keys: Option<&crate::mapping::IdMap>,
     values: Option<&crate::mapping::IdMap>,
@@ -747,7 +747,7 @@ mod tests {
         let mut input = vec![1u8];
         input.extend_from_slice(br#"{"1": 10, "3": 11, "9": 10}"#);
         let mut out = Vec::new();
-        let dropped = company_json(&input, Some(&companies), Some(&accounts), &mut out).unwrap();
+        let dropped = keyed_json(&input, Some(&companies), Some(&accounts), &mut out).unwrap();
         assert_eq!(dropped, 2);
         assert_eq!(out[0], 1);
         let value: serde_json::Value = serde_json::from_slice(&out[1..]).unwrap();
@@ -762,7 +762,7 @@ mod tests {
         let mut input = vec![1u8];
         input.extend_from_slice(br#"{"4": 60.0, "4,5": 40.0, "4,6": 1.0, "x": 2}"#);
         let mut out = Vec::new();
-        let dropped = company_json(&input, Some(&analytic), None, &mut out).unwrap();
+        let dropped = keyed_json(&input, Some(&analytic), None, &mut out).unwrap();
         assert_eq!(dropped, 2);
         let value: serde_json::Value = serde_json::from_slice(&out[1..]).unwrap();
         assert_eq!(value, serde_json::json!({"40": 60.0, "40,50": 40.0}));

@@ -909,7 +909,7 @@ async fn match_natural_keys(
         {
             let company_json = matches!(
                 &column.output,
-                Output::CompanyJson {
+                Output::KeyedJson {
                     key_model,
                     value_model: None,
                     ..

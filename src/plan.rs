@@ -28,7 +28,7 @@ pub enum Output {
     Reference { field: usize },
     /// A jsonb object keyed by ids of `key_model` (a company, for company-dependent values),
     /// values optionally ids of `value_model`.
-    CompanyJson {
+    KeyedJson {
         field: usize,
         key_model: String,
         value_model: Option<String>,
@@ -46,7 +46,7 @@ impl Output {
             | Output::Remap { field, .. }
             | Output::Polymorphic { field, .. }
             | Output::Reference { field }
-            | Output::CompanyJson { field, .. }
+            | Output::KeyedJson { field, .. }
             | Output::Xmlid { field, .. } => *field,
         }
     }
@@ -382,7 +382,7 @@ fn table_plan(
         } else if rule
             .is_some_and(|r| r.company_json || r.property.is_some() || r.keyed_by.is_some())
         {
-            Output::CompanyJson {
+            Output::KeyedJson {
                 field: field_index,
                 key_model: rule
                     .and_then(|r| r.keyed_by.clone())
