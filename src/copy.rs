@@ -142,11 +142,25 @@ pub async fn copy_rows(
     } else {
         None
     };
+    // Per column, the map of the ids it holds: a many2one's model, or the model whose ids key a
+    // jsonb object; and for such an object, the map of its values when they are ids too.
     let column_maps: Vec<Option<&crate::mapping::IdMap>> = plan
         .columns
         .iter()
         .map(|c| match &c.output {
             Output::Remap { model, .. } => mappings.get(model),
+            Output::KeyedJson { key_model, .. } => mappings.get(key_model),
+            _ => None,
+        })
+        .collect();
+    let value_maps: Vec<Option<&crate::mapping::IdMap>> = plan
+        .columns
+        .iter()
+        .map(|c| match &c.output {
+            Output::KeyedJson {
+                value_model: Some(model),
+                ..
+            } => mappings.get(model),
             _ => None,
         })
         .collect();
@@ -330,9 +344,12 @@ pub async fn copy_rows(
                     } => match tuple.field(*field) {
                         None => out.null(),
                         Some(bytes) => {
-                            let key_map = mappings.get(key_model);
-                            let value_map = value_model.as_deref().and_then(|m| mappings.get(m));
-                            match keyed_json(bytes, key_map, value_map, &mut scratch) {
+                            match keyed_json(
+                                bytes,
+                                column_maps[index],
+                                value_maps[index],
+                                &mut scratch,
+                            ) {
                                 Ok(dropped) => {
                                     if dropped > 0 {
                                         problems.add(
@@ -700,15 +717,7 @@ fn keyed_json(
     let mut result = serde_json::Map::new();
     let mut dropped = 0;
     for (key, value) in object {
-        let remapped: Option<Vec<String>> = key
-            .split(',')
-            .map(|id| {
-                let id = id.trim().parse::<i32>().ok()?;
-                keys.and_then(|m| m.get(id))
-                    .map(|target| target.to_string())
-            })
-            .collect();
-        let Some(remapped) = remapped else {
+        let Some(remapped) = keys.and_then(|map| map.remap_key(&key)) else {
             dropped += 1;
             continue;
         };
@@ -724,7 +733,7 @@ fn keyed_json(
             }
             _ => value,
         };
-        result.insert(remapped.join(","), value);
+        result.insert(remapped, value);
     }
     out.clear();
     out.push(1);

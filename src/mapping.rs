@@ -115,6 +115,17 @@ impl IdMap {
         }
     }
 
+    /// A jsonb key made of ids of this model — one, or several joined by commas as in analytic
+    /// distributions — with each id replaced by its target id; `None` when one is not an id or
+    /// not mapped.
+    pub fn remap_key(&self, key: &str) -> Option<String> {
+        let ids: Option<Vec<String>> = key
+            .split(',')
+            .map(|id| Some(self.get(id.trim().parse().ok()?)?.to_string()))
+            .collect();
+        Some(ids?.join(","))
+    }
+
     #[inline]
     pub fn how(&self, source_id: i32) -> Option<How> {
         match self.entry(source_id)?.1 {
@@ -1007,6 +1018,12 @@ async fn match_natural_keys(
     let mut found = 0;
     let shared = rules.model(&model).is_some_and(|r| r.shared_match);
     let mut left_over: Vec<(i32, i32)> = Vec::new();
+    // Copied out: the loop below adds this model's matches to the mappings.
+    let companies = key_models
+        .iter()
+        .any(|k| matches!(k, KeyValue::CompanyJson))
+        .then(|| mappings.get("res.company").cloned())
+        .flatten();
     for row in &source_rows {
         let source_id: i32 = row.get(0);
         if mappings
@@ -1022,8 +1039,9 @@ async fn match_natural_keys(
             let value: Option<String> = row.get(i + 1);
             let translated = match (key_model, value) {
                 (KeyValue::CompanyJson, Some(value)) => {
-                    let companies = mappings.get("res.company");
-                    let remapped = companies.and_then(|c| canonical_company_json(&value, Some(c)));
+                    let remapped = companies
+                        .as_ref()
+                        .and_then(|c| canonical_company_json(&value, Some(c)));
                     if remapped.is_none() {
                         complete = false;
                     }
@@ -1090,7 +1108,7 @@ fn canonical_company_json(text: &str, companies: Option<&IdMap>) -> Option<Strin
     let mut keyed = BTreeMap::new();
     for (company, value) in object {
         let company = match companies {
-            Some(map) => map.get(company.parse().ok()?)?.to_string(),
+            Some(map) => map.remap_key(&company)?,
             None => company,
         };
         keyed.insert(company, value);
