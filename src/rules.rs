@@ -354,6 +354,10 @@ impl ColumnRule {
     }
 }
 
+/// Source column → what a rule says of it: why its data stays behind (`dropped`), or the column
+/// rule that reads it (`carried_by`).
+type ColumnNotes = BTreeMap<String, String>;
+
 /// All rules in force: the default pack with the user's files applied over it.
 #[derive(Debug, Default)]
 pub struct Rules {
@@ -1052,20 +1056,12 @@ impl Rules {
             self.modules.insert(name, rule);
         }
         for (name, rule) in file.models {
-            self.origins
-                .insert(format!("models.{name}"), origin.to_string());
-            for column in rule.dropped.keys() {
-                self.origins.insert(
-                    format!("models.{name}.dropped.{column}"),
-                    origin.to_string(),
-                );
-            }
-            for column in rule.carried_by.keys() {
-                self.origins.insert(
-                    format!("models.{name}.carried_by.{column}"),
-                    origin.to_string(),
-                );
-            }
+            self.record_origins(
+                &format!("models.{name}"),
+                &rule.dropped,
+                &rule.carried_by,
+                origin,
+            );
             let merged = self.models.entry(name).or_default();
             merged.rename = rule.rename.or(merged.rename.take());
             merged.table = rule.table.or(merged.table.take());
@@ -1102,20 +1098,12 @@ impl Rules {
             self.company_copies.push(copy);
         }
         for (name, rule) in file.tables {
-            self.origins
-                .insert(format!("tables.{name}"), origin.to_string());
-            for column in rule.dropped.keys() {
-                self.origins.insert(
-                    format!("tables.{name}.dropped.{column}"),
-                    origin.to_string(),
-                );
-            }
-            for column in rule.carried_by.keys() {
-                self.origins.insert(
-                    format!("tables.{name}.carried_by.{column}"),
-                    origin.to_string(),
-                );
-            }
+            self.record_origins(
+                &format!("tables.{name}"),
+                &rule.dropped,
+                &rule.carried_by,
+                origin,
+            );
             let merged = self.tables.entry(name).or_default();
             merged.rename = rule.rename.or(merged.rename.take());
             merged.skip |= rule.skip;
@@ -1126,15 +1114,39 @@ impl Rules {
         }
     }
 
+    /// Where a model's or relation table's rule (`owner_key`, `models.<model>` or
+    /// `tables.<table>`) and each of its `dropped` and `carried_by` entries come from.
+    fn record_origins(
+        &mut self,
+        owner_key: &str,
+        dropped: &ColumnNotes,
+        carried_by: &ColumnNotes,
+        origin: &str,
+    ) {
+        self.origins
+            .insert(owner_key.to_string(), origin.to_string());
+        for (kind, columns) in [("dropped", dropped), ("carried_by", carried_by)] {
+            for column in columns.keys() {
+                self.origins
+                    .insert(format!("{owner_key}.{kind}.{column}"), origin.to_string());
+            }
+        }
+    }
+
+    /// The `dropped` and `carried_by` entries of the rule of `owner_key` (`models.<model>` or
+    /// `tables.<table>`), when there is one.
+    fn lost_columns(&self, owner_key: &str) -> Option<(&ColumnNotes, &ColumnNotes)> {
+        match owner_key.split_once('.')? {
+            ("models", model) => self.models.get(model).map(|r| (&r.dropped, &r.carried_by)),
+            ("tables", table) => self.tables.get(table).map(|r| (&r.dropped, &r.carried_by)),
+            _ => None,
+        }
+    }
+
     /// The column rule (`<model>.<target column>`) that reads a source column Odoo 19 moved to
     /// another model, and the file that says so.
     pub fn carried_column(&self, owner_key: &str, column: &str) -> Option<(&str, &str)> {
-        let (section, owner) = owner_key.split_once('.')?;
-        let by = match section {
-            "models" => self.models.get(owner)?.carried_by.get(column)?,
-            "tables" => self.tables.get(owner)?.carried_by.get(column)?,
-            _ => return None,
-        };
+        let by = self.lost_columns(owner_key)?.1.get(column)?;
         Some((
             by.as_str(),
             self.origin(&format!("{owner_key}.carried_by.{column}"))?,
@@ -1181,12 +1193,9 @@ impl Rules {
     /// Why a source column that Odoo 19 lost is left behind, and the file that says so: the rule
     /// of its model (or relation table), else `dropped_everywhere`.
     pub fn dropped_column(&self, owner_key: &str, column: &str) -> Option<(&str, &str)> {
-        let (section, owner) = owner_key.split_once('.')?;
-        let own = match section {
-            "models" => self.models.get(owner).and_then(|r| r.dropped.get(column)),
-            "tables" => self.tables.get(owner).and_then(|r| r.dropped.get(column)),
-            _ => None,
-        };
+        let own = self
+            .lost_columns(owner_key)
+            .and_then(|(dropped, _)| dropped.get(column));
         let (reason, key) = match own {
             Some(reason) => (reason, format!("{owner_key}.dropped.{column}")),
             None => (
