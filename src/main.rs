@@ -3,32 +3,13 @@
 
 mod catalog;
 mod cli;
-mod codec;
-mod config;
-mod connect;
-mod constraints;
-mod copies;
+mod commands;
 mod copy;
-mod defaults;
-mod diff;
-mod exit;
-mod fault;
-mod filestore;
-mod indexes;
-mod mapping;
+mod io;
+mod pipeline;
 mod plan;
-mod progress;
-mod rehearse;
-mod report;
-mod rollback;
 mod rules;
-mod run;
-mod sequences;
-mod session;
 mod side_schema;
-mod status;
-mod stop;
-mod update;
 mod verify;
 
 use std::process::ExitCode;
@@ -36,7 +17,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
-use crate::exit::Status;
+use crate::io::exit::Status;
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -44,9 +25,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    if let Err(error) = config::apply(&mut cli, &matches) {
-        eprintln!("error: {}", connect::redact(&error.to_string()));
-        return ExitCode::from(exit::status_of(&error).code() as u8);
+    if let Err(error) = cli::config::apply(&mut cli, &matches) {
+        eprintln!("error: {}", io::connect::redact(&error.to_string()));
+        return ExitCode::from(io::exit::status_of(&error).code() as u8);
     }
     cli::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -62,15 +43,15 @@ fn main() -> ExitCode {
     let status = match runtime.block_on(dispatch(&cli)) {
         Ok(status) => status,
         Err(error) => {
-            let status = exit::status_of(&error);
+            let status = io::exit::status_of(&error);
             let mut message = match status {
                 Status::Failure => format!("{error:#}"),
                 _ => error.to_string(),
             };
-            if let Some(hint) = connect::hint(&error) {
+            if let Some(hint) = io::connect::hint(&error) {
                 message.push_str(&format!("\nhint: {hint}"));
             }
-            let message = connect::redact(&message);
+            let message = io::connect::redact(&message);
             let json_on_stderr = cli.log_format == cli::LogFormat::Json && cli.log_file.is_none();
             if json_on_stderr || cli.log_file.is_some() {
                 tracing::error!(exit_code = status.code(), "{message}");
@@ -86,14 +67,14 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
     match &cli.command {
-        Command::Analyze(args) => diff::analyze_command(cli, args).await,
-        Command::Run(args) => run::run_command(cli, args).await,
-        Command::Status => status::status_command(cli).await,
+        Command::Analyze(args) => commands::analyze::analyze_command(cli, args).await,
+        Command::Run(args) => pipeline::run_command(cli, args).await,
+        Command::Status => commands::status::status_command(cli).await,
         Command::Verify(args) => verify::verify_command(cli, args).await,
-        Command::Rollback(args) => rollback::rollback_command(cli, args).await,
+        Command::Rollback(args) => pipeline::rollback::rollback_command(cli, args).await,
         Command::Config {
             action: cli::ConfigAction::Check,
-        } => config::check_command(cli).await,
-        Command::Rehearse(args) => rehearse::rehearse_command(cli, args).await,
+        } => cli::config::check_command(cli).await,
+        Command::Rehearse(args) => pipeline::rehearse::rehearse_command(cli, args).await,
     }
 }

@@ -9,8 +9,8 @@ use tokio_postgres::Client;
 
 use super::{CheckResult, summarize};
 use crate::catalog::quote_ident;
-use crate::diff::TableKind;
-use crate::plan::{Output, TablePlan};
+use crate::plan::tables::{Output, TablePlan};
+use crate::rules::pairing::TableKind;
 
 /// Records compared per round trip, so that memory stays bounded on large tables.
 const BATCH: usize = 10_000;

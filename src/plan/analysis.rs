@@ -8,156 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::catalog::session::Session;
 use crate::catalog::{Catalog, Field, Model, Table, quote_ident};
-use crate::cli::{AnalyzeArgs, Cli};
-use crate::exit::Status;
-use crate::report;
+use crate::rules::pairing::{TableKind, TablePair, pair_tables};
 use crate::rules::{Policy, Rules};
-use crate::session::Session;
 use crate::side_schema;
-
-/// What kind of rows a table holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TableKind {
-    /// The table of a stored model: rows have an `id`.
-    Model,
-    /// A many2many relation table: rows are pairs of ids.
-    Relation,
-}
-
-/// A source table and where its rows go.
-#[derive(Debug, Clone, Serialize)]
-pub struct TablePair {
-    pub kind: TableKind,
-    pub source_table: String,
-    pub target_table: Option<String>,
-    /// For model tables, the Odoo 16 model; for relation tables, the model owning the many2many.
-    pub source_model: Option<String>,
-    pub target_model: Option<String>,
-    pub policy: Policy,
-    pub transient: bool,
-    pub rows: i64,
-    /// Target columns filled from a source column of another name (rules, or the two columns of a
-    /// many2many table whose owner model was renamed): target column → source column.
-    pub renamed_columns: BTreeMap<String, String>,
-}
-
-/// Pairs every source table with its target table, following the rules' renames. Transient models
-/// and tables without model are paired too, with the policy that says they are not copied.
-pub fn pair_tables(source: &Catalog, target: &Catalog, rules: &Rules) -> Vec<TablePair> {
-    let mut pairs = Vec::new();
-    let mut seen = BTreeSet::new();
-    for model in source.models.values() {
-        let Some(table) = &model.table else { continue };
-        if !seen.insert(table.clone()) {
-            continue;
-        }
-        let rule = rules.model(&model.name);
-        let target_model_name = rules.model_in_target(&model.name);
-        let target_model = target.models.get(target_model_name);
-        let target_table = rule
-            .and_then(|r| r.table.clone())
-            .or_else(|| target_model.and_then(|m| m.table.clone()))
-            .filter(|t| target.tables.contains_key(t));
-        let policy = if model.transient {
-            Policy::Skip
-        } else {
-            rule.and_then(|r| r.policy).unwrap_or(Policy::Migrate)
-        };
-        pairs.push(TablePair {
-            kind: TableKind::Model,
-            source_table: table.clone(),
-            target_table,
-            source_model: Some(model.name.clone()),
-            target_model: target_model.map(|m| m.name.clone()),
-            policy,
-            transient: model.transient,
-            rows: source.tables.get(table).map_or(0, |t| t.row_count),
-            renamed_columns: rule
-                .map(|r| {
-                    r.columns
-                        .iter()
-                        .filter_map(|(to, c)| {
-                            c.from.as_ref().map(|from| (to.clone(), from.clone()))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        });
-    }
-    for (table, (model, field)) in source.relation_tables() {
-        if !seen.insert(table.clone()) {
-            continue;
-        }
-        let table_rule = rules.tables.get(&table);
-        let target_field = target
-            .models
-            .get(rules.model_in_target(&model.name))
-            .and_then(|m| m.fields.get(&field.name))
-            .filter(|f| f.ttype == "many2many");
-        let target_table = table_rule
-            .and_then(|r| r.rename.clone())
-            .or_else(|| target_field.and_then(|f| f.relation_table.clone()))
-            .or_else(|| Some(table.clone()))
-            .filter(|t| target.tables.contains_key(t));
-        let owner_transient = model.transient
-            || field
-                .relation
-                .as_ref()
-                .and_then(|r| source.models.get(r))
-                .is_some_and(|m| m.transient);
-        // Links between two kinds of module metadata (groups of menus, rules of groups) belong to
-        // the modules that Odoo 19 installed; only links that touch migrated data are copied.
-        let migrated = |name: &str| {
-            rules
-                .model(name)
-                .and_then(|r| r.policy)
-                .unwrap_or(Policy::Migrate)
-                == Policy::Migrate
-        };
-        let metadata_only =
-            !migrated(&model.name) && field.relation.as_deref().is_none_or(|r| !migrated(r));
-        let policy = if owner_transient || metadata_only || table_rule.is_some_and(|r| r.skip) {
-            Policy::Skip
-        } else {
-            Policy::Migrate
-        };
-        let mut renamed_columns = BTreeMap::new();
-        if let Some(target_field) = target_field {
-            for (target_column, source_column) in [
-                (&target_field.column1, &field.column1),
-                (&target_field.column2, &field.column2),
-            ] {
-                if let (Some(to), Some(from)) = (target_column, source_column)
-                    && to != from
-                {
-                    renamed_columns.insert(to.clone(), from.clone());
-                }
-            }
-        }
-        if let Some(rule) = table_rule {
-            for (to, column) in &rule.columns {
-                if let Some(from) = &column.from {
-                    renamed_columns.insert(to.clone(), from.clone());
-                }
-            }
-        }
-        pairs.push(TablePair {
-            kind: TableKind::Relation,
-            source_table: table.clone(),
-            target_table,
-            source_model: Some(model.name.clone()),
-            target_model: target_field.map(|_| rules.model_in_target(&model.name).to_string()),
-            policy,
-            transient: owner_transient,
-            rows: source.tables.get(&table).map_or(0, |t| t.row_count),
-            renamed_columns,
-        });
-    }
-    pairs.sort_by(|a, b| a.source_table.cmp(&b.source_table));
-    pairs
-}
 
 /// One difference between the databases.
 #[derive(Debug, Clone, Serialize)]
@@ -839,41 +694,13 @@ pub fn automatic_conversion(from: &str, to: &str) -> Option<&'static str> {
     }
 }
 
-/// `odoo-migrate analyze`: compares, reports, stores the findings, and exits 3 when something blocks.
-pub async fn analyze_command(cli: &Cli, args: &AnalyzeArgs) -> Result<Status> {
-    let rules = Rules::load(&cli.rules)?;
-    let session = Session::open(cli, 2).await?;
-    rules.check_names(&session.source_catalog, &session.target_catalog)?;
-    let mut analysis = analyze(&session.source_catalog, &session.target_catalog, &rules);
-    analysis
-        .findings
-        .extend(unknown_selection_values(&session, &rules).await?);
-    let rendered = report::render_analysis(&analysis, cli.format)?;
-    report::emit(&rendered)?;
-    if let Some(path) = &args.output {
-        std::fs::write(path, &rendered)
-            .with_context(|| format!("cannot write the report to {}", path.display()))?;
-    }
-    store(&session, &analysis).await?;
-    let blocking = analysis.blocking().count();
-    if blocking > 0 {
-        tracing::warn!(
-            blocking,
-            "the analysis found differences that block a migration"
-        );
-        Ok(Status::Blocking)
-    } else {
-        Ok(Status::Success)
-    }
-}
-
 /// Values of the source's selection columns that the Odoo 19 field does not know and no `value_map`
 /// maps (written by hand, by an import or by a module of the company's own): each with its rows'
 /// source ids and the rule that would map it. One query per table, read from the source's data,
 /// so that they are known before the run rather than found by `verify` after it; models only
 /// matched (module metadata) keep the target's values and are left out. Not blocking: the
 /// value is copied as it is.
-async fn unknown_selection_values(session: &Session, rules: &Rules) -> Result<Vec<Finding>> {
+pub async fn unknown_selection_values(session: &Session, rules: &Rules) -> Result<Vec<Finding>> {
     let (source, target) = (&session.source_catalog, &session.target_catalog);
     let client = session.source.get().await?;
     let mut findings = Vec::new();
@@ -983,7 +810,7 @@ async fn unknown_selection_values(session: &Session, rules: &Rules) -> Result<Ve
     Ok(findings)
 }
 
-async fn store(session: &Session, analysis: &Analysis) -> Result<()> {
+pub async fn store(session: &Session, analysis: &Analysis) -> Result<()> {
     let mut client = session.target.get().await?;
     side_schema::ensure(&mut client).await?;
     let transaction = client.transaction().await?;

@@ -11,13 +11,13 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::catalog::quote_ident;
+use crate::catalog::session::Session;
 use crate::cli::{Cli, Format, VerifyArgs};
-use crate::diff::TableKind;
-use crate::exit::{Status, refuse};
-use crate::plan::{self, Output, TablePlan};
-use crate::report;
+use crate::io::exit::{Status, refuse};
+use crate::io::report;
+use crate::plan::tables::{self, Output, TablePlan};
 use crate::rules::Rules;
-use crate::session::Session;
+use crate::rules::pairing::TableKind;
 use crate::side_schema;
 
 mod deep;
@@ -37,38 +37,38 @@ pub struct CheckResult {
 pub const BUSINESS_CHECKS: &[(&str, &str, &str)] = &[
     (
         "trial-balance",
-        include_str!("../sql/verify/trial_balance.source.sql"),
-        include_str!("../sql/verify/trial_balance.target.sql"),
+        include_str!("../../sql/verify/trial_balance.source.sql"),
+        include_str!("../../sql/verify/trial_balance.target.sql"),
     ),
     (
         "journal-totals",
-        include_str!("../sql/verify/journal_totals.source.sql"),
-        include_str!("../sql/verify/journal_totals.target.sql"),
+        include_str!("../../sql/verify/journal_totals.source.sql"),
+        include_str!("../../sql/verify/journal_totals.target.sql"),
     ),
     (
         "open-balances",
-        include_str!("../sql/verify/open_balances.source.sql"),
-        include_str!("../sql/verify/open_balances.target.sql"),
+        include_str!("../../sql/verify/open_balances.source.sql"),
+        include_str!("../../sql/verify/open_balances.target.sql"),
     ),
     (
         "revenue-per-month",
-        include_str!("../sql/verify/revenue_per_month.source.sql"),
-        include_str!("../sql/verify/revenue_per_month.target.sql"),
+        include_str!("../../sql/verify/revenue_per_month.source.sql"),
+        include_str!("../../sql/verify/revenue_per_month.target.sql"),
     ),
     (
         "stock-on-hand",
-        include_str!("../sql/verify/stock_on_hand.source.sql"),
-        include_str!("../sql/verify/stock_on_hand.target.sql"),
+        include_str!("../../sql/verify/stock_on_hand.source.sql"),
+        include_str!("../../sql/verify/stock_on_hand.target.sql"),
     ),
     (
         "stock-valuation",
-        include_str!("../sql/verify/stock_valuation.source.sql"),
-        include_str!("../sql/verify/stock_valuation.target.sql"),
+        include_str!("../../sql/verify/stock_valuation.source.sql"),
+        include_str!("../../sql/verify/stock_valuation.target.sql"),
     ),
     (
         "order-states",
-        include_str!("../sql/verify/order_states.source.sql"),
-        include_str!("../sql/verify/order_states.target.sql"),
+        include_str!("../../sql/verify/order_states.source.sql"),
+        include_str!("../../sql/verify/order_states.target.sql"),
     ),
 ];
 
@@ -103,7 +103,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     }
     let wanted = |name: &str| args.check.as_deref().is_none_or(|c| c == name);
     let rules = Rules::load(&cli.rules)?;
-    let session = Session::open(cli, 3).await?;
+    let session = Session::open(cli.source()?, cli.target()?, 3).await?;
     rules.check_names(&session.source_catalog, &session.target_catalog)?;
     let mut target = session.target_endpoint.connect().await?;
     if side_schema::installed_version(&target).await? == 0 {
@@ -115,7 +115,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     side_schema::ensure(&mut target).await?;
     side_schema::ensure_id_map_index(&target).await?;
     let source = session.source.get().await?;
-    let (_, plans) = plan::for_session(&session, &rules)?;
+    let (_, plans) = tables::for_session(&session, &rules)?;
     let finished: Vec<String> = target
         .query(
             "SELECT DISTINCT ON (source_table) source_table FROM odoo_migrate.model_state s \
@@ -157,8 +157,8 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     if let Some(filestore) = &args.target_filestore
         && wanted("attachment-files")
     {
-        let names = crate::filestore::migrated_files(&target).await?;
-        let absent = crate::filestore::absent(filestore, &names);
+        let names = crate::copy::filestore::migrated_files(&target).await?;
+        let absent = crate::copy::filestore::absent(filestore, &names);
         results.push(CheckResult {
             check: "attachment-files",
             subject: filestore.display().to_string(),
@@ -655,7 +655,7 @@ async fn selection_values(
     let mut checked = 0usize;
     let mut tables: Vec<(&str, &str)> = plans
         .iter()
-        .filter(|p| p.kind == crate::diff::TableKind::Model)
+        .filter(|p| p.kind == crate::rules::pairing::TableKind::Model)
         .map(|p| (p.target_model.as_str(), p.target_table.as_str()))
         .collect();
     tables.sort_unstable();

@@ -5,8 +5,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::{Cli, Format};
-use crate::exit::{Status, refuse};
-use crate::report;
+use crate::io::exit::{Status, refuse};
+use crate::io::report;
 use crate::side_schema;
 use std::fmt::Write;
 

@@ -11,8 +11,8 @@ use tokio_postgres::Transaction;
 
 use crate::catalog::quote_ident;
 use crate::cli::{Cli, RollbackArgs};
-use crate::exit::{Status, refuse};
-use crate::report;
+use crate::io::exit::{Status, refuse};
+use crate::io::report;
 use crate::side_schema;
 
 pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> {
@@ -59,8 +59,8 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
             .await?;
         let (keys, indexes): (i64, i64) = (row.get(0), row.get(1));
         if keys + indexes > 0 {
-            crate::constraints::restore(&mut client, run_id).await?;
-            crate::indexes::rebuild_on(&client, run_id).await?;
+            crate::copy::keys::restore(&mut client, run_id).await?;
+            crate::copy::indexes::rebuild_on(&client, run_id).await?;
             report::emit(&format!(
                 "Run {run_id} was rolled back; its {keys} foreign keys and {indexes} indexes left aside are now restored.\n"
             ))?;
@@ -87,17 +87,17 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
 
     side_schema::ensure_id_map_index(&client).await?;
     let touched = touched_tables(&client, run_id).await?;
-    crate::constraints::set_aside(&mut client, &touched, run_id).await?;
+    crate::copy::keys::set_aside(&mut client, &touched, run_id).await?;
     let transaction = client.transaction().await?;
     let summary = undo(&transaction, run_id).await?;
     transaction
         .commit()
         .await
         .with_context(|| format!("cannot commit the rollback of run {run_id}"))?;
-    crate::constraints::restore(&mut client, run_id)
+    crate::copy::keys::restore(&mut client, run_id)
         .await
         .context("the rows of the run are removed, but foreign keys could not all be restored; run `odoo-migrate rollback` again")?;
-    crate::indexes::rebuild_on(&client, run_id)
+    crate::copy::indexes::rebuild_on(&client, run_id)
         .await
         .context("the rows of the run are removed, but indexes could not all be built again; run `odoo-migrate rollback` again")?;
     report::emit(&format!(

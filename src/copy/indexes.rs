@@ -15,9 +15,9 @@ use futures::StreamExt;
 use tokio_postgres::{Client, GenericClient};
 
 use crate::catalog::quote_ident;
-use crate::fault;
+use crate::io::fault;
 
-const SECONDARY_INDEXES: &str = include_str!("../sql/indexes/secondary.sql");
+const SECONDARY_INDEXES: &str = include_str!("../../sql/indexes/secondary.sql");
 
 /// Memory for each index build: a GIN index built in too little memory spills to disk in many
 /// passes; builds run `jobs` at a time, so the server may need `jobs` times this.

@@ -1,13 +1,15 @@
 //! The command line: options, help texts, logging set-up, and the dispatch of each command to the
 //! phase that implements it. Nothing here touches a database directly.
 
+pub mod config;
+
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::connect::{Endpoint, Side};
-use crate::exit::{Status, refuse};
+use crate::io::connect::{Endpoint, Side};
+use crate::io::exit::{Status, refuse};
 
 const AFTER_HELP: &str = "\
 Workflow: analyze, rehearse, run (resume it by running it again), verify, and rollback if needed.
@@ -79,12 +81,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-    Csv,
-}
+pub use crate::io::report::Format;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -167,8 +164,8 @@ pub struct RunArgs {
     /// the SET privilege on it) and proves every key with one query each at the end; `set-aside`
     /// drops the keys of the written tables and restores them with VALIDATE at the end; `auto`
     /// takes `replica` when the role may. Either way a key that does not hold fails the run.
-    #[arg(long, value_enum, default_value_t = crate::constraints::Strategy::Auto)]
-    pub foreign_keys: crate::constraints::Strategy,
+    #[arg(long, value_enum, default_value_t = crate::copy::keys::Strategy::Auto)]
+    pub foreign_keys: crate::copy::keys::Strategy,
 
     /// Tables that receive at least this many rows have their secondary indexes (not unique, not
     /// behind a constraint) dropped before the load and built again after it, which is much faster
@@ -321,7 +318,7 @@ pub fn init_logging(cli: &Cli) {
             .init(),
         (Some(Err(message)), _) => {
             eprintln!("error: {message}");
-            std::process::exit(crate::exit::Status::Usage.code());
+            std::process::exit(crate::io::exit::Status::Usage.code());
         }
         (None, LogFormat::Json) => builder
             .with_writer(std::io::stderr)

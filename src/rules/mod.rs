@@ -10,6 +10,8 @@
 //! column that does not exist (or a module not installed where the rule needs it), at the line of
 //! the key that names it.
 
+pub mod pairing;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -17,49 +19,49 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::exit::{Status, refuse};
+use crate::io::exit::{Status, refuse};
 
 /// The default 16 → 19 pack, compiled into the binary so that it always matches the tool's version.
 const DEFAULT_PACK: &[(&str, &str)] = &[
     (
         "rules/16-19/modules.toml",
-        include_str!("../rules/16-19/modules.toml"),
+        include_str!("../../rules/16-19/modules.toml"),
     ),
     (
         "rules/16-19/models.toml",
-        include_str!("../rules/16-19/models.toml"),
+        include_str!("../../rules/16-19/models.toml"),
     ),
     (
         "rules/16-19/base.toml",
-        include_str!("../rules/16-19/base.toml"),
+        include_str!("../../rules/16-19/base.toml"),
     ),
     (
         "rules/16-19/payment.toml",
-        include_str!("../rules/16-19/payment.toml"),
+        include_str!("../../rules/16-19/payment.toml"),
     ),
     (
         "rules/16-19/partner.toml",
-        include_str!("../rules/16-19/partner.toml"),
+        include_str!("../../rules/16-19/partner.toml"),
     ),
     (
         "rules/16-19/accounting.toml",
-        include_str!("../rules/16-19/accounting.toml"),
+        include_str!("../../rules/16-19/accounting.toml"),
     ),
     (
         "rules/16-19/product.toml",
-        include_str!("../rules/16-19/product.toml"),
+        include_str!("../../rules/16-19/product.toml"),
     ),
     (
         "rules/16-19/stock.toml",
-        include_str!("../rules/16-19/stock.toml"),
+        include_str!("../../rules/16-19/stock.toml"),
     ),
     (
         "rules/16-19/sale_purchase.toml",
-        include_str!("../rules/16-19/sale_purchase.toml"),
+        include_str!("../../rules/16-19/sale_purchase.toml"),
     ),
     (
         "rules/16-19/mail.toml",
-        include_str!("../rules/16-19/mail.toml"),
+        include_str!("../../rules/16-19/mail.toml"),
     ),
 ];
 
@@ -840,18 +842,18 @@ impl Rules {
         }
         // Two source tables that a user's `table` or `rename` sends into one target table.
         let mut written_into: BTreeMap<String, Vec<(String, Option<String>)>> = BTreeMap::new();
-        for pair in crate::diff::pair_tables(source, target, self) {
+        for pair in crate::rules::pairing::pair_tables(source, target, self) {
             let Some(target_table) = pair.target_table.filter(|_| pair.policy != Policy::Skip)
             else {
                 continue;
             };
             let key = match pair.kind {
-                crate::diff::TableKind::Model => pair
+                crate::rules::pairing::TableKind::Model => pair
                     .source_model
                     .as_ref()
                     .filter(|m| self.models.get(*m).is_some_and(|r| r.table.is_some()))
                     .map(|m| format!("models.{m}.table")),
-                crate::diff::TableKind::Relation => self
+                crate::rules::pairing::TableKind::Relation => self
                     .tables
                     .get(&pair.source_table)
                     .filter(|r| r.rename.is_some())
@@ -1674,7 +1676,7 @@ mod tests {
             ],
         );
         let error = Rules::load(&paths).unwrap_err();
-        assert_eq!(crate::exit::status_of(&error), Status::Usage);
+        assert_eq!(crate::io::exit::status_of(&error), Status::Usage);
         let message = error.to_string();
         let (a, b) = (paths[0].display(), paths[1].display());
         assert!(

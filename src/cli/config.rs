@@ -12,9 +12,9 @@ use clap::parser::ValueSource;
 use serde::Deserialize;
 
 use crate::cli::{Cli, Command, LogFormat};
-use crate::connect::{Endpoint, Side};
-use crate::exit::{Status, refuse};
-use crate::report;
+use crate::io::connect::{Endpoint, Side};
+use crate::io::exit::{Status, refuse};
+use crate::io::report;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -332,7 +332,7 @@ pub async fn check_command(cli: &Cli) -> Result<Status> {
     if let Some(file) = &cli.log_file {
         let _ = writeln!(out, "log file: {}", file.display());
     }
-    report::emit(&crate::connect::redact(&out))?;
+    report::emit(&crate::io::connect::redact(&out))?;
     Ok(if ok {
         Status::Success
     } else {

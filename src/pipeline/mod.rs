@@ -3,6 +3,10 @@
 //! one target transaction together with its mappings, external ids and checkpoint — and the
 //! finishing steps: foreign keys restored and validated, sequences moved past the copied ids.
 
+pub mod rehearse;
+pub mod rollback;
+pub mod update;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -11,23 +15,24 @@ use futures::StreamExt;
 use tokio_postgres::Client;
 
 use crate::catalog::quote_ident;
+use crate::catalog::session::Session;
 use crate::cli::{Cli, RunArgs};
-use crate::constraints;
-use crate::copy;
-use crate::diff::{self, TableKind};
-use crate::exit::{Status, refuse};
-use crate::mapping::{self, Mappings};
-use crate::plan::{self, TablePlan};
-use crate::progress::Progress;
+use crate::copy::keys;
+use crate::copy::rows;
+use crate::io::exit::{Status, refuse};
+use crate::io::progress::Progress;
+use crate::io::stop::{self, StopSignal};
+use crate::io::{connect, fault};
+use crate::plan::analysis;
+use crate::plan::ids::{self, Mappings};
+use crate::plan::tables::{self, TablePlan};
 use crate::rules::Rules;
-use crate::session::Session;
+use crate::rules::pairing::TableKind;
 use crate::side_schema;
-use crate::stop::{self, StopSignal};
-use crate::{connect, fault};
 
 pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     if !args.update.is_empty() {
-        return crate::update::update_command(cli, args).await;
+        return crate::pipeline::update::update_command(cli, args).await;
     }
     let mut rules = Rules::load(&cli.rules)?;
     for (model, policy) in &args.on_match {
@@ -56,7 +61,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         stop.stop_after(wait);
     }
     stop.watch_signals();
-    let session = Session::open(cli, jobs + 1).await?;
+    let session = Session::open(cli.source()?, cli.target()?, jobs + 1).await?;
     rules.check_names(&session.source_catalog, &session.target_catalog)?;
     tracing::info!("both catalogs read");
     refuse_blocking_differences(&session, &rules)?;
@@ -98,7 +103,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         }
         Some(row) if row.get::<_, String>(1) == "finished" => {
             let id: i64 = row.get(0);
-            crate::report::emit(&format!(
+            crate::io::report::emit(&format!(
                 "Nothing to do: run {id} already migrated {} into {}. Use `odoo-migrate verify` to check it.\n",
                 session.source_catalog.database, session.target_catalog.database
             ))?;
@@ -141,11 +146,14 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     // Committed on its own and recorded once per run: new ids are allocated from these values, so
     // that a planning interrupted and made again allocates the same ids.
     control
-        .execute(include_str!("../sql/run/record_sequences.sql"), &[&run_id])
+        .execute(
+            include_str!("../../sql/run/record_sequences.sql"),
+            &[&run_id],
+        )
         .await
         .context("cannot record the state of the target's sequences")?;
 
-    let (pairs, plans) = plan::for_session(&session, &rules)?;
+    let (pairs, plans) = tables::for_session(&session, &rules)?;
     check_plans(&session, &plans).await?;
     tracing::info!(tables = plans.len(), "copy plans made and checked");
 
@@ -156,12 +164,12 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         )
         .await?
         .get(0);
-    let foreign_keys = constraints::choose(&mut control, args.foreign_keys).await?;
+    let foreign_keys = keys::choose(&mut control, args.foreign_keys).await?;
     tracing::info!(strategy = ?foreign_keys, "foreign keys during the copy");
     if planned == 0 {
         let source = session.source.get().await?;
         let transaction = control.transaction().await?;
-        if foreign_keys == constraints::Strategy::Replica {
+        if foreign_keys == keys::Strategy::Replica {
             // The plan's rows all name the run created above: a key check per row would cost
             // more than writing them.
             transaction
@@ -169,7 +177,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 .await?;
         }
         fault::point("before_plan");
-        let counts = mapping::plan(
+        let counts = ids::plan(
             &source,
             &transaction,
             &session.source_catalog,
@@ -302,8 +310,8 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     // set aside by an interrupted attempt are recorded and stay aside.
     let written = tables_written(&plans, &session.target_catalog);
     let plans_post_sql: Vec<String> = plans.iter().flat_map(|p| p.post_sql.clone()).collect();
-    if foreign_keys == constraints::Strategy::SetAside {
-        constraints::set_aside(&mut control, &written, run_id).await?;
+    if foreign_keys == keys::Strategy::SetAside {
+        keys::set_aside(&mut control, &written, run_id).await?;
     }
     let done_at_start: Vec<String> = control
         .query(
@@ -315,14 +323,14 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         .map(|r| r.get(0))
         .collect();
     fault::point("after_foreign_keys_set_aside");
-    let bulk = crate::indexes::bulk_tables(
+    let bulk = crate::copy::indexes::bulk_tables(
         plans
             .iter()
             .filter(|p| !done_at_start.contains(&p.key))
             .map(|p| (p.target_table.as_str(), p.rows)),
         args.rebuild_indexes_from,
     );
-    crate::indexes::set_aside(&mut control, &bulk, run_id).await?;
+    crate::copy::indexes::set_aside(&mut control, &bulk, run_id).await?;
     // The mappings table is loaded in bulk too: its index by target id is built once at the end.
     let mappings_to_write: i64 = control
         .query_one(
@@ -335,7 +343,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         side_schema::set_id_map_index_aside(&control).await?;
     }
 
-    let mappings = Arc::new(mapping::load(&control, &rules, &pairs).await?);
+    let mappings = Arc::new(ids::load(&control, &rules, &pairs).await?);
     tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
     let renamed_models: Arc<BTreeMap<String, String>> = Arc::new(rules.renamed_models());
     let mut pending: Vec<TablePlan> = plans
@@ -386,7 +394,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
                 renamed_models: &renamed_models,
                 run_id,
                 chunk_size: args.chunk_size,
-                triggers_off: foreign_keys == constraints::Strategy::Replica,
+                triggers_off: foreign_keys == keys::Strategy::Replica,
                 stop: &stop,
                 progress: &progress,
             };
@@ -460,7 +468,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             "{what}; every committed chunk is kept and the next `odoo-migrate run` resumes after it"
         );
         side_schema::finish_run(&control, run_id, state, Some(&message)).await?;
-        crate::report::emit(&format!("Run {run_id} stopped: {message}.\n"))?;
+        crate::io::report::emit(&format!("Run {run_id} stopped: {message}.\n"))?;
         return Ok(status);
     }
     fault::point("before_finish");
@@ -469,13 +477,13 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
 
     // Keys set aside (by this attempt or an interrupted one) are restored with VALIDATE; the keys
     // that stayed in force while their triggers were off are proven by anti-joins.
-    crate::indexes::rebuild(&session.target, &control, run_id, jobs).await?;
+    crate::copy::indexes::rebuild(&session.target, &control, run_id, jobs).await?;
     side_schema::ensure_id_map_index(&control).await?;
     fault::point("after_indexes_built");
-    let restored = constraints::restore(&mut control, run_id).await?;
+    let restored = keys::restore(&mut control, run_id).await?;
     let changed = tables_changed(&control, &written, &plans_post_sql, run_id).await?;
     let analyzed = analyzed.lock().map(|a| a.clone()).unwrap_or_default();
-    constraints::prove_in_force(
+    keys::prove_in_force(
         &control,
         &session.target,
         &changed,
@@ -488,13 +496,16 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     fault::point("before_sequences");
     move_sequences(&control, &session, run_id).await?;
     // After the sequences moved: the defaults take new ids from ir_default's own sequence.
-    let defaults = crate::defaults::carry_over(&session, &mut control, &rules, run_id).await?;
+    let defaults =
+        crate::copy::defaults::carry_over(&session, &mut control, &rules, run_id).await?;
     tracing::info!(defaults, "company defaults written into ir_default");
-    let copies = crate::copies::make(&mut control, &rules, &session.target_catalog, run_id).await?;
+    let copies =
+        crate::copy::company_copies::make(&mut control, &rules, &session.target_catalog, run_id)
+            .await?;
     tracing::info!(copies, "per-company copies of shared records made");
     let numbering = {
         let source = session.source.get().await?;
-        crate::sequences::carry_over(&source, &control, run_id).await?
+        crate::copy::sequences::carry_over(&source, &control, run_id).await?
     };
     tracing::info!(sequences = numbering, "document numbering carried over");
     bring_files(&control, args, run_id).await?;
@@ -502,8 +513,8 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     side_schema::finish_run(&control, run_id, "finished", None).await?;
     print_summary(&control, run_id).await?;
     if let Some(directory) = &args.report_dir {
-        let lines = crate::report::run_lines(&control).await?;
-        crate::report::write_run_report(directory, run_id, &lines)?;
+        let lines = crate::io::report::run_lines(&control).await?;
+        crate::io::report::write_run_report(directory, run_id, &lines)?;
     }
     Ok(Status::Success)
 }
@@ -511,7 +522,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
 /// A run starts only when the analysis finds nothing that blocks it: a module the target lacks, a
 /// required column no rule fills. Nothing is written before this check.
 fn refuse_blocking_differences(session: &Session, rules: &Rules) -> Result<()> {
-    let analysis = diff::analyze(&session.source_catalog, &session.target_catalog, rules);
+    let analysis = analysis::analyze(&session.source_catalog, &session.target_catalog, rules);
     let blocking: Vec<String> = analysis
         .blocking()
         .map(|f| format!("[{}] {}: {}", f.category, f.subject, f.detail))
@@ -706,8 +717,8 @@ async fn bring_files(control: &Client, args: &RunArgs, run_id: i64) -> Result<()
     let (Some(from), Some(to)) = (&args.source_filestore, &args.target_filestore) else {
         return Ok(());
     };
-    let names = crate::filestore::migrated_files(control).await?;
-    let transfer = crate::filestore::transfer(from, to, &names)?;
+    let names = crate::copy::filestore::migrated_files(control).await?;
+    let transfer = crate::copy::filestore::transfer(from, to, &names)?;
     tracing::info!(
         linked = transfer.linked,
         copied = transfer.copied,
@@ -827,7 +838,7 @@ fn last_plan_of(plans_left: &std::sync::Mutex<BTreeMap<String, usize>>, table: &
 /// on statistics for no use during the run.
 async fn finish_table(session: &Session, run_id: i64, table: &str) -> Result<()> {
     let client = session.target.get().await?;
-    crate::indexes::rebuild_table(&**client, run_id, table).await?;
+    crate::copy::indexes::rebuild_table(&**client, run_id, table).await?;
     let key_columns: std::collections::BTreeSet<&str> = session
         .target_catalog
         .tables
@@ -876,7 +887,7 @@ struct Copying<'a> {
     renamed_models: &'a BTreeMap<String, String>,
     run_id: i64,
     chunk_size: i64,
-    /// Foreign key triggers off in the copying transactions (constraints::Strategy::Replica).
+    /// Foreign key triggers off in the copying transactions (keys::Strategy::Replica).
     triggers_off: bool,
     stop: &'a StopSignal,
     progress: &'a Progress,
@@ -1007,7 +1018,7 @@ async fn copy_chunk(
     let after: Option<i64> = state.get(0);
     let source_client: &Client = &source;
     fault::point("before_chunk");
-    let outcome = copy::copy_rows(
+    let outcome = rows::copy_rows(
         plan,
         source_client,
         &transaction,
@@ -1124,7 +1135,7 @@ async fn copy_chunk(
 }
 
 /// The planned ids between the first and last of `mapped` (ascending) that are not in it.
-fn unaccounted(planned: Option<&mapping::IdMap>, mapped: &[i32]) -> Vec<i32> {
+fn unaccounted(planned: Option<&ids::IdMap>, mapped: &[i32]) -> Vec<i32> {
     let (Some(planned), Some(&first), Some(&last)) = (planned, mapped.first(), mapped.last())
     else {
         return Vec::new();
@@ -1140,7 +1151,7 @@ fn unaccounted(planned: Option<&mapping::IdMap>, mapped: &[i32]) -> Vec<i32> {
     out
 }
 
-fn problem_message(plan: &TablePlan, problem: &copy::Problem) -> String {
+fn problem_message(plan: &TablePlan, problem: &rows::Problem) -> String {
     let (count, table, model) = (problem.count, &plan.source_table, &problem.model);
     match problem.kind {
         "record_of_unmigrated_model" => format!(
@@ -1219,7 +1230,7 @@ async fn print_summary(control: &Client, run_id: i64) -> Result<()> {
             &[&run_id],
         )
         .await?;
-    crate::report::emit(&format!(
+    crate::io::report::emit(&format!(
         "Run {run_id} finished: {} tables, {} rows created, {} matched, {} updated, {} problem(s) recorded in odoo_migrate.problems.\n",
         row.get::<_, i32>(0),
         row.get::<_, i64>(1),
@@ -1236,9 +1247,9 @@ mod tests {
 
     #[test]
     fn unaccounted_ids_are_the_planned_ones_missing_from_the_chunk() {
-        let mut planned = mapping::IdMap::default();
+        let mut planned = ids::IdMap::default();
         for id in [3, 4, 5, 7, 9, 12] {
-            planned.insert(id, id + 100, mapping::How::Created);
+            planned.insert(id, id + 100, ids::How::Created);
         }
         assert_eq!(unaccounted(Some(&planned), &[3, 5, 9]), vec![4, 7]);
         assert_eq!(unaccounted(Some(&planned), &[]), Vec::<i32>::new());

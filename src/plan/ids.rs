@@ -11,8 +11,8 @@ use futures::{SinkExt, TryStreamExt};
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::catalog::{Catalog, quote_ident, quote_literal};
-use crate::diff::{TableKind, TablePair};
-use crate::plan::{Output, TablePlan};
+use crate::plan::tables::{Output, TablePlan};
+use crate::rules::pairing::{TableKind, TablePair};
 use crate::rules::{Policy, Rules};
 
 /// How a source record found its target record.
@@ -714,7 +714,7 @@ async fn store_id_plan(
         )
         .await?;
     futures::pin_mut!(sink);
-    let mut writer = crate::codec::Writer::new();
+    let mut writer = crate::io::codec::Writer::new();
     let run_id = run_id.to_be_bytes();
     for pair in planned {
         let model = pair.source_model.as_deref().unwrap_or_default();

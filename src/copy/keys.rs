@@ -19,8 +19,8 @@ use futures::StreamExt;
 use tokio_postgres::{Client, GenericClient};
 
 use crate::catalog::quote_ident;
-use crate::exit::{Status, refuse};
-use crate::fault;
+use crate::io::exit::{Status, refuse};
+use crate::io::fault;
 
 /// How foreign keys stay out of the way during the copy (`run --foreign-keys`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -95,7 +95,7 @@ pub async fn choose(client: &mut Client, wanted: Strategy) -> Result<Strategy> {
 pub async fn keys_of(client: &impl GenericClient, tables: &[String]) -> Result<Vec<ForeignKey>> {
     Ok(client
         .query(
-            include_str!("../sql/constraints/foreign_keys.sql"),
+            include_str!("../../sql/constraints/foreign_keys.sql"),
             &[&tables],
         )
         .await

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use crate::exit::Status;
+use crate::io::exit::Status;
 
 const RUNNING: u8 = 0;
 const DEADLINE: u8 = 1;

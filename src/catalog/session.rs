@@ -5,9 +5,8 @@ use anyhow::Result;
 use deadpool_postgres::Pool;
 
 use crate::catalog::{self, Catalog};
-use crate::cli::Cli;
-use crate::connect::{Endpoint, Side};
-use crate::exit::{Status, refuse};
+use crate::io::connect::{Endpoint, Side};
+use crate::io::exit::{Status, refuse};
 use crate::side_schema;
 
 pub const SOURCE_MAJOR: u32 = 16;
@@ -25,9 +24,11 @@ pub struct Session {
 
 impl Session {
     /// Connects to both sides with pools of `pool_size` and loads both catalogs.
-    pub async fn open(cli: &Cli, pool_size: usize) -> Result<Session> {
-        let source_endpoint = cli.source()?;
-        let target_endpoint = cli.target()?;
+    pub async fn open(
+        source_endpoint: Endpoint,
+        target_endpoint: Endpoint,
+        pool_size: usize,
+    ) -> Result<Session> {
         if source_endpoint.identity() == target_endpoint.identity() {
             return Err(refuse(
                 Status::WrongDatabase,

@@ -2,6 +2,8 @@
 //! PostgreSQL's (tables, columns, constraints, sequences, row counts), read once into a [`Catalog`]
 //! that every later phase consults instead of querying the database again.
 
+pub mod session;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::{Context, Result};
@@ -9,8 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_postgres::GenericClient;
 
-use crate::connect::Side;
-use crate::exit::{Status, refuse};
+use crate::io::connect::Side;
+use crate::io::exit::{Status, refuse};
 
 /// Everything the tool knows about one database.
 #[derive(Debug, Clone, Serialize)]
@@ -246,7 +248,7 @@ pub async fn load(pool: &deadpool_postgres::Pool, side: Side, database: &str) ->
 async fn load_tables(client: &impl GenericClient) -> Result<BTreeMap<String, Table>> {
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
     for row in client
-        .query(include_str!("../sql/catalog/columns.sql"), &[])
+        .query(include_str!("../../sql/catalog/columns.sql"), &[])
         .await
         .context("cannot read the table columns")?
     {
@@ -269,7 +271,7 @@ async fn load_tables(client: &impl GenericClient) -> Result<BTreeMap<String, Tab
         });
     }
     for row in client
-        .query(include_str!("../sql/catalog/constraints.sql"), &[])
+        .query(include_str!("../../sql/catalog/constraints.sql"), &[])
         .await
         .context("cannot read the table constraints")?
     {
@@ -294,7 +296,7 @@ async fn load_tables(client: &impl GenericClient) -> Result<BTreeMap<String, Tab
         }
     }
     let counts = client
-        .query(include_str!("../sql/catalog/row_counts.sql"), &[])
+        .query(include_str!("../../sql/catalog/row_counts.sql"), &[])
         .await
         .context("cannot count the rows of the tables")?;
     for row in counts {
@@ -317,7 +319,7 @@ struct OdooCatalog {
 async fn read_odoo_catalog(client: &impl GenericClient) -> Result<OdooCatalog> {
     let models = load_models(client).await?;
     let sequences = client
-        .query(include_str!("../sql/catalog/sequences.sql"), &[])
+        .query(include_str!("../../sql/catalog/sequences.sql"), &[])
         .await
         .context("cannot read the sequences")?;
     let mut xmlids_per_module = BTreeMap::new();
@@ -357,7 +359,7 @@ const FIELD_COLUMNS: [&str; 11] = [
 async fn load_models(client: &impl GenericClient) -> Result<BTreeMap<String, Model>> {
     let mut models: BTreeMap<String, Model> = BTreeMap::new();
     for row in client
-        .query(include_str!("../sql/catalog/models.sql"), &[])
+        .query(include_str!("../../sql/catalog/models.sql"), &[])
         .await
         .context("cannot read ir_model")?
     {
@@ -398,7 +400,8 @@ async fn load_models(client: &impl GenericClient) -> Result<BTreeMap<String, Mod
             }
         })
         .collect();
-    let query = include_str!("../sql/catalog/fields.sql").replace("{columns}", &columns.join(", "));
+    let query =
+        include_str!("../../sql/catalog/fields.sql").replace("{columns}", &columns.join(", "));
     for row in client
         .query(&query, &[])
         .await

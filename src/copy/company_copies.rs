@@ -82,7 +82,7 @@ fn statement(rules: &Rules, target: &Catalog, rule: &CompanyCopyRule) -> Result<
             None => format!("g.{}", quote_ident(&column.name)),
         });
     }
-    Ok(include_str!("../sql/run/company_copies.sql")
+    Ok(include_str!("../../sql/run/company_copies.sql")
         .replace("{table_name}", &quote_literal(&table.name))
         .replace("{table}", &quote_ident(&table.name))
         .replace(

@@ -9,17 +9,17 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
-use crate::exit::{Status, refuse};
+use crate::io::exit::{Status, refuse};
 
 pub const SCHEMA: &str = "odoo_migrate";
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The upgrade steps, in order; the version of the schema is the number of steps applied.
 const STEPS: &[&str] = &[
-    include_str!("../sql/side_schema/001_initial.sql"),
-    include_str!("../sql/side_schema/002_deferred_indexes.sql"),
-    include_str!("../sql/side_schema/003_source_last_write.sql"),
-    include_str!("../sql/side_schema/004_copied_rows.sql"),
+    include_str!("../../sql/side_schema/001_initial.sql"),
+    include_str!("../../sql/side_schema/002_deferred_indexes.sql"),
+    include_str!("../../sql/side_schema/003_source_last_write.sql"),
+    include_str!("../../sql/side_schema/004_copied_rows.sql"),
 ];
 
 /// The index of `odoo_migrate.id_map` by target id (`verify`, `rollback` and the finishing steps

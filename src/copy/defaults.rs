@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
+use crate::catalog::session::Session;
 use crate::rules::Rules;
-use crate::session::Session;
 
 /// What the run's table list calls this step.
 const KEY: &str = "ir_property";
@@ -85,7 +85,10 @@ pub async fn carry_over(
     }
     let source = session.source.get().await?;
     let rows = source
-        .query(include_str!("../sql/run/company_defaults.source.sql"), &[])
+        .query(
+            include_str!("../../sql/run/company_defaults.source.sql"),
+            &[],
+        )
         .await
         .context(
             "cannot read the company defaults (ir_property rows without a record) of the source",
@@ -128,7 +131,7 @@ pub async fn carry_over(
     let transaction = control.transaction().await?;
     let counts = transaction
         .query_one(
-            include_str!("../sql/run/company_defaults.target.sql"),
+            include_str!("../../sql/run/company_defaults.target.sql"),
             &[
                 &run_id,
                 &ids,

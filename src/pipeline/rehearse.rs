@@ -12,15 +12,15 @@ use serde::Serialize;
 use tokio_postgres::{Client, Transaction};
 
 use crate::catalog::quote_ident;
+use crate::catalog::session::Session;
 use crate::cli::{Cli, Format, RehearseArgs};
-use crate::copy;
-use crate::diff::{self, TableKind};
-use crate::exit::Status;
-use crate::mapping;
-use crate::plan::{self, Output, TablePlan};
-use crate::report;
+use crate::copy::rows;
+use crate::io::exit::Status;
+use crate::io::report;
+use crate::plan::ids;
+use crate::plan::tables::{self, Output, TablePlan};
 use crate::rules::Rules;
-use crate::session::Session;
+use crate::rules::pairing::{self, TableKind};
 use crate::side_schema;
 
 /// Rounds of "add the records the sample references" before the sample is taken as closed.
@@ -40,10 +40,10 @@ pub struct TableRehearsal {
 
 pub async fn rehearse_command(cli: &Cli, args: &RehearseArgs) -> Result<Status> {
     let rules = Rules::load(&cli.rules)?;
-    let session = Session::open(cli, 2).await?;
+    let session = Session::open(cli.source()?, cli.target()?, 2).await?;
     rules.check_names(&session.source_catalog, &session.target_catalog)?;
-    let (pairs, plans) = plan::for_session(&session, &rules)?;
-    crate::run::check_plans(&session, &plans).await?;
+    let (pairs, plans) = tables::for_session(&session, &rules)?;
+    crate::pipeline::check_plans(&session, &plans).await?;
     let source = session.source.get().await?;
     let samples = sample(&source, &plans, args.sample.max(1) as i64).await?;
 
@@ -84,7 +84,7 @@ async fn rehearse_in_transaction(
     source: &Client,
     target: &mut Client,
     rules: &Rules,
-    pairs: &[diff::TablePair],
+    pairs: &[pairing::TablePair],
     plans: &[TablePlan],
     samples: &BTreeMap<String, BTreeSet<i32>>,
 ) -> Result<Vec<TableRehearsal>> {
@@ -98,7 +98,7 @@ async fn rehearse_in_transaction(
         &serde_json::json!({}),
     )
     .await?;
-    mapping::plan(
+    ids::plan(
         source,
         &transaction,
         &session.source_catalog,
@@ -109,9 +109,9 @@ async fn rehearse_in_transaction(
         run_id,
     )
     .await?;
-    let mappings = mapping::load(&transaction, rules, pairs).await?;
+    let mappings = ids::load(&transaction, rules, pairs).await?;
     let renamed = rules.renamed_models();
-    let written = crate::run::tables_written(plans, &session.target_catalog);
+    let written = crate::pipeline::tables_written(plans, &session.target_catalog);
     let keys = set_keys_aside(&transaction, &written).await?;
 
     let mut results = Vec::new();
@@ -129,7 +129,7 @@ async fn rehearse_in_transaction(
             None => filter,
         });
         let savepoint = transaction.savepoint("rehearse_table").await?;
-        let outcome = copy::copy_rows(
+        let outcome = rows::copy_rows(
             &sampled_plan,
             source,
             &savepoint,
@@ -352,7 +352,7 @@ async fn set_keys_aside(
         let table: String = row.get(0);
         let name: String = row.get(1);
         if !superuser {
-            crate::constraints::drop_foreign_key(transaction, &table, &name).await?;
+            crate::copy::keys::drop_foreign_key(transaction, &table, &name).await?;
         }
         keys.push((table, name, row.get(2), row.get(3), row.get(4)));
     }
@@ -361,7 +361,7 @@ async fn set_keys_aside(
 
 async fn sequence_states(client: &Client) -> Result<BTreeMap<String, (i64, bool)>> {
     Ok(client
-        .query(include_str!("../sql/run/read_sequences.sql"), &[])
+        .query(include_str!("../../sql/run/read_sequences.sql"), &[])
         .await
         .context("cannot read the target's sequences")?
         .iter()

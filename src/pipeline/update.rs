@@ -6,15 +6,15 @@
 
 use anyhow::{Context, Result};
 
+use crate::catalog::session::Session;
 use crate::cli::{Cli, RunArgs};
-use crate::copy;
-use crate::diff::TableKind;
-use crate::exit::{Status, refuse};
-use crate::mapping;
-use crate::plan::{self, Output, TablePlan};
-use crate::report;
+use crate::copy::rows;
+use crate::io::exit::{Status, refuse};
+use crate::io::report;
+use crate::plan::ids;
+use crate::plan::tables::{self, Output, TablePlan};
 use crate::rules::Rules;
-use crate::session::Session;
+use crate::rules::pairing::TableKind;
 
 /// One `--update` request: a model and the target columns to copy (all when empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,9 +54,9 @@ pub async fn update_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
     for (model, policy) in &args.on_match {
         rules.models.entry(model.clone()).or_default().on_match = Some(*policy);
     }
-    let session = Session::open(cli, 2).await?;
+    let session = Session::open(cli.source()?, cli.target()?, 2).await?;
     rules.check_names(&session.source_catalog, &session.target_catalog)?;
-    let (pairs, plans) = plan::for_session(&session, &rules)?;
+    let (pairs, plans) = tables::for_session(&session, &rules)?;
     let mut requests = Vec::new();
     for text in &args.update {
         let request = parse_request(text, |m| session.source_catalog.models.contains_key(m))
@@ -114,14 +114,14 @@ pub async fn update_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             )
         })?;
     let run_id: i64 = run.get(0);
-    let mappings = mapping::load(&target, &rules, &pairs).await?;
+    let mappings = ids::load(&target, &rules, &pairs).await?;
     let renamed = rules.renamed_models();
     let source = session.source.get().await?;
     let mut lines = Vec::new();
     for (request, plan) in requests {
         let narrowed = narrow(&plan, &request.fields);
         let transaction = target.transaction().await?;
-        let outcome = copy::copy_rows(
+        let outcome = rows::copy_rows(
             &narrowed,
             &source,
             &transaction,

@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, Field, Table, quote_ident, quote_literal};
-use crate::diff::{TableKind, TablePair};
+use crate::rules::pairing::{TableKind, TablePair};
 use crate::rules::{ColumnRule, OnMatch, Policy, Rules};
 
 /// How one output value is produced from the fields read from the source.
@@ -166,10 +166,11 @@ impl TablePlan {
 
 /// The table pairs and the copy plans of a session's two catalogs under the rules.
 pub fn for_session(
-    session: &crate::session::Session,
+    session: &crate::catalog::session::Session,
     rules: &Rules,
 ) -> Result<(Vec<TablePair>, Vec<TablePlan>)> {
-    let pairs = crate::diff::pair_tables(&session.source_catalog, &session.target_catalog, rules);
+    let pairs =
+        crate::rules::pairing::pair_tables(&session.source_catalog, &session.target_catalog, rules);
     let plans = build(
         &session.source_catalog,
         &session.target_catalog,

@@ -13,7 +13,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::config::Host;
 use tokio_postgres::{Config, NoTls};
 
-use crate::exit::{Status, refuse};
+use crate::io::exit::{Status, refuse};
 
 /// Which of the two databases a connection goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,6 +324,6 @@ mod tests {
     fn a_url_without_database_is_refused() {
         // SAFETY of the test: PGDATABASE may be set in the environment; clear the case by naming one.
         let error = Endpoint::parse(Side::Source, "not a url at all ===").unwrap_err();
-        assert_eq!(crate::exit::status_of(&error), Status::Usage);
+        assert_eq!(crate::io::exit::status_of(&error), Status::Usage);
     }
 }

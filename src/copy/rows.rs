@@ -11,10 +11,10 @@ use futures::{SinkExt, StreamExt, pin_mut};
 use tokio_postgres::{Client, Transaction};
 
 use crate::catalog::quote_ident;
-use crate::codec::{Reader, Tuple, Writer};
-use crate::diff::TableKind;
-use crate::mapping::{How, Mappings};
-use crate::plan::{Output, TablePlan};
+use crate::io::codec::{Reader, Tuple, Writer};
+use crate::plan::ids::{How, Mappings};
+use crate::plan::tables::{Output, TablePlan};
+use crate::rules::pairing::TableKind;
 
 /// Bytes buffered before they are sent to the target.
 const SEND_THRESHOLD: usize = 1 << 20;
@@ -144,7 +144,7 @@ pub async fn copy_rows(
     };
     // Per column, the map of the ids it holds: a many2one's model, or the model whose ids key a
     // jsonb object; and for such an object, the map of its values when they are ids too.
-    let column_maps: Vec<Option<&crate::mapping::IdMap>> = plan
+    let column_maps: Vec<Option<&crate::plan::ids::IdMap>> = plan
         .columns
         .iter()
         .map(|c| match &c.output {
@@ -153,7 +153,7 @@ pub async fn copy_rows(
             _ => None,
         })
         .collect();
-    let value_maps: Vec<Option<&crate::mapping::IdMap>> = plan
+    let value_maps: Vec<Option<&crate::plan::ids::IdMap>> = plan
         .columns
         .iter()
         .map(|c| match &c.output {
@@ -485,7 +485,7 @@ fn explain_copy_error(
     } else if code.starts_with("22") || code.starts_with("23") {
         "add or fix a rule for this column and run again"
     } else {
-        crate::connect::hint_for_code(code)
+        crate::io::connect::hint_for_code(code)
             .unwrap_or("fix the cause and run again (committed chunks are kept)")
     };
     anyhow::anyhow!(
@@ -700,8 +700,8 @@ fn reference(
 /// entries were dropped because a key's record or the value was not mapped.
 fn keyed_json(
     bytes: &[u8],
-    keys: Option<&crate::mapping::IdMap>,
-    values: Option<&crate::mapping::IdMap>,
+    keys: Option<&crate::plan::ids::IdMap>,
+    values: Option<&crate::plan::ids::IdMap>,
     out: &mut Vec<u8>,
 ) -> std::result::Result<usize, &'static str> {
     let (&version, text) = bytes.split_first().ok_or("invalid_jsonb")?;
@@ -748,10 +748,10 @@ mod tests {
 
     #[test]
     fn company_json_keys_and_values_are_remapped() {
-        let mut companies = crate::mapping::IdMap::default();
+        let mut companies = crate::plan::ids::IdMap::default();
         companies.insert(1, 1, How::Xmlid);
         companies.insert(3, 2, How::Created);
-        let mut accounts = crate::mapping::IdMap::default();
+        let mut accounts = crate::plan::ids::IdMap::default();
         accounts.insert(10, 510, How::Created);
         let mut input = vec![1u8];
         input.extend_from_slice(br#"{"1": 10, "3": 11, "9": 10}"#);
@@ -765,7 +765,7 @@ mod tests {
 
     #[test]
     fn keys_of_several_ids_are_remapped_each() {
-        let mut analytic = crate::mapping::IdMap::default();
+        let mut analytic = crate::plan::ids::IdMap::default();
         analytic.insert(4, 40, How::Created);
         analytic.insert(5, 50, How::Created);
         let mut input = vec![1u8];

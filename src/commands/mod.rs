@@ -1,0 +1,5 @@
+//! One thin file per subcommand: each turns the command line into the plain options of the stage
+//! it runs, calls it, and renders the result. Only this folder, `cli` and `main` know `Cli`.
+
+pub mod analyze;
+pub mod status;
