@@ -68,13 +68,13 @@ fn main() -> ExitCode {
 async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
     match &cli.command {
         Command::Analyze(args) => commands::analyze::analyze_command(cli, args).await,
-        Command::Run(args) => pipeline::run_command(cli, args).await,
+        Command::Run(args) => commands::run::run_command(cli, args).await,
         Command::Status => commands::status::status_command(cli).await,
         Command::Verify(args) => verify::verify_command(cli, args).await,
         Command::Rollback(args) => pipeline::rollback::rollback_command(cli, args).await,
         Command::Config {
             action: cli::ConfigAction::Check,
-        } => cli::config::check_command(cli).await,
-        Command::Rehearse(args) => pipeline::rehearse::rehearse_command(cli, args).await,
+        } => commands::config::check_command(cli).await,
+        Command::Rehearse(args) => commands::rehearse::rehearse_command(cli, args).await,
     }
 }

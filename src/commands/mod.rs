@@ -2,4 +2,7 @@
 //! it runs, calls it, and renders the result. Only this folder, `cli` and `main` know `Cli`.
 
 pub mod analyze;
+pub mod config;
+pub mod rehearse;
+pub mod run;
 pub mod status;

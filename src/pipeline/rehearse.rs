@@ -11,12 +11,13 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use tokio_postgres::{Client, Transaction};
 
+use super::Inputs;
 use crate::catalog::quote_ident;
 use crate::catalog::session::Session;
-use crate::cli::{Cli, Format, RehearseArgs};
 use crate::copy::rows;
 use crate::io::exit::Status;
 use crate::io::report;
+use crate::io::report::Format;
 use crate::plan::ids;
 use crate::plan::tables::{self, Output, TablePlan};
 use crate::rules::Rules;
@@ -38,14 +39,13 @@ pub struct TableRehearsal {
     pub problems: Vec<String>,
 }
 
-pub async fn rehearse_command(cli: &Cli, args: &RehearseArgs) -> Result<Status> {
-    let rules = Rules::load(&cli.rules)?;
-    let session = Session::open(cli.source()?, cli.target()?, 2).await?;
-    rules.check_names(&session.source_catalog, &session.target_catalog)?;
+/// Rehearses the migration of `sample` records of every model and renders what would fail.
+pub async fn rehearse(inputs: &Inputs, sample_size: u32, format: Format) -> Result<Status> {
+    let (session, rules) = inputs.open(2).await?;
     let (pairs, plans) = tables::for_session(&session, &rules)?;
     crate::pipeline::check_plans(&session, &plans).await?;
     let source = session.source.get().await?;
-    let samples = sample(&source, &plans, args.sample.max(1) as i64).await?;
+    let samples = sample(&source, &plans, sample_size.max(1) as i64).await?;
 
     let mut target = session.target_endpoint.connect().await?;
     let sequences = sequence_states(&target).await?;
@@ -71,7 +71,7 @@ pub async fn rehearse_command(cli: &Cli, args: &RehearseArgs) -> Result<Status> 
     }
     let results = outcome?;
     let failed = results.iter().filter(|r| r.failed).count();
-    report::emit(&render(&results, cli.format, args.sample)?)?;
+    report::emit(&render(&results, format, sample_size)?)?;
     Ok(if failed > 0 {
         Status::Blocking
     } else {

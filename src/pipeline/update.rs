@@ -6,14 +6,12 @@
 
 use anyhow::{Context, Result};
 
-use crate::catalog::session::Session;
-use crate::cli::{Cli, RunArgs};
+use super::Inputs;
 use crate::copy::rows;
 use crate::io::exit::{Status, refuse};
 use crate::io::report;
 use crate::plan::ids;
 use crate::plan::tables::{self, Output, TablePlan};
-use crate::rules::Rules;
 use crate::rules::pairing::TableKind;
 
 /// One `--update` request: a model and the target columns to copy (all when empty).
@@ -49,16 +47,13 @@ pub fn parse_request(text: &str, is_model: impl Fn(&str) -> bool) -> Option<Upda
     })
 }
 
-pub async fn update_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
-    let mut rules = Rules::load(&cli.rules)?;
-    for (model, policy) in &args.on_match {
-        rules.models.entry(model.clone()).or_default().on_match = Some(*policy);
-    }
-    let session = Session::open(cli.source()?, cli.target()?, 2).await?;
-    rules.check_names(&session.source_catalog, &session.target_catalog)?;
+/// `run --update`: copies again the requested fields of records already migrated, creating
+/// nothing, and reports how many records changed.
+pub async fn update(inputs: &Inputs, wanted: &[String]) -> Result<Status> {
+    let (session, rules) = inputs.open(2).await?;
     let (pairs, plans) = tables::for_session(&session, &rules)?;
     let mut requests = Vec::new();
-    for text in &args.update {
+    for text in wanted {
         let request = parse_request(text, |m| session.source_catalog.models.contains_key(m))
             .ok_or_else(|| {
                 refuse(

@@ -1,0 +1,543 @@
+//! The copy of every table, `jobs` at a time, chunk by chunk: each chunk in one target
+//! transaction with its mappings, external ids, problems and checkpoint, retried on a transient
+//! error; a table whose last chunk is in gets its indexes and statistics at once. Failures and
+//! stops are recorded in the side schema.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use tokio_postgres::{Client, Transaction};
+
+use crate::catalog::quote_ident;
+use crate::catalog::session::Session;
+use crate::copy::rows;
+use crate::io::connect;
+use crate::io::exit::Status;
+use crate::io::fault;
+use crate::io::progress::Progress;
+use crate::io::stop::StopSignal;
+use crate::plan::ids::{self, Mappings};
+use crate::plan::tables::TablePlan;
+use crate::rules::pairing::TableKind;
+use crate::side_schema;
+
+/// What the copy of every table gave.
+pub(super) struct Copied {
+    /// Each plan with how its copy ended.
+    pub results: Vec<(TablePlan, Result<TableEnd>)>,
+    /// Target tables whose statistics were refreshed as their last plan was copied.
+    pub analyzed: BTreeSet<String>,
+}
+
+/// Copies every pending plan, `jobs` at a time; with `keep_going` a failed table does not stop
+/// the others.
+pub(super) async fn copy_tables(
+    copying: &Copying<'_>,
+    pending: Vec<TablePlan>,
+    jobs: usize,
+    keep_going: bool,
+) -> Copied {
+    // A table whose last plan is copied gets its indexes built again and its statistics at once,
+    // while the other tables are still loading.
+    let mut left: BTreeMap<String, usize> = BTreeMap::new();
+    for plan in &pending {
+        *left.entry(plan.target_table.clone()).or_default() += 1;
+    }
+    let plans_left = Mutex::new(left);
+    let analyzed: Mutex<BTreeSet<String>> = Mutex::default();
+    let results = futures::stream::iter(pending.into_iter().map(|plan| {
+        let (plans_left, analyzed) = (&plans_left, &analyzed);
+        async move {
+            let mut outcome = copy_table(copying, &plan).await;
+            if matches!(outcome, Ok(TableEnd::Done)) && last_plan_of(plans_left, &plan.target_table)
+            {
+                outcome = finish_table(copying.session, copying.run_id, &plan.target_table)
+                    .await
+                    .map(|()| {
+                        if let Ok(mut analyzed) = analyzed.lock() {
+                            analyzed.insert(plan.target_table.clone());
+                        }
+                        TableEnd::Done
+                    });
+            }
+            if outcome.is_err() && !keep_going {
+                copying.stop.request_after_failure();
+            }
+            (plan, outcome)
+        }
+    }))
+    .buffer_unordered(jobs)
+    .collect::<Vec<_>>()
+    .await;
+    let analyzed = analyzed.into_inner().unwrap_or_default();
+    Copied { results, analyzed }
+}
+
+/// Records the tables that failed and ends the run as failed, or as paused or interrupted when it
+/// was asked to stop; `None` when every table is copied and the run goes on.
+pub(super) async fn record_end(
+    control: &Client,
+    copied: &Copied,
+    stop: &StopSignal,
+    run_id: i64,
+) -> Result<Option<Status>> {
+    let mut failures = Vec::new();
+    for (plan, outcome) in &copied.results {
+        if let Err(error) = outcome {
+            failures.push(record_failure(control, plan, error, run_id).await?);
+        }
+    }
+    super::finish::update_totals(control, run_id).await?;
+    if !failures.is_empty() {
+        let message = format!(
+            "{} table(s) failed; what was copied is committed and the next `run` resumes with them:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        );
+        side_schema::finish_run(control, run_id, "failed", Some(&message)).await?;
+        return Err(anyhow::anyhow!(message));
+    }
+    let Some(status) = stop.status() else {
+        return Ok(None);
+    };
+    let (state, what) = match status {
+        Status::DeadlineReached => ("paused", "the deadline was reached"),
+        _ => ("interrupted", "the run was interrupted"),
+    };
+    let message = format!(
+        "{what}; every committed chunk is kept and the next `odoo-migrate run` resumes after it"
+    );
+    side_schema::finish_run(control, run_id, state, Some(&message)).await?;
+    crate::io::report::emit(&format!("Run {run_id} stopped: {message}.\n"))?;
+    Ok(Some(status))
+}
+
+/// Marks a failed table in the side schema with its error; returns the line that names it.
+async fn record_failure(
+    control: &Client,
+    plan: &TablePlan,
+    error: &anyhow::Error,
+    run_id: i64,
+) -> Result<String> {
+    let mut message = connect::redact(&format!("{error:#}"));
+    if let Some(hint) = connect::hint(error) {
+        message.push_str(&format!(" (hint: {hint})"));
+    }
+    tracing::warn!(table = %plan.source_table, "table failed: {message}");
+    control
+        .execute(
+            "UPDATE odoo_migrate.model_state SET status = 'failed', error = $3 WHERE run_id = $1 AND source_table = $2",
+            &[&run_id, &plan.key, &message],
+        )
+        .await?;
+    control
+        .execute(
+            "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message) \
+             VALUES ($1, 'error', 'table_failed', $2, $3, $4)",
+            &[&run_id, &plan.model, &plan.target_table, &message],
+        )
+        .await?;
+    Ok(format!(
+        "{} → {}: {message}",
+        plan.source_table, plan.target_table
+    ))
+}
+
+/// Counts one plan of `table` as copied; true when it was the last one.
+fn last_plan_of(plans_left: &std::sync::Mutex<BTreeMap<String, usize>>, table: &str) -> bool {
+    let Ok(mut left) = plans_left.lock() else {
+        return false;
+    };
+    match left.get_mut(table) {
+        Some(count) => {
+            *count = count.saturating_sub(1);
+            *count == 0
+        }
+        None => false,
+    }
+}
+
+/// Once every plan of a target table is copied: its indexes set aside are built again and the
+/// planner statistics of its key columns refreshed, for the key checks at the end. The other
+/// columns are left to autovacuum, which analyzes a table soon after this many new rows: a full
+/// ANALYZE of the large text columns (message bodies) cost a third of the server's time spent
+/// on statistics for no use during the run.
+async fn finish_table(session: &Session, run_id: i64, table: &str) -> Result<()> {
+    let client = session.target.get().await?;
+    crate::copy::indexes::rebuild_table(&**client, run_id, table).await?;
+    let key_columns: std::collections::BTreeSet<&str> = session
+        .target_catalog
+        .tables
+        .get(table)
+        .map(|t| {
+            t.primary_key
+                .iter()
+                .chain(t.foreign_keys.iter().flat_map(|k| k.columns.iter()))
+                .map(String::as_str)
+                .collect()
+        })
+        .unwrap_or_default();
+    let columns = if key_columns.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({})",
+            key_columns
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    client
+        .batch_execute(&format!("ANALYZE public.{}{columns}", quote_ident(table)))
+        .await
+        .with_context(|| format!("cannot analyze {table}"))
+}
+
+/// How a table's copy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableEnd {
+    Done,
+    /// Stopped at a chunk boundary because the run was asked to stop.
+    Stopped,
+}
+
+/// What every table's copy shares within a run.
+pub(super) struct Copying<'a> {
+    pub session: &'a Session,
+    pub mappings: &'a Mappings,
+    pub renamed_models: &'a BTreeMap<String, String>,
+    pub run_id: i64,
+    pub chunk_size: i64,
+    /// Foreign key triggers off in the copying transactions (keys::Strategy::Replica).
+    pub triggers_off: bool,
+    pub stop: &'a StopSignal,
+    pub progress: &'a Progress,
+}
+
+/// Copies one table chunk by chunk; each chunk commits with its mappings, external ids, problems
+/// and checkpoint, so that a resumed run starts after the last committed chunk. A transient error
+/// (lost connection, server restart, serialization failure) retries the chunk.
+async fn copy_table(copying: &Copying<'_>, plan: &TablePlan) -> Result<TableEnd> {
+    let Copying {
+        session,
+        mappings,
+        renamed_models,
+        run_id,
+        chunk_size,
+        triggers_off,
+        stop,
+        progress,
+    } = *copying;
+    let chunked = plan.kind == TableKind::Model;
+    let done: i64 = {
+        let client = session.target.get().await?;
+        client
+            .query_one(
+                "SELECT rows_done FROM odoo_migrate.model_state WHERE run_id = $1 AND source_table = $2",
+                &[&run_id, &plan.key],
+            )
+            .await?
+            .get(0)
+    };
+    let progress = progress.table(&plan.key, plan.rows.max(done) as u64);
+    progress.advance(done as u64);
+    loop {
+        if stop.requested() {
+            return Ok(TableEnd::Stopped);
+        }
+        let mut attempt = 0u32;
+        let finished = loop {
+            attempt += 1;
+            match copy_chunk(
+                session,
+                plan,
+                mappings,
+                renamed_models,
+                run_id,
+                chunked.then_some(chunk_size),
+                triggers_off,
+            )
+            .await
+            {
+                Ok((finished, rows)) => {
+                    progress.advance(rows);
+                    break finished;
+                }
+                Err(error) if attempt < MAX_ATTEMPTS && is_transient(&error) => {
+                    let wait = std::time::Duration::from_millis(500 * 2u64.pow(attempt - 1));
+                    tracing::warn!(
+                        table = %plan.source_table,
+                        attempt,
+                        "transient error, retrying the chunk in {wait:?}: {error:#}"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        if finished {
+            return Ok(TableEnd::Done);
+        }
+    }
+}
+
+/// Attempts of one chunk before a transient error counts as a failure.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Errors worth retrying: the connection went away, or the server asked to try again.
+fn is_transient(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let Some(pg) = cause.downcast_ref::<tokio_postgres::Error>() else {
+            return cause
+                .downcast_ref::<deadpool_postgres::PoolError>()
+                .is_some();
+        };
+        if pg.is_closed() {
+            return true;
+        }
+        match pg.code() {
+            Some(code) => {
+                let code = code.code();
+                code.starts_with("08")
+                    || matches!(
+                        code,
+                        "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300"
+                    )
+            }
+            // No SQLSTATE: an I/O error on the socket.
+            None => pg.as_db_error().is_none(),
+        }
+    })
+}
+
+/// Copies the next chunk of a table in one target transaction. Returns true when the table is
+/// complete (the checkpoint then says `done`).
+async fn copy_chunk(
+    session: &Session,
+    plan: &TablePlan,
+    mappings: &Mappings,
+    renamed_models: &BTreeMap<String, String>,
+    run_id: i64,
+    chunk_size: Option<i64>,
+    triggers_off: bool,
+) -> Result<(bool, u64)> {
+    let source = session.source.get().await?;
+    let mut target = session.target.get().await?;
+    let transaction = target.transaction().await?;
+    // A lost chunk commit is recovered like a crash: the checkpoint is in the same transaction.
+    transaction
+        .batch_execute(if triggers_off {
+            "SET LOCAL synchronous_commit = off; SET LOCAL session_replication_role = replica"
+        } else {
+            "SET LOCAL synchronous_commit = off"
+        })
+        .await?;
+    let state = transaction
+        .query_one(
+            "UPDATE odoo_migrate.model_state SET status = 'copying', started_at = coalesce(started_at, now()) \
+             WHERE run_id = $1 AND source_table = $2 RETURNING last_source_id",
+            &[&run_id, &plan.key],
+        )
+        .await?;
+    let after: Option<i64> = state.get(0);
+    let source_client: &Client = &source;
+    fault::point("before_chunk");
+    let outcome = rows::copy_rows(
+        plan,
+        source_client,
+        &transaction,
+        mappings,
+        renamed_models,
+        after,
+        chunk_size,
+        run_id,
+    )
+    .await?;
+    fault::point("after_chunk_rows");
+    let finished = chunk_size.is_none_or(|size| (outcome.rows_read as i64) < size);
+    let last = outcome.last_source_id.map(i64::from).or(after);
+    record_chunk_keys(&transaction, plan, mappings, &outcome.mapped_ids).await?;
+    // After the mappings, so that the rules' SQL can restrict itself to the rows of this run.
+    if finished {
+        for sql in &plan.post_sql {
+            transaction
+                .batch_execute(sql)
+                .await
+                .with_context(|| format!("post-copy SQL of {} failed: {sql}", plan.model))?;
+        }
+    }
+    record_checkpoint(&transaction, plan, &outcome, last, finished, run_id).await?;
+    // The run's last checkpoint is read from model_state: an UPDATE of the run's row here would
+    // make the parallel chunks wait on each other's commits.
+    fault::point("before_chunk_commit");
+    transaction
+        .commit()
+        .await
+        .with_context(|| format!("cannot commit the copy of {}", plan.source_table))?;
+    fault::point("after_chunk_commit");
+    tracing::debug!(
+        table = %plan.source_table,
+        rows = outcome.rows_read,
+        created = outcome.created,
+        matched = outcome.matched,
+        updated = outcome.updated,
+        rejected = outcome.rejected,
+        finished,
+        "chunk copied"
+    );
+    Ok((finished, outcome.rows_read))
+}
+
+/// The chunk's mappings and the external ids of its created records, in the chunk's transaction.
+async fn record_chunk_keys(
+    transaction: &Transaction<'_>,
+    plan: &TablePlan,
+    mappings: &Mappings,
+    mapped_ids: &[i32],
+) -> Result<()> {
+    if plan.kind != TableKind::Model {
+        return Ok(());
+    }
+    let (Some(first), Some(end)) = (mapped_ids.first(), mapped_ids.last()) else {
+        return Ok(());
+    };
+    // The chunk's planned ids as a range, less the few that were not accounted for (rejected
+    // rows, rows gone from the source): an index range instead of an array of every id.
+    let excluded = unaccounted(mappings.get(&plan.model), mapped_ids);
+    // A chunk's range follows the last checkpoint, so each mapping is written once: a plain
+    // insert (half the cost of ON CONFLICT), whose key would stop the chunk on a double.
+    // `run --update` goes over records already mapped.
+    let record_mappings = if plan.update_only {
+        "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
+         SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
+         WHERE p.model = $1 AND p.source_id BETWEEN $2 AND $3 AND p.source_id <> ALL($4::int[]) \
+         ON CONFLICT (model, source_id) DO NOTHING"
+    } else {
+        "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
+         SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
+         WHERE p.model = $1 AND p.source_id BETWEEN $2 AND $3 AND p.source_id <> ALL($4::int[])"
+    };
+    transaction
+        .execute(record_mappings, &[&plan.model, first, end, &excluded])
+        .await
+        .with_context(|| format!("cannot record the mappings of {}", plan.model))?;
+    transaction
+        .execute(
+            "INSERT INTO ir_model_data (id, module, name, model, res_id, noupdate, create_date, write_date) \
+             SELECT x.target_id, x.module, x.name, $2, p.target_id, x.noupdate, x.create_date, x.write_date \
+             FROM odoo_migrate.xmlid_plan x \
+             JOIN odoo_migrate.id_plan p ON p.model = x.model AND p.source_id = x.source_id AND p.how = 'created' \
+             WHERE x.model = $1 AND x.source_id BETWEEN $3 AND $4 AND x.source_id <> ALL($5::int[]) \
+             ON CONFLICT DO NOTHING",
+            &[&plan.model, &plan.target_model, first, end, &excluded],
+        )
+        .await
+        .with_context(|| format!("cannot create the external ids of {}", plan.model))?;
+    Ok(())
+}
+
+/// The chunk's problems and the table's checkpoint (rows and counts so far, last source id, done
+/// or still copying), in the chunk's transaction.
+async fn record_checkpoint(
+    transaction: &Transaction<'_>,
+    plan: &TablePlan,
+    outcome: &rows::CopyOutcome,
+    last: Option<i64>,
+    finished: bool,
+    run_id: i64,
+) -> Result<()> {
+    for problem in &outcome.problems {
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, column_name, message, detail) \
+                 VALUES ($1, 'warning', $2, $3, $4, $5, $6, $7)",
+                &[
+                    &run_id,
+                    &problem.kind,
+                    &plan.model,
+                    &plan.target_table,
+                    &problem.column,
+                    &problem_message(plan, problem),
+                    &serde_json::json!({ "count": problem.count, "referenced_model": problem.model, "sample_source_ids": problem.samples }),
+                ],
+            )
+            .await?;
+    }
+    transaction
+        .execute(
+            "UPDATE odoo_migrate.model_state SET status = $9, finished_at = CASE WHEN $9 = 'done' THEN clock_timestamp() END, \
+             checkpoint_at = now(), rows_done = rows_done + $3, rows_created = rows_created + $4, \
+             rows_matched = rows_matched + $5, rows_updated = rows_updated + $6, rows_rejected = rows_rejected + $7, \
+             last_source_id = $8, error = NULL WHERE run_id = $1 AND source_table = $2",
+            &[
+                &run_id,
+                &plan.key,
+                &(outcome.rows_read as i64),
+                &(outcome.created as i64),
+                &(outcome.matched as i64),
+                &(outcome.updated as i64),
+                &(outcome.rejected as i64),
+                &last,
+                &(if finished { "done" } else { "copying" }),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The planned ids between the first and last of `mapped` (ascending) that are not in it.
+fn unaccounted(planned: Option<&ids::IdMap>, mapped: &[i32]) -> Vec<i32> {
+    let (Some(planned), Some(&first), Some(&last)) = (planned, mapped.first(), mapped.last())
+    else {
+        return Vec::new();
+    };
+    let mut mapped = mapped.iter().peekable();
+    let mut out = Vec::new();
+    for id in planned.mapped_between(first, last) {
+        while mapped.next_if(|&&m| m < id).is_some() {}
+        if mapped.peek() != Some(&&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+fn problem_message(plan: &TablePlan, problem: &rows::Problem) -> String {
+    let (count, table, model) = (problem.count, &plan.source_table, &problem.model);
+    match problem.kind {
+        "record_of_unmigrated_model" => format!(
+            "{count} row(s) of {table} belong to records of {model}, a model that is not migrated; those rows were not copied"
+        ),
+        "row_not_planned" => format!(
+            "{count} row(s) of {table} appeared in the source after the run's id plan was made; they were not copied (the source must not change during a migration)"
+        ),
+        "invalid_jsonb" => format!(
+            "{count} row(s) of {table} hold a value in {} that is not a jsonb object keyed by company; written as NULL",
+            problem.column
+        ),
+        _ => format!(
+            "{count} row(s) of {table} reference {model} records that are not migrated (column {}); written as NULL, or the row not copied where the column is required",
+            problem.column
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unaccounted_ids_are_the_planned_ones_missing_from_the_chunk() {
+        let mut planned = ids::IdMap::default();
+        for id in [3, 4, 5, 7, 9, 12] {
+            planned.insert(id, id + 100, ids::How::Created);
+        }
+        assert_eq!(unaccounted(Some(&planned), &[3, 5, 9]), vec![4, 7]);
+        assert_eq!(unaccounted(Some(&planned), &[]), Vec::<i32>::new());
+        assert_eq!(unaccounted(None, &[3, 5]), Vec::<i32>::new());
+    }
+}

@@ -1,0 +1,226 @@
+//! The finishing steps once every table is copied: the source checked unchanged, indexes built
+//! again, foreign keys restored and proven, id sequences moved past the copied ids, company
+//! defaults and per-company copies made, document numbering carried over, attachment files
+//! brought, the run's totals and summary written.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result};
+use tokio_postgres::Client;
+
+use super::copying::Copied;
+use super::{Load, RunOptions};
+use crate::catalog::quote_ident;
+use crate::catalog::session::Session;
+use crate::copy::keys;
+use crate::io::exit::Status;
+use crate::io::fault;
+use crate::rules::Rules;
+use crate::side_schema;
+
+/// Every finishing step, in order; the run is `finished` at the end.
+pub(super) async fn finish(
+    session: &Session,
+    control: &mut Client,
+    rules: &Rules,
+    options: &RunOptions,
+    load: &Load,
+    copied: &Copied,
+    run_id: i64,
+) -> Result<Status> {
+    let jobs = options.jobs.max(1);
+    super::guards::check_source_unchanged(session, control, run_id).await?;
+    // Keys set aside (by this attempt or an interrupted one) are restored with VALIDATE; the keys
+    // that stayed in force while their triggers were off are proven by anti-joins.
+    crate::copy::indexes::rebuild(&session.target, control, run_id, jobs).await?;
+    side_schema::ensure_id_map_index(control).await?;
+    fault::point("after_indexes_built");
+    let restored = keys::restore(control, run_id).await?;
+    let changed = tables_changed(control, &load.written, &load.post_sql, run_id).await?;
+    keys::prove_in_force(
+        control,
+        &session.target,
+        &changed,
+        &copied.analyzed,
+        &restored,
+        run_id,
+        jobs,
+    )
+    .await?;
+    fault::point("before_sequences");
+    move_sequences(control, session, run_id).await?;
+    carry_over_company_data(session, control, rules, run_id).await?;
+    bring_files(control, options, run_id).await?;
+    update_totals(control, run_id).await?;
+    side_schema::finish_run(control, run_id, "finished", None).await?;
+    print_summary(control, run_id).await?;
+    if let Some(directory) = &options.report_dir {
+        let lines = crate::io::report::run_lines(control).await?;
+        crate::io::report::write_run_report(directory, run_id, &lines)?;
+    }
+    Ok(Status::Success)
+}
+
+/// After the sequences moved (the defaults take new ids from ir_default's own sequence): company
+/// defaults, per-company copies of shared records, and document numbering.
+async fn carry_over_company_data(
+    session: &Session,
+    control: &mut Client,
+    rules: &Rules,
+    run_id: i64,
+) -> Result<()> {
+    let defaults = crate::copy::defaults::carry_over(session, control, rules, run_id).await?;
+    tracing::info!(defaults, "company defaults written into ir_default");
+    let copies =
+        crate::copy::company_copies::make(control, rules, &session.target_catalog, run_id).await?;
+    tracing::info!(copies, "per-company copies of shared records made");
+    let numbering = {
+        let source = session.source.get().await?;
+        crate::copy::sequences::carry_over(&source, control, run_id).await?
+    };
+    tracing::info!(sequences = numbering, "document numbering carried over");
+    Ok(())
+}
+
+/// With both filestores given, brings the files of the migrated attachments over; missing source
+/// files are recorded as problems. Safe to repeat: files already there are left alone.
+pub(super) async fn bring_files(control: &Client, options: &RunOptions, run_id: i64) -> Result<()> {
+    let Some((from, to)) = &options.filestores else {
+        return Ok(());
+    };
+    let names = crate::copy::filestore::migrated_files(control).await?;
+    let transfer = crate::copy::filestore::transfer(from, to, &names)?;
+    tracing::info!(
+        linked = transfer.linked,
+        copied = transfer.copied,
+        already_there = transfer.present,
+        missing = transfer.missing.len(),
+        "attachment files brought over"
+    );
+    if !transfer.missing.is_empty() {
+        control
+            .execute(
+                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message, detail) \
+                 VALUES ($1, 'warning', 'missing_file', 'ir.attachment', 'ir_attachment', $2, $3)",
+                &[
+                    &run_id,
+                    &format!(
+                        "{} attachment file(s) are missing from the source filestore {}",
+                        transfer.missing.len(),
+                        from.display()
+                    ),
+                    &serde_json::json!({ "files": transfer.missing }),
+                ],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// The written tables that may have changed: those the copy put rows in or updated, those that
+/// rules' post-copy SQL names, and the many2many tables that no plan fills (rules may).
+async fn tables_changed(
+    control: &Client,
+    written: &[String],
+    post_sql: &[String],
+    run_id: i64,
+) -> Result<Vec<String>> {
+    let untouched: BTreeSet<String> = control
+        .query(
+            "SELECT target_table FROM odoo_migrate.model_state WHERE run_id = $1 \
+             GROUP BY target_table HAVING sum(rows_created + rows_updated) = 0",
+            &[&run_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let named_by_rules = |table: &str| {
+        post_sql.iter().any(|sql| {
+            sql.match_indices(table).any(|(at, _)| {
+                let before = sql[..at].chars().next_back();
+                let after = sql[at + table.len()..].chars().next();
+                let part_of_word =
+                    |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                !part_of_word(before) && !part_of_word(after)
+            })
+        })
+    };
+    Ok(written
+        .iter()
+        .filter(|t| !untouched.contains(*t) || named_by_rules(t))
+        .cloned()
+        .collect())
+}
+
+/// Moves the id sequence of every written table past its largest id.
+async fn move_sequences(control: &Client, session: &Session, run_id: i64) -> Result<()> {
+    let tables: Vec<String> = control
+        .query(
+            "SELECT DISTINCT target_table FROM odoo_migrate.model_state WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // One statement for all tables: a round trip per table costs more than the setval itself.
+    let moves: Vec<String> = tables
+        .iter()
+        .filter_map(|table| {
+            let sequence = session.target_catalog.tables.get(table)?.sequences.get("id")?;
+            let qualified = format!("public.{}", quote_ident(sequence));
+            Some(format!(
+                "SELECT setval({literal}::regclass, GREATEST((SELECT coalesce(max(id), 0) FROM public.{table}), \
+                 (SELECT last_value FROM {qualified}), 1))",
+                literal = crate::catalog::quote_literal(&qualified),
+                table = quote_ident(table),
+            ))
+        })
+        .collect();
+    if moves.is_empty() {
+        return Ok(());
+    }
+    control
+        .batch_execute(&moves.join(";\n"))
+        .await
+        .context("cannot move the id sequences of the written tables past their largest ids")?;
+    Ok(())
+}
+
+/// The run's totals, summed from its tables.
+pub(super) async fn update_totals(control: &Client, run_id: i64) -> Result<()> {
+    control
+        .execute(
+            "UPDATE odoo_migrate.runs r SET models_ok = s.ok, models_failed = s.failed, \
+             rows_created = s.created, rows_matched = s.matched, rows_updated = s.updated, last_checkpoint_at = now() \
+             FROM (SELECT count(*) FILTER (WHERE status = 'done') AS ok, count(*) FILTER (WHERE status = 'failed') AS failed, \
+                   coalesce(sum(rows_created), 0) AS created, coalesce(sum(rows_matched), 0) AS matched, \
+                   coalesce(sum(rows_updated), 0) AS updated \
+                   FROM odoo_migrate.model_state WHERE run_id = $1) s WHERE r.id = $1",
+            &[&run_id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The one line a finished run prints.
+async fn print_summary(control: &Client, run_id: i64) -> Result<()> {
+    let row = control
+        .query_one(
+            "SELECT models_ok, rows_created, rows_matched, rows_updated, \
+             (SELECT count(*) FROM odoo_migrate.problems WHERE run_id = $1 AND severity <> 'info') \
+             FROM odoo_migrate.runs WHERE id = $1",
+            &[&run_id],
+        )
+        .await?;
+    crate::io::report::emit(&format!(
+        "Run {run_id} finished: {} tables, {} rows created, {} matched, {} updated, {} problem(s) recorded in odoo_migrate.problems.\n",
+        row.get::<_, i32>(0),
+        row.get::<_, i64>(1),
+        row.get::<_, i64>(2),
+        row.get::<_, i64>(3),
+        row.get::<_, i64>(4)
+    ))?;
+    Ok(())
+}

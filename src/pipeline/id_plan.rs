@@ -1,0 +1,206 @@
+//! The run's plan, made once: the id plan of every record, the tables of the run with their
+//! extents in the source (to notice later a source that changes under the run), the final
+//! mappings of match-only models, and the tables with rows that are not migrated, each with why.
+//! All in one target transaction, so that an interrupted planning is made again from scratch.
+
+use anyhow::{Context, Result};
+use tokio_postgres::{Client, Transaction};
+
+use super::guards::{has_write_date, source_extents};
+use crate::catalog::session::Session;
+use crate::copy::keys;
+use crate::io::fault;
+use crate::plan::ids;
+use crate::plan::tables::TablePlan;
+use crate::rules::pairing::{TableKind, TablePair};
+use crate::rules::{Policy, Rules};
+
+/// Makes the run's plan unless an earlier attempt of the run committed it.
+pub(super) async fn make_once(
+    session: &Session,
+    control: &mut Client,
+    rules: &Rules,
+    pairs: &[TablePair],
+    plans: &[TablePlan],
+    run_id: i64,
+    foreign_keys: keys::Strategy,
+) -> Result<()> {
+    let planned: i64 = control
+        .query_one(
+            "SELECT count(*) FROM odoo_migrate.model_state WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?
+        .get(0);
+    if planned > 0 {
+        return Ok(());
+    }
+    let source = session.source.get().await?;
+    let transaction = control.transaction().await?;
+    if foreign_keys == keys::Strategy::Replica {
+        // The plan's rows all name the run created above: a key check per row would cost
+        // more than writing them.
+        transaction
+            .batch_execute("SET LOCAL session_replication_role = replica")
+            .await?;
+    }
+    fault::point("before_plan");
+    let counts = ids::plan(
+        &source,
+        &transaction,
+        &session.source_catalog,
+        &session.target_catalog,
+        rules,
+        pairs,
+        plans,
+        run_id,
+    )
+    .await?;
+    tracing::info!(
+        xmlid = counts.xmlid,
+        natural_key = counts.natural_key,
+        created = counts.created,
+        unmatched_metadata = counts.unmatched,
+        "id plan made"
+    );
+    record_tables(session, &source, &transaction, plans, run_id).await?;
+    map_match_only_records(&transaction, plans, run_id).await?;
+    record_tables_not_migrated(&transaction, pairs, run_id).await?;
+    fault::point("before_plan_commit");
+    transaction
+        .commit()
+        .await
+        .context("cannot commit the id plan")?;
+    Ok(())
+}
+
+/// One `model_state` row per plan: for model tables, the count and largest id as the plan saw
+/// them, to notice later a source that changes under the run; all read in one statement, stored
+/// in another.
+async fn record_tables(
+    session: &Session,
+    source: &Client,
+    transaction: &Transaction<'_>,
+    plans: &[TablePlan],
+    run_id: i64,
+) -> Result<()> {
+    let model_tables: Vec<(&str, bool)> = plans
+        .iter()
+        .filter(|p| p.kind == TableKind::Model)
+        .map(|p| {
+            (
+                p.source_table.as_str(),
+                has_write_date(session, &p.source_table),
+            )
+        })
+        .collect();
+    let mut extents = source_extents(source, &model_tables)
+        .await
+        .context("cannot count the rows of the source tables")?
+        .into_iter();
+    let mut keys = Vec::new();
+    let mut targets = Vec::new();
+    let mut models = Vec::new();
+    let mut kinds = Vec::new();
+    let mut totals = Vec::new();
+    let mut max_ids = Vec::new();
+    let mut last_writes = Vec::new();
+    let mut statuses = Vec::new();
+    for plan in plans {
+        let (rows, max_id, last_write) = if plan.kind == TableKind::Model {
+            let (rows, max_id, last_write) = extents.next().unwrap_or_default();
+            (rows, Some(max_id), last_write)
+        } else {
+            (plan.rows, None, None)
+        };
+        // A table with no rows and no post-copy SQL has nothing to copy: it is done now, which
+        // spares it a transaction of its own (half the tables of a typical database).
+        statuses.push(if rows == 0 && plan.post_sql.is_empty() {
+            "done"
+        } else {
+            "pending"
+        });
+        keys.push(plan.key.as_str());
+        targets.push(plan.target_table.as_str());
+        models.push(plan.model.as_str());
+        kinds.push(if plan.kind == TableKind::Model {
+            "model"
+        } else {
+            "relation"
+        });
+        totals.push(rows);
+        max_ids.push(max_id);
+        last_writes.push(last_write);
+    }
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, source_max_id, source_last_write, status, finished_at) \
+             SELECT $1, k, t, m, kd, r, x, w::timestamp, st, CASE WHEN st = 'done' THEN now() END \
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[]) AS u(k, t, m, kd, r, x, st, w)",
+            &[&run_id, &keys, &targets, &models, &kinds, &totals, &max_ids, &statuses, &last_writes],
+        )
+        .await
+        .context("cannot record the tables of the run")?;
+    Ok(())
+}
+
+/// Records of match-only models move no rows; their mappings are final now.
+async fn map_match_only_records(
+    transaction: &Transaction<'_>,
+    plans: &[TablePlan],
+    run_id: i64,
+) -> Result<()> {
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
+             SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
+             WHERE p.run_id = $1 AND p.model <> ALL($2::text[])",
+            &[
+                &run_id,
+                &plans
+                    .iter()
+                    .filter(|p| p.kind == TableKind::Model)
+                    .map(|p| p.model.clone())
+                    .collect::<Vec<_>>(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Tables with rows that are not migrated are listed, never dropped silently.
+async fn record_tables_not_migrated(
+    transaction: &Transaction<'_>,
+    pairs: &[TablePair],
+    run_id: i64,
+) -> Result<()> {
+    for pair in pairs {
+        let not_migrated = pair.policy == Policy::Skip
+            || pair.target_table.is_none()
+            || pair.source_table == "ir_model_data";
+        if pair.rows == 0 || pair.transient || !not_migrated {
+            continue;
+        }
+        let why = if pair.source_table == "ir_model_data" {
+            "external ids are recreated with the records they name".to_string()
+        } else if pair.policy == Policy::Skip {
+            "a rule skips it".to_string()
+        } else {
+            "the target has no table for it".to_string()
+        };
+        transaction
+            .execute(
+                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message, detail) \
+                 VALUES ($1, 'info', 'table_not_migrated', $2, $3, $4, $5)",
+                &[
+                    &run_id,
+                    &pair.source_model,
+                    &pair.source_table,
+                    &format!("{} row(s) of {} are not migrated: {why}", pair.rows, pair.source_table),
+                    &serde_json::json!({ "rows": pair.rows, "policy": pair.policy }),
+                ],
+            )
+            .await?;
+    }
+    Ok(())
+}
