@@ -369,8 +369,14 @@ pub(super) fn parse(name: &str, text: &str) -> Result<RulesFile> {
             }
         }
     }
+    refuse_problems(problems)?;
+    Ok(file)
+}
+
+/// Nothing when no problem was found, else a usage refusal that lists them all, one a line.
+pub(super) fn refuse_problems(problems: Vec<String>) -> Result<()> {
     if problems.is_empty() {
-        Ok(file)
+        Ok(())
     } else {
         Err(refuse(Status::Usage, problems.join("\n")))
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::Rules;
-use super::format::{ColumnNotes, RulesFile, locate, parse};
+use super::format::{ColumnNotes, RulesFile, locate, parse, refuse_problems};
 use crate::io::exit::{Status, refuse};
 
 /// The default 16 → 19 pack, compiled into the binary so that it always matches the tool's version.
@@ -81,11 +81,8 @@ impl Rules {
             rules.merge(file, &name);
         }
         problems.extend(rules.carried_by_problems());
-        if problems.is_empty() {
-            Ok(rules)
-        } else {
-            Err(refuse(Status::Usage, problems.join("\n")))
-        }
+        refuse_problems(problems)?;
+        Ok(rules)
     }
 
     /// Remembers where the entries of a user's file are written, for the errors of
