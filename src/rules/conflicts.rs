@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::Rules;
-use super::format::{RulesFile, line_in};
+use super::format::{RelationRule, RulesFile, XmlidRule, line_in};
 
 impl Rules {
     /// What a user's file says that an earlier user's file (or an earlier entry of the same list)
@@ -20,129 +20,13 @@ impl Rules {
         lines: &BTreeMap<Vec<String>, usize>,
         file: &RulesFile,
     ) -> Vec<String> {
-        // (what is set, as a key; where it is in the file; what it is; what it is set to)
-        let mut settings: Vec<(String, Vec<&str>, String, String)> = Vec::new();
-        fn set<'a>(
-            settings: &mut Vec<(String, Vec<&'a str>, String, String)>,
-            path: Vec<&'a str>,
-            what: String,
-            value: String,
-        ) {
-            settings.push((path.join("."), path, what, value));
-        }
-        for (model, rule) in &file.models {
-            if let Some(rename) = &rule.rename {
-                set(
-                    &mut settings,
-                    vec!["models", model, "rename"],
-                    format!("model {model} is renamed"),
-                    format!("to \"{rename}\""),
-                );
-            }
-            if let Some(table) = &rule.table {
-                set(
-                    &mut settings,
-                    vec!["models", model, "table"],
-                    format!("model {model} is written"),
-                    format!("into table {table}"),
-                );
-            }
-        }
-        for (table, rule) in &file.tables {
-            if let Some(rename) = &rule.rename {
-                set(
-                    &mut settings,
-                    vec!["tables", table, "rename"],
-                    format!("table {table} is renamed"),
-                    format!("to {rename}"),
-                );
-            }
-        }
-        let columns = file
-            .models
-            .iter()
-            .map(|(m, r)| ("models", m, &r.columns))
-            .chain(file.tables.iter().map(|(t, r)| ("tables", t, &r.columns)));
-        for (section, owner, columns) in columns {
-            for (column, rule) in columns {
-                if let Some(source) = rule.value_source() {
-                    set(
-                        &mut settings,
-                        vec![section, owner, "columns", column],
-                        format!("column {column} of {owner} gets its value"),
-                        format!("from `{source}`"),
-                    );
-                }
-            }
-        }
-        // `[[xmlids]]` and `[[relations]]` entries are a list: the same external ids or the same
-        // pair of tables given twice, in one file or two, must say the same.
-        let positions: Vec<String> = (0..file.xmlids.len().max(file.relations.len()))
-            .map(|i| i.to_string())
-            .collect();
-        for (rule, index) in file.xmlids.iter().zip(&positions) {
-            let mut models = rule.models.clone();
-            models.sort();
-            let names = rule.name.as_deref().unwrap_or("*");
-            let prefixed = if rule.company_prefixed {
-                " (company-prefixed)"
-            } else {
-                ""
-            };
-            settings.push((
-                format!(
-                    "xmlids {}.{names}{prefixed} [{}]",
-                    rule.module,
-                    models.join(",")
-                ),
-                vec!["xmlids#", index],
-                format!(
-                    "external ids {}.{names}{prefixed}{} become",
-                    rule.module,
-                    if models.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" of {}", models.join(", "))
-                    }
-                ),
-                format!(
-                    "{}.{}",
-                    rule.to_module.as_deref().unwrap_or(&rule.module),
-                    rule.to_name.as_deref().unwrap_or(names)
-                ),
-            ));
-        }
-        for (rule, index) in file.relations.iter().zip(&positions) {
-            let columns: Vec<String> = rule
-                .columns
-                .iter()
-                .map(|(column, c)| {
-                    let keys: Vec<String> = c
-                        .value_source()
-                        .into_iter()
-                        .chain(
-                            c.references
-                                .as_ref()
-                                .map(|r| format!("references = \"{r}\"")),
-                        )
-                        .collect();
-                    format!("{column} = {{ {} }}", keys.join(", "))
-                })
-                .collect();
-            settings.push((
-                format!("relations {} {}", rule.from, rule.to),
-                vec!["relations#", index],
-                format!("the relation from {} to {} is", rule.from, rule.to),
-                format!(
-                    "filtered by `{}` with `{}`",
-                    rule.filter.as_deref().unwrap_or("true"),
-                    columns.join("; ")
-                ),
-            ));
-        }
         let mut problems = Vec::new();
-        for (key, path, what, value) in settings {
+        for setting in settings_of(file) {
+            let path: Vec<&str> = setting.path.iter().map(String::as_str).collect();
             let here = line_in(name, lines, &path);
+            let Setting {
+                key, what, value, ..
+            } = setting;
             match self.user_settings.get(&key) {
                 Some((earlier, there)) if *earlier != value => problems.push(format!(
                     "rules file {here}: conflicting rules: {what} {value} here but {earlier} at {there}; keep one of them"
@@ -191,6 +75,159 @@ impl Rules {
             }
         }
         problems
+    }
+}
+
+/// One thing a rules file sets that two files may not set differently.
+struct Setting {
+    /// What is set, as a key (`models.<model>.rename`, `xmlids <module>.<name> [<models>]`, …).
+    key: String,
+    /// Where it is written, as a key path of the file (see [`line_in`]).
+    path: Vec<String>,
+    /// What it is, for the message (`model x is renamed`).
+    what: String,
+    /// What it is set to (`to "y"`).
+    value: String,
+}
+
+impl Setting {
+    /// A setting whose key is its key path.
+    fn at(path: &[&str], what: String, value: String) -> Setting {
+        Setting {
+            key: path.join("."),
+            path: path.iter().map(|p| p.to_string()).collect(),
+            what,
+            value,
+        }
+    }
+}
+
+/// Everything a file sets that two files may not set differently: model renames and tables,
+/// table renames, column values, external id renames, relations, in that order.
+fn settings_of(file: &RulesFile) -> Vec<Setting> {
+    let mut settings = name_settings(file);
+    settings.extend(column_settings(file));
+    settings.extend(file.xmlids.iter().enumerate().map(xmlid_setting));
+    settings.extend(file.relations.iter().enumerate().map(relation_setting));
+    settings
+}
+
+/// What models become (`rename`, `table`) and what relation tables become (`rename`).
+fn name_settings(file: &RulesFile) -> Vec<Setting> {
+    let mut settings = Vec::new();
+    for (model, rule) in &file.models {
+        if let Some(rename) = &rule.rename {
+            settings.push(Setting::at(
+                &["models", model, "rename"],
+                format!("model {model} is renamed"),
+                format!("to \"{rename}\""),
+            ));
+        }
+        if let Some(table) = &rule.table {
+            settings.push(Setting::at(
+                &["models", model, "table"],
+                format!("model {model} is written"),
+                format!("into table {table}"),
+            ));
+        }
+    }
+    for (table, rule) in &file.tables {
+        if let Some(rename) = &rule.rename {
+            settings.push(Setting::at(
+                &["tables", table, "rename"],
+                format!("table {table} is renamed"),
+                format!("to {rename}"),
+            ));
+        }
+    }
+    settings
+}
+
+/// Where each column of a model or relation table gets its value from, when its rule says.
+fn column_settings(file: &RulesFile) -> Vec<Setting> {
+    let columns = file
+        .models
+        .iter()
+        .map(|(m, r)| ("models", m, &r.columns))
+        .chain(file.tables.iter().map(|(t, r)| ("tables", t, &r.columns)));
+    let mut settings = Vec::new();
+    for (section, owner, columns) in columns {
+        for (column, rule) in columns {
+            if let Some(source) = rule.value_source() {
+                settings.push(Setting::at(
+                    &[section, owner, "columns", column],
+                    format!("column {column} of {owner} gets its value"),
+                    format!("from `{source}`"),
+                ));
+            }
+        }
+    }
+    settings
+}
+
+/// What the external ids of an `[[xmlids]]` entry (the `index`-th of its file) become: the same
+/// external ids given twice, in one file or two, must say the same.
+fn xmlid_setting((index, rule): (usize, &XmlidRule)) -> Setting {
+    let mut models = rule.models.clone();
+    models.sort();
+    let names = rule.name.as_deref().unwrap_or("*");
+    let prefixed = if rule.company_prefixed {
+        " (company-prefixed)"
+    } else {
+        ""
+    };
+    Setting {
+        key: format!(
+            "xmlids {}.{names}{prefixed} [{}]",
+            rule.module,
+            models.join(",")
+        ),
+        path: vec!["xmlids#".to_string(), index.to_string()],
+        what: format!(
+            "external ids {}.{names}{prefixed}{} become",
+            rule.module,
+            if models.is_empty() {
+                String::new()
+            } else {
+                format!(" of {}", models.join(", "))
+            }
+        ),
+        value: format!(
+            "{}.{}",
+            rule.to_module.as_deref().unwrap_or(&rule.module),
+            rule.to_name.as_deref().unwrap_or(names)
+        ),
+    }
+}
+
+/// How a `[[relations]]` entry (the `index`-th of its file) fills its table: the same pair of
+/// tables given twice, in one file or two, must say the same.
+fn relation_setting((index, rule): (usize, &RelationRule)) -> Setting {
+    let columns: Vec<String> = rule
+        .columns
+        .iter()
+        .map(|(column, c)| {
+            let keys: Vec<String> = c
+                .value_source()
+                .into_iter()
+                .chain(
+                    c.references
+                        .as_ref()
+                        .map(|r| format!("references = \"{r}\"")),
+                )
+                .collect();
+            format!("{column} = {{ {} }}", keys.join(", "))
+        })
+        .collect();
+    Setting {
+        key: format!("relations {} {}", rule.from, rule.to),
+        path: vec!["relations#".to_string(), index.to_string()],
+        what: format!("the relation from {} to {} is", rule.from, rule.to),
+        value: format!(
+            "filtered by `{}` with `{}`",
+            rule.filter.as_deref().unwrap_or("true"),
+            columns.join("; ")
+        ),
     }
 }
 
