@@ -601,77 +601,7 @@ impl<'a> NameCheck<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::write_files;
-
-    /// A catalog of models, each with its table and the columns of that table (also its fields).
-    fn catalog(side: &'static str, models: &[(&str, &str, &[&str])]) -> Catalog {
-        let mut catalog = Catalog {
-            side,
-            database: side.to_string(),
-            base_version: String::new(),
-            major: 0,
-            modules: BTreeMap::new(),
-            models: BTreeMap::new(),
-            tables: BTreeMap::new(),
-            loose_sequences: Vec::new(),
-            xmlids_per_module: BTreeMap::new(),
-        };
-        for (model, table, columns) in models {
-            let fields = columns
-                .iter()
-                .map(|c| {
-                    let field = crate::catalog::Field {
-                        name: c.to_string(),
-                        ttype: "char".into(),
-                        relation: None,
-                        relation_table: None,
-                        column1: None,
-                        column2: None,
-                        store: true,
-                        required: false,
-                        company_dependent: false,
-                        translate: false,
-                        selection: Vec::new(),
-                    };
-                    (c.to_string(), field)
-                })
-                .collect();
-            catalog.models.insert(
-                model.to_string(),
-                crate::catalog::Model {
-                    name: model.to_string(),
-                    table: Some(table.to_string()),
-                    transient: false,
-                    custom: false,
-                    fields,
-                },
-            );
-            let columns = columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| crate::catalog::Column {
-                    name: c.to_string(),
-                    position: i as i32 + 1,
-                    data_type: "character varying".into(),
-                    not_null: false,
-                    default_expr: None,
-                })
-                .collect();
-            catalog.tables.insert(
-                table.to_string(),
-                crate::catalog::Table {
-                    name: table.to_string(),
-                    columns,
-                    primary_key: vec!["id".into()],
-                    unique: Vec::new(),
-                    foreign_keys: Vec::new(),
-                    sequences: BTreeMap::new(),
-                    row_count: 0,
-                },
-            );
-        }
-        catalog
-    }
+    use crate::rules::testing::{catalog, remove_files, write_files};
 
     #[test]
     fn two_source_tables_sent_into_one_target_table_are_refused_at_the_rule() {
@@ -696,9 +626,7 @@ mod tests {
                 paths[0].display()
             )
         );
-        for path in paths {
-            let _ = std::fs::remove_file(path);
-        }
+        remove_files(paths);
     }
 
     #[test]
@@ -729,9 +657,7 @@ mod tests {
             rules.dropped_column("models.x.thing", "x_old"),
             Some(("19 computes it", file.to_string().as_str()))
         );
-        for path in paths {
-            let _ = std::fs::remove_file(path);
-        }
+        remove_files(paths);
     }
 
     #[test]
@@ -792,8 +718,6 @@ mod tests {
             );
         }
         assert_eq!(message.lines().count(), 7, "{message}");
-        for path in paths {
-            let _ = std::fs::remove_file(path);
-        }
+        remove_files(paths);
     }
 }

@@ -244,7 +244,7 @@ fn names_word(text: &str, word: &str) -> bool {
 mod tests {
     use super::*;
     use crate::io::exit::Status;
-    use crate::rules::testing::write_files;
+    use crate::rules::testing::{remove_files, write_files};
 
     #[test]
     fn two_files_renaming_one_model_or_column_differently_are_refused_with_both_places() {
@@ -291,9 +291,7 @@ mod tests {
         );
         let rules = Rules::load(&paths).expect("overriding the default pack is allowed");
         assert_eq!(rules.model_in_target("mail.channel"), "mail.channel");
-        for path in paths {
-            let _ = std::fs::remove_file(path);
-        }
+        remove_files(paths);
     }
 
     #[test]
@@ -322,9 +320,7 @@ mod tests {
                  `a_id = {{ sql = \"s.a\", references = \"x.a\" }}` at {a}:6; keep one of them"
             )
         );
-        for path in paths {
-            let _ = std::fs::remove_file(path);
-        }
+        remove_files(paths);
     }
 
     #[test]
@@ -360,8 +356,6 @@ mod tests {
                 fine[0].display().to_string().as_str()
             ))
         );
-        for path in paths.into_iter().chain(fine) {
-            let _ = std::fs::remove_file(path);
-        }
+        remove_files(paths.into_iter().chain(fine));
     }
 }

@@ -163,22 +163,5 @@ impl Rules {
     }
 }
 
-/// Rules files written by the unit tests.
 #[cfg(test)]
-mod testing {
-    use std::path::PathBuf;
-
-    /// Writes rules files of a test to a directory of its own, returning their paths.
-    pub(super) fn write_files(test: &str, files: &[(&str, &str)]) -> Vec<PathBuf> {
-        let dir = std::env::temp_dir().join(format!("rules-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        files
-            .iter()
-            .map(|(name, text)| {
-                let path = dir.join(name);
-                std::fs::write(&path, text).expect("rules file written");
-                path
-            })
-            .collect()
-    }
-}
+mod testing;
