@@ -3,3 +3,4 @@
 
 pub mod analyze;
 pub mod status;
+pub mod verify;
