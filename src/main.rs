@@ -71,7 +71,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
         Command::Run(args) => pipeline::run_command(cli, args).await,
         Command::Status => commands::status::status_command(cli).await,
         Command::Verify(args) => commands::verify::verify_command(cli, args).await,
-        Command::Rollback(args) => pipeline::rollback::rollback_command(cli, args).await,
+        Command::Rollback(args) => commands::rollback::rollback_command(cli, args).await,
         Command::Config {
             action: cli::ConfigAction::Check,
         } => cli::config::check_command(cli).await,

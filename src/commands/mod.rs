@@ -2,5 +2,6 @@
 //! it runs, calls it, and renders the result. Only this folder, `cli` and `main` know `Cli`.
 
 pub mod analyze;
+pub mod rollback;
 pub mod status;
 pub mod verify;
