@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use tokio_postgres::Row;
 
 use crate::catalog::session::Session;
-use crate::catalog::{Catalog, Field, Model, Table, quote_ident};
+use crate::catalog::{Catalog, Column, Field, Model, Table, quote_ident};
 use crate::rules::pairing::{TableKind, TablePair, pair_tables};
-use crate::rules::{Policy, Rules};
+use crate::rules::{ColumnRule, Policy, Rules};
 use crate::side_schema;
 
 /// One difference between the databases.
@@ -188,6 +189,8 @@ fn module_findings(source: &Catalog, target: &Catalog, rules: &Rules, out: &mut 
     }
 }
 
+/// Findings about models and many2many tables: renamed, gone from the target, only in the
+/// target, many2many tables or fields changed.
 fn model_findings(
     source: &Catalog,
     target: &Catalog,
@@ -195,111 +198,135 @@ fn model_findings(
     pairs: &[TablePair],
     out: &mut Vec<Finding>,
 ) {
-    for pair in pairs {
-        if pair.transient {
-            continue;
-        }
-        let model = pair.source_model.as_deref().unwrap_or("");
-        let origin = rules.origin(&format!("models.{model}")).map(str::to_string);
+    for pair in pairs.iter().filter(|p| !p.transient) {
         match pair.kind {
-            TableKind::Model => {
-                let target_model = rules.model_in_target(model);
-                if target_model != model {
-                    out.push(Finding {
-                        category: category::MODEL_RENAMED,
-                        subject: format!("{model} → {target_model}"),
-                        detail: format!(
-                            "table {} → {}, {} rows",
-                            pair.source_table,
-                            pair.target_table.as_deref().unwrap_or("(none in target)"),
-                            pair.rows
-                        ),
-                        blocking: false,
-                        covered_by: origin.clone(),
-                    });
-                }
-                if pair.target_table.is_none() {
-                    if let Some(rule) = rules.relations.iter().find(|r| r.from == pair.source_table)
-                    {
-                        out.push(Finding {
-                            category: category::MODEL_REMOVED,
-                            subject: model.to_string(),
-                            detail: format!(
-                                "table {} ({} rows) has no counterpart; its rows become pairs of {}",
-                                pair.source_table, pair.rows, rule.to
-                            ),
-                            blocking: false,
-                            covered_by: rules
-                                .origin(&format!("relations.{}.{}", rule.from, rule.to))
-                                .map(str::to_string),
-                        });
-                        continue;
-                    }
-                    let skipped = pair.policy == Policy::Skip;
-                    // The company's own records of its own model would be left behind silently:
-                    // someone must decide.
-                    let custom_with_rows = !skipped
-                        && pair.rows > 0
-                        && source.models.get(model).is_some_and(|m| m.custom);
-                    out.push(Finding {
-                        category: category::MODEL_REMOVED,
-                        subject: model.to_string(),
-                        detail: format!(
-                            "table {} ({} rows) has no counterpart in the target{}",
-                            pair.source_table,
-                            pair.rows,
-                            if skipped {
-                                "; skipped by rule".to_string()
-                            } else if custom_with_rows {
-                                format!(
-                                    "; it is a custom model: create it in the Odoo 19 database (install its module or \
-                                     import the Studio customization) or leave its rows behind with a rule \
-                                     `[models.\"{model}\"] policy = \"skip\"`"
-                                )
-                            } else {
-                                "; its rows are not migrated".to_string()
-                            }
-                        ),
-                        blocking: custom_with_rows,
-                        covered_by: if skipped { origin } else { None },
-                    });
-                }
-            }
-            TableKind::Relation => {
-                let Some(target_table) = &pair.target_table else {
-                    let skipped = rules.tables.get(&pair.source_table).is_some_and(|t| t.skip);
-                    out.push(Finding {
-                        category: category::MODEL_REMOVED,
-                        subject: pair.source_table.clone(),
-                        detail: format!(
-                            "many2many table of {model} ({} rows) has no counterpart in the target{}",
-                            pair.rows,
-                            if skipped { "; skipped by rule" } else { "" }
-                        ),
-                        blocking: false,
-                        covered_by: if skipped {
-                            rules
-                                .origin(&format!("tables.{}", pair.source_table))
-                                .map(str::to_string)
-                        } else {
-                            None
-                        },
-                    });
-                    continue;
-                };
-                if target_table != &pair.source_table {
-                    out.push(Finding {
-                        category: category::RELATION_CHANGED,
-                        subject: pair.source_table.clone(),
-                        detail: format!("many2many table of {model} is now {target_table}"),
-                        blocking: false,
-                        covered_by: Some("table pairing by model and field".to_string()),
-                    });
-                }
-            }
+            TableKind::Model => model_pair_findings(source, rules, pair, out),
+            TableKind::Relation => relation_pair_findings(rules, pair, out),
         }
     }
-    // Many2many fields whose table stayed but whose field name changed, e.g. res.users.groups_id.
+    many2many_field_findings(source, target, rules, out);
+    new_model_findings(source, target, pairs, out);
+}
+
+/// A model table renamed, or with no counterpart in the target.
+fn model_pair_findings(source: &Catalog, rules: &Rules, pair: &TablePair, out: &mut Vec<Finding>) {
+    let model = pair.source_model.as_deref().unwrap_or("");
+    let origin = rules.origin(&format!("models.{model}")).map(str::to_string);
+    let target_model = rules.model_in_target(model);
+    if target_model != model {
+        out.push(Finding {
+            category: category::MODEL_RENAMED,
+            subject: format!("{model} → {target_model}"),
+            detail: format!(
+                "table {} → {}, {} rows",
+                pair.source_table,
+                pair.target_table.as_deref().unwrap_or("(none in target)"),
+                pair.rows
+            ),
+            blocking: false,
+            covered_by: origin.clone(),
+        });
+    }
+    if pair.target_table.is_none() {
+        out.push(removed_model_finding(source, rules, pair, model, origin));
+    }
+}
+
+/// A model whose table has no counterpart: its rows become pairs by a relation rule, are skipped
+/// by rule, or are left behind (blocking for a custom model with rows: someone must decide).
+fn removed_model_finding(
+    source: &Catalog,
+    rules: &Rules,
+    pair: &TablePair,
+    model: &str,
+    origin: Option<String>,
+) -> Finding {
+    if let Some(rule) = rules.relations.iter().find(|r| r.from == pair.source_table) {
+        return Finding {
+            category: category::MODEL_REMOVED,
+            subject: model.to_string(),
+            detail: format!(
+                "table {} ({} rows) has no counterpart; its rows become pairs of {}",
+                pair.source_table, pair.rows, rule.to
+            ),
+            blocking: false,
+            covered_by: rules
+                .origin(&format!("relations.{}.{}", rule.from, rule.to))
+                .map(str::to_string),
+        };
+    }
+    let skipped = pair.policy == Policy::Skip;
+    // The company's own records of its own model would be left behind silently:
+    // someone must decide.
+    let custom_with_rows =
+        !skipped && pair.rows > 0 && source.models.get(model).is_some_and(|m| m.custom);
+    Finding {
+        category: category::MODEL_REMOVED,
+        subject: model.to_string(),
+        detail: format!(
+            "table {} ({} rows) has no counterpart in the target{}",
+            pair.source_table,
+            pair.rows,
+            if skipped {
+                "; skipped by rule".to_string()
+            } else if custom_with_rows {
+                format!(
+                    "; it is a custom model: create it in the Odoo 19 database (install its module or \
+                     import the Studio customization) or leave its rows behind with a rule \
+                     `[models.\"{model}\"] policy = \"skip\"`"
+                )
+            } else {
+                "; its rows are not migrated".to_string()
+            }
+        ),
+        blocking: custom_with_rows,
+        covered_by: if skipped { origin } else { None },
+    }
+}
+
+/// A many2many table with no counterpart in the target, or paired with a table of another name.
+fn relation_pair_findings(rules: &Rules, pair: &TablePair, out: &mut Vec<Finding>) {
+    let model = pair.source_model.as_deref().unwrap_or("");
+    let Some(target_table) = &pair.target_table else {
+        let skipped = rules.tables.get(&pair.source_table).is_some_and(|t| t.skip);
+        out.push(Finding {
+            category: category::MODEL_REMOVED,
+            subject: pair.source_table.clone(),
+            detail: format!(
+                "many2many table of {model} ({} rows) has no counterpart in the target{}",
+                pair.rows,
+                if skipped { "; skipped by rule" } else { "" }
+            ),
+            blocking: false,
+            covered_by: if skipped {
+                rules
+                    .origin(&format!("tables.{}", pair.source_table))
+                    .map(str::to_string)
+            } else {
+                None
+            },
+        });
+        return;
+    };
+    if target_table != &pair.source_table {
+        out.push(Finding {
+            category: category::RELATION_CHANGED,
+            subject: pair.source_table.clone(),
+            detail: format!("many2many table of {model} is now {target_table}"),
+            blocking: false,
+            covered_by: Some("table pairing by model and field".to_string()),
+        });
+    }
+}
+
+/// Many2many fields whose table stayed but whose field name changed, e.g. res.users.groups_id,
+/// or whose table or columns changed under the same name.
+fn many2many_field_findings(
+    source: &Catalog,
+    target: &Catalog,
+    rules: &Rules,
+    out: &mut Vec<Finding>,
+) {
     for model in source.models.values().filter(|m| !m.transient) {
         let Some(target_model) = target.models.get(rules.model_in_target(&model.name)) else {
             continue;
@@ -309,63 +336,75 @@ fn model_findings(
             .values()
             .filter(|f| f.ttype == "many2many" && f.store)
         {
-            if let Some(same) = target_model.fields.get(&field.name) {
-                if same.ttype == "many2many"
-                    && (same.relation_table != field.relation_table
-                        || same.column1 != field.column1
-                        || same.column2 != field.column2)
-                {
-                    out.push(Finding {
-                        category: category::RELATION_CHANGED,
-                        subject: format!("{}.{}", model.name, field.name),
-                        detail: format!(
-                            "{} → {}",
-                            describe_relation(field),
-                            describe_relation(same)
-                        ),
-                        blocking: false,
-                        covered_by: Some("table pairing by model and field".to_string()),
-                    });
-                }
-                continue;
-            }
-            let renamed = target_model.fields.values().find(|f| {
-                f.ttype == "many2many"
-                    && f.relation_table == field.relation_table
-                    && !model.fields.contains_key(&f.name)
-            });
-            let detail = match renamed {
-                Some(new) => format!(
-                    "field renamed to {}.{}, relation table kept: {}",
-                    target_model.name,
-                    new.name,
-                    describe_relation(new)
-                ),
-                None => format!(
-                    "many2many field removed from the target ({})",
-                    describe_relation(field)
-                ),
-            };
-            out.push(Finding {
-                category: category::RELATION_CHANGED,
-                subject: format!("{}.{}", model.name, field.name),
-                detail,
-                blocking: false,
-                covered_by: renamed
-                    .map(|_| "relation table kept".to_string())
-                    .or_else(|| {
-                        // The table's own rule says where its rows go (renamed) or that they stay.
-                        let table = field.relation_table.as_deref()?;
-                        rules
-                            .tables
-                            .get(table)
-                            .filter(|t| t.skip || t.rename.is_some())
-                            .and_then(|_| rules.origin(&format!("tables.{table}")))
-                            .map(str::to_string)
-                    }),
-            });
+            out.extend(many2many_field_finding(rules, model, target_model, field));
         }
     }
+}
+
+/// The finding of one stored many2many field of the source, if its relation changed.
+fn many2many_field_finding(
+    rules: &Rules,
+    model: &Model,
+    target_model: &Model,
+    field: &Field,
+) -> Option<Finding> {
+    if let Some(same) = target_model.fields.get(&field.name) {
+        let changed = same.ttype == "many2many"
+            && (same.relation_table != field.relation_table
+                || same.column1 != field.column1
+                || same.column2 != field.column2);
+        return changed.then(|| Finding {
+            category: category::RELATION_CHANGED,
+            subject: format!("{}.{}", model.name, field.name),
+            detail: format!("{} → {}", describe_relation(field), describe_relation(same)),
+            blocking: false,
+            covered_by: Some("table pairing by model and field".to_string()),
+        });
+    }
+    let renamed = target_model.fields.values().find(|f| {
+        f.ttype == "many2many"
+            && f.relation_table == field.relation_table
+            && !model.fields.contains_key(&f.name)
+    });
+    let detail = match renamed {
+        Some(new) => format!(
+            "field renamed to {}.{}, relation table kept: {}",
+            target_model.name,
+            new.name,
+            describe_relation(new)
+        ),
+        None => format!(
+            "many2many field removed from the target ({})",
+            describe_relation(field)
+        ),
+    };
+    Some(Finding {
+        category: category::RELATION_CHANGED,
+        subject: format!("{}.{}", model.name, field.name),
+        detail,
+        blocking: false,
+        covered_by: renamed
+            .map(|_| "relation table kept".to_string())
+            .or_else(|| {
+                // The table's own rule says where its rows go (renamed) or that they stay.
+                let table = field.relation_table.as_deref()?;
+                rules
+                    .tables
+                    .get(table)
+                    .filter(|t| t.skip || t.rename.is_some())
+                    .and_then(|_| rules.origin(&format!("tables.{table}")))
+                    .map(str::to_string)
+            }),
+    })
+}
+
+/// Models with a table only in the target, that no source model migrates into.
+fn new_model_findings(
+    source: &Catalog,
+    target: &Catalog,
+    pairs: &[TablePair],
+    out: &mut Vec<Finding>,
+) {
     let migrated_targets: BTreeSet<&str> = pairs
         .iter()
         .filter_map(|p| p.target_model.as_deref())
@@ -423,6 +462,8 @@ fn describe_relation(field: &Field) -> String {
     )
 }
 
+/// Findings about the columns of one paired table: removed, renamed, retyped, added, required,
+/// company-dependent, selection values gone.
 fn column_findings(
     source: &Catalog,
     target: &Catalog,
@@ -433,29 +474,64 @@ fn column_findings(
     out: &mut Vec<Finding>,
 ) {
     let model_name = pair.source_model.as_deref().unwrap_or("");
-    let column_rules = match pair.kind {
-        TableKind::Model => rules.model(model_name).map(|r| &r.columns),
-        TableKind::Relation => rules.tables.get(&pair.source_table).map(|r| &r.columns),
-    };
     let owner_key = match pair.kind {
         TableKind::Model => format!("models.{model_name}"),
         TableKind::Relation => format!("tables.{}", pair.source_table),
     };
-    let rule_origin = rules.origin(&owner_key).map(str::to_string);
-    let source_model = source.models.get(model_name);
-    let target_model = pair
-        .target_model
-        .as_deref()
-        .and_then(|m| target.models.get(m));
-    let consumed: BTreeSet<&str> = pair.renamed_columns.values().map(String::as_str).collect();
-    let table = &target_table.name;
-
+    let context = ColumnContext {
+        source,
+        rules,
+        pair,
+        source_table,
+        target_table,
+        column_rules: pair.column_rules(rules),
+        rule_origin: rules.origin(&owner_key).map(str::to_string),
+        owner_key,
+        source_model: source.models.get(model_name),
+        target_model: pair
+            .target_model
+            .as_deref()
+            .and_then(|m| target.models.get(m)),
+        consumed: pair.renamed_columns.values().map(String::as_str).collect(),
+    };
     for column in &source_table.columns {
-        if target_table.has_column(&column.name) || consumed.contains(column.name.as_str()) {
+        if target_table.has_column(&column.name) || context.consumed.contains(column.name.as_str())
+        {
             continue;
         }
+        out.push(context.removed_column(column));
+    }
+    for column in &target_table.columns {
+        context.target_column_findings(column, out);
+    }
+    context.selection_findings(out);
+}
+
+/// What the findings of one paired table's columns are judged from.
+struct ColumnContext<'a> {
+    source: &'a Catalog,
+    rules: &'a Rules,
+    pair: &'a TablePair,
+    source_table: &'a Table,
+    target_table: &'a Table,
+    column_rules: Option<&'a BTreeMap<String, ColumnRule>>,
+    /// `models.<model>` or `tables.<table>`: where the table's rule sits.
+    owner_key: String,
+    /// The file and place of that rule, when there is one.
+    rule_origin: Option<String>,
+    source_model: Option<&'a Model>,
+    target_model: Option<&'a Model>,
+    /// Source columns that fill a target column of another name.
+    consumed: BTreeSet<&'a str>,
+}
+
+impl ColumnContext<'_> {
+    /// A source column with no column in the target, and what (if anything) carries its data.
+    fn removed_column(&self, column: &Column) -> Finding {
+        let (rules, pair, table) = (self.rules, self.pair, &self.target_table.name);
         // A rule that reads the column carries its data into another one.
-        let read_by: Vec<&str> = column_rules
+        let read_by: Vec<&str> = self
+            .column_rules
             .map(|rules| {
                 rules
                     .iter()
@@ -486,7 +562,7 @@ fn column_findings(
         let (detail, covered_by) = if !read_by.is_empty() {
             (
                 format!("{lost}; read by the rule for {}", read_by.join(", ")),
-                rule_origin.clone(),
+                self.rule_origin.clone(),
             )
         } else if let Some(relation) = read_by_relation {
             (
@@ -495,12 +571,12 @@ fn column_findings(
                     .origin(&format!("relations.{}.{}", relation.from, relation.to))
                     .map(str::to_string),
             )
-        } else if let Some((by, origin)) = rules.carried_column(&owner_key, &column.name) {
+        } else if let Some((by, origin)) = rules.carried_column(&self.owner_key, &column.name) {
             (
                 format!("{lost}; carried by the rule for {by}"),
                 Some(origin.to_string()),
             )
-        } else if let Some((reason, origin)) = rules.dropped_column(&owner_key, &column.name) {
+        } else if let Some((reason, origin)) = rules.dropped_column(&self.owner_key, &column.name) {
             (
                 format!("{lost}; dropped: {reason}"),
                 Some(origin.to_string()),
@@ -508,16 +584,20 @@ fn column_findings(
         } else {
             (lost, None)
         };
-        out.push(Finding {
+        Finding {
             category: category::COLUMN_REMOVED,
             subject: format!("{}.{}", pair.source_table, column.name),
             detail,
             blocking: false,
             covered_by,
-        });
+        }
     }
-    for column in &target_table.columns {
-        let rule = column_rules.and_then(|r| r.get(&column.name));
+
+    /// A target column filled from a source column of another name, of another type, or from
+    /// none at all.
+    fn target_column_findings(&self, column: &Column, out: &mut Vec<Finding>) {
+        let (pair, table) = (self.pair, &self.target_table.name);
+        let rule = self.column_rules.and_then(|r| r.get(&column.name));
         let renamed_from = pair.renamed_columns.get(&column.name);
         if let Some(from) = renamed_from {
             out.push(Finding {
@@ -526,19 +606,20 @@ fn column_findings(
                 detail: format!("filled from {}.{from}", pair.source_table),
                 blocking: false,
                 covered_by: Some(
-                    rule_origin
+                    self.rule_origin
                         .clone()
                         .unwrap_or_else(|| "many2many columns of the renamed model".to_string()),
                 ),
             });
         }
-        let source_column =
-            source_table.column(renamed_from.map_or(column.name.as_str(), String::as_str));
+        let source_column = self
+            .source_table
+            .column(renamed_from.map_or(column.name.as_str(), String::as_str));
         match source_column {
             Some(source_column) if source_column.data_type != column.data_type => {
                 let covered = rule
                     .filter(|r| r.sql.is_some())
-                    .map(|_| rule_origin.clone().unwrap_or_default())
+                    .map(|_| self.rule_origin.clone().unwrap_or_default())
                     .or_else(|| {
                         automatic_conversion(&source_column.data_type, &column.data_type)
                             .map(str::to_string)
@@ -552,48 +633,59 @@ fn column_findings(
                 });
             }
             Some(_) => {}
-            None => {
-                let target_field = target_model.and_then(|m| m.fields.get(&column.name));
-                if let Some(field) = target_field.filter(|f| f.company_dependent) {
-                    out.push(company_dependent_finding(
-                        source,
-                        source_model,
-                        pair,
-                        field,
-                        rule.map(|_| rule_origin.clone().unwrap_or_default()),
-                    ));
-                    continue;
-                }
-                let covered_by = rule
-                    .filter(|r| r.sql.is_some() || r.from.is_some() || r.skip)
-                    .map(|_| rule_origin.clone().unwrap_or_default());
-                let required = column.not_null && column.default_expr.is_none();
-                if required {
-                    out.push(Finding {
-                        category: category::REQUIRED_NEW,
-                        subject: format!("{table}.{}", column.name),
-                        detail: format!(
-                            "{} NOT NULL without default; {} source rows need a value",
-                            column.data_type, pair.rows
-                        ),
-                        blocking: covered_by.is_none() && pair.rows > 0,
-                        covered_by,
-                    });
-                } else {
-                    out.push(Finding {
-                        category: category::COLUMN_ADDED,
-                        subject: format!("{table}.{}", column.name),
-                        detail: column.data_type.clone(),
-                        blocking: false,
-                        covered_by: covered_by.or(Some("left NULL or to its default".to_string())),
-                    });
-                }
+            None => out.push(self.new_column(column, rule)),
+        }
+    }
+
+    /// A target column that no source column fills: company-dependent, required or merely added.
+    fn new_column(&self, column: &Column, rule: Option<&ColumnRule>) -> Finding {
+        let (pair, table) = (self.pair, &self.target_table.name);
+        let target_field = self.target_model.and_then(|m| m.fields.get(&column.name));
+        if let Some(field) = target_field.filter(|f| f.company_dependent) {
+            return company_dependent_finding(
+                self.source,
+                self.source_model,
+                pair,
+                field,
+                rule.map(|_| self.rule_origin.clone().unwrap_or_default()),
+            );
+        }
+        let covered_by = rule
+            .filter(|r| r.sql.is_some() || r.from.is_some() || r.skip)
+            .map(|_| self.rule_origin.clone().unwrap_or_default());
+        let required = column.not_null && column.default_expr.is_none();
+        if required {
+            Finding {
+                category: category::REQUIRED_NEW,
+                subject: format!("{table}.{}", column.name),
+                detail: format!(
+                    "{} NOT NULL without default; {} source rows need a value",
+                    column.data_type, pair.rows
+                ),
+                blocking: covered_by.is_none() && pair.rows > 0,
+                covered_by,
+            }
+        } else {
+            Finding {
+                category: category::COLUMN_ADDED,
+                subject: format!("{table}.{}", column.name),
+                detail: column.data_type.clone(),
+                blocking: false,
+                covered_by: covered_by.or(Some("left NULL or to its default".to_string())),
             }
         }
     }
-    if let (Some(source_model), Some(target_model)) = (source_model, target_model)
-        && pair.kind == TableKind::Model
-    {
+
+    /// Selection values of a model's stored fields that the target's field no longer allows,
+    /// covered when the rule's `value_map` maps them all.
+    fn selection_findings(&self, out: &mut Vec<Finding>) {
+        let (Some(source_model), Some(target_model)) = (self.source_model, self.target_model)
+        else {
+            return;
+        };
+        if self.pair.kind != TableKind::Model {
+            return;
+        }
         for field in source_model.fields.values().filter(|f| f.store) {
             let Some(target_field) = target_model.fields.get(&field.name) else {
                 continue;
@@ -610,7 +702,8 @@ fn column_findings(
             if gone.is_empty() {
                 continue;
             }
-            let mapped = column_rules
+            let mapped = self
+                .column_rules
                 .and_then(|r| r.get(&field.name))
                 .and_then(|r| r.value_map.as_ref());
             let uncovered: Vec<&str> = gone
@@ -628,7 +721,7 @@ fn column_findings(
                 blocking: false,
                 covered_by: uncovered
                     .is_empty()
-                    .then(|| rule_origin.clone().unwrap_or_default()),
+                    .then(|| self.rule_origin.clone().unwrap_or_default()),
             });
         }
     }
@@ -705,23 +798,53 @@ pub async fn unknown_selection_values(session: &Session, rules: &Rules) -> Resul
     let client = session.source.get().await?;
     let mut findings = Vec::new();
     for pair in pair_tables(source, target, rules) {
-        if pair.kind != TableKind::Model || pair.policy != Policy::Migrate || pair.rows == 0 {
+        let Some(checks) = SelectionChecks::of(source, target, rules, &pair) else {
             continue;
+        };
+        let rows = client
+            .query(checks.sql().as_str(), &checks.params())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot read the selection values of {} in the source",
+                    pair.source_table
+                )
+            })?;
+        findings.extend(rows.iter().filter_map(|row| checks.finding(row)));
+    }
+    Ok(findings)
+}
+
+/// The selection columns of one migrated model table to check against the values Odoo 19 knows.
+struct SelectionChecks<'a> {
+    pair: &'a TablePair,
+    model: &'a str,
+    target_model: &'a str,
+    /// (target field, source column, values that need no rule)
+    checks: Vec<(&'a Field, String, Vec<String>)>,
+}
+
+impl<'a> SelectionChecks<'a> {
+    /// The checks of a migrated model table with rows; `None` when it has none.
+    fn of(
+        source: &'a Catalog,
+        target: &'a Catalog,
+        rules: &'a Rules,
+        pair: &'a TablePair,
+    ) -> Option<SelectionChecks<'a>> {
+        if pair.kind != TableKind::Model || pair.policy != Policy::Migrate || pair.rows == 0 {
+            return None;
         }
         let (Some(model), Some(target_model)) = (&pair.source_model, &pair.target_model) else {
-            continue;
+            return None;
         };
-        let (Some(source_table), Some(target_fields), Some(target_table)) = (
-            source.tables.get(&pair.source_table),
-            target.models.get(target_model).map(|m| &m.fields),
-            pair.target_table
-                .as_ref()
-                .and_then(|t| target.tables.get(t)),
-        ) else {
-            continue;
-        };
-        let column_rules = rules.model(model).map(|r| &r.columns);
-        // (target field, source column, values that need no rule)
+        let source_table = source.tables.get(&pair.source_table)?;
+        let target_fields = target.models.get(target_model).map(|m| &m.fields)?;
+        let target_table = pair
+            .target_table
+            .as_ref()
+            .and_then(|t| target.tables.get(t))?;
+        let column_rules = pair.column_rules(rules);
         let mut checks: Vec<(&Field, String, Vec<String>)> = Vec::new();
         for field in target_fields
             .values()
@@ -751,11 +874,19 @@ pub async fn unknown_selection_values(session: &Session, rules: &Rules) -> Resul
             }
             checks.push((field, source_column, known));
         }
-        if checks.is_empty() {
-            continue;
-        }
-        let table = quote_ident(&pair.source_table);
-        let branches: Vec<String> = checks
+        (!checks.is_empty()).then_some(SelectionChecks {
+            pair,
+            model,
+            target_model,
+            checks,
+        })
+    }
+
+    /// One statement for all the table's checks: per check, each unknown value with its count
+    /// and first source ids; check `i` takes its known values as parameter `i + 1`.
+    fn sql(&self) -> String {
+        let table = quote_ident(&self.pair.source_table);
+        let branches: Vec<String> = self.checks
             .iter()
             .enumerate()
             .map(|(index, (_, column, _))| {
@@ -768,48 +899,44 @@ pub async fn unknown_selection_values(session: &Session, rules: &Rules) -> Resul
                 )
             })
             .collect();
-        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = checks
+        branches.join(" UNION ALL ")
+    }
+
+    /// The parameters of [`Self::sql`].
+    fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        self.checks
             .iter()
             .map(|(_, _, known)| known as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        let rows = client
-            .query(branches.join(" UNION ALL ").as_str(), &params)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot read the selection values of {} in the source",
-                    pair.source_table
-                )
-            })?;
-        for row in rows {
-            let Some((field, column, _)) = usize::try_from(row.get::<_, i32>(0))
-                .ok()
-                .and_then(|i| checks.get(i))
-            else {
-                continue;
-            };
-            let value: String = row.get(1);
-            let count: i64 = row.get(2);
-            let ids: Vec<i32> = row.get(3);
-            findings.push(Finding {
-                category: category::SELECTION_UNKNOWN,
-                subject: format!("{model}.{}", field.name),
-                detail: format!(
-                    "'{value}' in {count} row(s) of {}.{column} (source ids {ids:?}) is not a value Odoo 19 knows for {target_model}.{} ({}); \
-                     it would be copied as it is: map it with a rule: [models.\"{model}\"] columns.{} = {{ value_map = {{ \"{value}\" = \"…\" }} }}",
-                    pair.source_table,
-                    field.name,
-                    field.selection.join(", "),
-                    field.name
-                ),
-                blocking: false,
-                covered_by: None,
-            });
-        }
+            .collect()
     }
-    Ok(findings)
+
+    /// The finding of one row of [`Self::sql`]: an unknown value and where it stands.
+    fn finding(&self, row: &Row) -> Option<Finding> {
+        let (model, target_model) = (self.model, self.target_model);
+        let (field, column, _) = usize::try_from(row.get::<_, i32>(0))
+            .ok()
+            .and_then(|i| self.checks.get(i))?;
+        let value: String = row.get(1);
+        let count: i64 = row.get(2);
+        let ids: Vec<i32> = row.get(3);
+        Some(Finding {
+            category: category::SELECTION_UNKNOWN,
+            subject: format!("{model}.{}", field.name),
+            detail: format!(
+                "'{value}' in {count} row(s) of {}.{column} (source ids {ids:?}) is not a value Odoo 19 knows for {target_model}.{} ({}); \
+                 it would be copied as it is: map it with a rule: [models.\"{model}\"] columns.{} = {{ value_map = {{ \"{value}\" = \"…\" }} }}",
+                self.pair.source_table,
+                field.name,
+                field.selection.join(", "),
+                field.name
+            ),
+            blocking: false,
+            covered_by: None,
+        })
+    }
 }
 
+/// Stores the analysis in the target's side schema, as an `analyze` run with its findings.
 pub async fn store(session: &Session, analysis: &Analysis) -> Result<()> {
     let mut client = session.target.get().await?;
     side_schema::ensure(&mut client).await?;
