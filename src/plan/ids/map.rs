@@ -22,6 +22,7 @@ impl How {
         }
     }
 
+    /// The inverse of [`How::as_str`].
     pub(super) fn parse(text: &str) -> Option<How> {
         match text {
             "xmlid" => Some(How::Xmlid),
@@ -205,6 +206,7 @@ impl Mappings {
         self.by_name.get(model).copied()
     }
 
+    /// The map of `model`, made empty if it has none yet.
     pub(super) fn entry(&mut self, model: &str) -> &mut IdMap {
         let index = match self.by_name.get(model) {
             Some(&i) => i,
@@ -217,6 +219,8 @@ impl Mappings {
         &mut self.maps[index]
     }
 
+    /// Makes `alias` (a model's Odoo 19 name) find the map of `model`, unless it names a map
+    /// of its own.
     pub(super) fn alias(&mut self, alias: &str, model: &str) {
         if alias != model
             && let Some(&index) = self.by_name.get(model)
