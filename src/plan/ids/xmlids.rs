@@ -360,7 +360,8 @@ pub(super) async fn store_to_create(
     run_id: i64,
 ) -> Result<()> {
     let (taken_names, mut created) = of_created_records(to_create, mappings, target_xmlids);
-    record_taken(transaction, run_id, target_xmlids, &taken_names).await?;
+    let taken = taken_problems(target_xmlids, &taken_names);
+    record_problems(transaction, run_id, "external_id_taken", &taken).await?;
     // Deduplicated by external id, in a stable order, before their rows get ids.
     created.sort_by(|a, b| {
         (&a.module, &a.name, &a.model, a.source_id).cmp(&(
@@ -410,39 +411,28 @@ fn of_created_records(
 }
 
 /// An external id the target gives to another record cannot follow this one: said, not dropped.
-async fn record_taken(
-    transaction: &Transaction<'_>,
-    run_id: i64,
+fn taken_problems(
     target_xmlids: &TargetXmlids,
     taken_names: &[SourceXmlid],
-) -> Result<()> {
-    for x in taken_names {
-        let Some((model, id)) = target_xmlids.get(&(x.module.clone(), x.name.clone())) else {
-            continue;
-        };
-        record_problem(
-            transaction,
-            run_id,
-            &Problem {
-                severity: "warning",
-                kind: "external_id_taken",
-                model: Some(&x.model),
-                table: None,
-                column: None,
-                source_id: Some(i64::from(x.source_id)),
-                message: &format!(
+) -> Vec<ExternalIdProblem> {
+    taken_names
+        .iter()
+        .filter_map(|x| {
+            let (model, id) = target_xmlids.get(&(x.module.clone(), x.name.clone()))?;
+            Some(ExternalIdProblem {
+                model: x.model.clone(),
+                source_id: x.source_id,
+                message: format!(
                     "external id {}.{} of {} id {} is not given to its new record: the target's {}.{} already names {model} id {id}",
                     x.module, x.name, x.model, x.source_id, x.module, x.name
                 ),
-                detail: Some(&serde_json::json!({
+                detail: serde_json::json!({
                     "module": x.module, "name": x.name, "source_id": x.source_id,
                     "target_model": model, "target_res_id": id,
-                })),
-            },
-        )
-        .await?;
-    }
-    Ok(())
+                }),
+            })
+        })
+        .collect()
 }
 
 /// One external id on several source records (a source whose unique index on module and name was
