@@ -5,6 +5,8 @@
 //! transaction guarded by an advisory lock; a schema written by a newer tool is refused rather than
 //! guessed at.
 
+pub mod problems;
+
 use anyhow::{Context, Result};
 use serde_json::Value;
 use tokio_postgres::{Client, GenericClient, Transaction};
