@@ -14,6 +14,7 @@ use crate::plan::analysis;
 use crate::plan::tables::TablePlan;
 use crate::rules::Rules;
 use crate::side_schema;
+use crate::side_schema::problems::{Problem, record_problem};
 
 /// Where a run starts from.
 pub(super) enum Start {
@@ -223,12 +224,17 @@ pub(super) async fn check_source_unchanged(
         "the source changed during the migration ({}); migrate from a copy that nothing writes to: roll this run back and start again",
         changed.join("; ")
     );
-    control
-        .execute(
-            "INSERT INTO odoo_migrate.problems (run_id, severity, kind, message) VALUES ($1, 'error', 'source_changed', $2)",
-            &[&run_id, &message],
-        )
-        .await?;
+    let problem = Problem {
+        severity: "error",
+        kind: "source_changed",
+        model: None,
+        table: None,
+        column: None,
+        source_id: None,
+        message: &message,
+        detail: None,
+    };
+    record_problem(control, run_id, &problem).await?;
     side_schema::finish_run(control, run_id, "failed", Some(&message)).await?;
     Err(refuse(Status::WrongDatabase, message))
 }
