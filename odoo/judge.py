@@ -846,7 +846,7 @@ def phase(name, function, *args):
 
 def main():
     emit("start", cr.dbname, "ok", protocol=PROTOCOL, checks=CHECKS, chunk=CHUNK, filestore=FILESTORE,
-         models=MODELS or "all")
+         models=MODELS or "all", odoo=odoo.release.version)  # noqa: F821
     phase("registry", check_registry)
     mapped, migrated = migrated_ids_loader()
     emit("scope", "migrated_records", "ok", id_map=mapped is not None,
