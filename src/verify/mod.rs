@@ -21,6 +21,7 @@ use crate::rules::pairing::TableKind;
 use crate::side_schema;
 
 mod deep;
+pub mod judge;
 
 /// One result line: a check on one subject.
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +90,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
         .iter()
         .map(|c| c.to_string())
         .chain(BUSINESS_CHECKS.iter().map(|(n, ..)| n.to_string()))
+        .chain([judge::CHECK.to_string()])
         .collect();
     if let Some(check) = &args.check
         && !known.contains(check)
@@ -102,6 +104,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
         ));
     }
     let wanted = |name: &str| args.check.as_deref().is_none_or(|c| c == name);
+    let odoo = judge::Judge::from_args(args, wanted(judge::CHECK))?;
     let rules = Rules::load(&cli.rules)?;
     let session = Session::open(cli.source()?, cli.target()?, 3).await?;
     rules.check_names(&session.source_catalog, &session.target_catalog)?;
@@ -178,11 +181,19 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
         }
     }
 
+    if let Some(odoo) = &odoo {
+        results.extend(odoo.verify(&session.target_endpoint, &source).await?);
+    }
+    let not_run: &[&str] = match &odoo {
+        None if wanted(judge::CHECK) => &[judge::CHECK],
+        _ => &[],
+    };
+
     let run_id = store(&mut target, &session, &results).await?;
     if let Some(directory) = &args.report_dir {
         write_csv(directory, run_id, &results)?;
     }
-    report::emit(&render(&results, cli.format, run_id)?)?;
+    report::emit(&render(&results, cli.format, run_id, not_run)?)?;
     if results.iter().all(|r| r.passed) {
         Ok(Status::Success)
     } else {
@@ -887,11 +898,17 @@ fn write_csv(directory: &Path, run_id: i64, results: &[CheckResult]) -> Result<(
     Ok(())
 }
 
-fn render(results: &[CheckResult], format: Format, run_id: i64) -> Result<String> {
+fn render(
+    results: &[CheckResult],
+    format: Format,
+    run_id: i64,
+    not_run: &[&str],
+) -> Result<String> {
     match format {
         Format::Json => Ok(serde_json::to_string_pretty(&serde_json::json!({
             "verification": run_id,
             "passed": results.iter().all(|r| r.passed),
+            "not_run": not_run,
             "results": results,
         }))? + "\n"),
         Format::Csv => {
@@ -904,25 +921,38 @@ fn render(results: &[CheckResult], format: Format, run_id: i64) -> Result<String
         Format::Text => {
             use std::fmt::Write;
             let mut out = String::new();
-            let mut by_check: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            let mut by_check: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
             for result in results {
                 let entry = by_check.entry(result.check).or_default();
                 entry.0 += 1;
                 if !result.passed {
                     entry.1 += 1;
                 }
+                if result.target_value == judge::SKIPPED {
+                    entry.2 += 1;
+                }
             }
             let _ = writeln!(out, "Verification {run_id}:");
-            for (check, (total, failed)) in &by_check {
+            for (check, (total, failed, skipped)) in &by_check {
+                let skipped = match skipped {
+                    0 => String::new(),
+                    n => format!(", {n} skipped"),
+                };
                 let _ = writeln!(
                     out,
                     "  {:<20} {}",
                     check,
                     if *failed == 0 {
-                        format!("passed ({total} subjects)")
+                        format!("passed ({total} subjects{skipped})")
                     } else {
-                        format!("FAILED ({failed} of {total} subjects)")
+                        format!("FAILED ({failed} of {total} subjects{skipped})")
                     }
+                );
+            }
+            for check in not_run {
+                let _ = writeln!(
+                    out,
+                    "  {check:<20} not run (give --odoo-bin PATH to run Odoo 19's judge)"
                 );
             }
             let failures: Vec<&CheckResult> = results.iter().filter(|r| !r.passed).collect();
