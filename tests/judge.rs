@@ -372,6 +372,44 @@ fn refusals(pair: &DatabasePair, odoo: &Odoo) {
         outcome.stderr
     );
 
+    // An Odoo that dies before it loads the registry (as when its code cannot open the
+    // database): the failed odoo-registry shows what Odoo said last.
+    let broken = odoo.conf.with_file_name("odoo-bin-broken");
+    std::fs::write(
+        &broken,
+        "import sys\nif '--version' in sys.argv:\n    print('Odoo Server 19.0')\n    sys.exit(0)\n\
+         sys.stderr.write('Traceback (most recent call last):\\n  ...\\n\
+         psycopg2.errors.UndefinedTable: relation \"ir_module_module\" does not exist\\n')\n\
+         sys.exit(1)\n",
+    )
+    .expect("write a broken odoo-bin");
+    let outcome = verify(
+        pair,
+        &[
+            "--check",
+            "odoo",
+            "--odoo-bin",
+            &broken.display().to_string(),
+            "--odoo-python",
+            &python,
+        ],
+        &[],
+    );
+    outcome.assert_code(4);
+    let registry = pair.target.rows(
+        "SELECT passed::text, detail FROM odoo_migrate.verification_results \
+         WHERE check_name = 'odoo-registry' \
+         AND run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'verify')",
+    );
+    assert_eq!(registry.len(), 1, "{registry:?}");
+    assert_eq!(registry[0][0].as_deref(), Some("false"));
+    assert!(
+        registry[0][1]
+            .as_deref()
+            .is_some_and(|d| d.contains("relation \"ir_module_module\" does not exist")),
+        "{registry:?}"
+    );
+
     let outcome = verify(pair, &["--check", "counts"], &[]);
     let json: Value = serde_json::from_str(&outcome.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}{}", outcome.stdout, outcome.stderr));

@@ -609,13 +609,10 @@ fn fail_detail(details: &Map<String, Value>) -> String {
     }
     for (key, value) in details {
         match key.as_str() {
-            "error" | "seconds" => {}
+            // the traceback reaches us cut (the judge shortens long strings): the error says it
+            "error" | "seconds" | "traceback" => {}
             // the subject names them already
             "model" | "method" | "field" if value.is_string() => {}
-            "traceback" => {
-                let lines: Vec<String> = text_of(Some(value)).lines().map(str::to_string).collect();
-                parts.push(format!("traceback: {}", last_lines(lines, 3)));
-            }
             _ => parts.push(format!("{key}: {}", cut(&json_of(Some(value)), 300))),
         }
     }
