@@ -21,10 +21,7 @@
 # afterwards, inside its time), NOT NULL and CHECK constraints are dropped from them, and
 # only the columns with the same name and type on both sides are piped. Tables that the tool fills
 # from rules (`[[relations]]`) have no baseline; their rows count for the tool only.
-set -euo pipefail
-
-cd "$(dirname "$0")/.."
-. bench/common.sh
+. "$(dirname "$0")/common.sh"
 DUMPS="${ODOO_MIGRATE_DUMPS:-../shared/odoo-dumps}"
 FACTORS=("$@")
 [ ${#FACTORS[@]} -gt 0 ] || FACTORS=(1 10 100)
@@ -34,9 +31,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 [ -f "$DUMPS/odoo16_demo.dump" ] && [ -f "$DUMPS/odoo19_empty.dump" ] \
     || { say "no dumps in $DUMPS (set ODOO_MIGRATE_DUMPS)"; exit 2; }
-command -v /usr/bin/time > /dev/null || { say "GNU time is needed for the peak RSS: apt-get install time"; exit 2; }
-say "building the release binary and the baseline pipe"
-cargo build --release --quiet --bin odoo-migrate --example copy_pipe
+build_release copy_pipe
 PIPE=target/release/examples/copy_pipe
 
 restore() { # database dump
@@ -65,11 +60,6 @@ source_for() { # factor → database name, scaled once and kept
     echo "$db"
 }
 
-fresh_target() {
-    q -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 TEMPLATE omb_tgt"
-}
-
-
 echo "| factor | rows | MB | baseline s | tool s | baseline rows/s | tool rows/s | baseline MB/s | tool MB/s | tool peak RSS MiB | tool / baseline |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for factor in "${FACTORS[@]}"; do
@@ -80,10 +70,7 @@ for factor in "${FACTORS[@]}"; do
     # 1. The tool, timed from process start to exit, with its peak resident memory.
     fresh_target "$tool_db"
     say "×$factor: odoo-migrate run"
-    /usr/bin/time -f '%M %e' -o "$WORK/time" \
-        "$BIN" --source "$(url "$src")" --target "$(url "$tool_db")" --quiet run --jobs "$JOBS" \
-        > "$WORK/tool.out" 2> "$WORK/tool.err" \
-        || { say "odoo-migrate run failed:"; cat "$WORK/tool.err" >&2; exit 1; }
+    timed_run "$src" "$tool_db" --jobs "$JOBS"
     read -r rss_kb tool_s < "$WORK/time"
 
     # The tables the tool copied as they are (not the ones rules derive, nor the company-wide

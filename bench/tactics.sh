@@ -8,28 +8,23 @@
 # Settings as for bench/run.sh (PGHOST, PGPORT, PGUSER, JOBS); REPEAT (default 2): runs per option,
 # the fastest counts. One untimed run first brings the source into the server's cache. The source
 # omb_src_FACTOR must exist.
-set -euo pipefail
-
-cd "$(dirname "$0")/.."
-. bench/common.sh
+. "$(dirname "$0")/common.sh"
 FACTOR="${1:-100}"
 src="omb_src_$FACTOR"
 db="omb_tgt_${FACTOR}_tactic"
 exists "$src" || { say "no $src: run bench/run.sh $FACTOR first"; exit 2; }
-cargo build --release --quiet --bin odoo-migrate
+build_release
 
 REPEAT="${REPEAT:-2}"
 default_s=
 echo "| ×$FACTOR: options | wall s | peak RSS MiB | vs default |"
 echo "|---|---:|---:|---:|"
 once() { # options → "rss_kb wall" of one run on a fresh target
-    q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE omb_tgt"
+    fresh_target "$db"
     local jobs=(--jobs "$JOBS")
     [[ "$1" == *--jobs* ]] && jobs=()
     # shellcheck disable=SC2086
-    /usr/bin/time -f '%M %e' -o "$WORK/time" "$BIN" --source "$(url "$src")" --target "$(url "$db")" \
-        --quiet run "${jobs[@]}" $1 > /dev/null 2> "$WORK/err" \
-        || { echo "run $1 failed:" >&2; cat "$WORK/err" >&2; exit 1; }
+    timed_run "$src" "$db" "${jobs[@]}" $1
     cat "$WORK/time"
 }
 once "" > /dev/null

@@ -70,8 +70,8 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<Status> {
         Command::Analyze(args) => commands::analyze::analyze_command(cli, args).await,
         Command::Run(args) => commands::run::run_command(cli, args).await,
         Command::Status => commands::status::status_command(cli).await,
-        Command::Verify(args) => verify::verify_command(cli, args).await,
-        Command::Rollback(args) => pipeline::rollback::rollback_command(cli, args).await,
+        Command::Verify(args) => commands::verify::verify_command(cli, args).await,
+        Command::Rollback(args) => commands::rollback::rollback_command(cli, args).await,
         Command::Config {
             action: cli::ConfigAction::Check,
         } => commands::config::check_command(cli).await,

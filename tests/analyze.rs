@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Database, DatabasePair, Dump, odoo_migrate};
+use common::{Database, DatabasePair, Dump, Scratch, odoo_migrate, rules_file};
 use serde_json::Value;
 
 fn findings(json: &Value) -> Vec<(String, String, String, bool, Option<String>)> {
@@ -159,11 +159,7 @@ fn analyze_reports_the_differences_of_the_real_dumps() {
     );
     // The source was only read.
     assert_eq!(pair.source.table_digests(), before);
-    assert_eq!(
-        pair.source
-            .count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
-        0
-    );
+    assert!(!pair.source.has_side_schema());
 }
 
 #[test]
@@ -173,17 +169,10 @@ fn analyze_exits_3_on_a_new_required_column_and_writes_csv() {
         "ALTER TABLE res_partner ADD COLUMN x_must_have integer NOT NULL DEFAULT 0; \
          ALTER TABLE res_partner ALTER COLUMN x_must_have DROP DEFAULT",
     );
-    let file = std::env::temp_dir().join(format!("analysis-{}.csv", std::process::id()));
-    let outcome = pair.run(&[
-        "--format",
-        "csv",
-        "analyze",
-        "--output",
-        file.to_str().unwrap(),
-    ]);
+    let file = Scratch::path_for("analysis", ".csv");
+    let outcome = pair.run(&["--format", "csv", "analyze", "--output", file.arg()]);
     outcome.assert_code(3);
-    let csv = std::fs::read_to_string(&file).expect("csv written");
-    let _ = std::fs::remove_file(&file);
+    let csv = std::fs::read_to_string(file.path()).expect("csv written");
     assert!(csv.starts_with("category,subject,detail,blocking,covered_by"));
     let line = csv
         .lines()
@@ -258,20 +247,15 @@ fn bad_connections_and_wrong_databases_fail_with_one_line_and_write_nothing() {
         assert!(!outcome.stderr.contains("s3cret"), "{}", outcome.stderr);
     }
     for database in [&source, &target] {
-        assert_eq!(
-            database.count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
-            0,
+        assert!(
+            !database.has_side_schema(),
             "nothing written in {}",
             database.name
         );
     }
     let missing = odoo_migrate(&["analyze"], &[]);
     assert_eq!(missing.code, 2);
-    assert!(
-        missing.stderr.contains("ODOO_MIGRATE_SOURCE"),
-        "{}",
-        missing.stderr
-    );
+    missing.assert_stderr_contains("ODOO_MIGRATE_SOURCE");
 }
 
 #[test]
@@ -281,16 +265,8 @@ fn an_odoo_version_other_than_16_is_refused() {
         .execute("UPDATE ir_module_module SET latest_version = '15.0.1.3' WHERE name = 'base'");
     let outcome = pair.run(&["analyze"]);
     outcome.assert_code(8);
-    assert!(
-        outcome.stderr.contains("Odoo 15.0.1.3"),
-        "{}",
-        outcome.stderr
-    );
-    assert_eq!(
-        pair.target
-            .count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
-        0
-    );
+    outcome.assert_stderr_contains("Odoo 15.0.1.3");
+    assert!(!pair.target.has_side_schema());
 }
 
 #[test]
@@ -332,19 +308,32 @@ fn a_side_schema_from_a_newer_tool_is_refused() {
     );
     let outcome = pair.run(&["analyze"]);
     outcome.assert_code(8);
+    outcome.assert_stderr_contains("newer odoo-migrate");
+}
+
+/// Runs `command` with `options` before it and asserts that it is refused (exit 2) naming each of
+/// `expected`, with nothing written in the target.
+fn assert_refused(pair: &DatabasePair, options: &[&str], command: &str, expected: &[String]) {
+    let outcome = pair.run(&[options, &[command]].concat());
+    assert_eq!(outcome.code, 2, "{command}: {}", outcome.stderr);
+    for expected in expected {
+        assert!(
+            outcome.stderr.contains(expected),
+            "{command}: expected `{expected}` in {}",
+            outcome.stderr
+        );
+    }
     assert!(
-        outcome.stderr.contains("newer odoo-migrate"),
-        "{}",
-        outcome.stderr
+        !pair.target.has_side_schema(),
+        "{command} wrote the side schema"
     );
 }
 
 #[test]
 fn rules_naming_what_does_not_exist_are_refused_with_file_and_line_before_anything_runs() {
     let pair = DatabasePair::new("analyze_bad_names");
-    let rules = std::env::temp_dir().join(format!("bad-names-{}.toml", std::process::id()));
-    std::fs::write(
-        &rules,
+    let rules = rules_file(
+        "bad-names",
         "[models.\"res.partner\"]\n\
          columns.x_not_there = { sql = \"1\" }\n\
          \n\
@@ -356,14 +345,11 @@ fn rules_naming_what_does_not_exist_are_refused_with_file_and_line_before_anythi
          \n\
          [models.\"res.partner.category\"]\n\
          rename = \"res.partner\"\n",
-    )
-    .unwrap();
-    let rules_arg = rules.to_str().unwrap().to_string();
+    );
+    let rules_arg = rules.arg().to_string();
+    let name = rules.path().display().to_string();
     for command in ["analyze", "run", "rehearse"] {
-        let outcome = pair.run(&["--rules", &rules_arg, command]);
-        assert_eq!(outcome.code, 2, "{command}: {}", outcome.stderr);
-        let name = rules.display().to_string();
-        for expected in [
+        let expected = [
             format!(
                 "{name}:2: column x_not_there of res.partner does not exist in the target table res_partner"
             ),
@@ -372,21 +358,9 @@ fn rules_naming_what_does_not_exist_are_refused_with_file_and_line_before_anythi
             format!(
                 "{name}:11: conflicting rules: res.partner and res.partner.category would all become res.partner"
             ),
-        ] {
-            assert!(
-                outcome.stderr.contains(&expected),
-                "{command}: expected `{expected}` in {}",
-                outcome.stderr
-            );
-        }
-        assert_eq!(
-            pair.target
-                .count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
-            0,
-            "{command} wrote the side schema"
-        );
+        ];
+        assert_refused(&pair, &["--rules", &rules_arg], command, &expected);
     }
-    let _ = std::fs::remove_file(rules);
 }
 
 /// Two of the user's files that disagree, and names the catalogs lack in a natural key, a
@@ -396,8 +370,7 @@ fn rules_naming_what_does_not_exist_are_refused_with_file_and_line_before_anythi
 fn conflicting_rules_files_and_unknown_names_are_refused_at_their_line_with_nothing_written() {
     let pair = DatabasePair::new("analyze_rule_conflicts");
     let before = pair.target.table_digests();
-    let dir = std::env::temp_dir().join(format!("rule-conflicts-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::dir("rule-conflicts");
     let write = |name: &str, text: &str| {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
@@ -425,20 +398,17 @@ fn conflicting_rules_files_and_unknown_names_are_refused_at_their_line_with_noth
          renamed_to = \"sales_19\"\n",
     );
     for command in ["analyze", "run"] {
-        let outcome = pair.run(&["--rules", &first, "--rules", &second, command]);
-        assert_eq!(outcome.code, 2, "{command}: {}", outcome.stderr);
-        let expected = format!(
+        let expected = [format!(
             "rules file {second}:3: conflicting rules: model res.partner.category is written into table res_partner_tag here but into table res_partner_category at {first}:2; keep one of them"
-        );
-        assert!(
-            outcome.stderr.contains(&expected),
-            "{command}: expected `{expected}` in {}",
-            outcome.stderr
+        )];
+        assert_refused(
+            &pair,
+            &["--rules", &first, "--rules", &second],
+            command,
+            &expected,
         );
 
-        let outcome = pair.run(&["--rules", &names, command]);
-        assert_eq!(outcome.code, 2, "{command}: {}", outcome.stderr);
-        for expected in [
+        let expected = [
             format!(
                 "{names}:2: `natural_key`: column x_no_such_column does not exist in the target table res_partner_category"
             ),
@@ -449,26 +419,14 @@ fn conflicting_rules_files_and_unknown_names_are_refused_at_their_line_with_noth
             format!(
                 "{names}:10: `renamed_to = \"sales_19\"`: module sales_19 is not installed in the target database"
             ),
-        ] {
-            assert!(
-                outcome.stderr.contains(&expected),
-                "{command}: expected `{expected}` in {}",
-                outcome.stderr
-            );
-        }
-        assert_eq!(
-            pair.target
-                .count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
-            0,
-            "{command} wrote the side schema"
-        );
+        ];
+        assert_refused(&pair, &["--rules", &names], command, &expected);
     }
     assert_eq!(
         pair.target.table_digests(),
         before,
         "the target is as it was"
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -478,30 +436,13 @@ fn odoo_versions_other_than_16_to_19_are_refused() {
         .execute("UPDATE ir_module_module SET latest_version = '17.0.1.3' WHERE name = 'base'");
     let outcome = pair.run(&["analyze"]);
     assert_eq!(outcome.code, 8, "{}", outcome.stderr);
-    assert!(
-        outcome
-            .stderr
-            .contains("is Odoo 17.0.1.3 but this tool migrates from Odoo 16"),
-        "{}",
-        outcome.stderr
-    );
+    outcome.assert_stderr_contains("is Odoo 17.0.1.3 but this tool migrates from Odoo 16");
     pair.source
         .execute("UPDATE ir_module_module SET latest_version = '16.0.1.3' WHERE name = 'base'");
     pair.target
         .execute("UPDATE ir_module_module SET latest_version = '18.0.1.3' WHERE name = 'base'");
     let outcome = pair.run(&["run"]);
     assert_eq!(outcome.code, 8, "{}", outcome.stderr);
-    assert!(
-        outcome
-            .stderr
-            .contains("is Odoo 18.0.1.3 but this tool migrates into Odoo 19"),
-        "{}",
-        outcome.stderr
-    );
-    assert_eq!(
-        pair.target
-            .count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'"),
-        0,
-        "nothing written"
-    );
+    outcome.assert_stderr_contains("is Odoo 18.0.1.3 but this tool migrates into Odoo 19");
+    assert!(!pair.target.has_side_schema(), "nothing written");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{DatabasePair, odoo_migrate};
+use common::{DatabasePair, Scratch, migrate, odoo_migrate};
 
 #[test]
 fn every_command_explains_itself() {
@@ -19,7 +19,7 @@ fn every_command_explains_itself() {
             help.stdout
         );
     }
-    assert!(top.stdout.contains("Exit codes"), "{}", top.stdout);
+    top.assert_stdout_contains("Exit codes");
     let run = odoo_migrate(&["run", "--help"], &[]);
     for option in [
         "--jobs",
@@ -45,31 +45,17 @@ fn json_logs_reports_and_no_secret_anywhere() {
     // The server trusts local connections, so a password in the URL is accepted and ignored:
     // it must appear nowhere in what the tool writes.
     let secret = "Sup3rS3cret";
-    let with_password = |url: String| {
-        url.replacen(
-            "postgres://postgres@",
-            &format!("postgres://postgres:{secret}@"),
-            1,
-        )
-    };
-    let source = with_password(pair.source.url());
-    let target = with_password(pair.target.url());
+    let user = common::server().user;
+    let with_password = |database: &str| common::url_as(&user, Some(secret), database);
+    let source = with_password(&pair.source.name);
+    let target = with_password(&pair.target.name);
     assert!(source.contains(secret));
-    let reports = std::env::temp_dir().join(format!("om-reports-{}", std::process::id()));
+    let reports = Scratch::dir("om-reports");
     let log = reports.join("run.log");
-    std::fs::create_dir_all(&reports).unwrap();
-    let outcome = odoo_migrate(
-        &[
-            "--source",
-            &source,
-            "--target",
-            &target,
-            "--log-format",
-            "json",
-            "run",
-            "--report-dir",
-            reports.to_str().unwrap(),
-        ],
+    let outcome = migrate(
+        &source,
+        &target,
+        &["--log-format", "json", "run", "--report-dir", reports.arg()],
         &[],
     );
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
@@ -104,16 +90,10 @@ fn json_logs_reports_and_no_secret_anywhere() {
     assert!(pair.target.count("SELECT 1 FROM odoo_migrate.run_report") > 200);
 
     // A failure, logged to a file: the secret is in neither the message nor the log.
-    let failed = odoo_migrate(
-        &[
-            "--source",
-            &source,
-            "--target",
-            &with_password(common::url("omt_no_such_database")),
-            "--log-file",
-            log.to_str().unwrap(),
-            "analyze",
-        ],
+    let failed = migrate(
+        &source,
+        &with_password("omt_no_such_database"),
+        &["--log-file", log.to_str().unwrap(), "analyze"],
         &[],
     );
     assert_eq!(failed.code, 7);
@@ -133,20 +113,23 @@ fn json_logs_reports_and_no_secret_anywhere() {
     let status = odoo_migrate(&["--target", &target, "status"], &[]);
     assert_eq!(status.code, 0);
     assert!(!status.stdout.contains(secret));
-    let _ = std::fs::remove_dir_all(reports);
 }
 
 #[test]
 fn a_configuration_file_and_an_odoo_configuration_drive_the_tool() {
     let pair = DatabasePair::new("cli_config");
-    let dir = std::env::temp_dir().join(format!("om-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::dir("om-config");
     let odoo_conf = dir.join("odoo19.conf");
+    // The test server's host, port and role; the server trusts the role, the password is ignored.
+    let server = common::server();
     std::fs::write(
         &odoo_conf,
         format!(
-            "[options]\ndb_host = 127.0.0.1\ndb_port = 5432\ndb_user = postgres\ndb_password = Hidd3nPw\ndata_dir = {}\n",
-            dir.display()
+            "[options]\ndb_host = {}\ndb_port = {}\ndb_user = {}\ndb_password = Hidd3nPw\ndata_dir = {}\n",
+            server.host,
+            server.port,
+            server.user,
+            dir.path().display()
         ),
     )
     .unwrap();
@@ -164,8 +147,8 @@ fn a_configuration_file_and_an_odoo_configuration_drive_the_tool() {
     let config = config.to_str().unwrap();
     let check = odoo_migrate(&["--config", config, "config", "check"], &[]);
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert!(check.stdout.contains("Odoo 16.0"), "{}", check.stdout);
-    assert!(check.stdout.contains("Odoo 19.0"), "{}", check.stdout);
+    check.assert_stdout_contains("Odoo 16.0");
+    check.assert_stdout_contains("Odoo 19.0");
     assert!(!check.stdout.contains("Hidd3nPw"), "{}", check.stdout);
     let analyze = odoo_migrate(&["--config", config, "--format", "json", "analyze"], &[]);
     assert_eq!(analyze.code, 0, "{}", analyze.stderr);
@@ -194,10 +177,5 @@ fn a_configuration_file_and_an_odoo_configuration_drive_the_tool() {
     std::fs::write(&broken, "source = \"x\"\nunknown_key = 1\n").unwrap();
     let refused = odoo_migrate(&["--config", broken.to_str().unwrap(), "status"], &[]);
     assert_eq!(refused.code, 2);
-    assert!(
-        refused.stderr.contains("broken.toml:2"),
-        "{}",
-        refused.stderr
-    );
-    let _ = std::fs::remove_dir_all(dir);
+    refused.assert_stderr_contains("broken.toml:2");
 }

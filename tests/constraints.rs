@@ -5,16 +5,10 @@
 
 mod common;
 
-use common::{Database, DatabasePair, Dump};
+use common::{Database, DatabasePair, Dump, rules_file};
 
 const KEYS: &str = "SELECT string_agg(conname || ':' || convalidated, ',' ORDER BY conname) \
      FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace";
-
-fn rules_file(name: &str, text: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("{name}-{}.toml", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 #[test]
 fn every_way_ends_with_every_key_and_index_in_force_and_the_same_rows() {
@@ -30,13 +24,7 @@ fn every_way_ends_with_every_key_and_index_in_force_and_the_same_rows() {
         "1",
     ]);
     outcome.assert_code(0);
-    assert!(
-        outcome
-            .stderr
-            .contains("secondary indexes set aside for the load"),
-        "{}",
-        outcome.stderr
-    );
+    outcome.assert_stderr_contains("secondary indexes set aside for the load");
     set_aside
         .run(&[
             "run",
@@ -91,7 +79,7 @@ fn an_orphan_fails_the_run_and_rollback_restores(strategy: &str) {
     );
     let outcome = pair.run(&[
         "--rules",
-        rules.to_str().unwrap(),
+        rules.arg(),
         "run",
         "--foreign-keys",
         strategy,
@@ -132,7 +120,6 @@ fn an_orphan_fails_the_run_and_rollback_restores(strategy: &str) {
         pair.target.scalar(common::INDEXES),
         pristine.scalar(common::INDEXES)
     );
-    let _ = std::fs::remove_file(rules);
 }
 
 #[test]

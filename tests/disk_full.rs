@@ -1,8 +1,9 @@
 //! The target's disk fills up during a run: the table being written fails with a message that says
 //! so and what to do, nothing of it is half-written, and once there is room the next run resumes
 //! and ends verified. The "disk" is a tablespace on a tmpfs of a few hundred kilobytes that holds
-//! the target's `mail_message`; mounting it needs root and a server on this machine, so the test is
-//! ignored by default and run by `.ci/run` (`cargo test --test disk_full -- --ignored`).
+//! the target's `mail_message`; mounting it needs root and the test server's cluster on this
+//! machine (the one serving `ODOO_MIGRATE_TEST_PG` / `PGPORT`, found with `pg_lsclusters`), so the
+//! test is ignored by default and run by `.ci/run` (`cargo test --test disk_full -- --ignored`).
 
 mod common;
 
@@ -26,19 +27,10 @@ fn sh(program: &str, args: &[&str]) {
     assert!(status.success(), "{program} {args:?} failed");
 }
 
-fn admin(sql: &str) {
-    let sql = sql.to_string();
-    common::block_on(async move {
-        common::connect("postgres")
-            .await
-            .batch_execute(&sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    });
-}
-
 impl TinyVolume {
     fn mount(size: &str) -> TinyVolume {
+        // The server's own OS user must own the tablespace's directory.
+        let owner = common::cluster::test_cluster().owner;
         let mount_point =
             std::env::temp_dir().join(format!("omt_disk_full_{}", std::process::id()));
         std::fs::create_dir_all(&mount_point).unwrap();
@@ -49,9 +41,9 @@ impl TinyVolume {
         );
         let location = mount_point.join("tablespace");
         std::fs::create_dir(&location).unwrap();
-        sh("chown", &["postgres:postgres", location.to_str().unwrap()]);
+        sh("chown", &[&owner, location.to_str().unwrap()]);
         let tablespace = format!("omt_tiny_{}", std::process::id());
-        admin(&format!(
+        common::admin(&format!(
             "CREATE TABLESPACE {tablespace} LOCATION '{}'",
             location.display()
         ));
@@ -75,7 +67,7 @@ impl TinyVolume {
 
 impl Drop for TinyVolume {
     fn drop(&mut self) {
-        admin(&format!("DROP TABLESPACE IF EXISTS {}", self.tablespace));
+        common::admin(&format!("DROP TABLESPACE IF EXISTS {}", self.tablespace));
         let _ = Command::new("umount").arg(&self.mount_point).status();
         let _ = std::fs::remove_dir_all(&self.mount_point);
     }

@@ -4,11 +4,7 @@
 
 mod common;
 
-use common::{DatabasePair, odoo_migrate};
-
-fn has_side_schema(database: &common::Database) -> bool {
-    database.count("SELECT 1 FROM pg_namespace WHERE nspname = 'odoo_migrate'") == 1
-}
+use common::{DatabasePair, migrate, rules_file};
 
 #[test]
 fn a_database_wide_statement_timeout_does_not_cut_the_copy() {
@@ -19,8 +15,7 @@ fn a_database_wide_statement_timeout_does_not_cut_the_copy() {
             database.name
         ));
     }
-    pair.run(&["run"]).assert_code(0);
-    pair.run(&["verify"]).assert_code(0);
+    pair.run_and_verify();
 }
 
 #[test]
@@ -43,27 +38,13 @@ fn a_table_locked_by_another_session_is_named_and_the_run_resumes_later() {
         })
     });
     locked_rx.recv().unwrap();
-    let blocked = odoo_migrate(
-        &[
-            "--source",
-            &pair.source.url(),
-            "--target",
-            &pair.target.url(),
-            "run",
-        ],
-        &[("ODOO_MIGRATE_LOCK_TIMEOUT", "1s")],
-    );
+    let blocked = pair.run_with(&["run"], &[("ODOO_MIGRATE_LOCK_TIMEOUT", "1s")]);
     release_tx.send(()).unwrap();
     holder.join().unwrap();
     assert_eq!(blocked.code, 1, "{}", blocked.stderr);
-    assert!(blocked.stderr.contains("res_partner"), "{}", blocked.stderr);
-    assert!(
-        blocked.stderr.contains("holds a lock"),
-        "{}",
-        blocked.stderr
-    );
-    pair.run(&["run"]).assert_code(0);
-    pair.run(&["verify"]).assert_code(0);
+    blocked.assert_stderr_contains("res_partner");
+    blocked.assert_stderr_contains("holds a lock");
+    pair.run_and_verify();
 }
 
 #[test]
@@ -71,27 +52,13 @@ fn a_read_only_source_role_is_enough() {
     let pair = DatabasePair::new("env_reader");
     let role = format!("omt_reader_{}", std::process::id());
     pair.source.execute(&format!(
-        "CREATE ROLE {role} LOGIN; GRANT pg_read_all_data TO {role}"
+        "CREATE ROLE {role} LOGIN PASSWORD '{role}'; GRANT pg_read_all_data TO {role}"
     ));
-    let source =
-        pair.source
-            .url()
-            .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    // As that role, whoever the test role is (its password works where the server asks for one).
+    let source = common::url_as(&role, Some(&role), &pair.source.name);
     let before = pair.source.table_digests();
-    let outcome = odoo_migrate(
-        &["--source", &source, "--target", &pair.target.url(), "run"],
-        &[],
-    );
-    let verify = odoo_migrate(
-        &[
-            "--source",
-            &source,
-            "--target",
-            &pair.target.url(),
-            "verify",
-        ],
-        &[],
-    );
+    let outcome = migrate(&source, &pair.target.url(), &["run"], &[]);
+    let verify = migrate(&source, &pair.target.url(), &["verify"], &[]);
     pair.source
         .execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
@@ -108,38 +75,19 @@ fn a_target_role_that_may_not_create_the_side_schema_gets_a_clear_error() {
     let pair = DatabasePair::new("env_no_create");
     let role = format!("omt_guest_{}", std::process::id());
     pair.target.execute(&format!(
-        "CREATE ROLE {role} LOGIN; REVOKE CREATE ON DATABASE {} FROM PUBLIC; \
+        "CREATE ROLE {role} LOGIN PASSWORD '{role}'; REVOKE CREATE ON DATABASE {} FROM PUBLIC; \
          GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
         pair.target.name
     ));
-    let target =
-        pair.target
-            .url()
-            .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
-    let outcome = odoo_migrate(
-        &[
-            "--source",
-            &pair.source.url(),
-            "--target",
-            &target,
-            "analyze",
-        ],
-        &[],
-    );
+    let target = common::url_as(&role, Some(&role), &pair.target.name);
+    let outcome = migrate(&pair.source.url(), &target, &["analyze"], &[]);
     pair.target
         .execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
-    assert_eq!(outcome.code, 7, "{}", outcome.stderr);
-    assert!(
-        outcome.stderr.contains("permission denied"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.stderr.contains("database owner"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(!has_side_schema(&pair.target));
+    outcome
+        .assert_code(7)
+        .assert_stderr_contains("permission denied")
+        .assert_stderr_contains("database owner");
+    assert!(!pair.target.has_side_schema());
 }
 
 #[test]
@@ -148,20 +96,16 @@ fn a_module_the_target_lacks_stops_the_run_before_anything_is_written() {
     pair.source.execute(
         "INSERT INTO ir_module_module (name, state, latest_version) VALUES ('x_our_addon', 'installed', '16.0.1.0')",
     );
-    let outcome = pair.run(&["run"]);
-    outcome.assert_code(3);
-    assert!(outcome.stderr.contains("x_our_addon"), "{}", outcome.stderr);
-    assert!(!has_side_schema(&pair.target), "nothing written");
+    pair.run(&["run"])
+        .assert_code(3)
+        .assert_stderr_contains("x_our_addon");
+    assert!(!pair.target.has_side_schema(), "nothing written");
     // A rule saying what became of it lets the run go.
-    let rules = std::env::temp_dir().join(format!("addon-{}.toml", std::process::id()));
-    std::fs::write(
-        &rules,
+    let rules = rules_file(
+        "addon",
         "[modules.x_our_addon]\nremoved = true\nnote = \"not needed in 19\"\n",
-    )
-    .unwrap();
-    let go = pair.run(&["--rules", rules.to_str().unwrap(), "run"]);
-    let _ = std::fs::remove_file(rules);
-    go.assert_code(0);
+    );
+    pair.run(&["--rules", rules.arg(), "run"]).assert_code(0);
 }
 
 #[test]
@@ -170,18 +114,10 @@ fn a_target_with_business_data_of_its_own_is_refused() {
     pair.target.execute(
         "INSERT INTO crm_lead (name, type, active) VALUES ('Somebody else''s lead', 'lead', true)",
     );
-    let outcome = pair.run(&["run"]);
-    outcome.assert_code(8);
-    assert!(
-        outcome.stderr.contains("crm_lead: 1 rows"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.stderr.contains("freshly created"),
-        "{}",
-        outcome.stderr
-    );
+    pair.run(&["run"])
+        .assert_code(8)
+        .assert_stderr_contains("crm_lead: 1 rows")
+        .assert_stderr_contains("freshly created");
     assert_eq!(
         pair.target
             .count("SELECT 1 FROM odoo_migrate.runs WHERE command = 'run'"),
@@ -189,21 +125,20 @@ fn a_target_with_business_data_of_its_own_is_refused() {
     );
 }
 
+/// Runs a migration that pauses after a few chunks while `sql` changes the source; its exit code.
+fn run_while_the_source_changes(pair: &DatabasePair, sql: &str) -> i32 {
+    common::run_and_act_while_paused(pair, "400", "after_chunk_commit:40", |_| {
+        pair.source.execute(sql)
+    })
+}
+
 #[test]
 fn a_source_that_changes_during_the_run_is_detected() {
     let pair = DatabasePair::new("env_source_changes");
-    let source = pair.source.name.clone();
-    let code = common::run_and_act_while_paused(&pair, "400", "after_chunk_commit:40", |_| {
-        common::block_on(async move {
-            common::connect(&source)
-                .await
-                .batch_execute(
-                    "INSERT INTO res_partner (name, active, type) VALUES ('Typed in during the night', true, 'contact')",
-                )
-                .await
-                .unwrap();
-        })
-    });
+    let code = run_while_the_source_changes(
+        &pair,
+        "INSERT INTO res_partner (name, active, type) VALUES ('Typed in during the night', true, 'contact')",
+    );
     assert_eq!(code, 8, "a changed source is a wrong database for this run");
     assert_eq!(
         pair.target.count("SELECT 1 FROM odoo_migrate.problems WHERE kind = 'source_changed' AND message LIKE '%res_partner%'"),
@@ -214,20 +149,12 @@ fn a_source_that_changes_during_the_run_is_detected() {
 #[test]
 fn a_source_record_edited_in_place_during_the_run_is_detected() {
     let pair = DatabasePair::new("env_source_edited");
-    let source = pair.source.name.clone();
-    let code = common::run_and_act_while_paused(&pair, "400", "after_chunk_commit:40", |_| {
-        common::block_on(async move {
-            // As Odoo writes: the value and write_date, nothing added or removed.
-            common::connect(&source)
-                .await
-                .batch_execute(
-                    "UPDATE res_partner SET name = name || ' (edited at night)', write_date = now() at time zone 'utc' \
-                     WHERE id = (SELECT min(id) FROM res_partner)",
-                )
-                .await
-                .unwrap();
-        })
-    });
+    // As Odoo writes: the value and write_date, nothing added or removed.
+    let code = run_while_the_source_changes(
+        &pair,
+        "UPDATE res_partner SET name = name || ' (edited at night)', write_date = now() at time zone 'utc' \
+         WHERE id = (SELECT min(id) FROM res_partner)",
+    );
     assert_eq!(code, 8, "a changed source is a wrong database for this run");
     assert_eq!(
         pair.target.count(

@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::DatabasePair;
+use common::custom_model::{Field, register_custom_model};
+use common::{DatabasePair, rules_file};
 
 const WEIRD: &str = "x_Studio \"Quoted\" select";
 
@@ -98,35 +99,6 @@ fn awkward_names_texts_large_values_and_dangling_references() {
     pair.run(&["verify"]).assert_code(0);
 }
 
-/// SQL that records a custom model in Odoo's catalog (`ir_model`, `ir_model_fields`) as Studio
-/// would: `fields` are (name, type, related model); `id` and `order` are base fields, the rest
-/// manual ones.
-fn register_custom_model(model: &str, fields: &[(&str, &str, Option<&str>)]) -> String {
-    let values: Vec<String> = fields
-        .iter()
-        .map(|(name, ttype, relation)| {
-            format!(
-                "('{}', '{ttype}', {}, '{}')",
-                name.replace('\'', "''"),
-                relation.map_or("NULL".to_string(), |r| format!("'{r}'")),
-                if matches!(*name, "id" | "order") {
-                    "base"
-                } else {
-                    "manual"
-                }
-            )
-        })
-        .collect();
-    format!(
-        "INSERT INTO ir_model (model, name, \"order\", state, transient) \
-         VALUES ('{model}', '{{\"en_US\": \"Custom\"}}', 'id', 'manual', false); \
-         INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, relation, store) \
-         SELECT m.id, m.model, f.name, f.ttype, f.state, '{{\"en_US\": \"Custom\"}}', f.relation, true \
-         FROM ir_model m, (VALUES {}) f (name, ttype, relation, state) WHERE m.model = '{model}'",
-        values.join(", ")
-    )
-}
-
 /// A custom model present in both databases (made by Studio or a module of the company's own): a
 /// 63-byte table name, a reserved word and a mixed-case name with a space as columns, two
 /// many2one to partners that must be remapped, one of them named with double quotes, and a
@@ -147,22 +119,25 @@ fn a_custom_model_with_awkward_names_migrates_with_its_references() {
              \"x_Mixed Case\" text, \"x_\"\"Quoted\"\" Ref\" integer REFERENCES res_partner (id), create_uid integer, create_date timestamp, write_uid integer, write_date timestamp); \
              {}; \
              CREATE TABLE public.{relation_sql} (\"{column1}\" integer NOT NULL REFERENCES public.\"{model}\" (id) ON DELETE CASCADE, \
-             res_partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE, PRIMARY KEY (\"{column1}\", res_partner_id)); \
-             INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description, relation, relation_table, column1, column2, store) \
-             SELECT m.id, m.model, 'x_partner_ids', 'many2many', 'manual', '{{\"en_US\": \"Partners\"}}', 'res.partner', '{}', '{column1}', 'res_partner_id', true \
-             FROM ir_model m WHERE m.model = '{model}'",
+             res_partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE, PRIMARY KEY (\"{column1}\", res_partner_id))",
             register_custom_model(
                 model,
                 &[
-                    ("id", "integer", None),
-                    ("x_name", "char", None),
-                    ("x_partner_id", "many2one", Some("res.partner")),
-                    ("order", "integer", None),
-                    ("x_Mixed Case", "text", None),
-                    ("x_\"Quoted\" Ref", "many2one", Some("res.partner")),
+                    Field::plain("id", "integer"),
+                    Field::plain("x_name", "char"),
+                    Field::many2one("x_partner_id", "res.partner"),
+                    Field::plain("order", "integer"),
+                    Field::plain("x_Mixed Case", "text"),
+                    Field::many2one("x_\"Quoted\" Ref", "res.partner"),
+                    Field::many2many(
+                        "x_partner_ids",
+                        "res.partner",
+                        relation,
+                        &column1,
+                        "res_partner_id"
+                    ),
                 ]
             ),
-            relation.replace('\'', "''")
         ));
     }
     // Partners the migration creates get ids past this, never their source ids.
@@ -244,7 +219,10 @@ fn a_custom_model_missing_in_the_target_blocks_until_a_rule_decides() {
          INSERT INTO x_legacy_contract (x_name) VALUES ('a'), ('b'); {}",
         register_custom_model(
             "x_legacy_contract",
-            &[("id", "integer", None), ("x_name", "char", None)]
+            &[
+                Field::plain("id", "integer"),
+                Field::plain("x_name", "char")
+            ]
         )
     ));
     for command in ["analyze", "run"] {
@@ -264,14 +242,11 @@ fn a_custom_model_missing_in_the_target_blocks_until_a_rule_decides() {
         0,
         "nothing was run"
     );
-    let rules = std::env::temp_dir().join(format!("skip-legacy-{}.toml", std::process::id()));
-    std::fs::write(
-        &rules,
+    let rules = rules_file(
+        "skip-legacy",
         "[models.\"x_legacy_contract\"]\npolicy = \"skip\"\n",
-    )
-    .unwrap();
-    pair.run(&["--rules", rules.to_str().unwrap(), "run"])
-        .assert_code(0);
+    );
+    pair.run(&["--rules", rules.arg(), "run"]).assert_code(0);
     assert_eq!(
         pair.target
             .scalar(
@@ -280,7 +255,6 @@ fn a_custom_model_missing_in_the_target_blocks_until_a_rule_decides() {
             .as_deref(),
         Some("2 row(s) of x_legacy_contract are not migrated: a rule skips it")
     );
-    let _ = std::fs::remove_file(rules);
 }
 
 /// A NULL where Odoo 19 requires a value fails its table naming the column and the record, with
@@ -313,13 +287,11 @@ fn a_missing_required_value_and_an_unknown_selection_value_are_named() {
         "the failed chunk left nothing behind"
     );
 
-    let rules = std::env::temp_dir().join(format!("null-type-{}.toml", std::process::id()));
-    std::fs::write(
-        &rules,
+    let rules = rules_file(
+        "null-type",
         "[models.\"product.template\"]\ncolumns.type = { sql = \"coalesce(s.type, 'consu')\", value_map = { product = \"consu\" } }\n",
-    )
-    .unwrap();
-    let rules_arg = rules.to_str().unwrap();
+    );
+    let rules_arg = rules.arg();
     pair.run(&["--rules", rules_arg, "run"]).assert_code(0);
     assert_eq!(
         pair.target
@@ -337,7 +309,6 @@ fn a_missing_required_value_and_an_unknown_selection_value_are_named() {
         "{}",
         verified.stdout
     );
-    let _ = std::fs::remove_file(rules);
 }
 
 /// Two external ids on one source record both follow it; an external id that the target already
@@ -483,13 +454,10 @@ fn external_ids_naming_other_records_in_the_target_are_reported() {
     // verify names the same disagreements.
     let verified = pair.run(&["verify"]);
     assert_eq!(verified.code, 4, "{}", verified.stdout);
-    assert!(
-        verified.stdout.contains(&format!(
-            "__custom__.admin_alias: source id {admin} is mapped to {target_admin} but the external id points at {target_public}"
-        )),
-        "{}",
-        verified.stdout
-    );
+    verified.assert_stdout_contains(&format!(
+        "__custom__.admin_alias: source id {admin} is mapped to {target_admin} \
+         but the external id points at {target_public}"
+    ));
 }
 
 /// NULLs where Odoo usually has values and selection values that Odoo 19 lacks: a partner address
@@ -554,13 +522,11 @@ fn nulls_and_selection_values_odoo_does_not_expect_are_migrated_or_named() {
         "the failed chunk left nothing behind"
     );
 
-    let rules = std::env::temp_dir().join(format!("null-name-{}.toml", std::process::id()));
-    std::fs::write(
-        &rules,
+    let rules = rules_file(
+        "null-name",
         "[models.\"res.partner\"]\ncolumns.name = { sql = \"CASE WHEN s.type = 'contact' THEN coalesce(s.name, 'No name ' || s.id) ELSE s.name END\" }\n",
-    )
-    .unwrap();
-    let rules_arg = rules.to_str().unwrap();
+    );
+    let rules_arg = rules.arg();
     pair.run(&["--rules", rules_arg, "run"]).assert_code(0);
     let target = |model: &str, source_id: &str, columns: &str, table: &str| {
         pair.target
@@ -626,7 +592,6 @@ fn nulls_and_selection_values_odoo_does_not_expect_are_migrated_or_named() {
         "only the unknown state fails; the books agree with the NULL balance: {}",
         verified.stdout
     );
-    let _ = std::fs::remove_file(rules);
 }
 
 /// One external id on two source records (a source whose unique index on module and name was
@@ -672,13 +637,9 @@ fn one_external_id_on_two_source_records_follows_one_and_is_reported() {
     // verify names the record the external id could not follow.
     let verified = pair.run(&["verify"]);
     assert_eq!(verified.code, 4, "{}", verified.stdout);
-    assert!(
-        verified.stdout.contains(&format!(
-            "__export__.twice: source id {second} is mapped to"
-        )),
-        "{}",
-        verified.stdout
-    );
+    verified.assert_stdout_contains(&format!(
+        "__export__.twice: source id {second} is mapped to"
+    ));
 }
 
 /// Records given huge ids by hand or by an import (two billion, next to ids in the hundreds): they
@@ -699,28 +660,17 @@ fn records_with_huge_ids_migrate_with_their_references() {
          UPDATE res_partner SET parent_id = 2000000000 WHERE id = {child}"
     ));
     // At most 4 GB of address space: maps sized by the largest id would ask for 16 GB.
-    let output = std::process::Command::new("sh")
+    let outcome: common::Outcome = common::clean_command("sh")
         .args([
             "-c",
             "ulimit -v 4000000 && exec \"$0\" \"$@\"",
-            env!("CARGO_BIN_EXE_odoo-migrate"),
-            "--source",
-            &pair.source.url(),
-            "--target",
-            &pair.target.url(),
-            "run",
+            common::BINARY,
         ])
-        .env_remove("ODOO_MIGRATE_SOURCE")
-        .env_remove("ODOO_MIGRATE_TARGET")
-        .env_remove("ODOO_MIGRATE_FAULT")
+        .args(pair.args(&["run"]))
         .output()
-        .expect("run odoo-migrate");
-    assert!(
-        output.status.success(),
-        "{:?}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .expect("run odoo-migrate")
+        .into();
+    outcome.assert_code(0);
     let target_of = |model: &str, source_id: &str| {
         pair.target
             .scalar(&format!(

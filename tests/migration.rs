@@ -5,48 +5,9 @@
 mod common;
 
 use std::collections::HashMap;
+use std::path::Path;
 
-use common::{Database, DatabasePair, Dump, block_on};
-
-/// source id → target id of one model.
-fn mapping(target: &Database, model: &str) -> HashMap<i32, i32> {
-    let name = target.name.clone();
-    let model = model.to_string();
-    block_on(async move {
-        common::connect(&name)
-            .await
-            .query(
-                "SELECT source_id, target_id FROM odoo_migrate.id_map WHERE model = $1",
-                &[&model],
-            )
-            .await
-            .expect("id_map")
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect()
-    })
-}
-
-/// Rows of `sql` as text columns, keyed by the first column (an id).
-fn rows(database: &Database, sql: &str) -> HashMap<i32, Vec<Option<String>>> {
-    let name = database.name.clone();
-    let sql = sql.to_string();
-    block_on(async move {
-        let client = common::connect(&name).await;
-        client
-            .query(&sql, &[])
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .iter()
-            .map(|r| {
-                let values = (1..r.len())
-                    .map(|i| r.get::<_, Option<String>>(i))
-                    .collect();
-                (r.get::<_, i32>(0), values)
-            })
-            .collect()
-    })
-}
+use common::{Database, DatabasePair, Dump, Scratch};
 
 fn remap(value: &Option<String>, map: &HashMap<i32, i32>) -> Option<String> {
     value.as_ref().map(|v| {
@@ -61,7 +22,7 @@ fn run_moves_every_business_record_once_and_verify_proves_it() {
     let source_before = pair.source.table_digests();
     let outcome = pair.run(&["run", "--jobs", "3"]);
     outcome.assert_code(0);
-    assert!(outcome.stdout.contains("finished"), "{}", outcome.stdout);
+    outcome.assert_stdout_contains("finished");
 
     // Every record of the business models is in the target exactly once.
     for (model, table) in [
@@ -82,7 +43,7 @@ fn run_moves_every_business_record_once_and_verify_proves_it() {
         ("crm.lead", "crm_lead"),
     ] {
         let source_ids = pair.source.count(&format!("SELECT id FROM {table}"));
-        let map = mapping(&pair.target, model);
+        let map = pair.target.id_map(model);
         assert_eq!(
             map.len() as i64,
             source_ids,
@@ -111,17 +72,13 @@ fn run_moves_every_business_record_once_and_verify_proves_it() {
     );
 
     // Journal items field by field, their account and partner through the mappings.
-    let accounts = mapping(&pair.target, "account.account");
-    let partners = mapping(&pair.target, "res.partner");
-    let moves = mapping(&pair.target, "account.move");
-    let lines = mapping(&pair.target, "account.move.line");
-    let source_lines = rows(
-        &pair.source,
-        "SELECT id, debit::text, credit::text, balance::text, account_id::text, partner_id::text, move_id::text, name FROM account_move_line",
+    let accounts = pair.target.id_map("account.account");
+    let partners = pair.target.id_map("res.partner");
+    let moves = pair.target.id_map("account.move");
+    let lines = pair.target.id_map("account.move.line");
+    let source_lines = pair.source.rows_by_id("SELECT id, debit::text, credit::text, balance::text, account_id::text, partner_id::text, move_id::text, name FROM account_move_line",
     );
-    let target_lines = rows(
-        &pair.target,
-        "SELECT id, debit::text, credit::text, balance::text, account_id::text, partner_id::text, move_id::text, name FROM account_move_line",
+    let target_lines = pair.target.rows_by_id("SELECT id, debit::text, credit::text, balance::text, account_id::text, partner_id::text, move_id::text, name FROM account_move_line",
     );
     for (source_id, values) in &source_lines {
         let target = &target_lines[&lines[source_id]];
@@ -144,15 +101,13 @@ fn run_moves_every_business_record_once_and_verify_proves_it() {
         assert_eq!(target[6], values[6], "label of line {source_id}");
     }
     // Accounts keep their code for their company.
-    let companies = mapping(&pair.target, "res.company");
-    let source_accounts = rows(
-        &pair.source,
-        "SELECT id, code, company_id::text FROM account_account",
-    );
-    let target_accounts = rows(
-        &pair.target,
-        "SELECT id, code_store::text, '' FROM account_account",
-    );
+    let companies = pair.target.id_map("res.company");
+    let source_accounts = pair
+        .source
+        .rows_by_id("SELECT id, code, company_id::text FROM account_account");
+    let target_accounts = pair
+        .target
+        .rows_by_id("SELECT id, code_store::text, '' FROM account_account");
     for (source_id, values) in &source_accounts {
         let company = remap(&values[1], &companies).unwrap();
         let code_store: serde_json::Value =
@@ -165,15 +120,12 @@ fn run_moves_every_business_record_once_and_verify_proves_it() {
         );
     }
     // Sale orders: names, amounts, customers; 'done' became a locked 'sale'.
-    let orders = mapping(&pair.target, "sale.order");
-    let source_orders = rows(
-        &pair.source,
-        "SELECT id, name, amount_total::text, partner_id::text, CASE state WHEN 'done' THEN 'sale' ELSE state END FROM sale_order",
+    let orders = pair.target.id_map("sale.order");
+    let source_orders = pair.source.rows_by_id("SELECT id, name, amount_total::text, partner_id::text, CASE state WHEN 'done' THEN 'sale' ELSE state END FROM sale_order",
     );
-    let target_orders = rows(
-        &pair.target,
-        "SELECT id, name, amount_total::text, partner_id::text, state FROM sale_order",
-    );
+    let target_orders = pair
+        .target
+        .rows_by_id("SELECT id, name, amount_total::text, partner_id::text, state FROM sale_order");
     for (source_id, values) in &source_orders {
         let target = &target_orders[&orders[source_id]];
         assert_eq!(target[0], values[0]);
@@ -182,17 +134,15 @@ fn run_moves_every_business_record_once_and_verify_proves_it() {
         assert_eq!(target[3], values[3], "state of {:?}", values[0]);
     }
     // Stock on hand per product and location.
-    let products = mapping(&pair.target, "product.product");
-    let locations = mapping(&pair.target, "stock.location");
-    let source_quants = rows(
-        &pair.source,
+    let products = pair.target.id_map("product.product");
+    let locations = pair.target.id_map("stock.location");
+    let source_quants = pair.source.rows_by_id(
         "SELECT id, product_id::text, location_id::text, quantity::text FROM stock_quant",
     );
-    let target_quants = rows(
-        &pair.target,
+    let target_quants = pair.target.rows_by_id(
         "SELECT id, product_id::text, location_id::text, quantity::text FROM stock_quant",
     );
-    let quants = mapping(&pair.target, "stock.quant");
+    let quants = pair.target.id_map("stock.quant");
     for (source_id, values) in &source_quants {
         let target = &target_quants[&quants[source_id]];
         assert_eq!(target[0], remap(&values[0], &products));
@@ -219,7 +169,7 @@ fn run_moves_every_business_record_once_and_verify_proves_it() {
 
     let verify = pair.run(&["verify"]);
     verify.assert_code(0);
-    assert!(verify.stdout.contains("0 failed"), "{}", verify.stdout);
+    verify.assert_stdout_contains("0 failed");
     assert_eq!(
         pair.target
             .count("SELECT 1 FROM odoo_migrate.verification_failures"),
@@ -235,7 +185,7 @@ fn run_moves_every_business_record_once_and_verify_proves_it() {
     let digests = pair.target.table_digests();
     let again = pair.run(&["run"]);
     again.assert_code(0);
-    assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
+    again.assert_stdout_contains("Nothing to do");
     assert_eq!(pair.target.table_digests(), digests);
 
     let status = pair.run(&["--format", "json", "status"]);
@@ -255,14 +205,8 @@ fn rollback_gives_back_the_pristine_target() {
     pair.run(&["run"]).assert_code(0);
     let outcome = pair.run(&["rollback"]);
     outcome.assert_code(0);
-    assert!(outcome.stdout.contains("rolled back"), "{}", outcome.stdout);
-    let expected = pristine.table_digests();
-    let actual = pair.target.table_digests();
-    let differing = common::differing_tables(&expected, &actual);
-    assert!(
-        differing.is_empty(),
-        "tables differing from the pristine target: {differing:?}"
-    );
+    outcome.assert_stdout_contains("rolled back");
+    pair.target.assert_same_tables_as(&pristine);
     assert_eq!(
         pair.target
             .count("SELECT 1 FROM pg_constraint WHERE contype = 'f' AND NOT convalidated"),
@@ -283,25 +227,15 @@ fn a_restart_without_rollback_is_refused() {
     pair.run(&["run"]).assert_code(0);
     let outcome = pair.run(&["run", "--restart"]);
     outcome.assert_code(2);
-    assert!(outcome.stderr.contains("rollback"), "{}", outcome.stderr);
+    outcome.assert_stderr_contains("rollback");
 }
 
 #[test]
 fn rollback_after_an_interrupted_run_gives_back_the_pristine_target() {
     let pair = DatabasePair::new("run_rollback_killed");
     let pristine = Database::copy_of(Dump::Target, "run_rollback_killed_pristine");
-    let killed = common::odoo_migrate(
-        &[
-            "--source",
-            &pair.source.url(),
-            "--target",
-            &pair.target.url(),
-            "run",
-            "--chunk-size",
-            "400",
-            "--foreign-keys",
-            "set-aside",
-        ],
+    let killed = pair.run_with(
+        &["run", "--chunk-size", "400", "--foreign-keys", "set-aside"],
         &[("ODOO_MIGRATE_FAULT", "after_chunk_commit:120")],
     );
     assert_ne!(killed.code, 0);
@@ -312,13 +246,7 @@ fn rollback_after_an_interrupted_run_gives_back_the_pristine_target() {
             > 0
     );
     pair.run(&["rollback"]).assert_code(0);
-    let expected = pristine.table_digests();
-    let actual = pair.target.table_digests();
-    let differing = common::differing_tables(&expected, &actual);
-    assert!(
-        differing.is_empty(),
-        "tables differing from the pristine target: {differing:?}"
-    );
+    pair.target.assert_same_tables_as(&pristine);
     assert_eq!(
         pair.target
             .count("SELECT 1 FROM odoo_migrate.deferred_constraints"),
@@ -348,16 +276,8 @@ fn update_mode_copies_fields_again_without_creating_anything() {
     ));
     let outcome = pair.run(&["run", "--update", "res.partner:email"]);
     outcome.assert_code(0);
-    assert!(
-        outcome.stdout.contains("res.partner:"),
-        "{}",
-        outcome.stdout
-    );
-    assert!(
-        outcome.stdout.contains(", 1 changed (email)"),
-        "{}",
-        outcome.stdout
-    );
+    outcome.assert_stdout_contains("res.partner:");
+    outcome.assert_stdout_contains(", 1 changed (email)");
     let target_id = pair
         .target
         .scalar(&format!(
@@ -387,85 +307,60 @@ fn update_mode_copies_fields_again_without_creating_anything() {
     );
     let again = pair.run(&["run", "--update", "res.partner.email"]);
     again.assert_code(0);
-    assert!(again.stdout.contains(", 0 changed"), "{}", again.stdout);
+    again.assert_stdout_contains(", 0 changed");
     let bad = pair.run(&["run", "--update", "res.partner:no_such_column"]);
     bad.assert_code(2);
-    assert!(bad.stderr.contains("no_such_column"), "{}", bad.stderr);
+    bad.assert_stderr_contains("no_such_column");
+}
+
+/// Writes a file for each of `names` into the filestore `store`, holding `content of <name>`.
+fn write_files<'a>(store: &Path, names: impl IntoIterator<Item = &'a String>) {
+    for name in names {
+        let path = store.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("content of {name}")).unwrap();
+    }
 }
 
 #[test]
 fn attachment_files_follow_their_attachments() {
     let pair = DatabasePair::new("run_filestore");
-    let root = std::env::temp_dir().join(format!("om-filestores-{}", std::process::id()));
+    let root = Scratch::dir("om-filestores");
     let (source_store, target_store) = (root.join("source"), root.join("target"));
-    let names: Vec<String> = {
-        let name = pair.source.name.clone();
-        block_on(async move {
-            common::connect(&name)
-                .await
-                .query(
-                    "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL ORDER BY 1",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect()
-        })
-    };
-    assert!(names.len() > 100, "the dump's attachments have files");
-    // A small filestore built from the dump's store_fname values, short of the files of two
-    // attachments of demo partners (which the run creates).
-    let short: Vec<String> = {
-        let name = pair.source.name.clone();
-        block_on(async move {
-            common::connect(&name)
-                .await
-                .query(
-                    "SELECT DISTINCT store_fname FROM ir_attachment WHERE res_model = 'res.partner' \
-                     AND store_fname IS NOT NULL ORDER BY 1 LIMIT 2",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect()
-        })
-    };
-    let missing: Vec<&String> = short.iter().collect();
-    for name in names.iter().filter(|n| !short.contains(n)) {
-        let path = source_store.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, format!("content of {name}")).unwrap();
-    }
-    let outcome = pair.run(&[
-        "run",
+    let filestores = [
         "--source-filestore",
         source_store.to_str().unwrap(),
         "--target-filestore",
         target_store.to_str().unwrap(),
-    ]);
-    outcome.assert_code(0);
-    let migrated: Vec<String> = {
-        let name = pair.target.name.clone();
-        block_on(async move {
-            common::connect(&name)
-                .await
-                .query(
-                    "SELECT DISTINCT a.store_fname FROM ir_attachment a JOIN odoo_migrate.id_map m \
-                     ON m.model = 'ir.attachment' AND m.target_id = a.id AND m.how = 'created' \
-                     WHERE a.store_fname IS NOT NULL",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect()
-        })
+    ];
+    let run = || pair.run(&[&["run"][..], &filestores].concat());
+    let verify = || {
+        pair.run(&[
+            "verify",
+            "--check",
+            "attachment-files",
+            "--target-filestore",
+            target_store.to_str().unwrap(),
+        ])
     };
+    let names = pair.source.column(
+        "SELECT DISTINCT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL ORDER BY 1",
+    );
+    assert!(names.len() > 100, "the dump's attachments have files");
+    // A small filestore built from the dump's store_fname values, short of the files of two
+    // attachments of demo partners (which the run creates).
+    let short = pair.source.column(
+        "SELECT DISTINCT store_fname FROM ir_attachment WHERE res_model = 'res.partner' \
+         AND store_fname IS NOT NULL ORDER BY 1 LIMIT 2",
+    );
+    let missing: Vec<&String> = short.iter().collect();
+    write_files(&source_store, names.iter().filter(|n| !short.contains(n)));
+    run().assert_code(0);
+    let migrated = pair.target.column(
+        "SELECT DISTINCT a.store_fname FROM ir_attachment a JOIN odoo_migrate.id_map m \
+         ON m.model = 'ir.attachment' AND m.target_id = a.id AND m.how = 'created' \
+         WHERE a.store_fname IS NOT NULL",
+    );
     assert!(!migrated.is_empty());
     for name in &migrated {
         let file = target_store.join(name);
@@ -488,42 +383,13 @@ fn attachment_files_follow_their_attachments() {
         "the two files left out belong to migrated attachments"
     );
     assert_eq!(reported, 1);
-    let verify = pair.run(&[
-        "verify",
-        "--check",
-        "attachment-files",
-        "--target-filestore",
-        target_store.to_str().unwrap(),
-    ]);
-    verify.assert_code(4);
-    assert!(
-        verify.stdout.contains(missing[0].as_str()),
-        "{}",
-        verify.stdout
-    );
+    verify()
+        .assert_code(4)
+        .assert_stdout_contains(missing[0].as_str());
     // Once the missing files appear, a new run brings them and verify passes.
-    for name in &missing {
-        let path = source_store.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, format!("content of {name}")).unwrap();
-    }
-    let again = pair.run(&[
-        "run",
-        "--source-filestore",
-        source_store.to_str().unwrap(),
-        "--target-filestore",
-        target_store.to_str().unwrap(),
-    ]);
-    again.assert_code(0);
-    pair.run(&[
-        "verify",
-        "--check",
-        "attachment-files",
-        "--target-filestore",
-        target_store.to_str().unwrap(),
-    ])
-    .assert_code(0);
-    let _ = std::fs::remove_dir_all(root);
+    write_files(&source_store, missing.iter().copied());
+    run().assert_code(0);
+    verify().assert_code(0);
 }
 
 #[test]

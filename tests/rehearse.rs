@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Database, DatabasePair};
+use common::{Database, DatabasePair, rules_file};
 
 const SEQUENCES: &str = "SELECT string_agg(c.relname || '=' || (xpath('/row/l/text()', x))[1]::text || '/' || \
      (xpath('/row/c/text()', x))[1]::text, ',' ORDER BY c.relname) FROM pg_class c \
@@ -51,37 +51,16 @@ fn a_rehearsal_of_the_real_dumps_passes_and_leaves_nothing() {
 #[test]
 fn a_broken_rule_is_caught_with_the_offending_row() {
     let pair = DatabasePair::new("rehearse_broken");
-    let rules = std::env::temp_dir().join(format!("broken-rule-{}.toml", std::process::id()));
-    std::fs::write(
-        &rules,
+    let rules = rules_file(
+        "broken-rule",
         "[models.\"res.partner\"]\ncolumns.autopost_bills = { sql = \"NULL\", note = \"broken on purpose\" }\n",
-    )
-    .unwrap();
+    );
     let before = snapshot(&pair.target);
-    let outcome = pair.run(&[
-        "--rules",
-        rules.to_str().unwrap(),
-        "rehearse",
-        "--sample",
-        "3",
-    ]);
-    let _ = std::fs::remove_file(&rules);
+    let outcome = pair.run(&["--rules", rules.arg(), "rehearse", "--sample", "3"]);
     outcome.assert_code(3);
-    assert!(
-        outcome.stdout.contains("FAILS  res_partner → res_partner"),
-        "{}",
-        outcome.stdout
-    );
-    assert!(
-        outcome.stdout.contains("column autopost_bills"),
-        "{}",
-        outcome.stdout
-    );
-    assert!(
-        outcome.stdout.contains("source record res.partner id"),
-        "{}",
-        outcome.stdout
-    );
+    outcome.assert_stdout_contains("FAILS  res_partner → res_partner");
+    outcome.assert_stdout_contains("column autopost_bills");
+    outcome.assert_stdout_contains("source record res.partner id");
     assert_eq!(
         snapshot(&pair.target),
         before,

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use common::{DatabasePair, odoo_migrate};
+use common::{DatabasePair, rules_file};
 
 /// Small chunks, so that large tables commit several times.
 const CHUNK: &str = "400";
@@ -35,19 +35,8 @@ fn run_with_fault(pair: &DatabasePair, fault: &str) -> common::Outcome {
 }
 
 fn run_with_fault_and(pair: &DatabasePair, fault: &str, options: &[&str]) -> common::Outcome {
-    let source = pair.source.url();
-    let target = pair.target.url();
-    let mut args = vec![
-        "--source",
-        &source,
-        "--target",
-        &target,
-        "run",
-        "--chunk-size",
-        CHUNK,
-    ];
-    args.extend_from_slice(options);
-    odoo_migrate(&args, &[("ODOO_MIGRATE_FAULT", fault)])
+    let args = [&["run", "--chunk-size", CHUNK][..], options].concat();
+    pair.run_with(&args, &[("ODOO_MIGRATE_FAULT", fault)])
 }
 
 fn assert_same_as_reference(pair: &DatabasePair, what: &str) {
@@ -185,7 +174,7 @@ fn a_deadline_stops_cleanly_and_the_next_run_finishes() {
     let pair = DatabasePair::new("resume_deadline");
     let stopped = pair.run(&["run", "--chunk-size", CHUNK, "--max-duration", "0s"]);
     stopped.assert_code(5);
-    assert!(stopped.stdout.contains("deadline"), "{}", stopped.stdout);
+    stopped.assert_stdout_contains("deadline");
     let status = pair.run(&["--format", "json", "status"]);
     let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(json["status"], "paused");
@@ -221,11 +210,7 @@ fn a_second_run_at_the_same_time_is_refused() {
     release_tx.send(()).unwrap();
     holder.join().unwrap();
     outcome.assert_code(2);
-    assert!(
-        outcome.stderr.contains("another odoo-migrate run"),
-        "{}",
-        outcome.stderr
-    );
+    outcome.assert_stderr_contains("another odoo-migrate run");
     assert_eq!(pair.target.count("SELECT 1 FROM odoo_migrate.id_map"), 0);
 }
 
@@ -249,8 +234,8 @@ fn resuming_refuses_a_target_changed_behind_its_back() {
     ));
     let outcome = pair.run(&["run", "--chunk-size", CHUNK]);
     outcome.assert_code(8);
-    assert!(outcome.stderr.contains(model), "{}", outcome.stderr);
-    assert!(outcome.stderr.contains("rollback"), "{}", outcome.stderr);
+    outcome.assert_stderr_contains(model);
+    outcome.assert_stderr_contains("rollback");
 }
 
 #[test]
@@ -281,7 +266,7 @@ fn lost_connections_are_retried_or_resumed() {
         for database in [&target, &source] {
             let database = database.clone();
             common::block_on(async move {
-                let admin = common::connect("postgres").await;
+                let admin = common::connect(&common::maintenance_db()).await;
                 admin
                     .execute(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -305,24 +290,21 @@ fn lost_connections_are_retried_or_resumed() {
 #[test]
 fn keep_going_finishes_the_other_tables_and_the_failed_one_is_retried() {
     let pair = DatabasePair::new("resume_keep_going");
-    let rules = std::env::temp_dir().join(format!("keep-going-{}.toml", std::process::id()));
-    std::fs::write(
-        &rules,
+    let rules = rules_file(
+        "keep-going",
         "[models.\"crm.lead\"]\ncolumns.name = { sql = \"NULL\", note = \"breaks the table on purpose\" }\n",
-    )
-    .unwrap();
+    );
     let failed = pair.run(&[
         "--rules",
-        rules.to_str().unwrap(),
+        rules.arg(),
         "run",
         "--chunk-size",
         CHUNK,
         "--keep-going",
     ]);
-    let _ = std::fs::remove_file(&rules);
     failed.assert_code(1);
-    assert!(failed.stderr.contains("crm_lead"), "{}", failed.stderr);
-    assert!(failed.stderr.contains("column name"), "{}", failed.stderr);
+    failed.assert_stderr_contains("crm_lead");
+    failed.assert_stderr_contains("column name");
     let status = pair.run(&["--format", "json", "status"]);
     let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(json["models_failed"], 1);
@@ -350,9 +332,5 @@ fn a_target_filled_from_another_source_is_refused() {
         .execute("UPDATE ir_config_parameter SET value = 'another-database-uuid' WHERE key = 'database.uuid'");
     let outcome = pair.run(&["run"]);
     outcome.assert_code(8);
-    assert!(
-        outcome.stderr.contains("another source database"),
-        "{}",
-        outcome.stderr
-    );
+    outcome.assert_stderr_contains("another source database");
 }

@@ -3,46 +3,7 @@
 
 mod common;
 
-use std::collections::HashMap;
-
-use common::{Database, DatabasePair, block_on};
-
-fn mapping(target: &Database, model: &str) -> HashMap<i32, (i32, String)> {
-    let name = target.name.clone();
-    let model = model.to_string();
-    block_on(async move {
-        common::connect(&name)
-            .await
-            .query(
-                "SELECT source_id, target_id, how FROM odoo_migrate.id_map WHERE model = $1",
-                &[&model],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), (r.get(1), r.get(2))))
-            .collect()
-    })
-}
-
-fn rows(database: &Database, sql: &str) -> Vec<Vec<Option<String>>> {
-    let name = database.name.clone();
-    let sql = sql.to_string();
-    block_on(async move {
-        common::connect(&name)
-            .await
-            .query(&sql, &[])
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-            .iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.get::<_, Option<String>>(i))
-                    .collect()
-            })
-            .collect()
-    })
-}
+use common::{Database, DatabasePair};
 
 fn id(value: &Option<String>) -> i32 {
     value.as_deref().unwrap().parse().unwrap()
@@ -82,15 +43,13 @@ fn every_rule_family_on_real_rows() {
          UPDATE account_move SET payment_id = 901, ref = 'PAY-MEMO' WHERE id = 8",
     );
     pair.run(&["run"]).assert_code(0);
-    let companies = mapping(&pair.target, "res.company");
-    let accounts = mapping(&pair.target, "account.account");
+    let companies = pair.target.id_map_how("res.company");
+    let accounts = pair.target.id_map_how("account.account");
 
     // Company-dependent values: ir_property rows become jsonb keyed by the target company.
-    let partners = mapping(&pair.target, "res.partner");
-    let terms = mapping(&pair.target, "account.payment.term");
-    let properties = rows(
-        &pair.source,
-        "SELECT split_part(p.res_id, ',', 2), p.company_id::text, split_part(p.value_reference, ',', 2) \
+    let partners = pair.target.id_map_how("res.partner");
+    let terms = pair.target.id_map_how("account.payment.term");
+    let properties = pair.source.rows("SELECT split_part(p.res_id, ',', 2), p.company_id::text, split_part(p.value_reference, ',', 2) \
          FROM ir_property p JOIN ir_model_fields f ON f.id = p.fields_id \
          WHERE f.model = 'res.partner' AND f.name = 'property_payment_term_id' \
          AND p.res_id IS NOT NULL AND p.company_id IS NOT NULL AND p.value_reference IS NOT NULL",
@@ -114,9 +73,7 @@ fn every_rule_family_on_real_rows() {
     // Odoo 19 field, the target company, the value as JSON with many2one ids remapped; defaults
     // the target already has (its own chart's, for the matched main company) are kept.
     let default_of = |model: &str, field: &str, company: Option<i32>| {
-        rows(
-            &pair.target,
-            &format!(
+        pair.target.rows(&format!(
                 "SELECT d.json_value FROM ir_default d JOIN ir_model_fields f ON f.id = d.field_id \
                  WHERE f.model = '{model}' AND f.name = '{field}' AND d.user_id IS NULL AND d.condition IS NULL \
                  AND d.company_id {}",
@@ -128,9 +85,7 @@ fn every_rule_family_on_real_rows() {
         .collect::<Vec<_>>()
     };
     let pristine_defaults = Database::copy_of(common::Dump::Target, "rules_families_defaults");
-    let source_defaults = rows(
-        &pair.source,
-        "SELECT f.model, f.name, p.company_id::text, split_part(p.value_reference, ',', 1), split_part(p.value_reference, ',', 2) \
+    let source_defaults = pair.source.rows("SELECT f.model, f.name, p.company_id::text, split_part(p.value_reference, ',', 1), split_part(p.value_reference, ',', 2) \
          FROM ir_property p JOIN ir_model_fields f ON f.id = p.fields_id \
          WHERE p.res_id IS NULL AND p.type = 'many2one' AND p.company_id IN (2, 3) \
          AND f.name IN ('property_account_receivable_id', 'property_account_payable_id', 'property_stock_inventory', \
@@ -140,7 +95,7 @@ fn every_rule_family_on_real_rows() {
     for d in &source_defaults {
         let (model, field) = (d[0].as_deref().unwrap(), d[1].as_deref().unwrap());
         let company = companies[&id(&d[2])].0;
-        let value = mapping(&pair.target, d[3].as_deref().unwrap())[&id(&d[4])].0;
+        let value = pair.target.id_map_how(d[3].as_deref().unwrap())[&id(&d[4])].0;
         assert_eq!(
             default_of(model, field, Some(company)),
             [value.to_string()],
@@ -224,9 +179,7 @@ fn every_rule_family_on_real_rows() {
 
     // Chart of accounts: l10n_fr.<company>_<name> is account.<company>_<name> in 19; codes are
     // per company; accounts belong to their company; deprecated became inactive.
-    let matched = rows(
-        &pair.source,
-        "SELECT id::text FROM account_account a WHERE EXISTS (SELECT 1 FROM ir_model_data d \
+    let matched = pair.source.rows("SELECT id::text FROM account_account a WHERE EXISTS (SELECT 1 FROM ir_model_data d \
          WHERE d.model = 'account.account' AND d.res_id = a.id AND d.module = 'l10n_fr' AND d.name = '1_pcg_1011')",
     );
     let source_1011 = id(&matched[0][0]);
@@ -253,10 +206,9 @@ fn every_rule_family_on_real_rows() {
         pair.source.count("SELECT 1 FROM ir_model_data WHERE module = 'l10n_fr' AND name LIKE '3\\_pcg\\_%' AND model = 'account.account'"),
         "external ids of the created chart"
     );
-    let deprecated = id(&rows(
-        &pair.source,
-        "SELECT id::text FROM account_account WHERE deprecated",
-    )[0][0]);
+    let deprecated = id(&pair
+        .source
+        .rows("SELECT id::text FROM account_account WHERE deprecated")[0][0]);
     assert_eq!(
         pair.target
             .scalar(&format!(
@@ -268,7 +220,7 @@ fn every_rule_family_on_real_rows() {
     );
 
     // Taxes: the lines of taxes Odoo 19 already has are matched, not added beside them.
-    let taxes = mapping(&pair.target, "account.tax");
+    let taxes = pair.target.id_map_how("account.tax");
     let (matched_tax, _) = taxes
         .values()
         .find(|(_, how)| how == "xmlid")
@@ -286,10 +238,8 @@ fn every_rule_family_on_real_rows() {
     // Tax groups are per company in 19: the lowest company keeps the shared 16 group, every other
     // company using it gets its copy, named account.<company>_<name>, with the accounts of its own
     // chart, and its taxes and journal items point at that copy.
-    let groups = mapping(&pair.target, "account.tax.group");
-    let source_taxes = rows(
-        &pair.source,
-        "SELECT t.id::text, t.company_id::text, t.tax_group_id::text, d.name FROM account_tax t \
+    let groups = pair.target.id_map_how("account.tax.group");
+    let source_taxes = pair.source.rows("SELECT t.id::text, t.company_id::text, t.tax_group_id::text, d.name FROM account_tax t \
          JOIN ir_model_data d ON d.model = 'account.tax.group' AND d.res_id = t.tax_group_id AND d.module = 'l10n_fr'",
     );
     assert_eq!(
@@ -299,16 +249,13 @@ fn every_rule_family_on_real_rows() {
     );
     for tax in &source_taxes {
         let company = companies[&id(&tax[1])].0;
-        let group = rows(
-            &pair.target,
-            &format!(
-                "SELECT g.id::text, g.company_id::text, d.module || '.' || d.name FROM account_tax t \
+        let group = pair.target.rows(&format!(
+            "SELECT g.id::text, g.company_id::text, d.module || '.' || d.name FROM account_tax t \
                  JOIN account_tax_group g ON g.id = t.tax_group_id \
                  LEFT JOIN ir_model_data d ON d.model = 'account.tax.group' AND d.res_id = g.id \
                  WHERE t.id = {}",
-                taxes[&id(&tax[0])].0
-            ),
-        );
+            taxes[&id(&tax[0])].0
+        ));
         assert_eq!(
             group[0][1..],
             [
@@ -334,17 +281,13 @@ fn every_rule_family_on_real_rows() {
             "tax_receivable_account_id",
         ),
     ] {
-        let account = id(&rows(
-            &pair.source,
-            &format!(
+        let account = id(&pair.source.rows(&format!(
                 "SELECT split_part(p.value_reference, ',', 2) FROM ir_property p JOIN ir_model_fields f ON f.id = p.fields_id \
                  WHERE f.model = 'account.tax.group' AND f.name = '{field}' AND p.company_id = 3 AND p.res_id IS NULL"
             ),
         )[0][0]);
         assert_eq!(
-            rows(
-                &pair.target,
-                &format!(
+            pair.target.rows(&format!(
                     "SELECT DISTINCT {column}::text FROM account_tax_group g WHERE g.company_id = {third} \
                      AND EXISTS (SELECT 1 FROM account_tax t WHERE t.tax_group_id = g.id)"
                 )
@@ -368,10 +311,8 @@ fn every_rule_family_on_real_rows() {
 
     // Repartition lines: 16 invoice_tax_id / refund_tax_id are 19 tax_id + document_type, with
     // the type, factor and account (of the tax's company) of the line.
-    let lines = mapping(&pair.target, "account.tax.repartition.line");
-    let source_lines = rows(
-        &pair.source,
-        "SELECT l.id::text, COALESCE(l.invoice_tax_id, l.refund_tax_id)::text, \
+    let lines = pair.target.id_map_how("account.tax.repartition.line");
+    let source_lines = pair.source.rows("SELECT l.id::text, COALESCE(l.invoice_tax_id, l.refund_tax_id)::text, \
          CASE WHEN l.invoice_tax_id IS NOT NULL THEN 'invoice' ELSE 'refund' END, l.repartition_type, \
          l.factor_percent::numeric::text, l.account_id::text FROM account_tax_repartition_line l \
          JOIN account_tax t ON t.id = COALESCE(l.invoice_tax_id, l.refund_tax_id) WHERE t.company_id = 3",
@@ -384,9 +325,7 @@ fn every_rule_family_on_real_rows() {
             .as_ref()
             .map(|a| accounts[&a.parse::<i32>().unwrap()].0.to_string());
         assert_eq!(
-            rows(
-                &pair.target,
-                &format!(
+            pair.target.rows(&format!(
                     "SELECT tax_id::text, document_type, repartition_type, factor_percent::text, account_id::text, \
                      (account_id IS NULL OR (SELECT code_store ? '{third}' FROM account_account WHERE id = account_id))::text \
                      FROM account_tax_repartition_line WHERE id = {target_line}"
@@ -406,10 +345,8 @@ fn every_rule_family_on_real_rows() {
     }
 
     // Fiscal position tax mappings (records in 16) are pairs of two many2many tables in 19.
-    let positions = mapping(&pair.target, "account.fiscal.position");
-    let mappings = rows(
-        &pair.source,
-        "SELECT position_id::text, tax_src_id::text, tax_dest_id::text FROM account_fiscal_position_tax WHERE tax_dest_id IS NOT NULL",
+    let positions = pair.target.id_map_how("account.fiscal.position");
+    let mappings = pair.source.rows("SELECT position_id::text, tax_src_id::text, tax_dest_id::text FROM account_fiscal_position_tax WHERE tax_dest_id IS NOT NULL",
     );
     assert!(!mappings.is_empty());
     for m in &mappings {
@@ -457,28 +394,25 @@ fn every_rule_family_on_real_rows() {
         ("sale_order", "sale.order", "sale"),
         ("purchase_order", "purchase.order", "purchase"),
     ] {
-        let done = id(&rows(
-            &pair.source,
-            &format!("SELECT id::text FROM {table} WHERE state = 'done'"),
-        )[0][0]);
-        let target_id = mapping(&pair.target, model)[&done].0;
+        let done = id(&pair.source.rows(&format!(
+            "SELECT id::text FROM {table} WHERE state = 'done'"
+        ))[0][0]);
+        let target_id = pair.target.id_map_how(model)[&done].0;
         assert_eq!(
-            rows(
-                &pair.target,
-                &format!("SELECT state, locked::text FROM {table} WHERE id = {target_id}")
-            )[0],
+            pair.target.rows(&format!(
+                "SELECT state, locked::text FROM {table} WHERE id = {target_id}"
+            ))[0],
             vec![Some(confirmed.to_string()), Some("true".to_string())],
             "{table}"
         );
     }
 
     // Users and groups: memberships follow the users through the kept relation table.
-    let users = mapping(&pair.target, "res.users");
-    let groups = mapping(&pair.target, "res.groups");
-    let memberships = rows(
-        &pair.source,
-        "SELECT uid::text, gid::text FROM res_groups_users_rel",
-    );
+    let users = pair.target.id_map_how("res.users");
+    let groups = pair.target.id_map_how("res.groups");
+    let memberships = pair
+        .source
+        .rows("SELECT uid::text, gid::text FROM res_groups_users_rel");
     let mut checked = 0;
     for membership in &memberships {
         let (Some(user), Some(group)) = (
@@ -499,11 +433,10 @@ fn every_rule_family_on_real_rows() {
     assert!(checked > 20, "memberships checked: {checked}");
 
     // Partners: a mobile number without phone became the phone.
-    let partner = id(&rows(
-        &pair.source,
-        "SELECT id::text FROM res_partner WHERE mobile = '+33 6 12 34 56 78'",
-    )[0][0]);
-    let partners = mapping(&pair.target, "res.partner");
+    let partner = id(&pair
+        .source
+        .rows("SELECT id::text FROM res_partner WHERE mobile = '+33 6 12 34 56 78'")[0][0]);
+    let partners = pair.target.id_map_how("res.partner");
     assert_eq!(
         pair.target
             .scalar(&format!(
@@ -522,10 +455,8 @@ fn every_rule_family_on_real_rows() {
         .into_iter()
         .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
         .collect();
-    let trackings = mapping(&pair.target, "mail.tracking.value");
-    let source_trackings = rows(
-        &pair.source,
-        "SELECT v.id::text, f.model, f.name, v.field_desc, v.field_type, \
+    let trackings = pair.target.id_map_how("mail.tracking.value");
+    let source_trackings = pair.source.rows("SELECT v.id::text, f.model, f.name, v.field_desc, v.field_type, \
          CASE WHEN v.field_type = 'monetary' THEN v.old_value_monetary ELSE v.old_value_float END::text, \
          CASE WHEN v.field_type = 'monetary' THEN v.new_value_monetary ELSE v.new_value_float END::text \
          FROM mail_tracking_value v JOIN ir_model_fields f ON f.id = v.field",
@@ -542,9 +473,7 @@ fn every_rule_family_on_real_rows() {
         gone += usize::from(!kept);
         let target = trackings[&id(&t[0])].0;
         assert_eq!(
-            rows(
-                &pair.target,
-                &format!(
+            pair.target.rows(&format!(
                     "SELECT f.model, f.name, v.field_info ->> 'desc', v.field_info ->> 'name', v.field_info ->> 'type', \
                      v.old_value_float::text, v.new_value_float::text \
                      FROM mail_tracking_value v LEFT JOIN ir_model_fields f ON f.id = v.field_id WHERE v.id = {target}"
@@ -570,7 +499,7 @@ fn every_rule_family_on_real_rows() {
     assert_eq!(
         pair.target.scalar(&format!(
             "SELECT old_value_float || '→' || new_value_float FROM mail_tracking_value WHERE id = {}",
-            trackings[&id(&rows(&pair.source, "SELECT min(id)::text FROM mail_tracking_value")[0][0])].0
+            trackings[&id(&pair.source.rows("SELECT min(id)::text FROM mail_tracking_value")[0][0])].0
         )).as_deref(),
         Some("12.5→20"),
         "a monetary change"
@@ -579,45 +508,36 @@ fn every_rule_family_on_real_rows() {
     // Payments: icons are payment methods; those 19 defines are matched through their renamed
     // external ids, the others created inactive with a code; the providers keep their icons.
     let target_xmlid = |name: &str| -> i32 {
-        id(&rows(
-            &pair.target,
-            &format!(
-                "SELECT res_id::text FROM ir_model_data WHERE module = 'payment' AND name = '{name}'"
-            ),
-        )[0][0])
+        id(&pair.target.rows(&format!(
+            "SELECT res_id::text FROM ir_model_data WHERE module = 'payment' AND name = '{name}'"
+        ))[0][0])
     };
-    let icons = mapping(&pair.target, "payment.icon");
-    let visa = id(&rows(
-        &pair.source,
-        "SELECT res_id::text FROM ir_model_data WHERE name = 'payment_icon_cc_visa'",
-    )[0][0]);
+    let icons = pair.target.id_map_how("payment.icon");
+    let visa = id(&pair
+        .source
+        .rows("SELECT res_id::text FROM ir_model_data WHERE name = 'payment_icon_cc_visa'")[0][0]);
     assert_eq!(
         icons[&visa],
         (target_xmlid("payment_method_visa"), "xmlid".to_string())
     );
-    let apple = id(&rows(
-        &pair.source,
-        "SELECT res_id::text FROM ir_model_data WHERE name = 'payment_icon_apple_pay'",
-    )[0][0]);
+    let apple = id(&pair
+        .source
+        .rows("SELECT res_id::text FROM ir_model_data WHERE name = 'payment_icon_apple_pay'")[0]
+        [0]);
     assert_eq!(icons[&apple].1, "created");
     assert_eq!(
-        rows(
-            &pair.target,
-            &format!(
-                "SELECT code, name ->> 'en_US', active::text FROM payment_method WHERE id = {}",
-                icons[&apple].0
-            )
-        )[0],
+        pair.target.rows(&format!(
+            "SELECT code, name ->> 'en_US', active::text FROM payment_method WHERE id = {}",
+            icons[&apple].0
+        ))[0],
         vec![
             Some("apple_pay".to_string()),
             Some("Apple Pay".to_string()),
             Some("false".to_string())
         ]
     );
-    let providers = mapping(&pair.target, "payment.provider");
-    for link in rows(
-        &pair.source,
-        "SELECT payment_icon_id::text, payment_provider_id::text FROM payment_icon_payment_provider_rel",
+    let providers = pair.target.id_map_how("payment.provider");
+    for link in pair.source.rows("SELECT payment_icon_id::text, payment_provider_id::text FROM payment_icon_payment_provider_rel",
     ) {
         let (method, provider) = (icons[&id(&link[0])].0, providers[&id(&link[1])].0);
         assert_eq!(
@@ -629,13 +549,12 @@ fn every_rule_family_on_real_rows() {
         );
     }
     // Transactions and tokens name the method of their provider's code, else 'unknown'.
-    let transactions = mapping(&pair.target, "payment.transaction");
-    let tokens = mapping(&pair.target, "payment.token");
+    let transactions = pair.target.id_map_how("payment.transaction");
+    let tokens = pair.target.id_map_how("payment.token");
     let method_of = |table: &str, target_id: i32| {
-        id(&rows(
-            &pair.target,
-            &format!("SELECT payment_method_id::text FROM {table} WHERE id = {target_id}"),
-        )[0][0])
+        id(&pair.target.rows(&format!(
+            "SELECT payment_method_id::text FROM {table} WHERE id = {target_id}"
+        ))[0][0])
     };
     assert_eq!(
         method_of("payment_transaction", transactions[&902].0),
@@ -681,10 +600,8 @@ fn every_rule_family_on_real_rows() {
         ),
         0
     );
-    let lines = mapping(&pair.target, "account.tax.repartition.line");
-    let twins = rows(
-        &pair.source,
-        "SELECT min(r.id)::text, max(r.id)::text FROM account_tax_repartition_line r \
+    let lines = pair.target.id_map_how("account.tax.repartition.line");
+    let twins = pair.source.rows("SELECT min(r.id)::text, max(r.id)::text FROM account_tax_repartition_line r \
          JOIN ir_model_data d ON d.model = 'account.tax' AND d.res_id = r.invoice_tax_id AND d.name LIKE '1\\_tva\\_%encaissement\\_ttc' \
          WHERE r.repartition_type = 'tax' AND r.factor_percent = 100 GROUP BY r.invoice_tax_id HAVING count(*) = 2",
     );
@@ -697,18 +614,15 @@ fn every_rule_family_on_real_rows() {
     }
 
     // The view locations Odoo 19 deleted are not created; each is listed as left out.
-    let locations = mapping(&pair.target, "stock.location");
+    let locations = pair.target.id_map_how("stock.location");
     for name in [
         "stock_location_locations",
         "stock_location_locations_partner",
         "stock_location_locations_virtual",
     ] {
-        let source_id = id(&rows(
-            &pair.source,
-            &format!(
-                "SELECT res_id::text FROM ir_model_data WHERE module = 'stock' AND name = '{name}'"
-            ),
-        )[0][0]);
+        let source_id = id(&pair.source.rows(&format!(
+            "SELECT res_id::text FROM ir_model_data WHERE module = 'stock' AND name = '{name}'"
+        ))[0][0]);
         assert!(!locations.contains_key(&source_id), "{name} was migrated");
         assert_eq!(
             pair.target.count(&format!(
@@ -739,17 +653,14 @@ fn every_rule_family_on_real_rows() {
 
     // Payments no longer inherit their journal entry: name, date, journal, company and memo are
     // the entry's; a posted payment matched with the bank is paid; the entry points back at it.
-    let payments = mapping(&pair.target, "account.payment");
-    let journals = mapping(&pair.target, "account.journal");
-    let moves_of_account = mapping(&pair.target, "account.move");
-    let entry = rows(
-        &pair.source,
-        "SELECT name, date::text, journal_id::text FROM account_move WHERE id = 8",
-    );
+    let payments = pair.target.id_map_how("account.payment");
+    let journals = pair.target.id_map_how("account.journal");
+    let moves_of_account = pair.target.id_map_how("account.move");
+    let entry = pair
+        .source
+        .rows("SELECT name, date::text, journal_id::text FROM account_move WHERE id = 8");
     assert_eq!(
-        rows(
-            &pair.target,
-            &format!(
+        pair.target.rows(&format!(
                 "SELECT name, date::text, journal_id::text, memo, state, move_id::text FROM account_payment WHERE id = {}",
                 payments[&901].0
             )
@@ -773,12 +684,10 @@ fn every_rule_family_on_real_rows() {
 
     // Units of measure: no categories in 19; a unit is a multiple of its category's reference
     // unit (relative_factor, relative_uom_id).
-    let units = mapping(&pair.target, "uom.uom");
+    let units = pair.target.id_map_how("uom.uom");
     assert_eq!(units[&901].1, "created");
     assert_eq!(
-        rows(
-            &pair.target,
-            &format!(
+        pair.target.rows(&format!(
                 "SELECT trim_scale(relative_factor::numeric)::text, relative_uom_id::text FROM uom_uom WHERE id = {}",
                 units[&901].0
             )
@@ -787,7 +696,7 @@ fn every_rule_family_on_real_rows() {
     );
 
     // CRM: the mobile number is merged into the phone; a stage's team is one of its teams.
-    let leads = mapping(&pair.target, "crm.lead");
+    let leads = pair.target.id_map_how("crm.lead");
     let phone_of = |lead: i32| {
         pair.target.scalar(&format!(
             "SELECT phone FROM crm_lead WHERE id = {}",
@@ -799,9 +708,9 @@ fn every_rule_family_on_real_rows() {
         Some("+33 1 25 54 45 69 // +33 6 00 00 00 01")
     );
     assert_eq!(phone_of(2).as_deref(), Some("+33 6 00 00 00 02"));
-    let stages = mapping(&pair.target, "crm.stage");
-    let teams = mapping(&pair.target, "crm.team");
-    let stage = id(&rows(&pair.source, "SELECT min(id)::text FROM crm_stage")[0][0]);
+    let stages = pair.target.id_map_how("crm.stage");
+    let teams = pair.target.id_map_how("crm.team");
+    let stage = id(&pair.source.rows("SELECT min(id)::text FROM crm_stage")[0][0]);
     assert_eq!(
         pair.target.count(&format!(
             "SELECT 1 FROM crm_stage_crm_team_rel WHERE crm_stage_id = {} AND crm_team_id = {}",
@@ -811,7 +720,7 @@ fn every_rule_family_on_real_rows() {
     );
 
     // Stock valuation: the layers are gone; a move's value is the sum of its 16 layers.
-    let moves = mapping(&pair.target, "stock.move");
+    let moves = pair.target.id_map_how("stock.move");
     assert_eq!(
         pair.target
             .scalar(&format!(
@@ -823,20 +732,18 @@ fn every_rule_family_on_real_rows() {
     );
 
     // Mail: messages of mail.channel belong to discuss.channel records.
-    let channels = mapping(&pair.target, "mail.channel");
-    let messages = mapping(&pair.target, "mail.message");
-    let channel_messages = rows(
-        &pair.source,
-        "SELECT id::text, res_id::text FROM mail_message WHERE model = 'mail.channel'",
-    );
+    let channels = pair.target.id_map_how("mail.channel");
+    let messages = pair.target.id_map_how("mail.message");
+    let channel_messages = pair
+        .source
+        .rows("SELECT id::text, res_id::text FROM mail_message WHERE model = 'mail.channel'");
     assert!(!channel_messages.is_empty());
     for message in &channel_messages {
         let target = messages[&id(&message[0])].0;
         assert_eq!(
-            rows(
-                &pair.target,
-                &format!("SELECT model, res_id::text FROM mail_message WHERE id = {target}")
-            )[0],
+            pair.target.rows(&format!(
+                "SELECT model, res_id::text FROM mail_message WHERE id = {target}"
+            ))[0],
             vec![
                 Some("discuss.channel".to_string()),
                 Some(channels[&id(&message[1])].0.to_string())
@@ -856,12 +763,11 @@ fn chart_external_ids_follow_their_company_to_its_new_id() {
          SELECT setval('res_company_id_seq', 2)",
     );
     pair.run(&["run"]).assert_code(0);
-    let companies = mapping(&pair.target, "res.company");
+    let companies = pair.target.id_map_how("res.company");
     let third = companies[&3].0;
     assert_eq!(third, 4);
-    let accounts = mapping(&pair.target, "account.account");
-    let source_account = id(&rows(
-        &pair.source,
+    let accounts = pair.target.id_map_how("account.account");
+    let source_account = id(&pair.source.rows(
         "SELECT res_id::text FROM ir_model_data WHERE module = 'l10n_fr' AND name = '3_pcg_1011'",
     )[0][0]);
     assert_eq!(
@@ -900,30 +806,25 @@ fn base_mail_columns_without_a_19_column() {
     pair.run(&["run"]).assert_code(0);
 
     // ir_filters.user_id (many2one) is one pair of ir_filters_res_users_rel (many2many user_ids).
-    let filter = mapping(&pair.target, "ir.filters")[&901].0;
-    let demo = mapping(&pair.target, "res.users")[&6].0;
+    let filter = pair.target.id_map_how("ir.filters")[&901].0;
+    let demo = pair.target.id_map_how("res.users")[&6].0;
     assert_eq!(
-        rows(
-            &pair.target,
-            &format!(
-                "SELECT res_users_id::text FROM ir_filters_res_users_rel WHERE ir_filters_id = {filter}"
-            )
-        ),
+        pair.target.rows(&format!(
+            "SELECT res_users_id::text FROM ir_filters_res_users_rel WHERE ir_filters_id = {filter}"
+        )),
         vec![vec![Some(demo.to_string())]]
     );
 
     // mail_template.report_template is a pair of the report many2many for a template of the
     // company's own; a module's template keeps what Odoo 19 gives it (none for invoices).
-    let templates = mapping(&pair.target, "mail.template");
+    let templates = pair.target.id_map_how("mail.template");
     let (template, how) = &templates[&901];
     assert_eq!(how, "created");
     let report = pair
         .target
         .scalar("SELECT res_id::text FROM ir_model_data WHERE module = 'sale' AND name = 'action_report_saleorder'");
     assert_eq!(
-        rows(
-            &pair.target,
-            &format!(
+        pair.target.rows(&format!(
                 "SELECT ir_actions_report_id::text FROM mail_template_ir_actions_report_rel WHERE mail_template_id = {template}"
             )
         ),
@@ -939,11 +840,9 @@ fn base_mail_columns_without_a_19_column() {
     );
 
     // Partner warnings: 19 shows any message; only those 16 showed are kept.
-    let partners = mapping(&pair.target, "res.partner");
+    let partners = pair.target.id_map_how("res.partner");
     let warnings = |source: i32| {
-        rows(
-            &pair.target,
-            &format!(
+        pair.target.rows(&format!(
                 "SELECT sale_warn_msg, picking_warn_msg, purchase_warn_msg FROM res_partner WHERE id = {}",
                 partners[&source].0
             ),
@@ -958,13 +857,11 @@ fn base_mail_columns_without_a_19_column() {
     );
 
     // mail_link_preview.message_id is a mail.message.link.preview row.
-    let message = id(&rows(&pair.source, "SELECT max(id)::text FROM mail_message")[0][0]);
-    let message = mapping(&pair.target, "mail.message")[&message].0;
-    let preview = mapping(&pair.target, "mail.link.preview")[&901].0;
+    let message = id(&pair.source.rows("SELECT max(id)::text FROM mail_message")[0][0]);
+    let message = pair.target.id_map_how("mail.message")[&message].0;
+    let preview = pair.target.id_map_how("mail.link.preview")[&901].0;
     assert_eq!(
-        rows(
-            &pair.target,
-            &format!(
+        pair.target.rows(&format!(
                 "SELECT message_id::text FROM mail_message_link_preview WHERE link_preview_id = {preview}"
             )
         ),
@@ -1019,17 +916,14 @@ fn accounting_and_payment_columns_without_a_19_column() {
     pair.run(&["run"]).assert_code(0);
 
     // The early discount of a 16 term line is the term's in 19, with the company's computation.
-    let terms = mapping(&pair.target, "account.payment.term");
+    let terms = pair.target.id_map_how("account.payment.term");
     let (term, how) = &terms[&6];
     assert_eq!(how, "created");
     assert_eq!(
-        rows(
-            &pair.target,
-            &format!(
-                "SELECT early_discount::text, discount_percentage::text, discount_days::text, \
+        pair.target.rows(&format!(
+            "SELECT early_discount::text, discount_percentage::text, discount_days::text, \
                  early_pay_discount_computation FROM account_payment_term WHERE id = {term}"
-            )
-        ),
+        )),
         vec![vec![
             Some("true".to_string()),
             Some("3".to_string()),
@@ -1048,8 +942,8 @@ fn accounting_and_payment_columns_without_a_19_column() {
 
     // Method lines of bank and cash journals carry the company's outstanding accounts: inbound
     // the debit one, outbound the credit one; a line's own account is kept.
-    let accounts = mapping(&pair.target, "account.account");
-    let lines = mapping(&pair.target, "account.payment.method.line");
+    let accounts = pair.target.id_map_how("account.account");
+    let lines = pair.target.id_map_how("account.payment.method.line");
     let account_of = |line: i32| {
         pair.target.scalar(&format!(
             "SELECT payment_account_id::text FROM account_payment_method_line WHERE id = {}",
@@ -1079,7 +973,7 @@ fn accounting_and_payment_columns_without_a_19_column() {
     );
 
     // IAP accounts get the 19 service of their 16 service name; an unknown one the fallback.
-    let iap = mapping(&pair.target, "iap.account");
+    let iap = pair.target.id_map_how("iap.account");
     for (source, service) in [(901, "sms"), (902, "snailmail"), (903, "reveal")] {
         assert_eq!(
             pair.target.scalar(&format!(
@@ -1093,10 +987,8 @@ fn accounting_and_payment_columns_without_a_19_column() {
 
     // Accounts the 16 chart loader made without external id meet the 19 chart's account of the
     // same code in the same company: no code twice in a company, one unaffected-earnings account.
-    let accounts = mapping(&pair.target, "account.account");
-    let without_xmlid = rows(
-        &pair.source,
-        "SELECT a.id::text, a.code FROM account_account a WHERE a.company_id = 1 \
+    let accounts = pair.target.id_map_how("account.account");
+    let without_xmlid = pair.source.rows("SELECT a.id::text, a.code FROM account_account a WHERE a.company_id = 1 \
          AND NOT EXISTS (SELECT 1 FROM ir_model_data d WHERE d.model = 'account.account' AND d.res_id = a.id) ORDER BY a.code",
     );
     let matched: Vec<&str> = without_xmlid
@@ -1158,16 +1050,14 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
          UPDATE product_template SET sale_line_warn_msg = 'Old note', purchase_line_warn_msg = 'Old note' WHERE id = 2",
     );
     pair.run(&["run"]).assert_code(0);
-    let moves = mapping(&pair.target, "stock.move");
+    let moves = pair.target.id_map_how("stock.move");
     let move_row = |source: i32| {
-        rows(
-            &pair.target,
-            &format!(
+        pair.target
+            .rows(&format!(
                 "SELECT inventory_name, description_picking_manual FROM stock_move WHERE id = {}",
                 moves[&source].0
-            ),
-        )
-        .remove(0)
+            ))
+            .remove(0)
     };
 
     // An inventory adjustment keeps its name; other moves have none. A description of the move's
@@ -1196,26 +1086,21 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
     );
 
     // The two many2one of 16 moves are pairs of the 19 many2many tables, with target ids.
-    let purchase_lines = mapping(&pair.target, "purchase.order.line");
-    let first_line = id(&rows(
-        &pair.source,
-        "SELECT min(id)::text FROM purchase_order_line",
-    )[0][0]);
+    let purchase_lines = pair.target.id_map_how("purchase.order.line");
+    let first_line = id(&pair
+        .source
+        .rows("SELECT min(id)::text FROM purchase_order_line")[0][0]);
     assert_eq!(
-        rows(
-            &pair.target,
-            "SELECT move_id::text, created_purchase_line_id::text FROM stock_move_created_purchase_line_rel"
+        pair.target.rows("SELECT move_id::text, created_purchase_line_id::text FROM stock_move_created_purchase_line_rel"
         ),
         vec![vec![
             Some(moves[&21].0.to_string()),
             Some(purchase_lines[&first_line].0.to_string())
         ]]
     );
-    let analytic_lines = mapping(&pair.target, "account.analytic.line");
+    let analytic_lines = pair.target.id_map_how("account.analytic.line");
     assert_eq!(
-        rows(
-            &pair.target,
-            "SELECT stock_move_id::text, account_analytic_line_id::text FROM account_analytic_line_stock_move_rel"
+        pair.target.rows("SELECT stock_move_id::text, account_analytic_line_id::text FROM account_analytic_line_stock_move_rel"
         ),
         vec![vec![
             Some(moves[&22].0.to_string()),
@@ -1225,19 +1110,16 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
 
     // A package level is a package history with the package's name, where its move line took
     // the package from, its transfer, and its move line.
-    let levels = mapping(&pair.target, "stock.package_level");
+    let levels = pair.target.id_map_how("stock.package_level");
     let history = levels[&901].0;
-    let packages = mapping(&pair.target, "stock.quant.package");
-    let locations = mapping(&pair.target, "stock.location");
-    let pickings = mapping(&pair.target, "stock.picking");
-    let source_location = id(&rows(
-        &pair.source,
-        "SELECT location_id::text FROM stock_move_line WHERE id = 19",
-    )[0][0]);
+    let packages = pair.target.id_map_how("stock.quant.package");
+    let locations = pair.target.id_map_how("stock.location");
+    let pickings = pair.target.id_map_how("stock.picking");
+    let source_location = id(&pair
+        .source
+        .rows("SELECT location_id::text FROM stock_move_line WHERE id = 19")[0][0]);
     assert_eq!(
-        rows(
-            &pair.target,
-            &format!(
+        pair.target.rows(&format!(
                 "SELECT package_name, package_id::text, location_id::text FROM stock_package_history WHERE id = {history}"
             )
         ),
@@ -1253,7 +1135,7 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
         )),
         Some(pickings[&1].0.to_string())
     );
-    let move_lines = mapping(&pair.target, "stock.move.line");
+    let move_lines = pair.target.id_map_how("stock.move.line");
     assert_eq!(
         pair.target.scalar(&format!(
             "SELECT package_history_id FROM stock_move_line WHERE id = {}",
@@ -1263,15 +1145,13 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
     );
 
     // A product's line warning message stays where 16 showed it, not where the level said none.
-    let templates = mapping(&pair.target, "product.template");
+    let templates = pair.target.id_map_how("product.template");
     for (source, expected) in [
         (1, [Some("Ask for the colour"), Some("Vendor on hold")]),
         (2, [None, None]),
     ] {
         assert_eq!(
-            rows(
-                &pair.target,
-                &format!(
+            pair.target.rows(&format!(
                     "SELECT sale_line_warn_msg, purchase_line_warn_msg FROM product_template WHERE id = {}",
                     templates[&source].0
                 )
@@ -1282,7 +1162,7 @@ fn stock_sale_columns_without_a_19_column_reach_their_new_place() {
     }
 
     // A multiple of 12 units is the Dozens unit of 19; a multiple of 1 is left unrounded.
-    let orderpoints = mapping(&pair.target, "stock.warehouse.orderpoint");
+    let orderpoints = pair.target.id_map_how("stock.warehouse.orderpoint");
     let dozen = pair.target.scalar(
         "SELECT res_id FROM ir_model_data WHERE module = 'uom' AND name = 'product_uom_dozen'",
     );
@@ -1310,9 +1190,9 @@ fn analytic_distributions_follow_their_analytic_accounts() {
          UPDATE account_move_line SET analytic_distribution = '{\"4\": 100, \"99999\": 5}' WHERE id = 1",
     );
     pair.run(&["run"]).assert_code(0);
-    let analytic = mapping(&pair.target, "account.analytic.account");
+    let analytic = pair.target.id_map_how("account.analytic.account");
     let target = |table: &str, model: &str| {
-        let line = mapping(&pair.target, model)[&1].0;
+        let line = pair.target.id_map_how(model)[&1].0;
         let text = pair
             .target
             .scalar(&format!(

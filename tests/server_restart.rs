@@ -1,6 +1,7 @@
 //! The PostgreSQL server restarts in the middle of a run; the run retries or the next run resumes,
-//! and the target ends equal to the target of an uninterrupted run. It restarts the shared test
-//! server, so it is ignored by default and run alone by `.ci/run`
+//! and the target ends equal to the target of an uninterrupted run. It restarts the cluster that
+//! serves the test server's port (`ODOO_MIGRATE_TEST_PG` / `PGPORT`, found with `pg_lsclusters`),
+//! so it is ignored by default and run alone by `.ci/run` as root
 //! (`cargo test --test server_restart -- --ignored`).
 
 mod common;
@@ -8,36 +9,6 @@ mod common;
 use common::DatabasePair;
 
 const CHUNK: &str = "400";
-
-fn restart_server() {
-    let clusters = std::process::Command::new("pg_lsclusters")
-        .arg("-h")
-        .output()
-        .expect("pg_lsclusters: this test needs a Debian-managed cluster");
-    let listing = String::from_utf8_lossy(&clusters.stdout);
-    let mut fields = listing.split_whitespace();
-    let (version, name) = (
-        fields.next().expect("a cluster version"),
-        fields.next().expect("a cluster name"),
-    );
-    let restarted = std::process::Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", version, name, "restart"])
-        .status()
-        .expect("pg_ctlcluster restart");
-    assert!(restarted.success(), "the server restarted");
-    for _ in 0..60 {
-        let ready = std::process::Command::new("pg_isready")
-            .args(["-q", "-h", "127.0.0.1"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if ready {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
-    panic!("the server did not come back");
-}
 
 fn state(pair: &DatabasePair) -> (std::collections::BTreeMap<String, String>, Option<String>) {
     let mappings = pair.target.scalar(
@@ -49,6 +20,7 @@ fn state(pair: &DatabasePair) -> (std::collections::BTreeMap<String, String>, Op
 #[test]
 #[ignore = "restarts the PostgreSQL server; run alone: cargo test --test server_restart -- --ignored"]
 fn a_server_restart_mid_run_is_survived() {
+    let cluster = common::cluster::test_cluster();
     let reference = DatabasePair::new("restart_reference");
     reference
         .run(&["run", "--chunk-size", CHUNK])
@@ -56,8 +28,9 @@ fn a_server_restart_mid_run_is_survived() {
     let expected = state(&reference);
 
     let pair = DatabasePair::new("restart_mid_run");
-    let code =
-        common::run_and_act_while_paused(&pair, CHUNK, "after_chunk_rows:30", |_| restart_server());
+    let code = common::run_and_act_while_paused(&pair, CHUNK, "after_chunk_rows:30", |_| {
+        cluster.restart()
+    });
     if code != 0 {
         assert_eq!(code, 1, "a lost server is a failure, not a crash");
         pair.run(&["run", "--chunk-size", CHUNK]).assert_code(0);

@@ -39,8 +39,8 @@ fn failed_checks(failed: &[Value]) -> Vec<String> {
 fn every_check_passes_then_each_damage_fails_its_own_check() {
     let pair = DatabasePair::new("verify_damage");
     pair.run(&["run"]).assert_code(0);
-    let reports = std::env::temp_dir().join(format!("om-verify-{}", std::process::id()));
-    let all = pair.run(&["verify", "--report-dir", reports.to_str().unwrap()]);
+    let reports = common::Scratch::path_for("om-verify", "");
+    let all = pair.run(&["verify", "--report-dir", reports.arg()]);
     all.assert_code(0);
     for check in [
         "trial-balance",
@@ -60,7 +60,7 @@ fn every_check_passes_then_each_damage_fails_its_own_check() {
         );
     }
     assert!(
-        std::fs::read_dir(&reports).unwrap().count() >= 1,
+        std::fs::read_dir(reports.path()).unwrap().count() >= 1,
         "CSV written"
     );
 
@@ -192,10 +192,5 @@ fn every_check_passes_then_each_damage_fails_its_own_check() {
     assert_eq!(code_exit, 0, "{failed:?}");
     let unknown = pair.run(&["verify", "--check", "no-such-check"]);
     unknown.assert_code(2);
-    assert!(
-        unknown.stderr.contains("trial-balance"),
-        "{}",
-        unknown.stderr
-    );
-    let _ = std::fs::remove_dir_all(reports);
+    unknown.assert_stderr_contains("trial-balance");
 }

@@ -138,13 +138,45 @@ pub fn apply(cli: &mut Cli, matches: &ArgMatches) -> Result<()> {
     let Some(path) = cli.config.clone() else {
         return Ok(());
     };
-    let text = std::fs::read_to_string(&path).map_err(|error| {
+    let file = read(&path)?;
+    let mut filestores = fill_databases(cli, &file, &path)?;
+    if cli.rules.is_empty() {
+        cli.rules = file.rules.clone();
+    }
+    if cli.log_file.is_none() {
+        cli.log_file = file.log_file.clone();
+    }
+    if from_matches_default(Some(matches), "log_format")
+        && let Some(format) = &file.log_format
+    {
+        cli.log_format = match format.as_str() {
+            "json" => LogFormat::Json,
+            "text" => LogFormat::Text,
+            other => {
+                return Err(refuse(
+                    Status::Usage,
+                    format!(
+                        "configuration {}: log_format is text or json, not `{other}`",
+                        path.display()
+                    ),
+                ));
+            }
+        };
+    }
+    let sub = matches.subcommand().map(|(_, m)| m);
+    fill_command(&mut cli.command, sub, &file, &mut filestores);
+    Ok(())
+}
+
+/// The configuration file, parsed; an error names its line.
+fn read(path: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
         refuse(
             Status::Usage,
             format!("cannot read the configuration {}: {error}", path.display()),
         )
     })?;
-    let file: ConfigFile = toml::from_str(&text).map_err(|error| {
+    toml::from_str(&text).map_err(|error| {
         let line = error
             .span()
             .map(|span| {
@@ -163,7 +195,16 @@ pub fn apply(cli: &mut Cli, matches: &ArgMatches) -> Result<()> {
                 error.message().trim()
             ),
         )
-    })?;
+    })
+}
+
+/// Source and target not given on the command line, from the file (a URL or an Odoo
+/// configuration); returns the filestores an Odoo configuration names (source, target).
+fn fill_databases(
+    cli: &mut Cli,
+    file: &ConfigFile,
+    path: &Path,
+) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
     let mut filestores = (None, None);
     for (side, slot, filestore) in [
         (Side::Source, &mut cli.source, &mut filestores.0),
@@ -199,31 +240,18 @@ pub fn apply(cli: &mut Cli, matches: &ArgMatches) -> Result<()> {
             },
         };
     }
-    if cli.rules.is_empty() {
-        cli.rules = file.rules.clone();
-    }
-    if cli.log_file.is_none() {
-        cli.log_file = file.log_file.clone();
-    }
-    if from_matches_default(Some(matches), "log_format")
-        && let Some(format) = &file.log_format
-    {
-        cli.log_format = match format.as_str() {
-            "json" => LogFormat::Json,
-            "text" => LogFormat::Text,
-            other => {
-                return Err(refuse(
-                    Status::Usage,
-                    format!(
-                        "configuration {}: log_format is text or json, not `{other}`",
-                        path.display()
-                    ),
-                ));
-            }
-        };
-    }
-    let sub = matches.subcommand().map(|(_, m)| m);
-    match &mut cli.command {
+    Ok(filestores)
+}
+
+/// The subcommand's options left at their defaults, from the file's `[run]` section and
+/// `report_dir`.
+fn fill_command(
+    command: &mut Command,
+    sub: Option<&ArgMatches>,
+    file: &ConfigFile,
+    filestores: &mut (Option<PathBuf>, Option<PathBuf>),
+) {
+    match command {
         Command::Run(args) => {
             if from_matches_default(sub, "jobs")
                 && let Some(jobs) = file.run.jobs
@@ -259,7 +287,6 @@ pub fn apply(cli: &mut Cli, matches: &ArgMatches) -> Result<()> {
         }
         _ => {}
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,5 +4,7 @@
 pub mod analyze;
 pub mod config;
 pub mod rehearse;
+pub mod rollback;
 pub mod run;
 pub mod status;
+pub mod verify;

@@ -57,10 +57,16 @@ pub async fn status_command(cli: &Cli) -> Result<Status> {
             format!("the target {endpoint} has no odoo_migrate schema: no run was made there yet"),
         ));
     }
-    let Some(status) = read(&client).await? else {
+    let Some(mut status) = read(&client).await? else {
         report::emit("No migration run was made on this target yet.\n")?;
         return Ok(Status::Success);
     };
+    if status.status == "running" && !side_schema::run_lock_held(&client).await? {
+        status.status = "interrupted".to_string();
+        status.message = Some(
+            "no process works on this run any more (it was killed or lost its connection); every committed chunk is kept: resume with `odoo-migrate run`".to_string(),
+        );
+    }
     let rendered = match cli.format {
         Format::Json => serde_json::to_string_pretty(&status)? + "\n",
         Format::Csv => {

@@ -3,6 +3,7 @@
 //! value). After the copy, when every mapping is final, the source's defaults are read in one
 //! query and written in one set-based statement; the rows written are mapped as created
 //! `ir.property` records of a table of the run, so that `rollback` removes them like any other.
+//! It writes `ir_default` and the run's own records only.
 
 use std::collections::BTreeMap;
 
@@ -60,27 +61,7 @@ pub async fn carry_over(
     rules: &Rules,
     run_id: i64,
 ) -> Result<u64> {
-    let target_has = |table: &str, column: &str| {
-        session
-            .target_catalog
-            .tables
-            .get(table)
-            .is_some_and(|t| t.has_column(column))
-    };
-    if !session.source_catalog.tables.contains_key(KEY)
-        || !target_has("ir_default", "json_value")
-        || !target_has("ir_model_fields", "company_dependent")
-    {
-        return Ok(0);
-    }
-    let done: i64 = control
-        .query_one(
-            "SELECT count(*) FROM odoo_migrate.model_state WHERE run_id = $1 AND source_table = $2 AND status = 'done'",
-            &[&run_id, &KEY],
-        )
-        .await?
-        .get(0);
-    if done > 0 {
+    if !applies(session) || already_done(control, run_id).await? {
         return Ok(0);
     }
     let source = session.source.get().await?;
@@ -93,56 +74,106 @@ pub async fn carry_over(
         .context(
             "cannot read the company defaults (ir_property rows without a record) of the source",
         )?;
-    let mut ids: Vec<i32> = Vec::new();
-    let mut models: Vec<String> = Vec::new();
-    let mut names: Vec<String> = Vec::new();
-    let mut companies: Vec<Option<i32>> = Vec::new();
-    let mut value_models: Vec<Option<String>> = Vec::new();
-    let mut value_ids: Vec<Option<i32>> = Vec::new();
-    let mut values: Vec<Option<String>> = Vec::new();
-    let mut excluded: Vec<Option<String>> = Vec::new();
-    // The source row's own date, so that the same source always gives the same rows.
-    let mut written_at: Vec<Option<String>> = Vec::new();
-    for row in &rows {
-        let model: String = row.get(1);
-        let field: String = row.get(2);
-        let fate = fate(rules, &model, &field);
-        let text: Option<String> = row.get(7);
-        let json: Option<String> = match text {
-            Some(text) => {
-                let text = fate
-                    .value_map
-                    .and_then(|map| map.get(&text).cloned())
-                    .unwrap_or(text);
-                Some(serde_json::to_string(&text)?)
-            }
-            None => row.get(8),
-        };
-        ids.push(row.get(0));
-        models.push(fate.model.to_string());
-        names.push(fate.name.to_string());
-        companies.push(row.get(3));
-        value_models.push(row.get(5));
-        value_ids.push(row.get(6));
-        values.push(json);
-        excluded.push(fate.excluded);
-        written_at.push(row.get("written_at"));
+    let defaults = Defaults::read(&rows, rules)?;
+    let (read, written, left_out) = write(control, run_id, &defaults).await?;
+    tracing::info!(read, written, left_out, "company defaults carried over");
+    Ok(written as u64)
+}
+
+/// Whether the step has anything to do: the source keeps `ir_property` rows and the target keeps
+/// company-dependent fields with `ir_default.json_value`.
+fn applies(session: &Session) -> bool {
+    let target_has = |table: &str, column: &str| {
+        session
+            .target_catalog
+            .tables
+            .get(table)
+            .is_some_and(|t| t.has_column(column))
+    };
+    session.source_catalog.tables.contains_key(KEY)
+        && target_has("ir_default", "json_value")
+        && target_has("ir_model_fields", "company_dependent")
+}
+
+/// Whether this run carried the defaults over already.
+async fn already_done(control: &Client, run_id: i64) -> Result<bool> {
+    let done: i64 = control
+        .query_one(
+            "SELECT count(*) FROM odoo_migrate.model_state WHERE run_id = $1 AND source_table = $2 AND status = 'done'",
+            &[&run_id, &KEY],
+        )
+        .await?
+        .get(0);
+    Ok(done > 0)
+}
+
+/// The source's defaults as the target statement's array parameters, one entry per default, with
+/// each field renamed and each value mapped by the rules.
+#[derive(Default)]
+struct Defaults {
+    ids: Vec<i32>,
+    models: Vec<String>,
+    names: Vec<String>,
+    companies: Vec<Option<i32>>,
+    value_models: Vec<Option<String>>,
+    value_ids: Vec<Option<i32>>,
+    values: Vec<Option<String>>,
+    excluded: Vec<Option<String>>,
+    /// The source row's own date, so that the same source always gives the same rows.
+    written_at: Vec<Option<String>>,
+}
+
+impl Defaults {
+    /// From the rows of `company_defaults.source.sql`.
+    fn read(rows: &[tokio_postgres::Row], rules: &Rules) -> Result<Defaults> {
+        let mut defaults = Defaults::default();
+        for row in rows {
+            let model: String = row.get(1);
+            let field: String = row.get(2);
+            let fate = fate(rules, &model, &field);
+            let text: Option<String> = row.get(7);
+            let json: Option<String> = match text {
+                Some(text) => {
+                    let text = fate
+                        .value_map
+                        .and_then(|map| map.get(&text).cloned())
+                        .unwrap_or(text);
+                    Some(serde_json::to_string(&text)?)
+                }
+                None => row.get(8),
+            };
+            defaults.ids.push(row.get(0));
+            defaults.models.push(fate.model.to_string());
+            defaults.names.push(fate.name.to_string());
+            defaults.companies.push(row.get(3));
+            defaults.value_models.push(row.get(5));
+            defaults.value_ids.push(row.get(6));
+            defaults.values.push(json);
+            defaults.excluded.push(fate.excluded);
+            defaults.written_at.push(row.get("written_at"));
+        }
+        Ok(defaults)
     }
+}
+
+/// Writes the defaults into `ir_default` and records the step as done, in one transaction.
+/// Returns the defaults read, written, and left out by the rules.
+async fn write(control: &mut Client, run_id: i64, defaults: &Defaults) -> Result<(i64, i64, i64)> {
     let transaction = control.transaction().await?;
     let counts = transaction
         .query_one(
             include_str!("../../sql/run/company_defaults.target.sql"),
             &[
                 &run_id,
-                &ids,
-                &models,
-                &names,
-                &companies,
-                &value_models,
-                &value_ids,
-                &values,
-                &excluded,
-                &written_at,
+                &defaults.ids,
+                &defaults.models,
+                &defaults.names,
+                &defaults.companies,
+                &defaults.value_models,
+                &defaults.value_ids,
+                &defaults.values,
+                &defaults.excluded,
+                &defaults.written_at,
             ],
         )
         .await
@@ -162,8 +193,7 @@ pub async fn carry_over(
         .commit()
         .await
         .context("cannot commit the company defaults")?;
-    tracing::info!(read, written, left_out, "company defaults carried over");
-    Ok(written as u64)
+    Ok((read, written, left_out))
 }
 
 #[cfg(test)]

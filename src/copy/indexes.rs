@@ -6,7 +6,8 @@
 //! keep rows unique and serve the matching by natural key) or an index behind a constraint. Each
 //! definition is committed in `odoo_migrate.deferred_indexes` together with its drop, and deleted
 //! once the index exists again, so that an interrupted run, its resumption and a rollback all
-//! find what is missing.
+//! find what is missing. This module changes secondary indexes and their records only, never a
+//! row or a constraint.
 
 use std::collections::BTreeMap;
 
@@ -79,19 +80,7 @@ pub async fn set_aside(control: &mut Client, tables: &[String], run_id: i64) -> 
     for indexes in found.chunk_by(|a, b| a.table == b.table) {
         let transaction = control.transaction().await?;
         for index in indexes {
-            transaction
-                .execute(
-                    "INSERT INTO odoo_migrate.deferred_indexes (run_id, table_name, index_name, definition) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&run_id, &index.table, &index.name, &index.definition],
-                )
-                .await?;
-            transaction
-                .batch_execute(&format!("DROP INDEX public.{}", quote_ident(&index.name)))
-                .await
-                .with_context(|| {
-                    format!("cannot set aside index {} of {}", index.name, index.table)
-                })?;
+            record_and_drop(&transaction, index, run_id).await?;
         }
         transaction
             .commit()
@@ -107,6 +96,21 @@ pub async fn set_aside(control: &mut Client, tables: &[String], run_id: i64) -> 
         );
     }
     Ok(found.len())
+}
+
+/// Records one index's definition in the side schema and drops it, in the caller's transaction.
+async fn record_and_drop(client: &impl GenericClient, index: &Deferred, run_id: i64) -> Result<()> {
+    client
+        .execute(
+            "INSERT INTO odoo_migrate.deferred_indexes (run_id, table_name, index_name, definition) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&run_id, &index.table, &index.name, &index.definition],
+        )
+        .await?;
+    client
+        .batch_execute(&format!("DROP INDEX public.{}", quote_ident(&index.name)))
+        .await
+        .with_context(|| format!("cannot set aside index {} of {}", index.name, index.table))
 }
 
 /// The indexes of `run_id` still set aside.

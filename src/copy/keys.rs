@@ -10,7 +10,8 @@
 //!   schema, one transaction per table) and restored with `VALIDATE` at the end.
 //!
 //! A key that does not hold at the end is left set aside, recorded, and reported with its orphans,
-//! whichever way was used; `rollback` and the next `run` restore it.
+//! whichever way was used; `rollback` and the next `run` restore it. This module changes foreign
+//! keys and their records in the side schema, never a row.
 
 use std::collections::BTreeSet;
 
@@ -131,6 +132,8 @@ pub async fn set_aside(control: &mut Client, tables: &[String], run_id: i64) -> 
     Ok(())
 }
 
+/// Records one key's definition in the side schema and drops it, in the caller's transaction (or
+/// on its own when `client` is a connection).
 async fn record_and_drop(client: &impl GenericClient, key: &ForeignKey, run_id: i64) -> Result<()> {
     client
         .execute(

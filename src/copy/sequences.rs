@@ -2,7 +2,8 @@
 //! PostgreSQL sequence named after the record id (`ir_sequence_NNN`, and `ir_sequence_NNN_MMM` for
 //! date ranges) when their implementation is `standard`, and in `number_next` when it is `no_gap`.
 //! Ids change during the migration, so these sequences are created or advanced in the target so
-//! that the next sale order or transfer never reuses a number of the source.
+//! that the next sale order or transfer never reuses a number of the source. It writes only the
+//! mapped numbering records (after keeping their before-images) and their PostgreSQL sequences.
 
 use anyhow::{Context, Result};
 use tokio_postgres::{Client, GenericClient};
@@ -42,9 +43,37 @@ async fn next_number(client: &impl GenericClient, pg_sequence: &str, fallback: i
     })
 }
 
+/// One numbering of the source (an `ir.sequence` or `ir.sequence.date_range` record) and the
+/// target record it was mapped to.
+struct Numbering {
+    /// The query reading the source record's `number_next` by id.
+    source_query: &'static str,
+    source_id: i32,
+    /// The PostgreSQL sequences behind the record on each side (`ir_sequence_NNN[_MMM]`).
+    source_pg_sequence: String,
+    target_pg_sequence: String,
+    /// The target's table and record.
+    table: &'static str,
+    target_id: i32,
+    implementation: String,
+    increment: i32,
+}
+
 /// Makes the target's numbering sequences continue where the source's stopped, for every mapped
 /// `ir.sequence` and `ir.sequence.date_range` record. Returns how many were set.
 pub async fn carry_over(source: &Client, target: &Client, run_id: i64) -> Result<usize> {
+    let mut count = 0;
+    for numbering in sequences(target).await? {
+        count += usize::from(carry_one(source, target, run_id, &numbering).await?);
+    }
+    for numbering in date_ranges(target).await? {
+        count += usize::from(carry_one(source, target, run_id, &numbering).await?);
+    }
+    Ok(count)
+}
+
+/// The mapped `ir.sequence` records, by source id.
+async fn sequences(target: &Client) -> Result<Vec<Numbering>> {
     let mapped = target
         .query(
             "SELECT m.source_id, m.target_id, t.implementation, coalesce(t.number_increment, 1) \
@@ -54,40 +83,27 @@ pub async fn carry_over(source: &Client, target: &Client, run_id: i64) -> Result
         )
         .await
         .context("cannot read the mapped ir_sequence records")?;
-    let mut count = 0;
-    for row in &mapped {
-        let source_id: i32 = row.get(0);
-        let target_id: i32 = row.get(1);
-        let implementation: String = row.get(2);
-        let increment: i32 = row.get(3);
-        let Some(source_row) = source
-            .query_opt(
-                "SELECT coalesce(number_next, 1) FROM ir_sequence WHERE id = $1",
-                &[&source_id],
-            )
-            .await?
-        else {
-            continue;
-        };
-        let source_next = next_number(
-            source,
-            &format!("ir_sequence_{source_id:03}"),
-            i64::from(source_row.get::<_, i32>(0)),
-        )
-        .await?;
-        advance(
-            target,
-            run_id,
-            &format!("ir_sequence_{target_id:03}"),
-            &implementation,
-            "ir_sequence",
-            target_id,
-            source_next,
-            increment,
-        )
-        .await?;
-        count += 1;
-    }
+    Ok(mapped
+        .iter()
+        .map(|row| {
+            let source_id: i32 = row.get(0);
+            let target_id: i32 = row.get(1);
+            Numbering {
+                source_query: "SELECT coalesce(number_next, 1) FROM ir_sequence WHERE id = $1",
+                source_id,
+                source_pg_sequence: format!("ir_sequence_{source_id:03}"),
+                target_pg_sequence: format!("ir_sequence_{target_id:03}"),
+                table: "ir_sequence",
+                target_id,
+                implementation: row.get(2),
+                increment: row.get(3),
+            }
+        })
+        .collect())
+}
+
+/// The mapped `ir.sequence.date_range` records whose sequence is mapped too.
+async fn date_ranges(target: &Client) -> Result<Vec<Numbering>> {
     let ranges = target
         .query(
             "SELECT m.source_id, m.target_id, r.sequence_id, s.implementation, coalesce(s.number_increment, 1), \
@@ -98,58 +114,66 @@ pub async fn carry_over(source: &Client, target: &Client, run_id: i64) -> Result
         )
         .await
         .context("cannot read the mapped ir_sequence_date_range records")?;
-    for row in &ranges {
-        let source_id: i32 = row.get(0);
-        let target_id: i32 = row.get(1);
-        let target_sequence: i32 = row.get(2);
-        let implementation: String = row.get(3);
-        let increment: i32 = row.get(4);
-        let Some(source_sequence) = row.get::<_, Option<i32>>(5) else {
-            continue;
-        };
-        let Some(source_row) = source
-            .query_opt(
-                "SELECT coalesce(number_next, 1) FROM ir_sequence_date_range WHERE id = $1",
-                &[&source_id],
-            )
-            .await?
-        else {
-            continue;
-        };
-        let source_next = next_number(
-            source,
-            &format!("ir_sequence_{source_sequence:03}_{source_id:03}"),
-            i64::from(source_row.get::<_, i32>(0)),
-        )
-        .await?;
-        advance(
-            target,
-            run_id,
-            &format!("ir_sequence_{target_sequence:03}_{target_id:03}"),
-            &implementation,
-            "ir_sequence_date_range",
-            target_id,
-            source_next,
-            increment,
-        )
-        .await?;
-        count += 1;
-    }
-    Ok(count)
+    Ok(ranges
+        .iter()
+        .filter_map(|row| {
+            let source_id: i32 = row.get(0);
+            let target_id: i32 = row.get(1);
+            let target_sequence: i32 = row.get(2);
+            let source_sequence: i32 = row.get::<_, Option<i32>>(5)?;
+            Some(Numbering {
+                source_query: "SELECT coalesce(number_next, 1) FROM ir_sequence_date_range WHERE id = $1",
+                source_id,
+                source_pg_sequence: format!("ir_sequence_{source_sequence:03}_{source_id:03}"),
+                target_pg_sequence: format!("ir_sequence_{target_sequence:03}_{target_id:03}"),
+                table: "ir_sequence_date_range",
+                target_id,
+                implementation: row.get(3),
+                increment: row.get(4),
+            })
+        })
+        .collect())
+}
+
+/// Carries one numbering over: reads where the source's stands and advances the target's to it.
+/// `false` when the source record is gone.
+async fn carry_one(
+    source: &Client,
+    target: &Client,
+    run_id: i64,
+    numbering: &Numbering,
+) -> Result<bool> {
+    let Some(source_row) = source
+        .query_opt(numbering.source_query, &[&numbering.source_id])
+        .await?
+    else {
+        return Ok(false);
+    };
+    let source_next = next_number(
+        source,
+        &numbering.source_pg_sequence,
+        i64::from(source_row.get::<_, i32>(0)),
+    )
+    .await?;
+    advance(target, run_id, numbering, source_next).await?;
+    Ok(true)
 }
 
 /// Moves one numbering forward to at least `source_next`, never backwards.
-#[allow(clippy::too_many_arguments)]
 async fn advance(
     target: &Client,
     run_id: i64,
-    pg_sequence: &str,
-    implementation: &str,
-    table: &str,
-    record_id: i32,
+    numbering: &Numbering,
     source_next: i64,
-    increment: i32,
 ) -> Result<()> {
+    let Numbering {
+        target_pg_sequence: pg_sequence,
+        implementation,
+        table,
+        target_id: record_id,
+        increment,
+        ..
+    } = numbering;
     let next_column = i32::try_from(source_next).unwrap_or(i32::MAX);
     target
         .execute(

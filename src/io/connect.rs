@@ -43,7 +43,14 @@ impl Endpoint {
     /// Parts the URL leaves out come from the usual PG* environment variables, then from defaults
     /// (127.0.0.1, 5432, the login of the current user).
     pub fn parse(side: Side, text: &str) -> Result<Endpoint> {
-        let mut config = Config::from_str(text).map_err(|error| {
+        let environment_port = std::env::var("PGPORT")
+            .ok()
+            .filter(|port| port.parse::<u16>().is_ok());
+        let text = match &environment_port {
+            Some(port) => with_default_port(text, port),
+            None => text.to_string(),
+        };
+        let mut config = Config::from_str(&text).map_err(|error| {
             refuse(
                 Status::Usage,
                 format!(
@@ -213,6 +220,46 @@ impl fmt::Debug for Endpoint {
     }
 }
 
+/// The URL with `port` after each of its hosts that names none: libpq's rule that `PGPORT` fills
+/// what the URL leaves out, where tokio-postgres would put 5432. Key=value strings and URLs
+/// without a host or with a `port` parameter are left as they are (the environment fills them
+/// later, or they name their port).
+fn with_default_port(text: &str, port: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    if !matches!(scheme, "postgres" | "postgresql") {
+        return text.to_string();
+    }
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let (userinfo, hosts) = match authority.rfind('@') {
+        Some(at) => authority.split_at(at + 1),
+        None => ("", authority),
+    };
+    let query = tail.split_once('?').map_or("", |(_, query)| query);
+    if hosts.is_empty() || query.split('&').any(|pair| pair.starts_with("port=")) {
+        return text.to_string();
+    }
+    let hosts: Vec<String> = hosts
+        .split(',')
+        .map(|chunk| {
+            let has_port = match chunk.strip_prefix('[') {
+                Some(bracketed) => bracketed
+                    .split_once(']')
+                    .is_some_and(|(_, after)| after.starts_with(':')),
+                None => chunk.contains(':'),
+            };
+            if has_port {
+                chunk.to_string()
+            } else {
+                format!("{chunk}:{port}")
+            }
+        })
+        .collect();
+    format!("{scheme}://{userinfo}{}{tail}", hosts.join(","))
+}
+
 fn apply_environment_defaults(config: &mut Config) {
     if config.get_hosts().is_empty() {
         let host = std::env::var("PGHOST").unwrap_or_else(|_| "127.0.0.1".to_string());
@@ -329,6 +376,29 @@ mod tests {
             shown.contains("postgres://odoo@db.example:6543/prod"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn pgport_fills_the_port_a_url_leaves_out() {
+        let cases = [
+            ("postgres://u@db/x", "postgres://u@db:5433/x"),
+            (
+                "postgresql://u:p@db?sslmode=off",
+                "postgresql://u:p@db:5433?sslmode=off",
+            ),
+            ("postgres://u@db:6000/x", "postgres://u@db:6000/x"),
+            ("postgres://u@a,b:6000/x", "postgres://u@a:5433,b:6000/x"),
+            ("postgres://u@[::1]/x", "postgres://u@[::1]:5433/x"),
+            ("postgres://u@[::1]:6000/x", "postgres://u@[::1]:6000/x"),
+            ("postgres:///x", "postgres:///x"),
+            ("postgres://u@db/x?port=7000", "postgres://u@db/x?port=7000"),
+            ("host=db dbname=x", "host=db dbname=x"),
+        ];
+        for (given, expected) in cases {
+            assert_eq!(with_default_port(given, "5433"), expected, "{given}");
+        }
+        let endpoint = Config::from_str(&with_default_port("postgres://u@db/x", "5433")).unwrap();
+        assert_eq!(endpoint.get_ports(), &[5433]);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::plan::ids::{self, Mappings};
 use crate::plan::tables::TablePlan;
 use crate::rules::pairing::TableKind;
 use crate::side_schema;
+use crate::side_schema::problems::{Problem, record_problem};
 
 /// What the copy of every table gave.
 pub(super) struct Copied {
@@ -132,13 +133,17 @@ async fn record_failure(
             &[&run_id, &plan.key, &message],
         )
         .await?;
-    control
-        .execute(
-            "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message) \
-             VALUES ($1, 'error', 'table_failed', $2, $3, $4)",
-            &[&run_id, &plan.model, &plan.target_table, &message],
-        )
-        .await?;
+    let problem = Problem {
+        severity: "error",
+        kind: "table_failed",
+        model: Some(&plan.model),
+        table: Some(&plan.target_table),
+        column: None,
+        source_id: None,
+        message: &message,
+        detail: None,
+    };
+    record_problem(control, run_id, &problem).await?;
     Ok(format!(
         "{} → {}: {message}",
         plan.source_table, plan.target_table
@@ -451,21 +456,19 @@ async fn record_checkpoint(
     run_id: i64,
 ) -> Result<()> {
     for problem in &outcome.problems {
-        transaction
-            .execute(
-                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, column_name, message, detail) \
-                 VALUES ($1, 'warning', $2, $3, $4, $5, $6, $7)",
-                &[
-                    &run_id,
-                    &problem.kind,
-                    &plan.model,
-                    &plan.target_table,
-                    &problem.column,
-                    &problem_message(plan, problem),
-                    &serde_json::json!({ "count": problem.count, "referenced_model": problem.model, "sample_source_ids": problem.samples }),
-                ],
-            )
-            .await?;
+        let message = problem_message(plan, problem);
+        let detail = serde_json::json!({ "count": problem.count, "referenced_model": problem.model, "sample_source_ids": problem.samples });
+        let recorded = Problem {
+            severity: "warning",
+            kind: problem.kind,
+            model: Some(&plan.model),
+            table: Some(&plan.target_table),
+            column: Some(&problem.column),
+            source_id: None,
+            message: &message,
+            detail: Some(&detail),
+        };
+        record_problem(transaction, run_id, &recorded).await?;
     }
     transaction
         .execute(

@@ -17,6 +17,7 @@ use crate::io::exit::Status;
 use crate::io::fault;
 use crate::rules::Rules;
 use crate::side_schema;
+use crate::side_schema::problems::{Problem, record_problem};
 
 /// Every finishing step, in order; the run is `finished` at the end.
 pub(super) async fn finish(
@@ -98,21 +99,22 @@ pub(super) async fn bring_files(control: &Client, options: &RunOptions, run_id: 
         "attachment files brought over"
     );
     if !transfer.missing.is_empty() {
-        control
-            .execute(
-                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message, detail) \
-                 VALUES ($1, 'warning', 'missing_file', 'ir.attachment', 'ir_attachment', $2, $3)",
-                &[
-                    &run_id,
-                    &format!(
-                        "{} attachment file(s) are missing from the source filestore {}",
-                        transfer.missing.len(),
-                        from.display()
-                    ),
-                    &serde_json::json!({ "files": transfer.missing }),
-                ],
-            )
-            .await?;
+        let message = format!(
+            "{} attachment file(s) are missing from the source filestore {}",
+            transfer.missing.len(),
+            from.display()
+        );
+        let problem = Problem {
+            severity: "warning",
+            kind: "missing_file",
+            model: Some("ir.attachment"),
+            table: Some("ir_attachment"),
+            column: None,
+            source_id: None,
+            message: &message,
+            detail: Some(&serde_json::json!({ "files": transfer.missing })),
+        };
+        record_problem(control, run_id, &problem).await?;
     }
     Ok(())
 }

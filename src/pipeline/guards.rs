@@ -14,6 +14,7 @@ use crate::plan::analysis;
 use crate::plan::tables::TablePlan;
 use crate::rules::Rules;
 use crate::side_schema;
+use crate::side_schema::problems::{Problem, record_problem};
 
 /// Where a run starts from.
 pub(super) enum Start {
@@ -48,10 +49,13 @@ pub(super) async fn start_or_resume(
             ))
         }
         Some(row) if row.get::<_, String>(1) == "finished" => {
-            Ok(Start::AlreadyFinished(row.get(0)))
+            let id: i64 = row.get(0);
+            refuse_other_snapshot(session, control, id, true).await?;
+            Ok(Start::AlreadyFinished(id))
         }
         Some(row) if row.get::<_, String>(1) != "rolled_back" => {
             let id: i64 = row.get(0);
+            refuse_other_snapshot(session, control, id, false).await?;
             control
                 .execute(
                     "UPDATE odoo_migrate.runs SET status = 'running', finished_at = NULL, message = NULL WHERE id = $1",
@@ -106,6 +110,25 @@ pub(super) fn refuse_blocking_differences(session: &Session, rules: &Rules) -> R
     ))
 }
 
+/// A target without a migration of its own yet must be fresh, checked before the side schema or
+/// anything else is written into it: a refused run leaves the target as it was.
+pub(super) async fn refuse_filled_target_before_writing(session: &Session) -> Result<()> {
+    let client = session.target.get().await?;
+    let migrated = side_schema::installed_version(&**client).await? > 0
+        && client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back')",
+                &[],
+            )
+            .await
+            .context("cannot read odoo_migrate.runs")?
+            .get::<_, bool>(0);
+    if migrated {
+        return Ok(());
+    }
+    refuse_non_fresh_target(session)
+}
+
 /// Business tables that a freshly created Odoo 19 database has empty.
 const BUSINESS_TABLES: &[&str] = &[
     "account_move",
@@ -120,7 +143,7 @@ const BUSINESS_TABLES: &[&str] = &[
 
 /// A new run goes only into a target that holds no business data of its own: the tool fills a
 /// freshly created Odoo 19 database, it does not merge two companies' books.
-fn refuse_non_fresh_target(session: &Session) -> Result<()> {
+pub(super) fn refuse_non_fresh_target(session: &Session) -> Result<()> {
     let filled: Vec<String> = BUSINESS_TABLES
         .iter()
         .filter_map(|table| {
@@ -193,6 +216,73 @@ pub(super) async fn check_source_unchanged(
     control: &Client,
     run_id: i64,
 ) -> Result<()> {
+    let changed = changed_since_plan(session, control, run_id).await?;
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "the source changed during the migration ({}); migrate from a copy that nothing writes to: roll this run back and start again",
+        changed.join("; ")
+    );
+    let problem = Problem {
+        severity: "error",
+        kind: "source_changed",
+        model: None,
+        table: None,
+        column: None,
+        source_id: None,
+        message: &message,
+        detail: None,
+    };
+    record_problem(control, run_id, &problem).await?;
+    side_schema::finish_run(control, run_id, "failed", Some(&message)).await?;
+    Err(refuse(Status::WrongDatabase, message))
+}
+
+/// The same database in another state than the one run `run_id` planned from — a newer dump of
+/// it, or a copy someone wrote to — is refused before anything is written: a finished run would
+/// otherwise say "nothing to do" over rows it never saw, and a resumed one would mix two
+/// snapshots.
+async fn refuse_other_snapshot(
+    session: &Session,
+    control: &Client,
+    run_id: i64,
+    finished: bool,
+) -> Result<()> {
+    let changed = changed_since_plan(session, control, run_id).await?;
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
+    let what = if finished {
+        "migrated"
+    } else {
+        "started migrating"
+    };
+    Err(refuse(
+        Status::WrongDatabase,
+        format!(
+            "the source {} is another snapshot of the database that run {run_id} {what} into this target: {} table(s) differ ({}{}); \
+             migrate it into a fresh Odoo 19 database, or roll run {run_id} back (`odoo-migrate rollback`) and run again with --restart",
+            session.source_catalog.database,
+            changed.len(),
+            shown.join("; "),
+            if changed.len() > shown.len() {
+                "; …"
+            } else {
+                ""
+            }
+        ),
+    ))
+}
+
+/// The source's model tables whose row count, largest id or last write differ from what they
+/// were when run `run_id` made its plan, each said in a line.
+async fn changed_since_plan(
+    session: &Session,
+    control: &Client,
+    run_id: i64,
+) -> Result<Vec<String>> {
     let source = session.source.get().await?;
     let recorded = control
         .query(
@@ -229,21 +319,7 @@ pub(super) async fn check_source_unchanged(
             ));
         }
     }
-    if changed.is_empty() {
-        return Ok(());
-    }
-    let message = format!(
-        "the source changed during the migration ({}); migrate from a copy that nothing writes to: roll this run back and start again",
-        changed.join("; ")
-    );
-    control
-        .execute(
-            "INSERT INTO odoo_migrate.problems (run_id, severity, kind, message) VALUES ($1, 'error', 'source_changed', $2)",
-            &[&run_id, &message],
-        )
-        .await?;
-    side_schema::finish_run(control, run_id, "failed", Some(&message)).await?;
-    Err(refuse(Status::WrongDatabase, message))
+    Ok(changed)
 }
 
 /// Before resuming, checks that the tables recorded as done still hold their rows: every mapping

@@ -14,6 +14,7 @@ use crate::plan::ids;
 use crate::plan::tables::TablePlan;
 use crate::rules::pairing::{TableKind, TablePair};
 use crate::rules::{Policy, Rules};
+use crate::side_schema::problems::{Problem, record_problem};
 
 /// Makes the run's plan unless an earlier attempt of the run committed it.
 pub(super) async fn make_once(
@@ -188,19 +189,21 @@ async fn record_tables_not_migrated(
         } else {
             "the target has no table for it".to_string()
         };
-        transaction
-            .execute(
-                "INSERT INTO odoo_migrate.problems (run_id, severity, kind, model, table_name, message, detail) \
-                 VALUES ($1, 'info', 'table_not_migrated', $2, $3, $4, $5)",
-                &[
-                    &run_id,
-                    &pair.source_model,
-                    &pair.source_table,
-                    &format!("{} row(s) of {} are not migrated: {why}", pair.rows, pair.source_table),
-                    &serde_json::json!({ "rows": pair.rows, "policy": pair.policy }),
-                ],
-            )
-            .await?;
+        let message = format!(
+            "{} row(s) of {} are not migrated: {why}",
+            pair.rows, pair.source_table
+        );
+        let problem = Problem {
+            severity: "info",
+            kind: "table_not_migrated",
+            model: pair.source_model.as_deref(),
+            table: Some(&pair.source_table),
+            column: None,
+            source_id: None,
+            message: &message,
+            detail: Some(&serde_json::json!({ "rows": pair.rows, "policy": pair.policy })),
+        };
+        record_problem(transaction, run_id, &problem).await?;
     }
     Ok(())
 }

@@ -86,6 +86,7 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     tracing::info!("both catalogs read");
     guards::refuse_blocking_differences(&session, &rules)?;
     tracing::info!("analysis found nothing blocking");
+    guards::refuse_filled_target_before_writing(&session).await?;
     let mut control = lock_target(&session).await?;
     let run_id = match guards::start_or_resume(&control, &session, options, jobs).await? {
         guards::Start::Run(run_id) => run_id,

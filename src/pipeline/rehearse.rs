@@ -119,75 +119,126 @@ async fn rehearse_in_transaction(
         let Some(filter) = sample_filter(plan, samples) else {
             continue;
         };
-        let sampled = match plan.kind {
-            TableKind::Model => samples.get(&plan.model).map_or(0, BTreeSet::len),
-            TableKind::Relation => 0,
+        let sampled = Sampled {
+            plan,
+            filter,
+            records: match plan.kind {
+                TableKind::Model => samples.get(&plan.model).map_or(0, BTreeSet::len),
+                TableKind::Relation => 0,
+            },
         };
-        let mut sampled_plan = plan.clone();
-        sampled_plan.filter = Some(match &plan.filter {
-            Some(own) => format!("{own} AND {filter}"),
-            None => filter,
-        });
-        let savepoint = transaction.savepoint("rehearse_table").await?;
-        let outcome = rows::copy_rows(
-            &sampled_plan,
-            source,
-            &savepoint,
-            &mappings,
-            &renamed,
-            None,
-            None,
-            run_id,
-        )
-        .await;
-        let mut result = TableRehearsal {
-            source_table: plan.source_table.clone(),
-            target_table: plan.target_table.clone(),
-            model: plan.model.clone(),
-            sampled,
-            written: 0,
-            failed: false,
-            problems: Vec::new(),
-        };
-        match outcome {
-            Ok(outcome) => {
-                result.written = outcome.created + outcome.updated;
-                let mut post_error = None;
-                for sql in &plan.post_sql {
-                    if let Err(error) = savepoint.batch_execute(sql).await {
-                        post_error = Some(format!("post-copy SQL fails: {}", db_message(&error)));
-                        break;
-                    }
-                }
-                for problem in &outcome.problems {
-                    result.problems.push(format!(
-                        "{} row(s): {} in column {} ({}; e.g. source id {:?})",
-                        problem.count,
-                        problem.kind.replace('_', " "),
-                        problem.column,
-                        problem.model,
-                        problem.samples
-                    ));
-                }
-                match post_error {
-                    Some(error) => {
-                        result.failed = true;
-                        result.problems.push(error);
-                        savepoint.rollback().await?;
-                    }
-                    None => savepoint.commit().await?,
+        results.push(
+            rehearse_table(
+                &mut transaction,
+                source,
+                &mappings,
+                &renamed,
+                &sampled,
+                run_id,
+            )
+            .await?,
+        );
+    }
+    find_broken_keys(&transaction, &keys, &mut results).await?;
+    transaction
+        .rollback()
+        .await
+        .context("cannot roll the rehearsal back")?;
+    Ok(results)
+}
+
+/// One table's sample, as the rehearsal copies it.
+struct Sampled<'a> {
+    plan: &'a TablePlan,
+    /// The SQL condition that keeps the sample's rows.
+    filter: String,
+    /// How many records of the model the sample holds.
+    records: usize,
+}
+
+/// Copies one table's sample inside a savepoint, kept when it and the table's post-copy SQL
+/// succeed, rolled back otherwise; says what failed.
+async fn rehearse_table(
+    transaction: &mut Transaction<'_>,
+    source: &Client,
+    mappings: &ids::Mappings,
+    renamed: &BTreeMap<String, String>,
+    sampled: &Sampled<'_>,
+    run_id: i64,
+) -> Result<TableRehearsal> {
+    let plan = sampled.plan;
+    let mut sampled_plan = plan.clone();
+    sampled_plan.filter = Some(match &plan.filter {
+        Some(own) => format!("{own} AND {}", sampled.filter),
+        None => sampled.filter.clone(),
+    });
+    let savepoint = transaction.savepoint("rehearse_table").await?;
+    let outcome = rows::copy_rows(
+        &sampled_plan,
+        source,
+        &savepoint,
+        mappings,
+        renamed,
+        None,
+        None,
+        run_id,
+    )
+    .await;
+    let mut result = TableRehearsal {
+        source_table: plan.source_table.clone(),
+        target_table: plan.target_table.clone(),
+        model: plan.model.clone(),
+        sampled: sampled.records,
+        written: 0,
+        failed: false,
+        problems: Vec::new(),
+    };
+    match outcome {
+        Ok(outcome) => {
+            result.written = outcome.created + outcome.updated;
+            let mut post_error = None;
+            for sql in &plan.post_sql {
+                if let Err(error) = savepoint.batch_execute(sql).await {
+                    post_error = Some(format!("post-copy SQL fails: {}", db_message(&error)));
+                    break;
                 }
             }
-            Err(error) => {
-                result.failed = true;
-                result.problems.push(format!("{error:#}"));
-                savepoint.rollback().await?;
+            for problem in &outcome.problems {
+                result.problems.push(format!(
+                    "{} row(s): {} in column {} ({}; e.g. source id {:?})",
+                    problem.count,
+                    problem.kind.replace('_', " "),
+                    problem.column,
+                    problem.model,
+                    problem.samples
+                ));
+            }
+            match post_error {
+                Some(error) => {
+                    result.failed = true;
+                    result.problems.push(error);
+                    savepoint.rollback().await?;
+                }
+                None => savepoint.commit().await?,
             }
         }
-        results.push(result);
+        Err(error) => {
+            result.failed = true;
+            result.problems.push(format!("{error:#}"));
+            savepoint.rollback().await?;
+        }
     }
+    Ok(result)
+}
+
+/// Foreign keys that would not hold once restored: each fails the rehearsal of its table.
+async fn find_broken_keys(
+    transaction: &Transaction<'_>,
+    keys: &[(String, String, String, String, String)],
+    results: &mut [TableRehearsal],
+) -> Result<()> {
     // Foreign keys that would not hold once restored.
-    for (table, name, column, parent, parent_column) in &keys {
+    for (table, name, column, parent, parent_column) in keys {
         let orphans = transaction
             .query_opt(
                 &format!(
@@ -213,11 +264,7 @@ async fn rehearse_in_transaction(
             }
         }
     }
-    transaction
-        .rollback()
-        .await
-        .context("cannot roll the rehearsal back")?;
-    Ok(results)
+    Ok(())
 }
 
 /// Takes the first `size` records of every model, then the records they reference, until the

@@ -1,22 +1,81 @@
-//! The `rollback` command: undoes one migration run in the target, in a single transaction — the
+//! The `rollback` stage: undoes one migration run in the target, in a single transaction — the
 //! rows it created and the external ids it added are deleted, the many2many pairs it added are
 //! removed, matched records it updated get their before-image back, the sequences it moved return
 //! to their former state, and foreign keys still set aside are restored. Afterwards the target's
-//! tables hold exactly what they held before the run.
+//! tables hold exactly what they held before the run. It touches only the target, and knows
+//! nothing of the command line (`commands::rollback` builds its [`Options`] and renders its
+//! [`Outcome`]).
 
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use tokio_postgres::Transaction;
+use tokio_postgres::{Client, Transaction};
 
 use crate::catalog::quote_ident;
-use crate::cli::{Cli, RollbackArgs};
+use crate::io::connect::Endpoint;
 use crate::io::exit::{Status, refuse};
-use crate::io::report;
 use crate::side_schema;
 
-pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> {
-    let endpoint = cli.target()?;
+/// Which run to roll back, where.
+pub struct Options {
+    pub target: Endpoint,
+    /// The run to roll back; the newest that is not rolled back when `None`.
+    pub run: Option<i64>,
+}
+
+/// What a rollback did.
+pub enum Outcome {
+    /// The run is rolled back now.
+    RolledBack { run_id: i64, undone: Undone },
+    /// The run had been rolled back already; the foreign keys and indexes it had left aside are
+    /// restored now.
+    Restored {
+        run_id: i64,
+        keys: i64,
+        indexes: i64,
+    },
+}
+
+/// What the rollback of a run removed or gave back.
+#[derive(Default)]
+pub struct Undone {
+    pub rows: u64,
+    pub xmlids: u64,
+    pub pairs: u64,
+    pub restored: u64,
+    pub sequences: u64,
+}
+
+/// Rolls back the chosen run, or finishes the rollback of one that left keys or indexes aside.
+pub async fn rollback(options: &Options) -> Result<Outcome> {
+    let mut client = open_target(&options.target).await?;
+    let (run_id, status) = chosen_run(&client, options.run).await?;
+    if status == "rolled_back" {
+        return restore_left_aside(&mut client, run_id).await;
+    }
+    refuse_later_runs(&client, run_id).await?;
+
+    side_schema::ensure_id_map_index(&client).await?;
+    let touched = touched_tables(&client, run_id).await?;
+    crate::copy::keys::set_aside(&mut client, &touched, run_id).await?;
+    let transaction = client.transaction().await?;
+    let undone = undo(&transaction, run_id).await?;
+    transaction
+        .commit()
+        .await
+        .with_context(|| format!("cannot commit the rollback of run {run_id}"))?;
+    crate::copy::keys::restore(&mut client, run_id)
+        .await
+        .context("the rows of the run are removed, but foreign keys could not all be restored; run `odoo-migrate rollback` again")?;
+    crate::copy::indexes::rebuild_on(&client, run_id)
+        .await
+        .context("the rows of the run are removed, but indexes could not all be built again; run `odoo-migrate rollback` again")?;
+    Ok(Outcome::RolledBack { run_id, undone })
+}
+
+/// A connection to the target, its side schema up to date and the run lock held; refused when no
+/// run was ever made there.
+async fn open_target(endpoint: &Endpoint) -> Result<Client> {
     let mut client = endpoint.connect().await?;
     if side_schema::installed_version(&client).await? == 0 {
         return Err(refuse(
@@ -30,7 +89,12 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
         "a run is working on this target right now; stop it (Ctrl+C) before rolling back",
     )
     .await?;
-    let run = match args.run {
+    Ok(client)
+}
+
+/// The run asked for (or the newest not rolled back), with its status.
+async fn chosen_run(client: &Client, run: Option<i64>) -> Result<(i64, String)> {
+    let run = match run {
         Some(id) => client
             .query_opt(
                 "SELECT id, status FROM odoo_migrate.runs WHERE id = $1 AND command = 'run'",
@@ -47,30 +111,37 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
             .await?
             .ok_or_else(|| refuse(Status::Usage, "there is no migration run to roll back on this target"))?,
     };
-    let run_id: i64 = run.get(0);
-    let status: String = run.get(1);
-    if status == "rolled_back" {
-        let row = client
-            .query_one(
-                "SELECT (SELECT count(*) FROM odoo_migrate.deferred_constraints WHERE run_id = $1), \
-                 (SELECT count(*) FROM odoo_migrate.deferred_indexes WHERE run_id = $1)",
-                &[&run_id],
-            )
-            .await?;
-        let (keys, indexes): (i64, i64) = (row.get(0), row.get(1));
-        if keys + indexes > 0 {
-            crate::copy::keys::restore(&mut client, run_id).await?;
-            crate::copy::indexes::rebuild_on(&client, run_id).await?;
-            report::emit(&format!(
-                "Run {run_id} was rolled back; its {keys} foreign keys and {indexes} indexes left aside are now restored.\n"
-            ))?;
-            return Ok(Status::Success);
-        }
-        return Err(refuse(
-            Status::Usage,
-            format!("run {run_id} was already rolled back"),
-        ));
+    Ok((run.get(0), run.get(1)))
+}
+
+/// For a run already rolled back: restores the foreign keys and indexes it still has set aside,
+/// or refuses when there are none.
+async fn restore_left_aside(client: &mut Client, run_id: i64) -> Result<Outcome> {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM odoo_migrate.deferred_constraints WHERE run_id = $1), \
+             (SELECT count(*) FROM odoo_migrate.deferred_indexes WHERE run_id = $1)",
+            &[&run_id],
+        )
+        .await?;
+    let (keys, indexes): (i64, i64) = (row.get(0), row.get(1));
+    if keys + indexes > 0 {
+        crate::copy::keys::restore(client, run_id).await?;
+        crate::copy::indexes::rebuild_on(client, run_id).await?;
+        return Ok(Outcome::Restored {
+            run_id,
+            keys,
+            indexes,
+        });
     }
+    Err(refuse(
+        Status::Usage,
+        format!("run {run_id} was already rolled back"),
+    ))
+}
+
+/// Refuses to roll back a run that later runs, not rolled back, built on.
+async fn refuse_later_runs(client: &Client, run_id: i64) -> Result<()> {
     let later: i64 = client
         .query_one(
             "SELECT count(*) FROM odoo_migrate.runs WHERE command = 'run' AND id > $1 AND status <> 'rolled_back'",
@@ -84,41 +155,11 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
             format!("run {run_id} has later runs that are not rolled back; roll those back first"),
         ));
     }
-
-    side_schema::ensure_id_map_index(&client).await?;
-    let touched = touched_tables(&client, run_id).await?;
-    crate::copy::keys::set_aside(&mut client, &touched, run_id).await?;
-    let transaction = client.transaction().await?;
-    let summary = undo(&transaction, run_id).await?;
-    transaction
-        .commit()
-        .await
-        .with_context(|| format!("cannot commit the rollback of run {run_id}"))?;
-    crate::copy::keys::restore(&mut client, run_id)
-        .await
-        .context("the rows of the run are removed, but foreign keys could not all be restored; run `odoo-migrate rollback` again")?;
-    crate::copy::indexes::rebuild_on(&client, run_id)
-        .await
-        .context("the rows of the run are removed, but indexes could not all be built again; run `odoo-migrate rollback` again")?;
-    report::emit(&format!(
-        "Run {run_id} rolled back: {} created rows deleted, {} external ids removed, {} many2many pairs removed, \
-         {} matched records restored, {} sequences reset.\n",
-        summary.rows, summary.xmlids, summary.pairs, summary.restored, summary.sequences
-    ))?;
-    Ok(Status::Success)
-}
-
-#[derive(Default)]
-struct Undone {
-    rows: u64,
-    xmlids: u64,
-    pairs: u64,
-    restored: u64,
-    sequences: u64,
+    Ok(())
 }
 
 /// The tables a run wrote: those it copied into and the many2many tables it added pairs to.
-async fn touched_tables(client: &tokio_postgres::Client, run_id: i64) -> Result<Vec<String>> {
+async fn touched_tables(client: &Client, run_id: i64) -> Result<Vec<String>> {
     let mut touched: BTreeSet<String> = BTreeSet::new();
     for row in client
         .query(
@@ -134,9 +175,29 @@ async fn touched_tables(client: &tokio_postgres::Client, run_id: i64) -> Result<
     Ok(touched.into_iter().collect())
 }
 
+/// Undoes everything the run did to the target's tables, inside `transaction`, and forgets the
+/// run's records in the side schema.
 async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
     let mut undone = Undone::default();
-    let tables: Vec<(String, String, String)> = transaction
+    let tables = model_tables(transaction, run_id).await?;
+    let keys = key_definitions(transaction, run_id).await?;
+    undone.restored = restore_before_images(transaction, run_id).await?;
+    undone.pairs = remove_pairs(transaction, run_id).await?;
+    let (xmlids, rows) = remove_company_copies(transaction, run_id).await?;
+    undone.xmlids += xmlids;
+    undone.rows += rows;
+    let (xmlids, rows) = remove_created(transaction, run_id, &tables).await?;
+    undone.xmlids += xmlids;
+    undone.rows += rows;
+    clear_cascades(transaction, &keys).await?;
+    undone.sequences = reset_sequences(transaction, run_id).await?;
+    forget_run(transaction, run_id).await?;
+    Ok(undone)
+}
+
+/// The (target table, Odoo 16 model) of every model table the run copied.
+async fn model_tables(transaction: &Transaction<'_>, run_id: i64) -> Result<Vec<(String, String)>> {
+    Ok(transaction
         .query(
             "SELECT source_table, target_table, CASE WHEN kind = 'model' THEN coalesce(model, '') ELSE '' END \
              FROM odoo_migrate.model_state WHERE run_id = $1",
@@ -144,12 +205,21 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
         )
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
+        .filter_map(|r| {
+            let model: String = r.get(2);
+            (!model.is_empty()).then(|| (r.get(1), model))
+        })
+        .collect())
+}
 
-    // The keys of the tables the run wrote were set aside (each recorded, in transactions of their
-    // own) so that the order of deletions does not matter; their definitions drive the cascades.
-    let keys: Vec<(String, String)> = transaction
+/// The (table, definition) of every key the run set aside. The keys of the tables the run wrote
+/// were set aside (each recorded, in transactions of their own) so that the order of deletions
+/// does not matter; their definitions drive the cascades.
+async fn key_definitions(
+    transaction: &Transaction<'_>,
+    run_id: i64,
+) -> Result<Vec<(String, String)>> {
+    Ok(transaction
         .query(
             "SELECT table_name, definition FROM odoo_migrate.deferred_constraints WHERE run_id = $1",
             &[&run_id],
@@ -157,8 +227,12 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    // Matched records that the run changed get their former values back.
+        .collect())
+}
+
+/// Matched records that the run changed get their former values back. Returns how many.
+async fn restore_before_images(transaction: &Transaction<'_>, run_id: i64) -> Result<u64> {
+    let mut restored = 0;
     let images = transaction
         .query(
             "SELECT DISTINCT table_name FROM odoo_migrate.before_images WHERE run_id = $1",
@@ -183,7 +257,7 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
             .iter()
             .map(|c| format!("{col} = r.{col}", col = quote_ident(c)))
             .collect();
-        let restored = transaction
+        restored += transaction
             .execute(
                 &format!(
                     "UPDATE public.{table} t SET {} FROM odoo_migrate.before_images b \
@@ -196,10 +270,13 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
             )
             .await
             .with_context(|| format!("cannot restore the matched records of {table}"))?;
-        undone.restored += restored;
     }
+    Ok(restored)
+}
 
-    // Pairs the run added to many2many tables.
+/// Removes the pairs the run added to many2many tables. Returns how many.
+async fn remove_pairs(transaction: &Transaction<'_>, run_id: i64) -> Result<u64> {
+    let mut pairs = 0;
     let relations = transaction
         .query(
             "SELECT DISTINCT table_name, columns FROM odoo_migrate.relation_rows WHERE run_id = $1",
@@ -214,7 +291,7 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
             .enumerate()
             .map(|(i, c)| format!("t.{} = x.row_values[{}]", quote_ident(c), i + 1))
             .collect();
-        undone.pairs += transaction
+        pairs += transaction
             .execute(
                 &format!(
                     "DELETE FROM public.{} t USING odoo_migrate.relation_rows x \
@@ -227,9 +304,13 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
             .await
             .with_context(|| format!("cannot remove the pairs added to {table}"))?;
     }
+    Ok(pairs)
+}
 
-    // Per-company copies of shared records, with the external ids they were given.
-    undone.xmlids += transaction
+/// Deletes the per-company copies of shared records, with the external ids they were given.
+/// Returns (external ids, rows) deleted.
+async fn remove_company_copies(transaction: &Transaction<'_>, run_id: i64) -> Result<(u64, u64)> {
+    let xmlids = transaction
         .execute(
             "DELETE FROM ir_model_data d USING odoo_migrate.copied_rows c \
              WHERE c.run_id = $1 AND d.model = c.target_model AND d.res_id = c.target_id",
@@ -243,9 +324,10 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
             &[&run_id],
         )
         .await?;
+    let mut rows = 0;
     for row in &copied {
         let table: String = row.get(0);
-        undone.rows += transaction
+        rows += transaction
             .execute(
                 &format!(
                     "DELETE FROM public.{} t USING odoo_migrate.copied_rows c \
@@ -259,9 +341,17 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
                 format!("cannot delete the per-company copies the run made in {table}")
             })?;
     }
+    Ok((xmlids, rows))
+}
 
-    // External ids the run created, then the rows it created.
-    undone.xmlids += transaction
+/// Deletes the external ids the run created, then the rows it created in each model table.
+/// Returns (external ids, rows) deleted.
+async fn remove_created(
+    transaction: &Transaction<'_>,
+    run_id: i64,
+    tables: &[(String, String)],
+) -> Result<(u64, u64)> {
+    let xmlids = transaction
         .execute(
             "DELETE FROM ir_model_data d USING odoo_migrate.xmlid_plan x, odoo_migrate.id_map m \
              WHERE x.run_id = $1 AND m.run_id = $1 AND m.model = x.model AND m.source_id = x.source_id \
@@ -270,11 +360,9 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
         )
         .await
         .context("cannot remove the external ids the run created")?;
-    for (_, table, model) in &tables {
-        if model.is_empty() {
-            continue;
-        }
-        undone.rows += transaction
+    let mut rows = 0;
+    for (table, model) in tables {
+        rows += transaction
             .execute(
                 &format!(
                     "DELETE FROM public.{} t USING odoo_migrate.id_map m \
@@ -286,31 +374,18 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
             .await
             .with_context(|| format!("cannot delete the rows the run created in {table}"))?;
     }
+    Ok((xmlids, rows))
+}
 
-    // What the deletions would have cascaded to with the keys in force (rows that rules added
-    // after the copy, such as the companies of created accounts): done here, until nothing moves.
+/// What the deletions would have cascaded to with the keys in force (rows that rules added after
+/// the copy, such as the companies of created accounts): done here, until nothing moves.
+async fn clear_cascades(transaction: &Transaction<'_>, keys: &[(String, String)]) -> Result<()> {
     loop {
         let mut changed = 0;
-        for (child, definition) in &keys {
-            let Some(key) = parse_foreign_key(definition) else {
+        for (child, definition) in keys {
+            let Some(statement) = parse_foreign_key(definition).and_then(|k| cascade(child, &k))
+            else {
                 continue;
-            };
-            let orphan = format!(
-                "c.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public.{parent} p WHERE p.{pcol} = c.{col})",
-                col = quote_ident(&key.column),
-                parent = quote_ident(&key.parent),
-                pcol = quote_ident(&key.parent_column)
-            );
-            let statement = match key.on_delete {
-                OnDelete::Cascade => {
-                    format!("DELETE FROM public.{} c WHERE {orphan}", quote_ident(child))
-                }
-                OnDelete::SetNull => format!(
-                    "UPDATE public.{} c SET {} = NULL WHERE {orphan}",
-                    quote_ident(child),
-                    quote_ident(&key.column)
-                ),
-                OnDelete::Other => continue,
             };
             changed += transaction
                 .execute(&statement, &[])
@@ -320,11 +395,37 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
                 })?;
         }
         if changed == 0 {
-            break;
+            return Ok(());
         }
     }
+}
 
-    // Sequences back to where they were; those the run created are dropped.
+/// The statement that does to the rows of `child` pointing at no row what `key`'s `ON DELETE`
+/// would have done; `None` when it does nothing.
+fn cascade(child: &str, key: &ForeignKey) -> Option<String> {
+    let orphan = format!(
+        "c.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM public.{parent} p WHERE p.{pcol} = c.{col})",
+        col = quote_ident(&key.column),
+        parent = quote_ident(&key.parent),
+        pcol = quote_ident(&key.parent_column)
+    );
+    match key.on_delete {
+        OnDelete::Cascade => Some(format!(
+            "DELETE FROM public.{} c WHERE {orphan}",
+            quote_ident(child)
+        )),
+        OnDelete::SetNull => Some(format!(
+            "UPDATE public.{} c SET {} = NULL WHERE {orphan}",
+            quote_ident(child),
+            quote_ident(&key.column)
+        )),
+        OnDelete::Other => None,
+    }
+}
+
+/// Sequences back to where they were; those the run created are dropped. Returns how many.
+async fn reset_sequences(transaction: &Transaction<'_>, run_id: i64) -> Result<u64> {
+    let mut sequences = 0;
     let states = transaction
         .query(
             "SELECT sequence_name, last_value, is_called FROM odoo_migrate.sequence_states WHERE run_id = $1",
@@ -343,27 +444,33 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
             )
             .await
             .with_context(|| format!("cannot reset sequence {name}"))?;
-        undone.sequences += 1;
+        sequences += 1;
     }
-    if !known.is_empty() {
-        for row in transaction
-            .query(
-                "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
-                 WHERE c.relkind = 'S' AND c.relname LIKE 'ir\\_sequence\\_%'",
-                &[],
-            )
-            .await?
-        {
-            let name: String = row.get(0);
-            if !known.contains(&name) {
-                transaction
-                    .batch_execute(&format!("DROP SEQUENCE public.{}", quote_ident(&name)))
-                    .await?;
-                undone.sequences += 1;
-            }
+    if known.is_empty() {
+        return Ok(sequences);
+    }
+    for row in transaction
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+             WHERE c.relkind = 'S' AND c.relname LIKE 'ir\\_sequence\\_%'",
+            &[],
+        )
+        .await?
+    {
+        let name: String = row.get(0);
+        if !known.contains(&name) {
+            transaction
+                .batch_execute(&format!("DROP SEQUENCE public.{}", quote_ident(&name)))
+                .await?;
+            sequences += 1;
         }
     }
+    Ok(sequences)
+}
 
+/// Forgets the run's mappings, plans and images, marks it rolled back, and forgets the source's
+/// identity once no run is left on the target.
+async fn forget_run(transaction: &Transaction<'_>, run_id: i64) -> Result<()> {
     for statement in [
         "DELETE FROM odoo_migrate.id_map WHERE run_id = $1",
         "DELETE FROM odoo_migrate.id_plan WHERE run_id = $1",
@@ -383,7 +490,7 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
             &[],
         )
         .await?;
-    Ok(undone)
+    Ok(())
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -5,6 +5,8 @@
 //! transaction guarded by an advisory lock; a schema written by a newer tool is refused rather than
 //! guessed at.
 
+pub mod problems;
+
 use anyhow::{Context, Result};
 use serde_json::Value;
 use tokio_postgres::{Client, GenericClient, Transaction};
@@ -60,6 +62,24 @@ pub async fn lock_run(client: &Client, busy: &str) -> Result<()> {
     } else {
         Err(refuse(Status::Usage, busy.to_string()))
     }
+}
+
+/// Whether some session of this database holds the run lock: a run whose row says `running` while
+/// nobody holds it was killed (kill -9, a lost terminal) and waits to be resumed.
+pub async fn run_lock_held(client: &impl GenericClient) -> Result<bool> {
+    // A bigint advisory key is stored as its high and low halves, objsubid 1.
+    let high = (RUN_LOCK >> 32) as u32;
+    let low = (RUN_LOCK & 0xffff_ffff) as u32;
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+             AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND d.datname = current_database())",
+            &[&i64::from(high), &i64::from(low)],
+        )
+        .await
+        .context("cannot read the run lock's holder from pg_locks")?
+        .get(0))
 }
 
 /// Advisory lock key taken while the schema is created or upgraded ("odoo_mig" in ASCII).

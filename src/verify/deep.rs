@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Row};
 
+use super::fields::unmapped_references;
 use super::{CheckResult, summarize};
 use crate::catalog::quote_ident;
 use crate::plan::tables::{Output, TablePlan};
@@ -17,6 +18,16 @@ const BATCH: usize = 10_000;
 /// Differences quoted per column.
 const SHOWN: usize = 3;
 
+/// Every mapping: model → source id → (target id, how).
+type AllMappings = HashMap<String, HashMap<i32, (i32, String)>>;
+/// The per-company copies made by rules: (Odoo 16 model, copy's id) → original's id.
+type Copies = HashMap<(String, i32), i32>;
+/// A column compared: target column, source field, and the model of the ids it holds, if any.
+type Column<'p> = (&'p str, usize, Option<&'p str>);
+/// Per column: how many records differ, and the first few described.
+type Differences = Vec<(u64, Vec<String>)>;
+
+/// Compares the created records of every model table of `plans` with their source rows.
 pub async fn compare(
     source: &Client,
     target: &Client,
@@ -25,161 +36,227 @@ pub async fn compare(
     let mut results = Vec::new();
     let all_mappings = mappings(target).await?;
     let copies = copies(target).await?;
+    let expected = Expected {
+        all_mappings: &all_mappings,
+        copies: &copies,
+    };
     for plan in plans.iter().filter(|p| p.kind == TableKind::Model) {
         let Some(own) = all_mappings.get(&plan.model) else {
             continue;
         };
-        let mut created: Vec<i32> = own
-            .iter()
-            .filter(|(_, (_, how))| how == "created")
-            .map(|(source_id, _)| *source_id)
-            .collect();
-        created.sort_unstable();
+        let created = created_ids(own);
         if created.is_empty() {
             continue;
         }
-        // Columns compared: copied values and ids; polymorphic pairs, references and company
-        // jsonb are proved by the references check instead.
-        let columns: Vec<(&str, usize, Option<&str>)> = plan
-            .columns
-            .iter()
-            // The numbering step moves number_next to where the source's PostgreSQL sequence
-            // stood (see sequences.rs): it is meant to differ from the column's stale value.
-            .filter(|c| {
-                !(c.target_column == "number_next"
-                    && matches!(
-                        plan.model.as_str(),
-                        "ir.sequence" | "ir.sequence.date_range"
-                    ))
-            })
-            .filter_map(|c| match &c.output {
-                Output::Copy { field } => Some((c.target_column.as_str(), *field, None)),
-                Output::Remap { field, model } => {
-                    Some((c.target_column.as_str(), *field, Some(model.as_str())))
-                }
-                _ => None,
-            })
-            .collect();
+        let columns = compared_columns(plan);
         if columns.is_empty() {
             continue;
         }
-        let explained = super::unmapped_references(target, &plan.target_table).await?;
-        let mut differences: Vec<(u64, Vec<String>)> = vec![(0, Vec::new()); columns.len()];
+        let explained = unmapped_references(target, &plan.target_table).await?;
+        let mut differences: Differences = vec![(0, Vec::new()); columns.len()];
         for batch in created.chunks(BATCH) {
-            let source_rows = source
-                .query(
-                    &format!(
-                        "SELECT s.id, {} FROM {} WHERE s.id = ANY($1)",
-                        columns
-                            .iter()
-                            .map(|(_, field, _)| format!("({})::text", plan.select[*field]))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        plan.source_from()
-                    ),
-                    &[&batch],
-                )
-                .await
-                .with_context(|| format!("cannot read source table {}", plan.source_table))?;
-            let target_rows: HashMap<i32, tokio_postgres::Row> = target
-                .query(
-                    &format!(
-                        "SELECT m.source_id, {} FROM public.{} t JOIN odoo_migrate.id_map m \
-                         ON m.model = $1 AND m.target_id = t.id WHERE m.source_id = ANY($2)",
-                        columns
-                            .iter()
-                            .map(|(column, _, _)| format!("t.{}::text", quote_ident(column)))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        quote_ident(&plan.target_table)
-                    ),
-                    &[&plan.model, &batch],
-                )
-                .await
-                .with_context(|| format!("cannot read target table {}", plan.target_table))?
-                .into_iter()
-                .map(|row| (row.get::<_, i32>(0), row))
-                .collect();
+            let (source_rows, target_rows) =
+                read_batch(source, target, plan, &columns, batch).await?;
             for row in &source_rows {
                 let source_id: i32 = row.get(0);
                 let Some(target_row) = target_rows.get(&source_id) else {
                     continue;
                 };
-                for (index, (_, _, referenced)) in columns.iter().enumerate() {
-                    let value: Option<String> = row.get(index + 1);
-                    let expected = match (referenced, value) {
-                        (Some(model), Some(value)) => value
-                            .parse::<i32>()
-                            .ok()
-                            .and_then(|id| all_mappings.get(*model)?.get(&id).map(|(t, _)| *t))
-                            .map(|id| id.to_string()),
-                        (_, value) => value,
-                    };
-                    let actual: Option<String> = target_row.get(index + 1);
-                    // A per-company copy made by a rule stands for its original.
-                    let copy_of = referenced
-                        .zip(actual.as_deref())
-                        .and_then(|(model, id)| copies.get(&(model.to_string(), id.parse().ok()?)));
-                    if expected != actual
-                        && copy_of.map(i32::to_string).as_deref() != expected.as_deref()
-                    {
-                        let entry = &mut differences[index];
-                        entry.0 += 1;
-                        if entry.1.len() < SHOWN {
-                            entry.1.push(format!(
-                                "source id {source_id}: expected {} found {}",
-                                shorten(expected.as_deref()),
-                                shorten(actual.as_deref())
-                            ));
-                        }
-                    }
-                }
+                expected.compare_row(&columns, row, target_row, &mut differences);
             }
         }
-        let mut clean = true;
-        for ((column, _, referenced), (count, examples)) in columns.iter().zip(differences) {
-            if count == 0 {
-                continue;
-            }
-            let allowed = if referenced.is_some() {
-                explained.get(*column).copied().unwrap_or(0)
-            } else {
-                0
-            };
-            let passed = count as i64 <= allowed;
-            clean &= passed;
-            results.push(CheckResult {
-                check: "deep",
-                subject: format!("{}.{column}", plan.target_table),
-                passed,
-                source_value: created.len().to_string(),
-                target_value: format!("{count} differ"),
-                detail: if passed {
-                    format!(
-                        "{count} reference(s) to records not migrated, reported in odoo_migrate.problems"
-                    )
-                } else {
-                    summarize(&examples)
-                },
-            });
-        }
-        if clean {
-            results.push(CheckResult {
-                check: "deep",
-                subject: plan.target_table.clone(),
-                passed: true,
-                source_value: created.len().to_string(),
-                target_value: created.len().to_string(),
-                detail: format!("{} columns equal in every created record", columns.len()),
-            });
-        }
+        results.extend(plan_results(
+            plan,
+            &columns,
+            differences,
+            &explained,
+            created.len(),
+        ));
     }
     Ok(results)
 }
 
-/// Every mapping: model → source id → (target id, how).
-async fn mappings(target: &Client) -> Result<HashMap<String, HashMap<i32, (i32, String)>>> {
-    let mut all: HashMap<String, HashMap<i32, (i32, String)>> = HashMap::new();
+/// The source ids of the records created for one model, sorted.
+fn created_ids(own: &HashMap<i32, (i32, String)>) -> Vec<i32> {
+    let mut created: Vec<i32> = own
+        .iter()
+        .filter(|(_, (_, how))| how == "created")
+        .map(|(source_id, _)| *source_id)
+        .collect();
+    created.sort_unstable();
+    created
+}
+
+/// Columns compared: copied values and ids; polymorphic pairs, references and company jsonb are
+/// proved by the references check instead.
+fn compared_columns(plan: &TablePlan) -> Vec<Column<'_>> {
+    plan.columns
+        .iter()
+        // The numbering step moves number_next to where the source's PostgreSQL sequence
+        // stood (see sequences.rs): it is meant to differ from the column's stale value.
+        .filter(|c| {
+            !(c.target_column == "number_next"
+                && matches!(
+                    plan.model.as_str(),
+                    "ir.sequence" | "ir.sequence.date_range"
+                ))
+        })
+        .filter_map(|c| match &c.output {
+            Output::Copy { field } => Some((c.target_column.as_str(), *field, None)),
+            Output::Remap { field, model } => {
+                Some((c.target_column.as_str(), *field, Some(model.as_str())))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The values of `columns` as text for the records of `batch`: the source rows (id first), and the
+/// target rows by source id.
+async fn read_batch(
+    source: &Client,
+    target: &Client,
+    plan: &TablePlan,
+    columns: &[Column<'_>],
+    batch: &[i32],
+) -> Result<(Vec<Row>, HashMap<i32, Row>)> {
+    let source_rows = source
+        .query(
+            &format!(
+                "SELECT s.id, {} FROM {} WHERE s.id = ANY($1)",
+                columns
+                    .iter()
+                    .map(|(_, field, _)| format!("({})::text", plan.select[*field]))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                plan.source_from()
+            ),
+            &[&batch],
+        )
+        .await
+        .with_context(|| format!("cannot read source table {}", plan.source_table))?;
+    let target_rows: HashMap<i32, Row> = target
+        .query(
+            &format!(
+                "SELECT m.source_id, {} FROM public.{} t JOIN odoo_migrate.id_map m \
+                 ON m.model = $1 AND m.target_id = t.id WHERE m.source_id = ANY($2)",
+                columns
+                    .iter()
+                    .map(|(column, _, _)| format!("t.{}::text", quote_ident(column)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                quote_ident(&plan.target_table)
+            ),
+            &[&plan.model, &batch],
+        )
+        .await
+        .with_context(|| format!("cannot read target table {}", plan.target_table))?
+        .into_iter()
+        .map(|row| (row.get::<_, i32>(0), row))
+        .collect();
+    Ok((source_rows, target_rows))
+}
+
+/// What a target value is expected to be: the source value, with ids translated through the
+/// mappings, and a per-company copy standing for its original.
+struct Expected<'m> {
+    all_mappings: &'m AllMappings,
+    copies: &'m Copies,
+}
+
+impl Expected<'_> {
+    /// Compares one record column by column, counting (and describing the first) differences.
+    fn compare_row(
+        &self,
+        columns: &[Column<'_>],
+        row: &Row,
+        target_row: &Row,
+        differences: &mut Differences,
+    ) {
+        let source_id: i32 = row.get(0);
+        for (index, (_, _, referenced)) in columns.iter().enumerate() {
+            let value: Option<String> = row.get(index + 1);
+            let expected = match (referenced, value) {
+                (Some(model), Some(value)) => value
+                    .parse::<i32>()
+                    .ok()
+                    .and_then(|id| self.all_mappings.get(*model)?.get(&id).map(|(t, _)| *t))
+                    .map(|id| id.to_string()),
+                (_, value) => value,
+            };
+            let actual: Option<String> = target_row.get(index + 1);
+            // A per-company copy made by a rule stands for its original.
+            let copy_of = referenced
+                .zip(actual.as_deref())
+                .and_then(|(model, id)| self.copies.get(&(model.to_string(), id.parse().ok()?)));
+            if expected != actual && copy_of.map(i32::to_string).as_deref() != expected.as_deref() {
+                let entry = &mut differences[index];
+                entry.0 += 1;
+                if entry.1.len() < SHOWN {
+                    entry.1.push(format!(
+                        "source id {source_id}: expected {} found {}",
+                        shorten(expected.as_deref()),
+                        shorten(actual.as_deref())
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The results of one table: a finding per column that differs (passed when every difference is
+/// a reference the run reported), or one clean result when none fails.
+fn plan_results(
+    plan: &TablePlan,
+    columns: &[Column<'_>],
+    differences: Differences,
+    explained: &HashMap<String, i64>,
+    created: usize,
+) -> Vec<CheckResult> {
+    let mut results = Vec::new();
+    let mut clean = true;
+    for ((column, _, referenced), (count, examples)) in columns.iter().zip(differences) {
+        if count == 0 {
+            continue;
+        }
+        let allowed = if referenced.is_some() {
+            explained.get(*column).copied().unwrap_or(0)
+        } else {
+            0
+        };
+        let passed = count as i64 <= allowed;
+        clean &= passed;
+        results.push(CheckResult {
+            check: "deep",
+            subject: format!("{}.{column}", plan.target_table),
+            passed,
+            source_value: created.to_string(),
+            target_value: format!("{count} differ"),
+            detail: if passed {
+                format!(
+                    "{count} reference(s) to records not migrated, reported in odoo_migrate.problems"
+                )
+            } else {
+                summarize(&examples)
+            },
+        });
+    }
+    if clean {
+        results.push(CheckResult {
+            check: "deep",
+            subject: plan.target_table.clone(),
+            passed: true,
+            source_value: created.to_string(),
+            target_value: created.to_string(),
+            detail: format!("{} columns equal in every created record", columns.len()),
+        });
+    }
+    results
+}
+
+/// Reads every mapping.
+async fn mappings(target: &Client) -> Result<AllMappings> {
+    let mut all = AllMappings::new();
     for row in target
         .query(
             "SELECT model, source_id, target_id, how FROM odoo_migrate.id_map",
@@ -195,8 +272,8 @@ async fn mappings(target: &Client) -> Result<HashMap<String, HashMap<i32, (i32, 
     Ok(all)
 }
 
-/// The per-company copies made by rules: (Odoo 16 model, copy's id) → original's id.
-async fn copies(target: &Client) -> Result<HashMap<(String, i32), i32>> {
+/// Reads the per-company copies made by rules.
+async fn copies(target: &Client) -> Result<Copies> {
     Ok(target
         .query(
             "SELECT model, target_id, copy_of FROM odoo_migrate.copied_rows",
@@ -209,6 +286,7 @@ async fn copies(target: &Client) -> Result<HashMap<(String, i32), i32>> {
         .collect())
 }
 
+/// A value as quoted in a difference: NULL, or its first 60 characters.
 fn shorten(value: Option<&str>) -> String {
     match value {
         None => "NULL".to_string(),

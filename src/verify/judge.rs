@@ -23,7 +23,6 @@ use tokio::process::Command;
 use tokio_postgres::Client;
 
 use super::CheckResult;
-use crate::cli::VerifyArgs;
 use crate::io::connect::Endpoint;
 use crate::io::exit::{Status, refuse};
 
@@ -42,7 +41,16 @@ const STDERR_LINES: usize = 12;
 /// `odoo-bin --version` imports Odoo: slow on a busy machine, never minutes.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The user's Odoo 19, as given on the command line.
+/// The user's Odoo 19 as the command line names it (`--odoo-bin`, `--odoo-python`, `--odoo-conf`,
+/// `--odoo-timeout`).
+pub struct Installation<'a> {
+    pub odoo_bin: Option<&'a Path>,
+    pub python: Option<&'a Path>,
+    pub conf: Option<&'a Path>,
+    pub timeout: &'a str,
+}
+
+/// The user's Odoo 19, its paths checked.
 #[derive(Debug)]
 pub struct Judge {
     python: PathBuf,
@@ -90,14 +98,15 @@ struct Amounts {
 }
 
 impl Judge {
-    /// The judge the arguments ask for: None when it is not wanted or no `--odoo-bin` was given
-    /// (then it is reported as not run); a usage error for a path that is not there.
-    pub fn from_args(args: &VerifyArgs, wanted: bool) -> Result<Option<Judge>> {
-        if !wanted {
+    /// The judge of `installation`, unless `check` names another check or no odoo-bin was given
+    /// (then it is reported as not run); a usage error for a path that is not there, and for
+    /// `--check odoo` without odoo-bin.
+    pub fn new(installation: Installation, check: Option<&str>) -> Result<Option<Judge>> {
+        if check.is_some_and(|c| c != CHECK) {
             return Ok(None);
         }
-        let Some(odoo_bin) = &args.odoo_bin else {
-            if args.check.as_deref() == Some(CHECK) {
+        let Some(odoo_bin) = installation.odoo_bin else {
+            if check == Some(CHECK) {
                 return Err(refuse(
                     Status::Usage,
                     "--check odoo runs Odoo 19's judge on the target, which needs --odoo-bin PATH \
@@ -108,22 +117,24 @@ impl Judge {
             return Ok(None);
         };
         let odoo_bin = existing_file("--odoo-bin", odoo_bin)?;
-        let python = match &args.odoo_python {
+        let python = match installation.python {
             // A bare name (`python3`) is looked up in PATH when it runs.
-            Some(python) if python.components().count() == 1 && !python.exists() => python.clone(),
+            Some(python) if python.components().count() == 1 && !python.exists() => {
+                python.to_path_buf()
+            }
             Some(python) => existing_file("--odoo-python", python)?,
             None => PathBuf::from("python3"),
         };
-        let conf = match &args.odoo_conf {
+        let conf = match installation.conf {
             Some(conf) => Some(existing_file("--odoo-conf", conf)?),
             None => None,
         };
-        let timeout = crate::io::stop::parse_duration(&args.odoo_timeout).ok_or_else(|| {
+        let timeout = crate::io::stop::parse_duration(installation.timeout).ok_or_else(|| {
             refuse(
                 Status::Usage,
                 format!(
                     "--odoo-timeout {} is not a duration; write it as 90s, 45m, 2h or 1h30m",
-                    args.odoo_timeout
+                    installation.timeout
                 ),
             )
         })?;

@@ -1,0 +1,236 @@
+//! Id mapping: for every source record of every migrated model, the target id it gets — the record
+//! found by external id, the record found by natural key, or a new id taken from the target's
+//! sequence — decided once, before any row moves, and persisted in `odoo_migrate.id_plan`, so that
+//! every reference can be rewritten in any order and a resumed run decides nothing twice.
+//! Also loads the plan into dense in-memory arrays for the copy's hot path.
+//!
+//! This module runs the planning as its list of steps; each step lives in its own file. The
+//! planning reads both databases and writes, in the caller's transaction, only the side schema
+//! (`id_plan`, `xmlid_plan`, `problems`) and the target's id sequences, never a table of Odoo's.
+
+mod allocate;
+mod map;
+mod natural_keys;
+mod stored;
+mod xmlids;
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::{Context, Result};
+use tokio_postgres::{Client, Transaction};
+
+use crate::catalog::{Catalog, quote_ident};
+use crate::plan::tables::TablePlan;
+use crate::rules::pairing::{TableKind, TablePair};
+use crate::rules::{Policy, Rules};
+
+pub use map::{How, IdMap, Mappings};
+pub use stored::load;
+
+/// Counts of a planning, per model and in total.
+#[derive(Debug, Default)]
+pub struct PlanCounts {
+    pub xmlid: usize,
+    pub natural_key: usize,
+    pub created: usize,
+    pub unmatched: usize,
+}
+
+/// Models whose ids are planned: model tables copied or matched.
+pub fn planned_pairs(pairs: &[TablePair]) -> impl Iterator<Item = &TablePair> {
+    pairs.iter().filter(|p| {
+        p.kind == TableKind::Model
+            && p.target_table.is_some()
+            && matches!(p.policy, Policy::Migrate | Policy::MatchOnly)
+    })
+}
+
+/// What the planning builds up as it goes: the mappings, the ids of both sides, and the target
+/// records already someone's counterpart.
+struct Planning {
+    mappings: Mappings,
+    /// Per model, the source ids, in id order.
+    source_ids: BTreeMap<String, Vec<i32>>,
+    /// Per model, the ids of its target table.
+    target_ids: BTreeMap<String, HashSet<i32>>,
+    /// Per model, the target ids matched to a source record (one to one, but for `shared_match`).
+    taken: BTreeMap<String, HashSet<i32>>,
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Decides the target id of every source record and persists the decisions in `id_plan` and the
+/// external ids to recreate in `xmlid_plan`, inside `transaction`.
+pub async fn plan(
+    source: &Client,
+    transaction: &Transaction<'_>,
+    source_catalog: &Catalog,
+    target_catalog: &Catalog,
+    rules: &Rules,
+    pairs: &[TablePair],
+    plans: &[TablePlan],
+    run_id: i64,
+) -> Result<PlanCounts> {
+    let planned: Vec<&TablePair> = planned_pairs(pairs).collect();
+    let mut planning = read_all_ids(source, transaction, &planned).await?;
+    let mut counts = PlanCounts::default();
+
+    // 1. External ids, both sides read at once.
+    let external_ids = xmlids::read(source, transaction).await?;
+    let matching = xmlids::match_external_ids(rules, &external_ids, &mut planning);
+    counts.xmlid += matching.found;
+    xmlids::record_problems(
+        transaction,
+        run_id,
+        "external_id_conflict",
+        &matching.conflicts,
+    )
+    .await?;
+
+    // 2. Natural keys, models whose keys reference no other keyed model first.
+    counts.natural_key += natural_keys::match_keyed_models(
+        source,
+        transaction,
+        source_catalog,
+        target_catalog,
+        rules,
+        &planned,
+        plans,
+        &mut planning.mappings,
+        &mut planning.taken,
+    )
+    .await?;
+
+    // 2b. The files of binary fields of matched records: the target's record has its own.
+    if planned
+        .iter()
+        .any(|p| p.source_model.as_deref() == Some("ir.attachment") && p.policy == Policy::Migrate)
+    {
+        counts.natural_key += natural_keys::match_field_attachments(
+            source,
+            transaction,
+            rules,
+            &mut planning.mappings,
+            &mut planning.taken,
+        )
+        .await?;
+    }
+
+    // 2c. Records Odoo 19 deleted, unless the target has a counterpart: never created.
+    xmlids::leave_out_removed(
+        transaction,
+        run_id,
+        rules,
+        &external_ids.source,
+        &planned,
+        &mut planning.mappings,
+    )
+    .await?;
+
+    // 3. New ids for the rest, taken from the target's sequence so that Odoo's next ids stay ahead.
+    allocate::give_new_ids(
+        transaction,
+        target_catalog,
+        &planned,
+        &planning.source_ids,
+        &mut planning.mappings,
+        run_id,
+        &mut counts,
+    )
+    .await?;
+
+    // Persisted with one binary COPY, streamed from the maps.
+    stored::store_id_plan(
+        transaction,
+        &planned,
+        &planning.source_ids,
+        &mut planning.mappings,
+        run_id,
+    )
+    .await
+    .context("cannot store the id plan")?;
+    xmlids::store_to_create(
+        transaction,
+        target_catalog,
+        &external_ids.target,
+        &matching.to_create,
+        &planning.mappings,
+        run_id,
+    )
+    .await?;
+    Ok(counts)
+}
+
+/// Reads the ids of every planned table on both sides, and sizes each model's map for its ids.
+async fn read_all_ids(
+    source: &Client,
+    transaction: &Transaction<'_>,
+    planned: &[&TablePair],
+) -> Result<Planning> {
+    let mut mappings = Mappings::default();
+    let mut source_ids: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    let mut target_ids: BTreeMap<String, HashSet<i32>> = BTreeMap::new();
+    // All ids of both sides in one statement each: a round trip per table would cost more than
+    // reading the ids of most tables.
+    let source_tables: Vec<&str> = planned.iter().map(|p| p.source_table.as_str()).collect();
+    let target_tables: Vec<&str> = planned
+        .iter()
+        .map(|p| p.target_table.as_deref().unwrap_or_default())
+        .collect();
+    let (source_id_lists, target_id_lists) = tokio::join!(
+        read_ids(source, &source_tables, true),
+        read_ids(transaction, &target_tables, false)
+    );
+    let mut source_id_lists =
+        source_id_lists.context("cannot read the ids of the source tables")?;
+    let mut target_id_lists =
+        target_id_lists.context("cannot read the ids of the target tables")?;
+    for (index, pair) in planned.iter().enumerate() {
+        let model = pair.source_model.clone().unwrap_or_default();
+        let ids = std::mem::take(&mut source_id_lists[index]);
+        // Sized once from the largest id (the list is in id order): no doubling while it fills.
+        if let Some(&largest) = ids.last() {
+            mappings.entry(&model).reserve_for(largest, ids.len());
+        }
+        source_ids.insert(model.clone(), ids);
+        target_ids.insert(
+            model,
+            std::mem::take(&mut target_id_lists[index])
+                .into_iter()
+                .collect(),
+        );
+    }
+    Ok(Planning {
+        mappings,
+        source_ids,
+        target_ids,
+        taken: BTreeMap::new(),
+    })
+}
+
+/// The ids of each table, in id order where `ordered`, read in one statement.
+async fn read_ids(
+    client: &impl tokio_postgres::GenericClient,
+    tables: &[&str],
+    ordered: bool,
+) -> Result<Vec<Vec<i32>>> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let order = if ordered { " ORDER BY id" } else { "" };
+    let branches: Vec<String> = tables
+        .iter()
+        .enumerate()
+        .map(|(index, table)| {
+            format!(
+                "SELECT {index}, ARRAY(SELECT id FROM public.{}{order})",
+                quote_ident(table)
+            )
+        })
+        .collect();
+    let mut lists = vec![Vec::new(); tables.len()];
+    for row in client.query(&branches.join(" UNION ALL "), &[]).await? {
+        let index: i32 = row.get(0);
+        lists[index as usize] = row.get(1);
+    }
+    Ok(lists)
+}

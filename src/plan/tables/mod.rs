@@ -1,0 +1,285 @@
+//! The copy plan of each table: which target columns are written, the SQL that reads their values
+//! from the source (cast to the target's types, so that binary COPY needs no conversion), and how
+//! each value is rewritten on the way (ids through the mappings, polymorphic pairs, `model,id`
+//! references, company-keyed jsonb). Built from the catalogs and the rules, checked against the
+//! source before anything is written.
+//!
+//! Split by concern: `columns` plans the columns of a model or many2many table, `sql` writes the
+//! SQL pieces they read through (conversions, value maps, the `ir_property` join). Reads the
+//! catalogs and the rules only; touches no database.
+
+mod columns;
+mod sql;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use crate::catalog::{Catalog, quote_ident};
+use crate::rules::pairing::{TableKind, TablePair};
+use crate::rules::{OnMatch, Policy, Rules};
+
+/// How one output value is produced from the fields read from the source.
+#[derive(Debug, Clone, Serialize)]
+pub enum Output {
+    /// The field as read.
+    Copy { field: usize },
+    /// The row's own id, replaced by its planned target id.
+    OwnId { field: usize },
+    /// An id of `model`, replaced by its mapped id; NULL (and reported) when unmapped.
+    Remap { field: usize, model: String },
+    /// An id whose model is named by another field of the row (`res_model`/`res_id`).
+    Polymorphic { field: usize, model_field: usize },
+    /// A `model,id` string.
+    Reference { field: usize },
+    /// A jsonb object keyed by ids of `key_model` (a company, for company-dependent values),
+    /// values optionally ids of `value_model`.
+    KeyedJson {
+        field: usize,
+        key_model: String,
+        value_model: Option<String>,
+    },
+    /// The target id of the external id (`module.name` text) read, or of `fallback` when the
+    /// value is NULL or the target has no such external id.
+    Xmlid { field: usize, fallback: String },
+}
+
+impl Output {
+    pub fn field(&self) -> usize {
+        match self {
+            Output::Copy { field }
+            | Output::OwnId { field }
+            | Output::Remap { field, .. }
+            | Output::Polymorphic { field, .. }
+            | Output::Reference { field }
+            | Output::KeyedJson { field, .. }
+            | Output::Xmlid { field, .. } => *field,
+        }
+    }
+}
+
+/// One target column and how it is filled.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnPlan {
+    pub target_column: String,
+    pub target_type: String,
+    pub not_null: bool,
+    pub output: Output,
+}
+
+/// Everything needed to copy one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TablePlan {
+    /// What the run's checkpoints call this copy: the source table, or `from → to` for a derived
+    /// relation.
+    pub key: String,
+    pub kind: TableKind,
+    pub source_table: String,
+    pub target_table: String,
+    /// The Odoo 16 model of a model table; the owner model of a relation table.
+    pub model: String,
+    pub target_model: String,
+    /// Expressions over the source row `s` (and the `joins`), in field order.
+    pub select: Vec<String>,
+    /// Joins that the expressions read from (company-dependent values from `ir_property`).
+    pub joins: Vec<String>,
+    pub columns: Vec<ColumnPlan>,
+    pub on_match: OnMatch,
+    pub post_sql: Vec<String>,
+    pub rows: i64,
+    /// An extra condition on the source rows (`rehearse` samples), built by the tool from ids.
+    pub filter: Option<String>,
+    /// `run --update`: write into records already migrated, never create.
+    pub update_only: bool,
+    /// Models (16 and 19 names) whose matched records take the source's values (`on_match =
+    /// "update"`): a matched row of this table that belongs to one of them (`res_model`/`res_id`,
+    /// such as the attachment of a company's logo) is updated too, whatever this table's own
+    /// `on_match`.
+    pub update_owners: Vec<String>,
+}
+
+impl TablePlan {
+    /// Whether a matched row is written over its target record.
+    pub fn updates_match(&self, owner_model: Option<&[u8]>) -> bool {
+        self.on_match == OnMatch::Update
+            || owner_model
+                .is_some_and(|owner| self.update_owners.iter().any(|m| m.as_bytes() == owner))
+    }
+
+    /// The field holding the model of the record the row belongs to, when it has one.
+    pub fn owner_model_field(&self) -> Option<usize> {
+        self.columns.iter().find_map(|c| match c.output {
+            Output::Polymorphic { model_field, .. } => Some(model_field),
+            _ => None,
+        })
+    }
+}
+
+impl TablePlan {
+    /// The statement that reads the table from the source, ordered by id for model tables.
+    pub fn copy_out_sql(&self, after_id: Option<i64>, limit: Option<i64>) -> String {
+        let mut sql = format!(
+            "COPY (SELECT {} FROM {}",
+            self.select.join(", "),
+            self.source_from()
+        );
+        let mut conditions: Vec<String> = self.filter.iter().cloned().collect();
+        if self.kind == TableKind::Model
+            && let Some(after) = after_id
+        {
+            conditions.push(format!("s.id > {after}"));
+        }
+        if !conditions.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
+        }
+        if self.kind == TableKind::Model {
+            sql.push_str(" ORDER BY s.id");
+            if let Some(limit) = limit {
+                sql.push_str(&format!(" LIMIT {limit}"));
+            }
+        }
+        sql.push_str(") TO STDOUT (FORMAT binary)");
+        sql
+    }
+
+    pub fn column_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| quote_ident(&c.target_column))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The same SELECT without COPY, to check the plan against the source before running it.
+    pub fn probe_sql(&self) -> String {
+        format!(
+            "SELECT {} FROM {} LIMIT 0",
+            self.select.join(", "),
+            self.source_from()
+        )
+    }
+
+    /// What the `select` expressions read from: the source table as `s`, and the joins.
+    pub fn source_from(&self) -> String {
+        let mut from = format!("public.{} s", quote_ident(&self.source_table));
+        for join in &self.joins {
+            from.push(' ');
+            from.push_str(join);
+        }
+        from
+    }
+}
+
+/// The table pairs and the copy plans of a session's two catalogs under the rules.
+pub fn for_session(
+    session: &crate::catalog::session::Session,
+    rules: &Rules,
+) -> Result<(Vec<TablePair>, Vec<TablePlan>)> {
+    let pairs =
+        crate::rules::pairing::pair_tables(&session.source_catalog, &session.target_catalog, rules);
+    let plans = build(
+        &session.source_catalog,
+        &session.target_catalog,
+        rules,
+        &pairs,
+    )?;
+    Ok((pairs, plans))
+}
+
+/// Builds the plans of every table that is copied.
+pub fn build(
+    source: &Catalog,
+    target: &Catalog,
+    rules: &Rules,
+    pairs: &[TablePair],
+) -> Result<Vec<TablePlan>> {
+    let renamed_models = rules.renamed_models();
+    let mut plans = Vec::new();
+    for pair in pairs {
+        if pair.policy != Policy::Migrate || pair.transient {
+            continue;
+        }
+        let Some(target_table_name) = &pair.target_table else {
+            continue;
+        };
+        if pair.source_table == "ir_model_data" {
+            continue;
+        }
+        let (Some(source_table), Some(target_table)) = (
+            source.tables.get(&pair.source_table),
+            target.tables.get(target_table_name),
+        ) else {
+            continue;
+        };
+        plans.push(columns::table_plan(
+            source,
+            rules,
+            pair,
+            source_table,
+            target_table,
+            &renamed_models,
+        )?);
+    }
+    for rule in &rules.relations {
+        plans.push(relation_plan(source, target, rule)?);
+    }
+    Ok(plans)
+}
+
+/// The plan of a `[[relations]]` rule: source rows become pairs of a target many2many table.
+fn relation_plan(
+    source: &Catalog,
+    target: &Catalog,
+    rule: &crate::rules::RelationRule,
+) -> Result<TablePlan> {
+    let origin = format!("relation rule {} → {}", rule.from, rule.to);
+    let Some(source_table) = source.tables.get(&rule.from) else {
+        bail!("{origin}: the source has no table {}", rule.from);
+    };
+    let Some(target_table) = target.tables.get(&rule.to) else {
+        bail!("{origin}: the target has no table {}", rule.to);
+    };
+    let mut select = Vec::new();
+    let mut columns = Vec::new();
+    for (name, column) in &rule.columns {
+        let Some(target_column) = target_table.column(name) else {
+            bail!("{origin}: the target table has no column {name}");
+        };
+        let Some(sql) = &column.sql else {
+            bail!("{origin}: column {name} needs `sql`");
+        };
+        let field = select.len();
+        select.push(format!("({sql})::{}", target_column.data_type));
+        columns.push(ColumnPlan {
+            target_column: name.clone(),
+            target_type: target_column.data_type.clone(),
+            not_null: target_column.not_null,
+            output: match &column.references {
+                Some(model) => Output::Remap {
+                    field,
+                    model: model.clone(),
+                },
+                None => Output::Copy { field },
+            },
+        });
+    }
+    if columns.is_empty() {
+        bail!("{origin}: no columns");
+    }
+    Ok(TablePlan {
+        key: format!("{} → {}", rule.from, rule.to),
+        kind: TableKind::Relation,
+        source_table: rule.from.clone(),
+        target_table: rule.to.clone(),
+        model: rule.to.clone(),
+        target_model: String::new(),
+        select,
+        joins: Vec::new(),
+        columns,
+        on_match: OnMatch::Keep,
+        post_sql: Vec::new(),
+        rows: source_table.row_count,
+        filter: rule.filter.as_ref().map(|f| format!("({f})")),
+        update_only: false,
+        update_owners: Vec::new(),
+    })
+}

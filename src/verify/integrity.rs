@@ -1,0 +1,366 @@
+//! The integrity checks on the records and keys of the migration: external ids, counts per model,
+//! foreign keys and `res_model`/`res_id` pairs in force, no target record mapped twice, and the
+//! files of migrated attachments. Each reads the databases (and the filestore) and returns
+//! results; none writes anything.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tokio_postgres::Client;
+
+use super::{CheckResult, summarize};
+use crate::catalog::quote_ident;
+use crate::catalog::session::Session;
+use crate::plan::tables::TablePlan;
+use crate::rules::Rules;
+use crate::rules::pairing::TableKind;
+
+/// Every mapped source record with an external id must be what that external id points at in the
+/// target.
+pub(super) async fn external_ids(
+    source: &Client,
+    target: &Client,
+    rules: &Rules,
+    plans: &[TablePlan],
+) -> Result<Vec<CheckResult>> {
+    let mapping = load_id_map(target).await?;
+    let target_xmlids: HashMap<(String, String), (String, i32)> = target
+        .query(
+            "SELECT module, name, model, res_id FROM ir_model_data WHERE res_id IS NOT NULL",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), (row.get(2), row.get(3))))
+        .collect();
+    let models: Vec<&str> = plans
+        .iter()
+        .filter(|p| p.kind == TableKind::Model)
+        .map(|p| p.model.as_str())
+        .collect();
+    let rows = source
+        .query(
+            "SELECT model, res_id, module, name FROM ir_model_data \
+             WHERE res_id IS NOT NULL AND model = ANY($1::text[]) ORDER BY model, module, name",
+            &[&models],
+        )
+        .await?;
+    // Per model: external ids checked, discrepancies, and notes that are not failures.
+    let mut per_model: BTreeMap<String, (u64, Vec<String>, Vec<String>)> = BTreeMap::new();
+    for row in &rows {
+        let model: String = row.get(0);
+        let source_id: i32 = row.get(1);
+        let module: String = row.get(2);
+        let name: String = row.get(3);
+        let Some(&mapped) = mapping.get(&(model.clone(), source_id)) else {
+            continue;
+        };
+        let entry = per_model.entry(model.clone()).or_default();
+        entry.0 += 1;
+        let (target_module, mut target_name, company_prefixed) = rules
+            .xmlid_rule_in_target(&model, &module, &name)
+            .unwrap_or((module.clone(), name.clone(), false));
+        if company_prefixed
+            && let Some((company, rest)) = target_name.split_once('_')
+            && let Ok(company) = company.parse::<i32>()
+            && let Some(target_company) = mapping.get(&("res.company".to_string(), company))
+        {
+            target_name = format!("{target_company}_{rest}");
+        }
+        let problem = match target_xmlids.get(&(target_module.clone(), target_name.clone())) {
+            None => Some(format!(
+                "{target_module}.{target_name} (source id {source_id}, mapped to {mapped}) is missing in the target's ir_model_data: the external id was not recreated"
+            )),
+            Some((pointed_model, _)) if pointed_model != rules.model_in_target(&model) => {
+                entry.2.push(format!(
+                    "{target_module}.{target_name} names a {pointed_model} record in Odoo 19; the migrated record (id {mapped}) keeps no external id"
+                ));
+                None
+            }
+            Some((_, pointed)) if *pointed != mapped => Some(format!(
+                "{target_module}.{target_name}: source id {source_id} is mapped to {mapped} but the external id points at {pointed}: the record was matched by another key or the external id was changed after the run"
+            )),
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            entry.1.push(problem);
+        }
+    }
+    Ok(per_model
+        .into_iter()
+        .map(|(model, (checked, problems, notes))| CheckResult {
+            check: "external-ids",
+            subject: model,
+            passed: problems.is_empty(),
+            source_value: checked.to_string(),
+            target_value: (checked - problems.len() as u64).to_string(),
+            detail: summarize(if problems.is_empty() {
+                &notes
+            } else {
+                &problems
+            }),
+        })
+        .collect())
+}
+
+/// Every mapping: (model, source id) → target id.
+async fn load_id_map(target: &Client) -> Result<HashMap<(String, i32), i32>> {
+    Ok(target
+        .query(
+            "SELECT model, source_id, target_id FROM odoo_migrate.id_map",
+            &[],
+        )
+        .await
+        .context("cannot read odoo_migrate.id_map")?
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+        .collect())
+}
+
+/// Source rows, mapped rows and target rows per model; rows that were not copied must be the ones
+/// the run reported.
+pub(super) async fn counts(
+    source: &Client,
+    target: &Client,
+    plans: &[TablePlan],
+) -> Result<Vec<CheckResult>> {
+    let mut results = Vec::new();
+    for plan in plans.iter().filter(|p| p.kind == TableKind::Model) {
+        let source_rows: i64 = source
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM public.{}",
+                    quote_ident(&plan.source_table)
+                ),
+                &[],
+            )
+            .await?
+            .get(0);
+        let row = target
+            .query_one(
+                &format!(
+                    "SELECT count(*), count(t.id), count(*) FILTER (WHERE m.how = 'created'), \
+                     (SELECT coalesce(sum(rows_rejected), 0)::bigint FROM odoo_migrate.model_state s \
+                      JOIN odoo_migrate.runs r ON r.id = s.run_id AND r.status <> 'rolled_back' \
+                      WHERE s.source_table = $2) \
+                     FROM odoo_migrate.id_map m LEFT JOIN public.{} t ON t.id = m.target_id WHERE m.model = $1",
+                    quote_ident(&plan.target_table)
+                ),
+                &[&plan.model, &plan.source_table],
+            )
+            .await?;
+        let mapped: i64 = row.get(0);
+        let present: i64 = row.get(1);
+        let created: i64 = row.get(2);
+        let reported: i64 = row.get(3);
+        let missing = source_rows - mapped;
+        let passed = present == mapped && missing == reported;
+        let completeness = if source_rows == 0 {
+            100.0
+        } else {
+            mapped as f64 * 100.0 / source_rows as f64
+        };
+        let mut detail = format!(
+            "{mapped} mapped ({created} created, {} matched), {completeness:.1}% complete",
+            mapped - created
+        );
+        if missing > 0 {
+            detail.push_str(&format!(
+                "; {missing} not migrated, {reported} of them reported in odoo_migrate.problems"
+            ));
+        }
+        if present < mapped {
+            detail.push_str(&format!(
+                "; {} mapped record(s) missing from {}",
+                mapped - present,
+                plan.target_table
+            ));
+        }
+        results.push(CheckResult {
+            check: "counts",
+            subject: plan.model.clone(),
+            passed,
+            source_value: source_rows.to_string(),
+            target_value: present.to_string(),
+            detail,
+        });
+    }
+    Ok(results)
+}
+
+/// No target row points at a missing row: every foreign key is in force and validated, and every
+/// `res_model`/`res_id` pair of the migrated rows names an existing record.
+pub(super) async fn references(target: &Client, session: &Session) -> Result<Vec<CheckResult>> {
+    let mut results = vec![foreign_keys_in_force(target).await?];
+    for (table, model_column) in [
+        ("mail_message", "model"),
+        ("mail_followers", "res_model"),
+        ("mail_activity", "res_model"),
+        ("ir_attachment", "res_model"),
+    ] {
+        let Some(definition) = session.target_catalog.tables.get(table) else {
+            continue;
+        };
+        if !definition.has_column(model_column) || !definition.has_column("res_id") {
+            continue;
+        }
+        results.push(dangling_res_ids(target, session, table, model_column).await?);
+    }
+    Ok(results)
+}
+
+/// Every foreign key of the target is in force: none still set aside, none left not validated.
+async fn foreign_keys_in_force(target: &Client) -> Result<CheckResult> {
+    let set_aside: Vec<String> = target
+        .query(
+            "SELECT table_name || '.' || constraint_name FROM odoo_migrate.deferred_constraints",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let not_validated: Vec<String> = target
+        .query(
+            "SELECT c.relname || '.' || con.conname FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+             WHERE con.contype = 'f' AND NOT con.convalidated",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut problems: Vec<String> = set_aside
+        .iter()
+        .map(|c| format!("{c} is still set aside (the run did not finish)"))
+        .collect();
+    problems.extend(
+        not_validated
+            .iter()
+            .map(|c| format!("{c} is not validated")),
+    );
+    Ok(CheckResult {
+        check: "references",
+        subject: "foreign keys".to_string(),
+        passed: problems.is_empty(),
+        source_value: String::new(),
+        target_value: format!("{} not in force", problems.len()),
+        detail: summarize(&problems),
+    })
+}
+
+/// The rows of `table` whose (`model_column`, `res_id`) pair names no existing record, per model.
+async fn dangling_res_ids(
+    target: &Client,
+    session: &Session,
+    table: &str,
+    model_column: &str,
+) -> Result<CheckResult> {
+    let models: Vec<String> = target
+        .query(
+            &format!(
+                "SELECT DISTINCT {col} FROM public.{tab} WHERE {col} IS NOT NULL AND res_id IS NOT NULL AND res_id <> 0",
+                col = quote_ident(model_column),
+                tab = quote_ident(table)
+            ),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut dangling = Vec::new();
+    let mut total = 0i64;
+    for model in models {
+        let Some(model_table) = session
+            .target_catalog
+            .models
+            .get(&model)
+            .and_then(|m| m.table.clone())
+        else {
+            continue;
+        };
+        let count: i64 = target
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM public.{tab} x WHERE x.{col} = $1 AND x.res_id IS NOT NULL AND x.res_id <> 0 \
+                     AND NOT EXISTS (SELECT 1 FROM public.{mt} r WHERE r.id = x.res_id)",
+                    tab = quote_ident(table),
+                    col = quote_ident(model_column),
+                    mt = quote_ident(&model_table)
+                ),
+                &[&model],
+            )
+            .await?
+            .get(0);
+        if count > 0 {
+            total += count;
+            dangling.push(format!("{count} on {model}"));
+        }
+    }
+    Ok(CheckResult {
+        check: "references",
+        subject: format!("{table}.res_id"),
+        passed: total == 0,
+        source_value: String::new(),
+        target_value: format!("{total} dangling"),
+        detail: summarize(&dangling),
+    })
+}
+
+/// No source record mapped twice (the primary key forbids it) and no target record that two source
+/// records were mapped to.
+pub(super) async fn duplicates(target: &Client, rules: &Rules) -> Result<Vec<CheckResult>> {
+    // Models whose rules match several source records to one target record on purpose.
+    let shared: Vec<String> = rules
+        .models
+        .iter()
+        .filter(|(_, rule)| rule.shared_match)
+        .map(|(model, _)| model.clone())
+        .collect();
+    let rows = target
+        .query(
+            "SELECT model, target_id, array_agg(source_id ORDER BY source_id) FROM odoo_migrate.id_map \
+             WHERE NOT (model = ANY($1) AND how = 'natural_key') \
+             GROUP BY model, target_id HAVING count(*) > 1 ORDER BY model, target_id",
+            &[&shared],
+        )
+        .await?;
+    let problems: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let model: String = row.get(0);
+            let target_id: i32 = row.get(1);
+            let sources: Vec<i32> = row.get(2);
+            format!("{model} target id {target_id} is mapped from source ids {sources:?}")
+        })
+        .collect();
+    Ok(vec![CheckResult {
+        check: "duplicates",
+        subject: "id mappings".to_string(),
+        passed: problems.is_empty(),
+        source_value: String::new(),
+        target_value: format!("{} target record(s) mapped twice", problems.len()),
+        detail: summarize(&problems),
+    }])
+}
+
+/// Every migrated attachment stored as a file has that file in the target's `filestore`.
+pub(super) async fn attachment_files(target: &Client, filestore: &Path) -> Result<CheckResult> {
+    let names = crate::copy::filestore::migrated_files(target).await?;
+    let absent = crate::copy::filestore::absent(filestore, &names);
+    Ok(CheckResult {
+        check: "attachment-files",
+        subject: filestore.display().to_string(),
+        passed: absent.is_empty(),
+        source_value: names.len().to_string(),
+        target_value: (names.len() - absent.len()).to_string(),
+        detail: if absent.is_empty() {
+            String::new()
+        } else {
+            format!("files missing: {}", summarize(&absent))
+        },
+    })
+}

@@ -1,0 +1,154 @@
+//! What a verification leaves behind: its results stored in the side schema as a `verify` run,
+//! written as a CSV file, and rendered for standard output as text, JSON or CSV. Writes only the
+//! side schema's verification tables; never a migrated table.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tokio_postgres::Client;
+
+use super::CheckResult;
+use crate::catalog::session::Session;
+use crate::io::report::Format;
+use crate::side_schema;
+
+/// Stores the results as one finished `verify` run; returns its id.
+pub(super) async fn store(
+    target: &mut Client,
+    session: &Session,
+    results: &[CheckResult],
+) -> Result<i64> {
+    let transaction = target.transaction().await?;
+    let run_id = side_schema::start_run(
+        &transaction,
+        "verify",
+        &session.source_catalog.database,
+        &session.target_catalog.database,
+        &serde_json::json!({}),
+    )
+    .await?;
+    let checks: Vec<&str> = results.iter().map(|r| r.check).collect();
+    let subjects: Vec<&str> = results.iter().map(|r| r.subject.as_str()).collect();
+    let passed: Vec<bool> = results.iter().map(|r| r.passed).collect();
+    let sources: Vec<&str> = results.iter().map(|r| r.source_value.as_str()).collect();
+    let targets: Vec<&str> = results.iter().map(|r| r.target_value.as_str()).collect();
+    let details: Vec<&str> = results.iter().map(|r| r.detail.as_str()).collect();
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.verification_results (run_id, check_name, subject, passed, source_value, target_value, detail) \
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::text[])",
+            &[&run_id, &checks, &subjects, &passed, &sources, &targets, &details],
+        )
+        .await
+        .context("cannot store the verification results")?;
+    let failed = results.iter().filter(|r| !r.passed).count();
+    side_schema::finish_run(
+        &transaction,
+        run_id,
+        "finished",
+        Some(&format!("{} checks, {failed} failed", results.len())),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(run_id)
+}
+
+/// Writes the results into `verification-RUN.csv` in `directory`.
+pub(super) fn write_csv(directory: &Path, run_id: i64, results: &[CheckResult]) -> Result<()> {
+    std::fs::create_dir_all(directory)
+        .with_context(|| format!("cannot create the report directory {}", directory.display()))?;
+    let path = directory.join(format!("verification-{run_id}.csv"));
+    let mut writer = csv::Writer::from_path(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    for result in results {
+        writer.serialize(result)?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// Renders the results: a summary per check and the failures (text), or every result (JSON, CSV).
+pub fn render(
+    results: &[CheckResult],
+    format: Format,
+    run_id: i64,
+    not_run: &[&str],
+) -> Result<String> {
+    match format {
+        Format::Json => Ok(serde_json::to_string_pretty(&serde_json::json!({
+            "verification": run_id,
+            "passed": results.iter().all(|r| r.passed),
+            "not_run": not_run,
+            "results": results,
+        }))? + "\n"),
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            for result in results {
+                writer.serialize(result)?;
+            }
+            Ok(String::from_utf8(writer.into_inner()?)?)
+        }
+        Format::Text => {
+            use std::fmt::Write;
+            let mut out = String::new();
+            let mut by_check: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+            for result in results {
+                let entry = by_check.entry(result.check).or_default();
+                entry.0 += 1;
+                if !result.passed {
+                    entry.1 += 1;
+                }
+                if result.target_value == super::judge::SKIPPED {
+                    entry.2 += 1;
+                }
+            }
+            let _ = writeln!(out, "Verification {run_id}:");
+            for (check, (total, failed, skipped)) in &by_check {
+                let skipped = match skipped {
+                    0 => String::new(),
+                    n => format!(", {n} skipped"),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<20} {}",
+                    check,
+                    if *failed == 0 {
+                        format!("passed ({total} subjects{skipped})")
+                    } else {
+                        format!("FAILED ({failed} of {total} subjects{skipped})")
+                    }
+                );
+            }
+            for check in not_run {
+                let _ = writeln!(
+                    out,
+                    "  {check:<20} not run (give --odoo-bin PATH to run Odoo 19's judge)"
+                );
+            }
+            let failures: Vec<&CheckResult> = results.iter().filter(|r| !r.passed).collect();
+            if !failures.is_empty() {
+                let _ = writeln!(out, "\nFailures:");
+                for failure in failures {
+                    let _ = writeln!(
+                        out,
+                        "  [{}] {}: source {} / target {}: {}",
+                        failure.check,
+                        failure.subject,
+                        failure.source_value,
+                        failure.target_value,
+                        failure.detail
+                    );
+                }
+            }
+            let failed = results.iter().filter(|r| !r.passed).count();
+            let _ = writeln!(
+                out,
+                "\n{} checks, {} passed, {failed} failed.",
+                results.len(),
+                results.len() - failed
+            );
+            Ok(out)
+        }
+    }
+}
