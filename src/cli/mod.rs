@@ -114,7 +114,7 @@ pub enum Command {
     Status,
     /// Prove the migration: external ids, counts, fields, references, duplicates and business totals.
     #[command(
-        after_help = "Examples:\n  odoo-migrate … verify --report-dir reports\n  odoo-migrate … verify --check trial-balance\n  odoo-migrate … verify --deep --target-filestore /var/lib/odoo19/filestore/new\n\nChecks: external-ids, counts, fields, references, duplicates, attachment-files, deep, trial-balance,\njournal-totals, open-balances, revenue-per-month, stock-on-hand, stock-valuation, order-states."
+        after_help = "Examples:\n  odoo-migrate … verify --report-dir reports\n  odoo-migrate … verify --check trial-balance\n  odoo-migrate … verify --deep --target-filestore /var/lib/odoo19/filestore/new\n  odoo-migrate … verify --odoo-bin /opt/odoo19/odoo-bin --odoo-python /opt/odoo19/venv/bin/python --odoo-conf /etc/odoo19.conf\n\nChecks: external-ids, counts, fields, references, duplicates, attachment-files, deep, trial-balance,\njournal-totals, open-balances, revenue-per-month, stock-on-hand, stock-valuation, order-states,\nodoo (Odoo 19's judge, with --odoo-bin: odoo-judge, odoo-registry, odoo-read, odoo-recompute,\nodoo-constraints, odoo-analytic, odoo-trial-balance, odoo-actions)."
     )]
     Verify(VerifyArgs),
     /// Remove what a run created and restore what it changed.
@@ -249,6 +249,29 @@ pub struct VerifyArgs {
     /// Also check that every migrated attachment has its file in this filestore.
     #[arg(long, value_name = "DIR")]
     pub target_filestore: Option<PathBuf>,
+
+    /// The judge (check `odoo`): the odoo-bin of the Odoo 19 that will serve the target. `verify`
+    /// then runs `odoo-bin shell` on the target with odoo/judge.py (carried in this binary), in a
+    /// transaction Odoo rolls back, and records what Odoo 19 finds: the registry loads, every stored
+    /// field reads, recomputed fields equal the stored ones, constraints hold, analytic plan columns
+    /// exist, business actions work, the trial balance equals the source's. Without it the judge
+    /// is not run (and reported as not run).
+    #[arg(long, value_name = "PATH", env = "ODOO_MIGRATE_ODOO_BIN")]
+    pub odoo_bin: Option<PathBuf>,
+
+    /// The Python that runs odoo-bin: the one Odoo 19 is installed in (e.g. its virtualenv's
+    /// bin/python); default `python3` from PATH.
+    #[arg(long, value_name = "PATH", env = "ODOO_MIGRATE_ODOO_PYTHON")]
+    pub odoo_python: Option<PathBuf>,
+
+    /// An Odoo configuration file for the judge (addons_path, data_dir); the database connection
+    /// always comes from --target.
+    #[arg(long, value_name = "FILE")]
+    pub odoo_conf: Option<PathBuf>,
+
+    /// How long the judge may run before it is stopped (e.g. 30m, 2h).
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub odoo_timeout: String,
 }
 
 #[derive(Debug, Args)]

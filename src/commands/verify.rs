@@ -1,5 +1,6 @@
-//! `odoo-migrate verify`: turns `--check`, `--deep`, `--target-filestore` and `--report-dir` into
-//! the options of the verify stage, runs it, prints its results, and exits 4 when a check failed.
+//! `odoo-migrate verify`: turns `--check`, `--deep`, `--target-filestore`, `--report-dir` and the
+//! judge's `--odoo-*` into the options of the verify stage, runs it, prints its results, and exits
+//! 4 when a check failed.
 
 use anyhow::Result;
 
@@ -20,12 +21,22 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
         deep: args.deep,
         target_filestore: args.target_filestore.clone(),
         report_dir: args.report_dir.clone(),
+        judge: verify::judge::Judge::new(
+            verify::judge::Installation {
+                odoo_bin: args.odoo_bin.as_deref(),
+                python: args.odoo_python.as_deref(),
+                conf: args.odoo_conf.as_deref(),
+                timeout: &args.odoo_timeout,
+            },
+            args.check.as_deref(),
+        )?,
     };
     let verification = verify::verify(&options).await?;
     report::emit(&verify::render(
         &verification.results,
         cli.format,
         verification.run_id,
+        &verification.not_run,
     )?)?;
     if verification.passed() {
         Ok(Status::Success)

@@ -98,6 +98,17 @@ impl Endpoint {
         format!("{}:{}/{}", self.host(), self.port(), self.database())
     }
 
+    /// The host (or Unix socket directory), port, user and password, for programs that take them
+    /// apart (`odoo-bin --db_host --db_port -r -w`).
+    pub fn parts(&self) -> (String, u16, String, Option<String>) {
+        let user = self.config.get_user().unwrap_or("").to_string();
+        let password = self
+            .config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned());
+        (self.host(), self.port(), user, password)
+    }
+
     fn host(&self) -> String {
         match self.config.get_hosts().first() {
             Some(Host::Tcp(name)) => name.clone(),

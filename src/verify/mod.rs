@@ -22,6 +22,7 @@ mod business;
 mod deep;
 mod fields;
 mod integrity;
+pub mod judge;
 mod results;
 
 pub use business::BUSINESS_CHECKS;
@@ -63,12 +64,16 @@ pub struct Options {
     pub target_filestore: Option<PathBuf>,
     /// Also write the results as CSV into this directory.
     pub report_dir: Option<PathBuf>,
+    /// Odoo 19's judge (check `odoo`), when one was given.
+    pub judge: Option<judge::Judge>,
 }
 
 /// A verification made: its run id in the side schema and its results.
 pub struct Verification {
     pub run_id: i64,
     pub results: Vec<CheckResult>,
+    /// Checks asked for that did not run (the judge without an Odoo 19 to run).
+    pub not_run: Vec<&'static str>,
 }
 
 impl Verification {
@@ -83,6 +88,7 @@ pub fn refuse_unknown_check(check: Option<&str>) -> Result<()> {
         .iter()
         .map(|c| c.to_string())
         .chain(BUSINESS_CHECKS.iter().map(|(n, ..)| n.to_string()))
+        .chain([judge::CHECK.to_string()])
         .collect();
     if let Some(check) = check
         && !known.iter().any(|k| k == check)
@@ -107,12 +113,23 @@ pub async fn verify(options: &Options) -> Result<Verification> {
     let mut target = open_side_schema(&session).await?;
     let source = session.source.get().await?;
     let plans = finished_plans(&target, &session, rules).await?;
-    let results = run_checks(options, &source, &target, &session, &plans).await?;
+    let mut results = run_checks(options, &source, &target, &session, &plans).await?;
+    let wants_judge = options.check.as_deref().is_none_or(|c| c == judge::CHECK);
+    let mut not_run = Vec::new();
+    match &options.judge {
+        Some(odoo) if wants_judge => results.extend(odoo.verify(&options.target, &source).await?),
+        None if wants_judge => not_run.push(judge::CHECK),
+        _ => {}
+    }
     let run_id = results::store(&mut target, &session, &results).await?;
     if let Some(directory) = &options.report_dir {
         results::write_csv(directory, run_id, &results)?;
     }
-    Ok(Verification { run_id, results })
+    Ok(Verification {
+        run_id,
+        results,
+        not_run,
+    })
 }
 
 /// A connection to the target whose side schema is there and up to date; refused when no run was

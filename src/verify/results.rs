@@ -69,11 +69,17 @@ pub(super) fn write_csv(directory: &Path, run_id: i64, results: &[CheckResult]) 
 }
 
 /// Renders the results: a summary per check and the failures (text), or every result (JSON, CSV).
-pub fn render(results: &[CheckResult], format: Format, run_id: i64) -> Result<String> {
+pub fn render(
+    results: &[CheckResult],
+    format: Format,
+    run_id: i64,
+    not_run: &[&str],
+) -> Result<String> {
     match format {
         Format::Json => Ok(serde_json::to_string_pretty(&serde_json::json!({
             "verification": run_id,
             "passed": results.iter().all(|r| r.passed),
+            "not_run": not_run,
             "results": results,
         }))? + "\n"),
         Format::Csv => {
@@ -86,25 +92,38 @@ pub fn render(results: &[CheckResult], format: Format, run_id: i64) -> Result<St
         Format::Text => {
             use std::fmt::Write;
             let mut out = String::new();
-            let mut by_check: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            let mut by_check: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
             for result in results {
                 let entry = by_check.entry(result.check).or_default();
                 entry.0 += 1;
                 if !result.passed {
                     entry.1 += 1;
                 }
+                if result.target_value == super::judge::SKIPPED {
+                    entry.2 += 1;
+                }
             }
             let _ = writeln!(out, "Verification {run_id}:");
-            for (check, (total, failed)) in &by_check {
+            for (check, (total, failed, skipped)) in &by_check {
+                let skipped = match skipped {
+                    0 => String::new(),
+                    n => format!(", {n} skipped"),
+                };
                 let _ = writeln!(
                     out,
                     "  {:<20} {}",
                     check,
                     if *failed == 0 {
-                        format!("passed ({total} subjects)")
+                        format!("passed ({total} subjects{skipped})")
                     } else {
-                        format!("FAILED ({failed} of {total} subjects)")
+                        format!("FAILED ({failed} of {total} subjects{skipped})")
                     }
+                );
+            }
+            for check in not_run {
+                let _ = writeln!(
+                    out,
+                    "  {check:<20} not run (give --odoo-bin PATH to run Odoo 19's judge)"
                 );
             }
             let failures: Vec<&CheckResult> = results.iter().filter(|r| !r.passed).collect();
