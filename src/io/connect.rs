@@ -308,10 +308,8 @@ impl Endpoint {
                 self.tls.mode.name()
             );
         }
-        format!(
-            "cannot reach the {side} database at {address} ({}); is the server running and the host and port right?",
-            unreachable_reason(error, &cause)
-        )
+        let (reason, advice) = unreachable_reason(error, &cause);
+        format!("cannot reach the {side} database at {address} ({reason}); {advice}")
     }
 
     /// Why the password file gave no password, when one was read.
@@ -328,20 +326,34 @@ impl Endpoint {
     }
 }
 
-/// What to say of a connection that failed below PostgreSQL's protocol.
-fn unreachable_reason(error: &(dyn std::error::Error + 'static), cause: &str) -> String {
+/// What to say of a connection that failed below PostgreSQL's protocol: what happened, and what
+/// to check.
+fn unreachable_reason(
+    error: &(dyn std::error::Error + 'static),
+    cause: &str,
+) -> (String, &'static str) {
     use std::io::ErrorKind;
-    let kind = find_cause::<std::io::Error>(error).map(std::io::Error::kind);
-    match kind {
-        Some(ErrorKind::ConnectionRefused) => "connection refused".to_string(),
-        Some(ErrorKind::TimedOut) => "no answer within 10 seconds".to_string(),
+    const RUNNING: &str = "is the server running and the host and port right?";
+    const CLOSED: &str = "the connection was closed before the server answered";
+    const LISTENING: &str =
+        "is a PostgreSQL server listening there (not a proxy with nothing behind it)?";
+    match find_cause::<std::io::Error>(error).map(std::io::Error::kind) {
+        Some(ErrorKind::ConnectionRefused) => ("connection refused".to_string(), RUNNING),
+        Some(ErrorKind::TimedOut) => (
+            "no answer within 10 seconds".to_string(),
+            "is the host right, and does every firewall on the way let the port through?",
+        ),
         Some(ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => {
-            "the connection was closed before the server answered: is a PostgreSQL server listening there?".to_string()
+            (CLOSED.to_string(), LISTENING)
         }
         _ if cause == "bytes remaining on stream" || cause == "connection closed" => {
-            "the connection was closed before the server answered: is a PostgreSQL server listening there?".to_string()
+            (CLOSED.to_string(), LISTENING)
         }
-        _ => cause.to_string(),
+        _ if cause.starts_with("failed to lookup address") => (
+            format!("the host name does not resolve: {cause}"),
+            "check the host name",
+        ),
+        _ => (cause.to_string(), RUNNING),
     }
 }
 
