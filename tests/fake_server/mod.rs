@@ -162,7 +162,7 @@ fn converse(stream: &mut TcpStream, seen: &mut Seen) -> std::io::Result<()> {
     }
     error.push(0);
     let length = u32::try_from(error.len() + 4).unwrap_or(u32::MAX);
-    stream.write_all(&[b'E'])?;
+    stream.write_all(b"E")?;
     stream.write_all(&length.to_be_bytes())?;
     stream.write_all(&error)?;
     stream.flush()
