@@ -249,3 +249,151 @@ fn an_address_that_closes_the_connection_is_said_unreachable() {
     }
     server.finish();
 }
+
+const ROLE_PASSWORD: &str = "pgpass-horse-battery";
+
+fn admin(sql: &str) -> Option<String> {
+    let sql = sql.to_string();
+    common::block_on(async move {
+        common::connect(&maintenance_db())
+            .await
+            .query_opt(sql.as_str(), &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .and_then(|row| row.try_get::<_, String>(0).ok())
+    })
+}
+
+/// A role of the test's own that must give its password (SCRAM) over TCP from 127.0.0.1: one
+/// line for it at the top of pg_hba.conf, and only that line removed afterwards, so that the rest
+/// of the server's configuration, and anyone else's use of it, is untouched.
+struct PasswordRole {
+    hba_file: PathBuf,
+    line: String,
+    role: String,
+}
+
+impl PasswordRole {
+    fn install() -> PasswordRole {
+        let role = format!("omt_connect_pw_{}", std::process::id());
+        admin(&format!("DROP ROLE IF EXISTS {role}"));
+        admin(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD '{ROLE_PASSWORD}'"
+        ));
+        let hba_file = PathBuf::from(admin("SHOW hba_file").expect("the hba file"));
+        let original =
+            std::fs::read_to_string(&hba_file).expect("readable pg_hba.conf (run as root)");
+        let line = format!("host all {role} 127.0.0.1/32 scram-sha-256");
+        std::fs::write(&hba_file, format!("{line}\n{original}"))
+            .expect("writable pg_hba.conf (run as root)");
+        admin("SELECT pg_reload_conf()::text");
+        let guard = PasswordRole {
+            hba_file,
+            line,
+            role,
+        };
+        guard.wait_until_asked();
+        guard
+    }
+
+    /// The reload is asynchronous: waits until a login of the role without password is refused.
+    fn wait_until_asked(&self) {
+        let mut config = admin_config();
+        config.host("127.0.0.1").user(&self.role);
+        for _ in 0..100 {
+            let attempt = common::block_on({
+                let config = config.clone();
+                async move { config.connect(tokio_postgres::NoTls).await.map(|_| ()) }
+            });
+            if attempt.is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "the server did not start asking {} for a password",
+            self.role
+        );
+    }
+}
+
+impl Drop for PasswordRole {
+    fn drop(&mut self) {
+        if let Ok(text) = std::fs::read_to_string(&self.hba_file) {
+            let kept: String = text
+                .lines()
+                .filter(|line| *line != self.line)
+                .map(|line| format!("{line}\n"))
+                .collect();
+            let _ = std::fs::write(&self.hba_file, kept);
+        }
+        admin("SELECT pg_reload_conf()::text");
+        admin(&format!("DROP ROLE IF EXISTS {}", self.role));
+    }
+}
+
+#[test]
+#[ignore = "adds a line to pg_hba.conf of the test server: run as root with --ignored"]
+fn a_role_asked_for_its_password_logs_in_with_the_password_file() {
+    let required = PasswordRole::install();
+    let port = admin_config().get_ports().first().copied().unwrap_or(5432);
+    let url = |sslmode: &str| {
+        format!(
+            "postgres://{}@127.0.0.1:{port}/{}?sslmode={sslmode}",
+            required.role,
+            maintenance_db()
+        )
+    };
+    let right = PasswordFile::new(
+        "scram_right",
+        &format!(
+            "127.0.0.1:{port}:{}:{}:{ROLE_PASSWORD}\n",
+            maintenance_db(),
+            required.role
+        ),
+        0o600,
+    );
+    // Over TLS (SCRAM with channel binding) and without.
+    let outcome = check(
+        &url("require"),
+        &url("disable"),
+        &[("PGPASSFILE", right.path())],
+    );
+    assert_eq!(outcome.code, 0, "{}{}", outcome.stdout, outcome.stderr);
+    assert_eq!(
+        outcome.stdout.matches(" — connected").count(),
+        2,
+        "{}",
+        outcome.stdout
+    );
+
+    let wrong = PasswordFile::new("scram_wrong", "*:*:*:*:not-the-password\n", 0o600);
+    let outcome = check(
+        &url("prefer"),
+        &url("prefer"),
+        &[("PGPASSFILE", wrong.path())],
+    );
+    assert_eq!(outcome.code, 7, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(
+        outcome.stdout.contains(&format!(
+            "refused the login: wrong user or password; check the source connection string (the password came from {})",
+            wrong.path()
+        )),
+        "{}",
+        outcome.stdout
+    );
+
+    let outcome = check(
+        &url("prefer"),
+        &url("prefer"),
+        &[("PGPASSFILE", "/nonexistent/odoo-migrate.pgpass")],
+    );
+    assert_eq!(outcome.code, 7, "{}{}", outcome.stdout, outcome.stderr);
+    assert!(
+        outcome.stdout.contains(
+            "the source server asks for a password: give it in the URL, in PGPASSWORD or in ~/.pgpass"
+        ),
+        "{}",
+        outcome.stdout
+    );
+}
