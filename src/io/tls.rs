@@ -124,6 +124,11 @@ fn read_roots(mode: SslMode, path: &Path) -> Result<RootCertStore, String> {
         "give the certificate of the authority that signed the server's certificate in sslrootcert=FILE or PGSSLROOTCERT, or use sslmode=require to encrypt without checking the certificate (sslmode={})",
         mode.name()
     );
+    if path == Path::new("system") {
+        return Err(format!(
+            "sslrootcert=system (the operating system's roots, libpq 16) is not supported; {what_to_do}"
+        ));
+    }
     if !path.exists() {
         return Err(format!(
             "the root certificate file {shown} does not exist; {what_to_do}"
@@ -290,6 +295,10 @@ mod tests {
             .expect("refused");
         assert!(error.contains("does not exist"), "{error}");
         assert!(error.contains("sslrootcert"), "{error}");
+        let error = connector(SslMode::VerifyFull, Some(Path::new("system")))
+            .err()
+            .expect("refused");
+        assert!(error.contains("sslrootcert=system"), "{error}");
         // Without verification the file is not read at all.
         assert!(connector(SslMode::Require, Some(missing)).is_ok());
 
