@@ -25,7 +25,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     report::emit(&verify::render(
         &verification.results,
         cli.format,
-        verification.run_id,
+        verification.number,
     )?)?;
     if verification.passed() {
         Ok(Status::Success)
