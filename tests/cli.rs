@@ -73,16 +73,16 @@ fn json_logs_reports_and_no_secret_anywhere() {
             "{line}"
         );
     }
-    let run_id = pair
+    let number = pair
         .target
-        .scalar("SELECT max(id) FROM odoo_migrate.runs WHERE command = 'run'")
+        .scalar("SELECT max(number) FROM odoo_migrate.runs WHERE command = 'run'")
         .unwrap();
-    let markdown = std::fs::read_to_string(reports.join(format!("run-{run_id}.md"))).unwrap();
+    let markdown = std::fs::read_to_string(reports.join(format!("run-{number}.md"))).unwrap();
     assert!(
         markdown.contains("| account.move | account_move → account_move | done | 30 |"),
         "{markdown}"
     );
-    let csv = std::fs::read_to_string(reports.join(format!("run-{run_id}.csv"))).unwrap();
+    let csv = std::fs::read_to_string(reports.join(format!("run-{number}.csv"))).unwrap();
     assert!(
         csv.starts_with("model,source_table,target_table,status,source_rows,created"),
         "{csv}"

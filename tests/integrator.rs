@@ -92,3 +92,129 @@ fn a_run_refused_for_a_filled_target_writes_nothing_into_it() {
         "no side schema written by a refused run"
     );
 }
+
+/// The checks of a full `verify` on the demo pair that `verification_summary` lists.
+fn summary(pair: &DatabasePair) -> Vec<Vec<Option<String>>> {
+    pair.target.rows(
+        "SELECT check_name, state, verification::text, migration_run::text, (verified_at IS NOT NULL)::text \
+         FROM odoo_migrate.verification_summary ORDER BY check_name",
+    )
+}
+
+#[test]
+fn the_verification_views_show_the_current_runs_verification_and_each_command_numbers_its_runs() {
+    let pair = DatabasePair::new("verify_current");
+    // An analysis and a verification before any run take no number from the first run.
+    pair.run(&["analyze"]);
+    pair.run(&["run"]).assert_code(0);
+    assert_eq!(
+        pair.target
+            .scalar("SELECT number FROM odoo_migrate.runs WHERE command = 'run'")
+            .as_deref(),
+        Some("1")
+    );
+    let status = pair.run(&["status"]);
+    assert!(status.stdout.starts_with("Run 1 ("), "{}", status.stdout);
+
+    // Before any verification of the run: one line, not verified.
+    let before = summary(&pair);
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0][1].as_deref(), Some("not verified"));
+    assert_eq!(before[0][3].as_deref(), Some("1"));
+
+    pair.run(&["verify"]).assert_code(0);
+    let full = summary(&pair);
+    assert!(full.len() > 5, "a line per check: {full:?}");
+    for line in &full {
+        assert_eq!(line[1].as_deref(), Some("ok"), "{line:?}");
+        assert_eq!(line[2].as_deref(), Some("1"), "verification 1: {line:?}");
+        assert_eq!(line[3].as_deref(), Some("1"), "of run 1: {line:?}");
+        assert_eq!(line[4].as_deref(), Some("true"), "{line:?}");
+    }
+
+    // A verification of one check replaces that check's line only.
+    let one = pair.run(&["verify", "--check", "counts"]);
+    one.assert_code(0);
+    assert!(one.stdout.starts_with("Verification 2:"), "{}", one.stdout);
+    let after = summary(&pair);
+    assert_eq!(after.len(), full.len(), "{after:?}");
+    for line in &after {
+        let expected = if line[0].as_deref() == Some("counts") {
+            "2"
+        } else {
+            "1"
+        };
+        assert_eq!(line[2].as_deref(), Some(expected), "{line:?}");
+    }
+
+    // Rolled back, the run's verification is no longer the state of the target.
+    pair.run(&["rollback", "--run", "1"]).assert_code(0);
+    let rolled_back = summary(&pair);
+    assert_eq!(rolled_back.len(), 1, "{rolled_back:?}");
+    assert_eq!(rolled_back[0][1].as_deref(), Some("not verified"));
+    // Nor after the next run, which is Run 2.
+    pair.run(&["run", "--restart"]).assert_code(0);
+    let rerun = summary(&pair);
+    assert_eq!(rerun.len(), 1, "{rerun:?}");
+    assert_eq!(rerun[0][1].as_deref(), Some("not verified"));
+    assert_eq!(rerun[0][3].as_deref(), Some("2"));
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM odoo_migrate.verification_failures"),
+        0
+    );
+    let status = pair.run(&["status"]);
+    assert!(status.stdout.starts_with("Run 2 ("), "{}", status.stdout);
+}
+
+#[test]
+fn the_run_status_and_rollback_count_the_same_problems_and_rows() {
+    let pair = DatabasePair::new("same_counts");
+    let run = pair.run(&["run"]);
+    run.assert_code(0);
+    let counted = |severity: &str| {
+        pair.target.count(&format!(
+            "SELECT 1 FROM odoo_migrate.problems WHERE severity IN ({severity})"
+        ))
+    };
+    let (problems, info) = (counted("'error', 'warning'"), counted("'info'"));
+    let said = format!("{problems} problem{}", if problems == 1 { "" } else { "s" });
+    assert!(run.stdout.contains(&said), "{said}: {}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("{info} info")),
+        "{}",
+        run.stdout
+    );
+    let status = pair.run(&["status"]);
+    assert!(status.stdout.contains(&said), "{said}: {}", status.stdout);
+    let json = pair.run(&["--format", "json", "status"]);
+    let status: serde_json::Value = serde_json::from_str(&json.stdout).expect("status JSON");
+    assert_eq!(status["problems"], problems, "{}", json.stdout);
+    assert_eq!(status["problem_counts"]["info"], info, "{}", json.stdout);
+
+    // The rollback deletes what the run counted as created: its records and many2many pairs.
+    let created = pair
+        .target
+        .scalar("SELECT rows_created FROM odoo_migrate.runs WHERE command = 'run'")
+        .expect("the run's rows_created");
+    let records = pair
+        .target
+        .count("SELECT 1 FROM odoo_migrate.id_map WHERE how = 'created'");
+    let pairs = pair
+        .target
+        .count("SELECT 1 FROM odoo_migrate.relation_rows");
+    assert_eq!(
+        created.parse::<i64>().expect("a count"),
+        records + pairs,
+        "the run counts as created its records and its many2many pairs"
+    );
+    let rollback = pair.run(&["rollback"]);
+    rollback.assert_code(0);
+    assert!(
+        rollback.stdout.contains(&format!(
+            "{created} rows it created deleted ({records} records, {pairs} many2many pairs)"
+        )),
+        "{}",
+        rollback.stdout
+    );
+}

@@ -21,9 +21,15 @@ Examples:
 Exit codes: 0 success, 1 failure, 2 usage error, 3 blocking analysis findings, 4 verification failed,
 5 deadline reached (resumable), 6 interrupted (resumable), 7 connection error, 8 wrong databases.";
 
+/// The examples and the checks of `verify --help` (a test keeps the list equal to the checks).
+const VERIFY_HELP: &str = "Examples:\n  odoo-migrate … verify --report-dir reports\n  odoo-migrate … verify --check trial-balance\n  odoo-migrate … verify --deep --target-filestore /var/lib/odoo19/filestore/new\n  odoo-migrate … verify --odoo-bin /opt/odoo19/odoo-bin --odoo-python /opt/odoo19/venv/bin/python --odoo-conf /etc/odoo19.conf\n\nWith --odoo-bin, Odoo 19 itself judges the target (check `odoo`: odoo-judge, odoo-registry, odoo-read,\nodoo-recompute, odoo-constraints, odoo-analytic, odoo-trial-balance, odoo-actions).\n\nChecks: external-ids, counts, fields, references, duplicates, selection-values, attachment-files, deep,\ntrial-balance, journal-totals, open-balances, revenue-per-month, stock-on-hand, stock-valuation, order-states.";
+
 /// Migrates a whole Odoo 16 database into a fresh Odoo 19 database, PostgreSQL to PostgreSQL.
 #[derive(Debug, Parser)]
 #[command(name = "odoo-migrate", version, about, long_about = None, after_help = AFTER_HELP)]
+// Every option of `Cli` is global: under a heading of its own in each subcommand's help, apart
+// from the subcommand's options.
+#[command(next_help_heading = "Global options")]
 pub struct Cli {
     /// The Odoo 16 database, read only: postgres://user:password@host:port/database
     #[arg(
@@ -114,12 +120,12 @@ pub enum Command {
     Status,
     /// Prove the migration: external ids, counts, fields, references, duplicates and business totals.
     #[command(
-        after_help = "Examples:\n  odoo-migrate … verify --report-dir reports\n  odoo-migrate … verify --check trial-balance\n  odoo-migrate … verify --deep --target-filestore /var/lib/odoo19/filestore/new\n  odoo-migrate … verify --odoo-bin /opt/odoo19/odoo-bin --odoo-python /opt/odoo19/venv/bin/python --odoo-conf /etc/odoo19.conf\n\nChecks: external-ids, counts, fields, references, duplicates, attachment-files, deep, trial-balance,\njournal-totals, open-balances, revenue-per-month, stock-on-hand, stock-valuation, order-states,\nodoo (Odoo 19's judge, with --odoo-bin: odoo-judge, odoo-registry, odoo-read, odoo-recompute,\nodoo-constraints, odoo-analytic, odoo-trial-balance, odoo-actions)."
+        after_help = VERIFY_HELP
     )]
     Verify(VerifyArgs),
     /// Remove what a run created and restore what it changed.
     #[command(
-        after_help = "Examples:\n  odoo-migrate --target postgres://odoo@db19/new rollback\n  odoo-migrate --target … rollback --run 3"
+        after_help = "Examples:\n  odoo-migrate --target postgres://odoo@db19/new rollback\n  odoo-migrate --target … rollback --run 2"
     )]
     Rollback(RollbackArgs),
     /// `config check`: print the effective configuration (passwords hidden) and test both connections.
@@ -276,8 +282,8 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// The run to roll back; the newest by default.
-    #[arg(long)]
+    /// The number of the run to roll back, as `status` shows it; the newest by default.
+    #[arg(long, value_name = "NUMBER")]
     pub run: Option<i64>,
 }
 
@@ -356,5 +362,32 @@ pub fn init_logging(cli: &Cli) {
                 .compact()
                 .init()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VERIFY_HELP;
+
+    #[test]
+    fn verify_help_lists_every_check() {
+        let listed = VERIFY_HELP
+            .split_once("Checks:")
+            .map(|(_, list)| list)
+            .unwrap_or_default();
+        let listed: Vec<&str> = listed
+            .split([',', '.', '\n', ' '])
+            .filter(|name| !name.is_empty())
+            .collect();
+        let checks: Vec<&str> = crate::verify::INTEGRITY_CHECKS
+            .iter()
+            .copied()
+            .chain(
+                crate::verify::BUSINESS_CHECKS
+                    .iter()
+                    .map(|(name, ..)| *name),
+            )
+            .collect();
+        assert_eq!(listed, checks);
     }
 }

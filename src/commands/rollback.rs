@@ -16,16 +16,24 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
     };
     let message = match rollback::rollback(&options).await? {
         Outcome::Restored {
-            run_id,
+            number,
             keys,
             indexes,
         } => format!(
-            "Run {run_id} was rolled back; its {keys} foreign keys and {indexes} indexes left aside are now restored.\n"
+            "Run {number} was rolled back; its {keys} foreign keys and {indexes} indexes left aside are now restored.\n"
         ),
-        Outcome::RolledBack { run_id, undone } => format!(
-            "Run {run_id} rolled back: {} created rows deleted, {} external ids removed, {} many2many pairs removed, \
+        Outcome::RolledBack { number, undone } => format!(
+            "Run {number} rolled back: {} rows it created deleted ({} records, {} many2many pairs), \
+             {} per-company copies deleted, {} external ids removed, {} rows referring to them cleared (ON DELETE), \
              {} matched records restored, {} sequences reset.\n",
-            undone.rows, undone.xmlids, undone.pairs, undone.restored, undone.sequences
+            undone.rows + undone.pairs,
+            undone.rows,
+            undone.pairs,
+            undone.copies,
+            undone.xmlids,
+            undone.cascaded,
+            undone.restored,
+            undone.sequences
         ),
     };
     report::emit(&message)?;

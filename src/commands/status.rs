@@ -12,6 +12,8 @@ use std::fmt::Write;
 
 #[derive(Debug, Serialize)]
 pub struct RunStatus {
+    /// The run's number among migration runs: what `rollback --run` takes.
+    pub number: i64,
     pub run_id: i64,
     pub status: String,
     pub started_at: String,
@@ -27,7 +29,10 @@ pub struct RunStatus {
     pub rows_created: i64,
     pub rows_matched: i64,
     pub rows_updated: i64,
+    /// Errors and warnings, as the run's last line counts them; `info` notes are in
+    /// `problem_counts` only.
     pub problems: i64,
+    pub problem_counts: side_schema::ProblemCounts,
     pub message: Option<String>,
     pub models: Vec<ModelStatus>,
 }
@@ -87,8 +92,7 @@ pub async fn read(client: &tokio_postgres::Client) -> Result<Option<RunStatus>> 
         .query_opt(
             "SELECT id, status, started_at::text, finished_at::text, \
              greatest(last_checkpoint_at, (SELECT max(m.checkpoint_at) FROM odoo_migrate.model_state m WHERE m.run_id = r.id))::text, source_database, \
-             target_database, rows_created, rows_matched, rows_updated, message, \
-             (SELECT count(*) FROM odoo_migrate.problems p WHERE p.run_id = r.id) \
+             target_database, rows_created, rows_matched, rows_updated, message, number \
              FROM odoo_migrate.runs r WHERE command = 'run' ORDER BY id DESC LIMIT 1",
             &[],
         )
@@ -98,6 +102,7 @@ pub async fn read(client: &tokio_postgres::Client) -> Result<Option<RunStatus>> 
         return Ok(None);
     };
     let run_id: i64 = run.get(0);
+    let problem_counts = side_schema::ProblemCounts::of_run(client, run_id).await?;
     let models: Vec<ModelStatus> = client
         .query(
             "SELECT source_table, target_table, model, status, rows_total, rows_done, rows_created, rows_matched, \
@@ -124,6 +129,7 @@ pub async fn read(client: &tokio_postgres::Client) -> Result<Option<RunStatus>> 
         .collect();
     let count = |status: &str| models.iter().filter(|m| m.status == status).count() as i64;
     Ok(Some(RunStatus {
+        number: run.get::<_, Option<i32>>(11).map_or(run_id, i64::from),
         run_id,
         status: run.get(1),
         started_at: run.get(2),
@@ -151,7 +157,8 @@ pub async fn read(client: &tokio_postgres::Client) -> Result<Option<RunStatus>> 
             .map(|m| m.rows_updated)
             .sum::<i64>()
             .max(run.get(9)),
-        problems: run.get(11),
+        problems: problem_counts.problems(),
+        problem_counts,
         message: run.get(10),
         models,
     }))
@@ -162,7 +169,7 @@ fn render_text(status: &RunStatus) -> String {
     let _ = writeln!(
         out,
         "Run {} ({}): {} → {}, started {}{}",
-        status.run_id,
+        status.number,
         status.status,
         status.source_database,
         status.target_database,
@@ -174,16 +181,15 @@ fn render_text(status: &RunStatus) -> String {
     );
     let _ = writeln!(
         out,
-        "Models: {}/{} done, {} failed. Rows: {}/{} read, {} created, {} matched, {} updated. Problems: {}.",
+        "Tables: {}/{} copied, {} failed. Rows: {}, {} created, {} matched, {} updated. {}.",
         status.models_done,
         status.models_total,
         status.models_failed,
-        status.rows_done,
-        status.rows_total,
+        rows_read(status),
         status.rows_created,
         status.rows_matched,
         status.rows_updated,
-        status.problems
+        status.problem_counts
     );
     for model in status.models.iter().filter(|m| m.status != "done") {
         let _ = writeln!(
@@ -204,4 +210,20 @@ fn render_text(status: &RunStatus) -> String {
         let _ = writeln!(out, "{message}");
     }
     out
+}
+
+/// The rows read against those counted when the run was planned: "read/total" while the run
+/// works; once it finished, the rows read, and the planned count beside it when they differ
+/// (a table's rows are counted whole when planned, and a rule's condition may read fewer).
+fn rows_read(status: &RunStatus) -> String {
+    if status.status != "finished" {
+        format!("{}/{} read", status.rows_done, status.rows_total)
+    } else if status.rows_done == status.rows_total {
+        format!("{} read", status.rows_done)
+    } else {
+        format!(
+            "{} read ({} counted when the run was planned)",
+            status.rows_done, status.rows_total
+        )
+    }
 }

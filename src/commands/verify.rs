@@ -35,7 +35,7 @@ pub async fn verify_command(cli: &Cli, args: &VerifyArgs) -> Result<Status> {
     report::emit(&verify::render(
         &verification.results,
         cli.format,
-        verification.run_id,
+        verification.number,
         &verification.not_run,
     )?)?;
     if verification.passed() {

@@ -181,11 +181,11 @@ async fn write(control: &mut Client, run_id: i64, defaults: &Defaults) -> Result
     let (read, written, left_out): (i64, i64, i64) = (counts.get(0), counts.get(1), counts.get(2));
     transaction
         .execute(
-            "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, rows_done, rows_created, status, finished_at) \
-             VALUES ($1, $2, 'ir_default', 'ir.property', 'model', $3, $3, $4, 'done', now()) \
+            "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, rows_done, rows_created, rows_rejected, status, finished_at) \
+             VALUES ($1, $2, 'ir_default', 'ir.property', 'model', $3, $3, $4, $5, 'done', now()) \
              ON CONFLICT (run_id, source_table) DO UPDATE SET status = 'done', rows_done = EXCLUDED.rows_done, \
-             rows_created = EXCLUDED.rows_created, finished_at = now()",
-            &[&run_id, &KEY, &read, &written],
+             rows_created = EXCLUDED.rows_created, rows_rejected = EXCLUDED.rows_rejected, finished_at = now()",
+            &[&run_id, &KEY, &read, &written, &left_out],
         )
         .await
         .context("cannot record the company defaults in the run's tables")?;

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// The bars of one run; every method does nothing when progress is off.
 #[derive(Clone)]
@@ -23,9 +23,21 @@ impl Progress {
         let overall = multi.add(ProgressBar::new(total_rows));
         overall.set_style(
             ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {human_pos}/{human_len} rows, {per_sec}, {eta} left",
+                "{elapsed_precise} [{bar:40}] {human_pos}/{human_len} rows, {rate}, {left}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                    let _ = write!(out, "{}", rate(state.per_sec()));
+                },
+            )
+            .with_key(
+                "left",
+                |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                    let _ = write!(out, "{}", left(state.pos(), state.len(), state.eta()));
+                },
+            )
             .progress_chars("=> "),
         );
         overall.set_position(done_rows);
@@ -81,5 +93,50 @@ impl Drop for TableProgress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Rows per second, whole: "23,546 rows/s".
+fn rate(per_second: f64) -> String {
+    let whole = per_second.max(0.0).round() as u64;
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{grouped} rows/s")
+}
+
+/// The time left, said only once rows were copied to estimate it from (or when none are left).
+fn left(position: u64, length: Option<u64>, eta: Duration) -> String {
+    match length {
+        Some(length) if position >= length => "no rows left".to_string(),
+        _ if position == 0 => "time left not known yet".to_string(),
+        _ => format!("{} left", indicatif::HumanDuration(eta)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_whole_rows_per_second() {
+        assert_eq!(rate(23_545.501_6), "23,546 rows/s");
+        assert_eq!(rate(0.4), "0 rows/s");
+        assert_eq!(rate(1_234_567.0), "1,234,567 rows/s");
+    }
+
+    #[test]
+    fn no_time_left_is_claimed_before_any_row() {
+        assert_eq!(
+            left(0, Some(100), Duration::ZERO),
+            "time left not known yet"
+        );
+        assert_eq!(left(100, Some(100), Duration::ZERO), "no rows left");
+        assert!(left(50, Some(100), Duration::from_secs(90)).ends_with(" left"));
     }
 }

@@ -66,11 +66,11 @@ pub async fn run_lines(client: &tokio_postgres::Client) -> Result<Vec<RunLine>> 
         .collect())
 }
 
-/// Writes `run-<id>.csv` and `run-<id>.md` into `directory`.
-pub fn write_run_report(directory: &std::path::Path, run_id: i64, lines: &[RunLine]) -> Result<()> {
+/// Writes `run-<number>.csv` and `run-<number>.md` into `directory` (the number `status` shows).
+pub fn write_run_report(directory: &std::path::Path, number: i64, lines: &[RunLine]) -> Result<()> {
     std::fs::create_dir_all(directory)
         .with_context(|| format!("cannot create the report directory {}", directory.display()))?;
-    let csv_path = directory.join(format!("run-{run_id}.csv"));
+    let csv_path = directory.join(format!("run-{number}.csv"));
     let mut writer = csv::Writer::from_path(&csv_path)
         .with_context(|| format!("cannot write {}", csv_path.display()))?;
     for line in lines {
@@ -78,7 +78,7 @@ pub fn write_run_report(directory: &std::path::Path, run_id: i64, lines: &[RunLi
     }
     writer.flush()?;
     let mut markdown = format!(
-        "# Migration run {run_id}\n\n| model | table | status | source rows | created | matched | updated | not copied | seconds | problems |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        "# Migration run {number}\n\n| model | table | status | source rows | created | matched | updated | not copied | seconds | problems |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
     );
     for l in lines {
         let _ = writeln!(
@@ -116,7 +116,7 @@ pub fn write_run_report(directory: &std::path::Path, run_id: i64, lines: &[RunLi
         totals.3,
         totals.4
     );
-    let md_path = directory.join(format!("run-{run_id}.md"));
+    let md_path = directory.join(format!("run-{number}.md"));
     std::fs::write(&md_path, markdown)
         .with_context(|| format!("cannot write {}", md_path.display()))?;
     Ok(())

@@ -111,7 +111,8 @@ pub(super) async fn record_end(
         "{what}; every committed chunk is kept and the next `odoo-migrate run` resumes after it"
     );
     side_schema::finish_run(control, run_id, state, Some(&message)).await?;
-    crate::io::report::emit(&format!("Run {run_id} stopped: {message}.\n"))?;
+    let number = side_schema::run_number(control, run_id).await?;
+    crate::io::report::emit(&format!("Run {number} stopped: {message}.\n"))?;
     Ok(Some(status))
 }
 
@@ -522,10 +523,22 @@ fn problem_message(plan: &TablePlan, problem: &rows::Problem) -> String {
             "{count} row(s) of {table} hold a value in {} that is not a jsonb object keyed by company; written as NULL",
             problem.column
         ),
-        _ => format!(
-            "{count} row(s) of {table} reference {model} records that are not migrated (column {}); written as NULL, or the row not copied where the column is required",
-            problem.column
-        ),
+        _ => {
+            // A required column cannot take NULL: the copy rejected those rows instead.
+            let required = plan
+                .columns
+                .iter()
+                .any(|c| c.target_column == problem.column && c.not_null);
+            let outcome = if required {
+                "the column is required, so those rows were not copied"
+            } else {
+                "the column was written as NULL in those rows"
+            };
+            format!(
+                "{count} row(s) of {table} reference {model} records that are not migrated (column {}); {outcome}",
+                problem.column
+            )
+        }
     }
 }
 

@@ -57,7 +57,8 @@ pub(super) async fn finish(
     print_summary(control, run_id).await?;
     if let Some(directory) = &options.report_dir {
         let lines = crate::io::report::run_lines(control).await?;
-        crate::io::report::write_run_report(directory, run_id, &lines)?;
+        let number = side_schema::run_number(control, run_id).await?;
+        crate::io::report::write_run_report(directory, number, &lines)?;
     }
     Ok(Status::Success)
 }
@@ -206,23 +207,23 @@ pub(super) async fn update_totals(control: &Client, run_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// The one line a finished run prints.
+/// The one line a finished run prints; its figures are those `status` shows for the run.
 async fn print_summary(control: &Client, run_id: i64) -> Result<()> {
     let row = control
         .query_one(
-            "SELECT models_ok, rows_created, rows_matched, rows_updated, \
-             (SELECT count(*) FROM odoo_migrate.problems WHERE run_id = $1 AND severity <> 'info') \
+            "SELECT models_ok, rows_created, rows_matched, rows_updated, number \
              FROM odoo_migrate.runs WHERE id = $1",
             &[&run_id],
         )
         .await?;
+    let problems = side_schema::ProblemCounts::of_run(control, run_id).await?;
     crate::io::report::emit(&format!(
-        "Run {run_id} finished: {} tables, {} rows created, {} matched, {} updated, {} problem(s) recorded in odoo_migrate.problems.\n",
+        "Run {} finished: {} tables copied, {} rows created, {} matched, {} updated; {problems} in odoo_migrate.problems.\n",
+        row.get::<_, Option<i32>>(4).map_or(run_id, i64::from),
         row.get::<_, i32>(0),
         row.get::<_, i64>(1),
         row.get::<_, i64>(2),
         row.get::<_, i64>(3),
-        row.get::<_, i64>(4)
     ))?;
     Ok(())
 }

@@ -279,6 +279,7 @@ async fn refuse_other_snapshot(
         return Ok(());
     }
     let shown: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
+    let number = side_schema::run_number(control, run_id).await?;
     let what = if finished {
         "migrated"
     } else {
@@ -287,8 +288,8 @@ async fn refuse_other_snapshot(
     Err(refuse(
         Status::WrongDatabase,
         format!(
-            "the source {} is another snapshot of the database that run {run_id} {what} into this target: {} table(s) differ ({}{}); \
-             migrate it into a fresh Odoo 19 database, or roll run {run_id} back (`odoo-migrate rollback`) and run again with --restart",
+            "the source {} is another snapshot of the database that run {number} {what} into this target: {} table(s) differ ({}{}); \
+             migrate it into a fresh Odoo 19 database, or roll run {number} back (`odoo-migrate rollback`) and run again with --restart",
             session.source_catalog.database,
             changed.len(),
             shown.join("; "),
@@ -373,10 +374,11 @@ async fn check_finished_models(control: &Client, run_id: i64) -> Result<()> {
             .with_context(|| format!("cannot check the finished table {table}"))?
             .get(0);
         if missing > 0 {
+            let number = side_schema::run_number(control, run_id).await?;
             return Err(refuse(
                 Status::WrongDatabase,
                 format!(
-                    "cannot resume run {run_id}: {missing} record(s) of {model} that it migrated are gone from target table {table}; \
+                    "cannot resume run {number}: {missing} record(s) of {model} that it migrated are gone from target table {table}; \
                      the target was changed since. Roll the run back (`odoo-migrate rollback`) and start again with --restart"
                 ),
             ));

@@ -58,10 +58,10 @@ pub(super) async fn make_once(
     )
     .await?;
     tracing::info!(
-        xmlid = counts.xmlid,
-        natural_key = counts.natural_key,
-        created = counts.created,
-        unmatched_metadata = counts.unmatched,
+        matched_by_external_id = counts.xmlid,
+        matched_by_natural_key = counts.natural_key,
+        to_create = counts.created,
+        match_only_without_counterpart = counts.unmatched,
         "id plan made"
     );
     record_tables(session, &source, &transaction, plans, run_id).await?;

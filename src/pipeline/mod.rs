@@ -91,8 +91,9 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     let run_id = match guards::start_or_resume(&control, &session, options, jobs).await? {
         guards::Start::Run(run_id) => run_id,
         guards::Start::AlreadyFinished(run_id) => {
+            let number = side_schema::run_number(&control, run_id).await?;
             crate::io::report::emit(&format!(
-                "Nothing to do: run {run_id} already migrated {} into {}. Use `odoo-migrate verify` to check it.\n",
+                "Nothing to do: run {number} already migrated {} into {}. Use `odoo-migrate verify` to check it.\n",
                 session.source_catalog.database, session.target_catalog.database
             ))?;
             finish::bring_files(&control, options, run_id).await?;
@@ -102,7 +103,7 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     record_target_sequences(&control, run_id).await?;
     let (pairs, plans) = tables::for_session(&session, &rules)?;
     check_plans(&session, &plans).await?;
-    tracing::info!(tables = plans.len(), "copy plans made and checked");
+    tracing::info!(tables_planned = plans.len(), "copy plans made and checked");
     let foreign_keys = keys::choose(&mut control, options.foreign_keys).await?;
     tracing::info!(strategy = ?foreign_keys, "foreign keys during the copy");
     id_plan::make_once(
@@ -127,7 +128,12 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     let mappings = Arc::new(ids::load(&control, &rules, &pairs).await?);
     tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
     let pending = pending_plans(plans, &load.done_at_start);
-    tracing::info!(tables = pending.len(), jobs, "copying");
+    tracing::info!(
+        tables_to_copy = pending.len(),
+        tables_done_before = load.done_at_start.len(),
+        jobs,
+        "copying"
+    );
     let progress = progress_bar(&control, options, run_id).await?;
     let copy = copying::Copying {
         session: &session,

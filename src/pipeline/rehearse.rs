@@ -204,13 +204,15 @@ async fn rehearse_table(
                 }
             }
             for problem in &outcome.problems {
+                let examples: Vec<String> = problem.samples.iter().map(i32::to_string).collect();
                 result.problems.push(format!(
-                    "{} row(s): {} in column {} ({}; e.g. source id {:?})",
+                    "{} row(s): {} in column {} ({}; e.g. source id{} {})",
                     problem.count,
                     problem.kind.replace('_', " "),
                     problem.column,
                     problem.model,
-                    problem.samples
+                    if examples.len() == 1 { "" } else { "s" },
+                    examples.join(", ")
                 ));
             }
             match post_error {

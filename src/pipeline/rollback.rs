@@ -19,27 +19,35 @@ use crate::side_schema;
 /// Which run to roll back, where.
 pub struct Options {
     pub target: Endpoint,
-    /// The run to roll back; the newest that is not rolled back when `None`.
+    /// The number of the run to roll back (as `status` shows it); the newest that is not rolled
+    /// back when `None`.
     pub run: Option<i64>,
 }
 
 /// What a rollback did.
 pub enum Outcome {
     /// The run is rolled back now.
-    RolledBack { run_id: i64, undone: Undone },
+    RolledBack { number: i64, undone: Undone },
     /// The run had been rolled back already; the foreign keys and indexes it had left aside are
     /// restored now.
     Restored {
-        run_id: i64,
+        number: i64,
         keys: i64,
         indexes: i64,
     },
 }
 
-/// What the rollback of a run removed or gave back.
+/// What the rollback of a run removed or gave back. `rows + pairs` are the rows the run counted as
+/// created (its `rows_created`); the per-company copies and the rows cleared by the foreign keys'
+/// `ON DELETE` are counted apart.
 #[derive(Default)]
 pub struct Undone {
+    /// Records the run created (with the company defaults it wrote), deleted.
     pub rows: u64,
+    /// Per-company copies of shared records made at the end of the run, deleted.
+    pub copies: u64,
+    /// Rows that referred to deleted rows, deleted or set to NULL as their keys' ON DELETE says.
+    pub cascaded: u64,
     pub xmlids: u64,
     pub pairs: u64,
     pub restored: u64,
@@ -49,11 +57,11 @@ pub struct Undone {
 /// Rolls back the chosen run, or finishes the rollback of one that left keys or indexes aside.
 pub async fn rollback(options: &Options) -> Result<Outcome> {
     let mut client = open_target(&options.target).await?;
-    let (run_id, status) = chosen_run(&client, options.run).await?;
+    let (run_id, number, status) = chosen_run(&client, options.run).await?;
     if status == "rolled_back" {
-        return restore_left_aside(&mut client, run_id).await;
+        return restore_left_aside(&mut client, run_id, number).await;
     }
-    refuse_later_runs(&client, run_id).await?;
+    refuse_later_runs(&client, run_id, number).await?;
 
     side_schema::ensure_id_map_index(&client).await?;
     let touched = touched_tables(&client, run_id).await?;
@@ -63,14 +71,14 @@ pub async fn rollback(options: &Options) -> Result<Outcome> {
     transaction
         .commit()
         .await
-        .with_context(|| format!("cannot commit the rollback of run {run_id}"))?;
+        .with_context(|| format!("cannot commit the rollback of run {number}"))?;
     crate::copy::keys::restore(&mut client, run_id)
         .await
         .context("the rows of the run are removed, but foreign keys could not all be restored; run `odoo-migrate rollback` again")?;
     crate::copy::indexes::rebuild_on(&client, run_id)
         .await
         .context("the rows of the run are removed, but indexes could not all be built again; run `odoo-migrate rollback` again")?;
-    Ok(Outcome::RolledBack { run_id, undone })
+    Ok(Outcome::RolledBack { number, undone })
 }
 
 /// A connection to the target, its side schema up to date and the run lock held; refused when no
@@ -92,31 +100,31 @@ async fn open_target(endpoint: &Endpoint) -> Result<Client> {
     Ok(client)
 }
 
-/// The run asked for (or the newest not rolled back), with its status.
-async fn chosen_run(client: &Client, run: Option<i64>) -> Result<(i64, String)> {
+/// The run asked for by its number (or the newest not rolled back): its id, number and status.
+async fn chosen_run(client: &Client, run: Option<i64>) -> Result<(i64, i64, String)> {
     let run = match run {
-        Some(id) => client
+        Some(number) => client
             .query_opt(
-                "SELECT id, status FROM odoo_migrate.runs WHERE id = $1 AND command = 'run'",
-                &[&id],
+                "SELECT id, number::bigint, status FROM odoo_migrate.runs WHERE number = $1 AND command = 'run'",
+                &[&i32::try_from(number).unwrap_or(i32::MAX)],
             )
             .await?
-            .ok_or_else(|| refuse(Status::Usage, format!("there is no migration run {id} on this target")))?,
+            .ok_or_else(|| refuse(Status::Usage, format!("there is no migration run {number} on this target; `odoo-migrate status` shows the current one")))?,
         None => client
             .query_opt(
-                "SELECT id, status FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back' \
+                "SELECT id, number::bigint, status FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back' \
                  ORDER BY id DESC LIMIT 1",
                 &[],
             )
             .await?
             .ok_or_else(|| refuse(Status::Usage, "there is no migration run to roll back on this target"))?,
     };
-    Ok((run.get(0), run.get(1)))
+    Ok((run.get(0), run.get(1), run.get(2)))
 }
 
 /// For a run already rolled back: restores the foreign keys and indexes it still has set aside,
 /// or refuses when there are none.
-async fn restore_left_aside(client: &mut Client, run_id: i64) -> Result<Outcome> {
+async fn restore_left_aside(client: &mut Client, run_id: i64, number: i64) -> Result<Outcome> {
     let row = client
         .query_one(
             "SELECT (SELECT count(*) FROM odoo_migrate.deferred_constraints WHERE run_id = $1), \
@@ -129,19 +137,19 @@ async fn restore_left_aside(client: &mut Client, run_id: i64) -> Result<Outcome>
         crate::copy::keys::restore(client, run_id).await?;
         crate::copy::indexes::rebuild_on(client, run_id).await?;
         return Ok(Outcome::Restored {
-            run_id,
+            number,
             keys,
             indexes,
         });
     }
     Err(refuse(
         Status::Usage,
-        format!("run {run_id} was already rolled back"),
+        format!("run {number} was already rolled back"),
     ))
 }
 
 /// Refuses to roll back a run that later runs, not rolled back, built on.
-async fn refuse_later_runs(client: &Client, run_id: i64) -> Result<()> {
+async fn refuse_later_runs(client: &Client, run_id: i64, number: i64) -> Result<()> {
     let later: i64 = client
         .query_one(
             "SELECT count(*) FROM odoo_migrate.runs WHERE command = 'run' AND id > $1 AND status <> 'rolled_back'",
@@ -152,7 +160,7 @@ async fn refuse_later_runs(client: &Client, run_id: i64) -> Result<()> {
     if later > 0 {
         return Err(refuse(
             Status::Usage,
-            format!("run {run_id} has later runs that are not rolled back; roll those back first"),
+            format!("run {number} has later runs that are not rolled back; roll those back first"),
         ));
     }
     Ok(())
@@ -183,13 +191,13 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
     let keys = key_definitions(transaction, run_id).await?;
     undone.restored = restore_before_images(transaction, run_id).await?;
     undone.pairs = remove_pairs(transaction, run_id).await?;
-    let (xmlids, rows) = remove_company_copies(transaction, run_id).await?;
+    let (xmlids, copies) = remove_company_copies(transaction, run_id).await?;
     undone.xmlids += xmlids;
-    undone.rows += rows;
+    undone.copies = copies;
     let (xmlids, rows) = remove_created(transaction, run_id, &tables).await?;
     undone.xmlids += xmlids;
-    undone.rows += rows;
-    clear_cascades(transaction, &keys).await?;
+    undone.rows = rows;
+    undone.cascaded = clear_cascades(transaction, &keys).await?;
     undone.sequences = reset_sequences(transaction, run_id).await?;
     forget_run(transaction, run_id).await?;
     Ok(undone)
@@ -378,8 +386,10 @@ async fn remove_created(
 }
 
 /// What the deletions would have cascaded to with the keys in force (rows that rules added after
-/// the copy, such as the companies of created accounts): done here, until nothing moves.
-async fn clear_cascades(transaction: &Transaction<'_>, keys: &[(String, String)]) -> Result<()> {
+/// the copy, such as the companies of created accounts): done here, until nothing moves. Returns
+/// how many rows were deleted or updated.
+async fn clear_cascades(transaction: &Transaction<'_>, keys: &[(String, String)]) -> Result<u64> {
+    let mut total = 0;
     loop {
         let mut changed = 0;
         for (child, definition) in keys {
@@ -395,8 +405,9 @@ async fn clear_cascades(transaction: &Transaction<'_>, keys: &[(String, String)]
                 })?;
         }
         if changed == 0 {
-            return Ok(());
+            return Ok(total);
         }
+        total += changed;
     }
 }
 

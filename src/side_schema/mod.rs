@@ -22,6 +22,7 @@ const STEPS: &[&str] = &[
     include_str!("../../sql/side_schema/002_deferred_indexes.sql"),
     include_str!("../../sql/side_schema/003_source_last_write.sql"),
     include_str!("../../sql/side_schema/004_copied_rows.sql"),
+    include_str!("../../sql/side_schema/005_run_numbers_and_current_verification.sql"),
 ];
 
 /// The index of `odoo_migrate.id_map` by target id (`verify`, `rollback` and the finishing steps
@@ -263,4 +264,65 @@ pub async fn finish_run(
         .await
         .with_context(|| format!("cannot close run {run_id} in odoo_migrate.runs"))?;
     Ok(())
+}
+
+/// The number of run `run_id` among the runs of its command (the first `run` is Run 1 whatever
+/// `analyze` or `verify` made before it): what people are shown; ids stay the references.
+pub async fn run_number(client: &impl GenericClient, run_id: i64) -> Result<i64> {
+    let number: Option<i32> = client
+        .query_one(
+            "SELECT number FROM odoo_migrate.runs WHERE id = $1",
+            &[&run_id],
+        )
+        .await
+        .with_context(|| format!("cannot read the number of run id {run_id} in odoo_migrate.runs"))?
+        .get(0);
+    Ok(number.map_or(run_id, i64::from))
+}
+
+/// The problems a run recorded, by severity. "Problems" are errors and warnings, everywhere they
+/// are counted (the run's last line, `status`); `info` rows are notes, counted apart.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct ProblemCounts {
+    pub errors: i64,
+    pub warnings: i64,
+    pub info: i64,
+}
+
+impl ProblemCounts {
+    pub async fn of_run(client: &impl GenericClient, run_id: i64) -> Result<Self> {
+        let row = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE severity = 'error'), \
+                 count(*) FILTER (WHERE severity = 'warning'), count(*) FILTER (WHERE severity = 'info') \
+                 FROM odoo_migrate.problems WHERE run_id = $1",
+                &[&run_id],
+            )
+            .await
+            .with_context(|| format!("cannot count the problems of run id {run_id}"))?;
+        Ok(Self {
+            errors: row.get(0),
+            warnings: row.get(1),
+            info: row.get(2),
+        })
+    }
+
+    /// Errors and warnings.
+    pub fn problems(&self) -> i64 {
+        self.errors + self.warnings
+    }
+}
+
+impl std::fmt::Display for ProblemCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: i64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        write!(
+            f,
+            "{} ({}, {}) and {} info",
+            plural(self.problems(), "problem"),
+            plural(self.errors, "error"),
+            plural(self.warnings, "warning"),
+            self.info
+        )
+    }
 }

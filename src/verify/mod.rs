@@ -68,9 +68,10 @@ pub struct Options {
     pub judge: Option<judge::Judge>,
 }
 
-/// A verification made: its run id in the side schema and its results.
+/// A verification made: its number among verifications (`verification-<number>.csv`) and its
+/// results.
 pub struct Verification {
-    pub run_id: i64,
+    pub number: i64,
     pub results: Vec<CheckResult>,
     /// Checks asked for that did not run (the judge without an Odoo 19 to run).
     pub not_run: Vec<&'static str>,
@@ -113,23 +114,50 @@ pub async fn verify(options: &Options) -> Result<Verification> {
     let mut target = open_side_schema(&session).await?;
     let source = session.source.get().await?;
     let plans = finished_plans(&target, &session, rules).await?;
+    let mut ran = checks_to_run(options);
     let mut results = run_checks(options, &source, &target, &session, &plans).await?;
     let wants_judge = options.check.as_deref().is_none_or(|c| c == judge::CHECK);
     let mut not_run = Vec::new();
     match &options.judge {
-        Some(odoo) if wants_judge => results.extend(odoo.verify(&options.target, &source).await?),
+        Some(odoo) if wants_judge => {
+            let judged = odoo.verify(&options.target, &source).await?;
+            for result in &judged {
+                if !ran.contains(&result.check) {
+                    ran.push(result.check);
+                }
+            }
+            results.extend(judged);
+        }
         None if wants_judge => not_run.push(judge::CHECK),
         _ => {}
     }
-    let run_id = results::store(&mut target, &session, &results).await?;
+    let run_id = results::store(&mut target, &session, &ran, &results).await?;
+    let number = side_schema::run_number(&target, run_id).await?;
     if let Some(directory) = &options.report_dir {
-        results::write_csv(directory, run_id, &results)?;
+        results::write_csv(directory, number, &results)?;
     }
     Ok(Verification {
-        run_id,
+        number,
         results,
         not_run,
     })
+}
+
+/// The checks `options` asks for, in the order they run: a check may have no subject, so its
+/// results alone do not say it ran.
+fn checks_to_run(options: &Options) -> Vec<&'static str> {
+    let wanted = |name: &str| options.check.as_deref().is_none_or(|c| c == name);
+    INTEGRITY_CHECKS
+        .iter()
+        .copied()
+        .filter(|name| match *name {
+            "deep" => options.deep,
+            "attachment-files" => options.target_filestore.is_some(),
+            _ => true,
+        })
+        .chain(BUSINESS_CHECKS.iter().map(|(name, ..)| *name))
+        .filter(|name| wanted(name))
+        .collect()
 }
 
 /// A connection to the target whose side schema is there and up to date; refused when no run was

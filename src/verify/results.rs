@@ -13,10 +13,12 @@ use crate::catalog::session::Session;
 use crate::io::report::Format;
 use crate::side_schema;
 
-/// Stores the results as one finished `verify` run; returns its id.
+/// Stores the results as one finished `verify` run of the current migration run (the newest not
+/// rolled back), with the checks that ran; returns its id.
 pub(super) async fn store(
     target: &mut Client,
     session: &Session,
+    ran: &[&str],
     results: &[CheckResult],
 ) -> Result<i64> {
     let transaction = target.transaction().await?;
@@ -28,6 +30,14 @@ pub(super) async fn store(
         &serde_json::json!({}),
     )
     .await?;
+    transaction
+        .execute(
+            "UPDATE odoo_migrate.runs SET checks = $2, \
+             verified_run = (SELECT id FROM odoo_migrate.current_migration) WHERE id = $1",
+            &[&run_id, &ran],
+        )
+        .await
+        .context("cannot record which run and checks the verification covers")?;
     let checks: Vec<&str> = results.iter().map(|r| r.check).collect();
     let subjects: Vec<&str> = results.iter().map(|r| r.subject.as_str()).collect();
     let passed: Vec<bool> = results.iter().map(|r| r.passed).collect();
@@ -54,11 +64,11 @@ pub(super) async fn store(
     Ok(run_id)
 }
 
-/// Writes the results into `verification-RUN.csv` in `directory`.
-pub(super) fn write_csv(directory: &Path, run_id: i64, results: &[CheckResult]) -> Result<()> {
+/// Writes the results into `verification-<number>.csv` in `directory`.
+pub(super) fn write_csv(directory: &Path, number: i64, results: &[CheckResult]) -> Result<()> {
     std::fs::create_dir_all(directory)
         .with_context(|| format!("cannot create the report directory {}", directory.display()))?;
-    let path = directory.join(format!("verification-{run_id}.csv"));
+    let path = directory.join(format!("verification-{number}.csv"));
     let mut writer = csv::Writer::from_path(&path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     for result in results {
@@ -72,12 +82,12 @@ pub(super) fn write_csv(directory: &Path, run_id: i64, results: &[CheckResult]) 
 pub fn render(
     results: &[CheckResult],
     format: Format,
-    run_id: i64,
+    number: i64,
     not_run: &[&str],
 ) -> Result<String> {
     match format {
         Format::Json => Ok(serde_json::to_string_pretty(&serde_json::json!({
-            "verification": run_id,
+            "verification": number,
             "passed": results.iter().all(|r| r.passed),
             "not_run": not_run,
             "results": results,
@@ -103,7 +113,7 @@ pub fn render(
                     entry.2 += 1;
                 }
             }
-            let _ = writeln!(out, "Verification {run_id}:");
+            let _ = writeln!(out, "Verification {number}:");
             for (check, (total, failed, skipped)) in &by_check {
                 let skipped = match skipped {
                     0 => String::new(),
@@ -114,9 +124,9 @@ pub fn render(
                     "  {:<20} {}",
                     check,
                     if *failed == 0 {
-                        format!("passed ({total} subjects{skipped})")
+                        format!("passed ({}{skipped})", subjects(*total))
                     } else {
-                        format!("FAILED ({failed} of {total} subjects{skipped})")
+                        format!("FAILED ({failed} of {}{skipped})", subjects(*total))
                     }
                 );
             }
@@ -151,4 +161,9 @@ pub fn render(
             Ok(out)
         }
     }
+}
+
+/// "1 subject", "2 subjects".
+fn subjects(count: usize) -> String {
+    format!("{count} subject{}", if count == 1 { "" } else { "s" })
 }

@@ -73,7 +73,8 @@ impl ProblemLog {
             .entry((kind, column.to_string(), model.to_string()))
             .or_default();
         entry.0 += 1;
-        if entry.1.len() < SAMPLES {
+        // A relation row's example is the missing record, which many rows may share: each id once.
+        if entry.1.len() < SAMPLES && !entry.1.contains(&source_id) {
             entry.1.push(source_id);
         }
     }
