@@ -18,6 +18,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY rules rules
 COPY sql sql
+COPY odoo odoo
 # The caches keep the registry and compiled dependencies between builds; the binary is copied out
 # of the cached target directory because a cache mount is not part of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

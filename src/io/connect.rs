@@ -3,17 +3,26 @@
 //!
 //! The source is always opened with `default_transaction_read_only = on`: the tool never writes to it,
 //! and PostgreSQL enforces that promise rather than our discipline alone.
+//!
+//! Beyond what tokio-postgres parses, the settings read here as libpq reads them: `sslmode` with
+//! `verify-ca` / `verify-full` and `sslrootcert` (and `PGSSLMODE`, `PGSSLROOTCERT`), see
+//! [`crate::io::tls`]; the password file (`passfile`, `PGPASSFILE`, `~/.pgpass`), see
+//! [`crate::io::pgpass`].
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::Config;
 use tokio_postgres::config::Host;
-use tokio_postgres::{Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::io::exit::{Status, refuse};
+use crate::io::pgpass;
+use crate::io::tls::{self, SslMode};
 
 /// Which of the two databases a connection goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,21 +45,44 @@ impl Side {
 pub struct Endpoint {
     pub side: Side,
     config: Config,
+    tls: Tls,
+    password: PasswordSource,
+}
+
+/// The TLS settings of one side and the connector built from them.
+#[derive(Clone)]
+struct Tls {
+    mode: SslMode,
+    root_cert: Option<PathBuf>,
+    connector: MakeRustlsConnect,
+}
+
+/// Where the password came from, for the messages of a refused login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PasswordSource {
+    /// In the connection string or `PGPASSWORD`.
+    Given,
+    /// From the password file.
+    File(PathBuf),
+    /// None; what the password file said, and the line it was looked up by.
+    Missing(pgpass::Lookup, pgpass::Key),
+}
+
+/// The libpq settings tokio-postgres does not parse, taken out of the connection string.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ClientParams {
+    sslmode: Option<String>,
+    sslrootcert: Option<String>,
+    passfile: Option<String>,
 }
 
 impl Endpoint {
     /// Parses a `postgres://user:pw@host:port/db` URL or a `key=value` libpq string.
     /// Parts the URL leaves out come from the usual PG* environment variables, then from defaults
-    /// (127.0.0.1, 5432, the login of the current user).
+    /// (127.0.0.1, 5432, the login of the current user); the password, when none is given, from the
+    /// password file.
     pub fn parse(side: Side, text: &str) -> Result<Endpoint> {
-        let environment_port = std::env::var("PGPORT")
-            .ok()
-            .filter(|port| port.parse::<u16>().is_ok());
-        let text = match &environment_port {
-            Some(port) => with_default_port(text, port),
-            None => text.to_string(),
-        };
-        let mut config = Config::from_str(&text).map_err(|error| {
+        let invalid = |error: &dyn fmt::Display| {
             refuse(
                 Status::Usage,
                 format!(
@@ -58,8 +90,17 @@ impl Endpoint {
                     side.label()
                 ),
             )
-        })?;
-        apply_environment_defaults(&mut config);
+        };
+        let environment_port = std::env::var("PGPORT")
+            .ok()
+            .filter(|port| port.parse::<u16>().is_ok());
+        let text = match &environment_port {
+            Some(port) => with_default_port(text, port),
+            None => text.to_string(),
+        };
+        let (text, params) = take_client_params(&text).map_err(|error| invalid(&error))?;
+        let mut config = Config::from_str(&text).map_err(|error| invalid(&error))?;
+        let host_given = apply_environment_defaults(&mut config);
         if config.get_dbname().is_none() {
             return Err(refuse(
                 Status::Usage,
@@ -69,6 +110,8 @@ impl Endpoint {
                 ),
             ));
         }
+        let tls = tls_settings(side, &mut config, &params)?;
+        let password = find_password(&mut config, host_given, params.passfile.as_deref());
         config.application_name("odoo-migrate");
         config.connect_timeout(Duration::from_secs(10));
         config.keepalives_idle(Duration::from_secs(30));
@@ -86,7 +129,12 @@ impl Endpoint {
             options.push_str(" -c default_transaction_read_only=on");
         }
         config.options(&options);
-        Ok(Endpoint { side, config })
+        Ok(Endpoint {
+            side,
+            config,
+            tls,
+            password,
+        })
     }
 
     pub fn database(&self) -> &str {
@@ -125,7 +173,7 @@ impl Endpoint {
     pub async fn pool(&self, size: usize) -> Result<Pool> {
         let manager = Manager::from_config(
             self.config.clone(),
-            NoTls,
+            self.tls.connector.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -134,7 +182,9 @@ impl Endpoint {
             .max_size(size.max(1))
             .build()
             .with_context(|| format!("cannot set up the {} connection pool", self.side.label()))?;
-        drop(pool.get().await.map_err(|error| self.explain(error))?);
+        let first = pool.get().await.map_err(|error| self.explain(&error))?;
+        self.log_session(&first).await;
+        drop(first);
         Ok(pool)
     }
 
@@ -142,31 +192,70 @@ impl Endpoint {
     pub async fn connect(&self) -> Result<tokio_postgres::Client> {
         let (client, connection) = self
             .config
-            .connect(NoTls)
+            .connect(self.tls.connector.clone())
             .await
-            .map_err(|error| self.explain(deadpool_postgres::PoolError::Backend(error)))?;
+            .map_err(|error| self.explain(&error))?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection closed with an error");
             }
         });
+        self.log_session(&client).await;
         Ok(client)
     }
 
+    /// At debug level, what the server says of the new session: its process id and whether it is
+    /// encrypted (`pg_stat_ssl`), with the TLS version.
+    async fn log_session(&self, client: &tokio_postgres::Client) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        let row = client
+            .query_opt(
+                "SELECT pg_backend_pid(), s.ssl, coalesce(s.version, '') \
+                 FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()",
+                &[],
+            )
+            .await;
+        match row {
+            Ok(Some(row)) => {
+                let pid: i32 = row.get(0);
+                let ssl: bool = row.get(1);
+                let version: String = row.get(2);
+                tracing::debug!(
+                    side = self.side.label(),
+                    endpoint = %self,
+                    pid,
+                    ssl,
+                    tls_version = %version,
+                    sslmode = self.tls.mode.name(),
+                    "connected"
+                );
+            }
+            Ok(None) => tracing::debug!(side = self.side.label(), endpoint = %self, "connected"),
+            Err(error) => tracing::debug!(
+                side = self.side.label(),
+                %error,
+                "connected; pg_stat_ssl cannot be read"
+            ),
+        }
+    }
+
     /// Turns a failed connection attempt into a one-line error naming the database and what to do.
-    fn explain(&self, error: deadpool_postgres::PoolError) -> anyhow::Error {
+    fn explain(&self, error: &(dyn std::error::Error + 'static)) -> anyhow::Error {
         let side = self.side.label();
         let place = self.to_string();
-        let backend = match &error {
-            deadpool_postgres::PoolError::Backend(backend) => Some(backend),
-            _ => None,
-        };
-        let code = backend
-            .and_then(|e| e.as_db_error())
-            .map(|db| db.code().code().to_string());
-        let message = match code.as_deref() {
+        let address = format!("{}:{}", self.host(), self.port());
+        let backend = find_cause::<tokio_postgres::Error>(error);
+        let db = backend.and_then(|e| e.as_db_error());
+        let message = match db.map(|db| db.code().code()) {
             Some("28P01") | Some("28000") => format!(
-                "the {side} database {place} refused the login: wrong user or password; check the {side} connection string"
+                "the {side} database {place} refused the login: wrong user or password; check the {side} connection string{}",
+                match &self.password {
+                    PasswordSource::File(path) =>
+                        format!(" (the password came from {})", path.display()),
+                    _ => String::new(),
+                }
             ),
             Some("3D000") => format!(
                 "the {side} database {place} does not exist; restore it or correct the database name"
@@ -179,20 +268,212 @@ impl Endpoint {
             ),
             Some(other) => format!(
                 "the {side} database {place} refused the connection (SQLSTATE {other}): {}",
-                backend
-                    .and_then(|e| e.as_db_error())
-                    .map_or(String::new(), |db| db.message().to_string())
+                db.map_or(String::new(), |db| db.message().to_string())
             ),
-            None => format!(
-                "cannot reach the {side} database {place}: {}; is the server running and the host and port right?",
-                root_cause(&error)
-            ),
+            None => {
+                return refuse(
+                    Status::Connection,
+                    self.explain_without_server(error, &address),
+                );
+            }
         };
         refuse(Status::Connection, message)
     }
+
+    /// The message for a connection that failed before the server answered with an error: no
+    /// password to give, TLS refused or failed, or nothing (or no PostgreSQL) at the address.
+    fn explain_without_server(
+        &self,
+        error: &(dyn std::error::Error + 'static),
+        address: &str,
+    ) -> String {
+        let side = self.side.label();
+        let cause = root_cause(error);
+        let driver = find_cause::<tokio_postgres::Error>(error).map(ToString::to_string);
+        if cause == "password missing" {
+            return format!(
+                "the {side} server asks for a password: give it in the URL, in PGPASSWORD or in ~/.pgpass{}",
+                self.password_note()
+            );
+        }
+        if cause == "server does not support TLS" {
+            return format!(
+                "the {side} server at {address} does not accept TLS connections, and sslmode={} requires TLS; turn ssl on in the server's postgresql.conf, or use sslmode=prefer or sslmode=disable to connect unencrypted",
+                self.tls.mode.name()
+            );
+        }
+        if let Some(handshake) = tls::handshake_error(error) {
+            return format!(
+                "the {side} server at {address} cannot be trusted: {}",
+                tls::explain_handshake(
+                    handshake,
+                    self.tls.mode,
+                    self.tls.root_cert.as_deref(),
+                    &self.host()
+                )
+            );
+        }
+        if driver.as_deref() == Some("error performing TLS handshake") {
+            return format!(
+                "the TLS handshake with the {side} server at {address} failed: {cause} (sslmode={}); check the server's TLS settings",
+                self.tls.mode.name()
+            );
+        }
+        let (reason, advice) = unreachable_reason(error, &cause);
+        format!("cannot reach the {side} database at {address} ({reason}); {advice}")
+    }
+
+    /// Why the password file gave no password, when one was read.
+    fn password_note(&self) -> String {
+        match &self.password {
+            PasswordSource::Missing(pgpass::Lookup::NoMatch { path }, key) => {
+                format!(" ({} has no line for {key})", path.display())
+            }
+            PasswordSource::Missing(pgpass::Lookup::Ignored { path, reason }, _) => {
+                format!(" ({} was ignored: {reason})", path.display())
+            }
+            _ => String::new(),
+        }
+    }
 }
 
-fn root_cause(error: &dyn std::error::Error) -> String {
+/// What to say of a connection that failed below PostgreSQL's protocol: what happened, and what
+/// to check.
+fn unreachable_reason(
+    error: &(dyn std::error::Error + 'static),
+    cause: &str,
+) -> (String, &'static str) {
+    use std::io::ErrorKind;
+    const RUNNING: &str = "is the server running and the host and port right?";
+    const CLOSED: &str = "the connection was closed before the server answered";
+    const LISTENING: &str =
+        "is a PostgreSQL server listening there (not a proxy with nothing behind it)?";
+    match find_cause::<std::io::Error>(error).map(std::io::Error::kind) {
+        Some(ErrorKind::ConnectionRefused) => ("connection refused".to_string(), RUNNING),
+        Some(ErrorKind::TimedOut) => (
+            "no answer within 10 seconds".to_string(),
+            "is the host right, and does every firewall on the way let the port through?",
+        ),
+        Some(ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => {
+            (CLOSED.to_string(), LISTENING)
+        }
+        _ if cause == "bytes remaining on stream" || cause == "connection closed" => {
+            (CLOSED.to_string(), LISTENING)
+        }
+        _ if cause.starts_with("failed to lookup address") => (
+            format!("the host name does not resolve: {cause}"),
+            "check the host name",
+        ),
+        _ => (cause.to_string(), RUNNING),
+    }
+}
+
+/// The first error of type `T` among `error` and its causes.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(found) = current.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// The TLS settings: `sslmode` and `sslrootcert` of the connection string, else `PGSSLMODE` and
+/// `PGSSLROOTCERT`, else `prefer` and `~/.postgresql/root.crt`. As in libpq, TLS is not used over
+/// Unix sockets.
+fn tls_settings(side: Side, config: &mut Config, params: &ClientParams) -> Result<Tls> {
+    let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let mode_text = params
+        .sslmode
+        .clone()
+        .or_else(|| variable("PGSSLMODE"))
+        .unwrap_or_else(|| "prefer".to_string());
+    let mut mode = SslMode::parse(&mode_text).map_err(|error| {
+        refuse(
+            Status::Usage,
+            format!("the {} connection: {error}", side.label()),
+        )
+    })?;
+    let hosts = config.get_hosts();
+    if !hosts.is_empty() && hosts.iter().all(|host| matches!(host, Host::Unix(_))) {
+        mode = SslMode::Disable;
+    }
+    let root_cert = params
+        .sslrootcert
+        .clone()
+        .or_else(|| variable("PGSSLROOTCERT"))
+        .map(PathBuf::from)
+        .or_else(tls::default_root_cert);
+    let connector = tls::connector(mode, root_cert.as_deref()).map_err(|error| {
+        refuse(
+            Status::Connection,
+            format!("the {} connection cannot be secured: {error}", side.label()),
+        )
+    })?;
+    config.ssl_mode(mode.for_driver());
+    Ok(Tls {
+        mode,
+        root_cert,
+        connector,
+    })
+}
+
+/// Looks the password up in the password file when the connection string and `PGPASSWORD` give
+/// none (an empty password counts as none, as in libpq), and sets it.
+fn find_password(config: &mut Config, host_given: bool, passfile: Option<&str>) -> PasswordSource {
+    if config
+        .get_password()
+        .is_some_and(|password| !password.is_empty())
+    {
+        return PasswordSource::Given;
+    }
+    let key = pgpass_key(config, !host_given);
+    let Some(file) = pgpass::file(passfile) else {
+        return PasswordSource::Missing(pgpass::Lookup::Absent, key);
+    };
+    match pgpass::lookup(&file, &key) {
+        pgpass::Lookup::Found { path, password } => {
+            config.password(password);
+            PasswordSource::File(path)
+        }
+        other => PasswordSource::Missing(other, key),
+    }
+}
+
+/// The host:port:database:user of the first host, as libpq matches it in the password file: a
+/// host left to the default, or the default socket directory, is `localhost`.
+fn pgpass_key(config: &Config, host_defaulted: bool) -> pgpass::Key {
+    let host = match config.get_hosts().first() {
+        _ if host_defaulted => "localhost".to_string(),
+        Some(Host::Tcp(name)) => name.clone(),
+        Some(Host::Unix(path))
+            if ["/var/run/postgresql", "/run/postgresql", "/tmp"]
+                .iter()
+                .any(|default| path.as_path() == std::path::Path::new(default)) =>
+        {
+            "localhost".to_string()
+        }
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_string(),
+    };
+    pgpass::Key {
+        host,
+        port: config
+            .get_ports()
+            .first()
+            .copied()
+            .unwrap_or(5432)
+            .to_string(),
+        database: config.get_dbname().unwrap_or("").to_string(),
+        user: config.get_user().unwrap_or("").to_string(),
+    }
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause: &dyn std::error::Error = error;
     while let Some(next) = cause.source() {
         cause = next;
@@ -260,9 +541,14 @@ fn with_default_port(text: &str, port: &str) -> String {
     format!("{scheme}://{userinfo}{}{tail}", hosts.join(","))
 }
 
-fn apply_environment_defaults(config: &mut Config) {
+/// Fills what the connection string leaves out from the PG* variables, then the defaults; says
+/// whether a host was named (by the string or `PGHOST`).
+fn apply_environment_defaults(config: &mut Config) -> bool {
+    let mut host_given = true;
     if config.get_hosts().is_empty() {
-        let host = std::env::var("PGHOST").unwrap_or_else(|_| "127.0.0.1".to_string());
+        let environment = std::env::var("PGHOST").ok().filter(|host| !host.is_empty());
+        host_given = environment.is_some();
+        let host = environment.unwrap_or_else(|| "127.0.0.1".to_string());
         if host.starts_with('/') {
             config.host_path(host);
         } else {
@@ -282,8 +568,9 @@ fn apply_environment_defaults(config: &mut Config) {
             .unwrap_or_else(|_| "postgres".to_string());
         config.user(&user);
     }
-    if config.get_password().is_none()
+    if config.get_password().is_none_or(<[u8]>::is_empty)
         && let Ok(password) = std::env::var("PGPASSWORD")
+        && !password.is_empty()
     {
         config.password(password);
     }
@@ -292,6 +579,138 @@ fn apply_environment_defaults(config: &mut Config) {
     {
         config.dbname(&database);
     }
+    host_given
+}
+
+/// The libpq settings tokio-postgres does not know (`sslmode`, whose `verify-*` values it
+/// refuses, `sslrootcert`, `passfile`), taken out of a URL's query or a key=value string; the
+/// rest is given back as it was.
+fn take_client_params(text: &str) -> Result<(String, ClientParams), String> {
+    const OURS: [&str; 3] = ["sslmode", "sslrootcert", "passfile"];
+    const UNSUPPORTED: [&str; 4] = ["sslcert", "sslkey", "sslpassword", "sslcrl"];
+    let mut params = ClientParams::default();
+    let mut take = |key: &str, value: String| -> Result<bool, String> {
+        if UNSUPPORTED.contains(&key) {
+            return Err(format!(
+                "{key} is not supported: client certificates and revocation lists are not implemented; authenticate with a password"
+            ));
+        }
+        let slot = match key {
+            "sslmode" => &mut params.sslmode,
+            "sslrootcert" => &mut params.sslrootcert,
+            "passfile" => &mut params.passfile,
+            _ => return Ok(false),
+        };
+        *slot = Some(value);
+        Ok(true)
+    };
+    let is_url = text.starts_with("postgres://") || text.starts_with("postgresql://");
+    if is_url {
+        let Some((head, query)) = text.split_once('?') else {
+            return Ok((text.to_string(), params));
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if !take(&percent_decode(key)?, percent_decode(value)?)? {
+                kept.push(pair);
+            }
+        }
+        let rest = if kept.is_empty() {
+            head.to_string()
+        } else {
+            format!("{head}?{}", kept.join("&"))
+        };
+        return Ok((rest, params));
+    }
+    let Some(pairs) = keyword_pairs(text) else {
+        // Not well formed: tokio-postgres says why.
+        return Ok((text.to_string(), params));
+    };
+    if !pairs
+        .iter()
+        .any(|(key, _)| OURS.contains(&key.as_str()) || UNSUPPORTED.contains(&key.as_str()))
+    {
+        return Ok((text.to_string(), params));
+    }
+    let mut kept = Vec::new();
+    for (key, value) in pairs {
+        let quoted = format!(
+            "{key}='{}'",
+            value.replace('\\', "\\\\").replace('\'', "\\'")
+        );
+        if !take(&key, value)? {
+            kept.push(quoted);
+        }
+    }
+    Ok((kept.join(" "), params))
+}
+
+/// The `key=value` pairs of a libpq keyword string, read as tokio-postgres reads them (values
+/// quoted with `'` or bare, `\` escaping the next character); `None` when not well formed.
+fn keyword_pairs(text: &str) -> Option<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Some(pairs);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != '=') {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        chars.next_if_eq(&'=')?;
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next()? {
+                    '\'' => break,
+                    '\\' => value.push(chars.next()?),
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    value.push(chars.next()?);
+                } else {
+                    value.push(c);
+                }
+            }
+            if value.is_empty() {
+                return None;
+            }
+        }
+        pairs.push((key, value));
+    }
+}
+
+/// `%XX` sequences decoded, as in a URL's query.
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let decoded = (bytes[index] == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("{text} is not UTF-8 once decoded"))
 }
 
 /// What to do about a database error, by its SQLSTATE, for the error line the user reads.
@@ -399,6 +818,104 @@ mod tests {
         }
         let endpoint = Config::from_str(&with_default_port("postgres://u@db/x", "5433")).unwrap();
         assert_eq!(endpoint.get_ports(), &[5433]);
+    }
+
+    #[test]
+    fn libpq_tls_and_passfile_settings_are_taken_out_of_urls() {
+        let (rest, params) = take_client_params(
+            "postgres://u@db:5432/x?sslmode=verify-full&application_name=a&sslrootcert=%2Ftmp%2Fmy%20ca.crt&passfile=/p",
+        )
+        .unwrap();
+        assert_eq!(rest, "postgres://u@db:5432/x?application_name=a");
+        assert_eq!(
+            params,
+            ClientParams {
+                sslmode: Some("verify-full".into()),
+                sslrootcert: Some("/tmp/my ca.crt".into()),
+                passfile: Some("/p".into()),
+            }
+        );
+        let (rest, params) = take_client_params("postgres://u@db/x?sslmode=require").unwrap();
+        assert_eq!(rest, "postgres://u@db/x");
+        assert_eq!(params.sslmode.as_deref(), Some("require"));
+        let untouched = "postgres://u@db/x?application_name=a";
+        assert_eq!(take_client_params(untouched).unwrap().0, untouched);
+        let refused = take_client_params("postgres://u@db/x?sslcert=/c.crt").unwrap_err();
+        assert!(refused.contains("sslcert is not supported"), "{refused}");
+    }
+
+    #[test]
+    fn libpq_tls_settings_are_taken_out_of_keyword_strings() {
+        let (rest, params) = take_client_params(
+            r"host=db dbname='my \'db' sslmode = verify-ca user=o\ doo sslrootcert='/tmp/a b.crt'",
+        )
+        .unwrap();
+        assert_eq!(params.sslmode.as_deref(), Some("verify-ca"));
+        assert_eq!(params.sslrootcert.as_deref(), Some("/tmp/a b.crt"));
+        let config = Config::from_str(&rest).unwrap();
+        assert_eq!(config.get_dbname(), Some("my 'db"));
+        assert_eq!(config.get_user(), Some("o doo"));
+        assert_eq!(config.get_hosts(), &[Host::Tcp("db".into())]);
+        // Without any of them the string is passed on as it is.
+        let plain = "host=db dbname=x";
+        assert_eq!(take_client_params(plain).unwrap().0, plain);
+    }
+
+    #[test]
+    fn verify_modes_are_require_to_the_driver_and_checked_by_the_tool() {
+        let endpoint = Endpoint::parse(
+            Side::Source,
+            "postgres://u:pw@db/x?sslmode=verify-ca&sslrootcert=/nonexistent/root.crt",
+        )
+        .unwrap_err();
+        assert_eq!(crate::io::exit::status_of(&endpoint), Status::Connection);
+        assert!(
+            endpoint
+                .to_string()
+                .contains("/nonexistent/root.crt does not exist"),
+            "{endpoint}"
+        );
+        let endpoint =
+            Endpoint::parse(Side::Source, "postgres://u:pw@db/x?sslmode=require").unwrap();
+        assert_eq!(endpoint.tls.mode, SslMode::Require);
+        assert_eq!(
+            endpoint.config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
+        let endpoint =
+            Endpoint::parse(Side::Source, "postgres://u:pw@db/x?sslmode=disable").unwrap();
+        assert_eq!(
+            endpoint.config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Disable
+        );
+        // libpq ignores sslmode over a Unix socket, where the server offers no TLS.
+        let endpoint = Endpoint::parse(
+            Side::Source,
+            "host=/var/run/postgresql dbname=x user=u password=pw sslmode=require",
+        )
+        .unwrap();
+        assert_eq!(
+            endpoint.config.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Disable
+        );
+        let error =
+            Endpoint::parse(Side::Target, "postgres://u:pw@db/x?sslmode=allow").unwrap_err();
+        assert_eq!(crate::io::exit::status_of(&error), Status::Usage);
+    }
+
+    #[test]
+    fn password_file_lines_are_looked_up_as_libpq_does() {
+        let config = Config::from_str("postgres://odoo@db.example:6432/prod").unwrap();
+        assert_eq!(
+            pgpass_key(&config, false).to_string(),
+            "db.example:6432:prod:odoo"
+        );
+        // No host given anywhere: libpq's default is the local socket, matched as localhost.
+        assert_eq!(pgpass_key(&config, true).host, "localhost");
+        let config = Config::from_str("host=/var/run/postgresql dbname=prod user=odoo").unwrap();
+        assert_eq!(pgpass_key(&config, false).host, "localhost");
+        let config = Config::from_str("host=/srv/pg dbname=prod user=odoo").unwrap();
+        assert_eq!(pgpass_key(&config, false).host, "/srv/pg");
     }
 
     #[test]

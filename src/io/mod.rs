@@ -6,6 +6,8 @@ pub mod codec;
 pub mod connect;
 pub mod exit;
 pub mod fault;
+pub mod pgpass;
 pub mod progress;
 pub mod report;
 pub mod stop;
+pub mod tls;

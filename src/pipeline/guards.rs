@@ -67,7 +67,7 @@ pub(super) async fn start_or_resume(
             Ok(Start::Run(id))
         }
         _ => {
-            refuse_non_fresh_target(session)?;
+            refuse_non_fresh_target(session).await?;
             let recorded = serde_json::json!({
                 "jobs": jobs,
                 "chunk_size": options.chunk_size,
@@ -126,7 +126,7 @@ pub(super) async fn refuse_filled_target_before_writing(session: &Session) -> Re
     if migrated {
         return Ok(());
     }
-    refuse_non_fresh_target(session)
+    refuse_non_fresh_target(session).await
 }
 
 /// Business tables that a freshly created Odoo 19 database has empty.
@@ -142,15 +142,40 @@ const BUSINESS_TABLES: &[&str] = &[
 ];
 
 /// A new run goes only into a target that holds no business data of its own: the tool fills a
-/// freshly created Odoo 19 database, it does not merge two companies' books.
-pub(super) fn refuse_non_fresh_target(session: &Session) -> Result<()> {
-    let filled: Vec<String> = BUSINESS_TABLES
-        .iter()
-        .filter_map(|table| {
-            let rows = session.target_catalog.tables.get(*table)?.row_count;
-            (rows > 0).then(|| format!("{table}: {rows} rows"))
-        })
-        .collect();
+/// freshly created Odoo 19 database, it does not merge two companies' books. Records that the
+/// target's modules made at installation (an external id of a real module: the products of a
+/// shop, the tasks of the internal project) are not the company's data: the migration matches them.
+pub(super) async fn refuse_non_fresh_target(session: &Session) -> Result<()> {
+    let client = session.target.get().await?;
+    let mut filled = Vec::new();
+    for table in BUSINESS_TABLES {
+        let catalog = &session.target_catalog;
+        if catalog.tables.get(*table).is_none_or(|t| t.row_count == 0) {
+            continue;
+        }
+        let Some(model) = catalog
+            .models
+            .values()
+            .find(|m| m.table.as_deref() == Some(*table))
+        else {
+            continue;
+        };
+        let rows: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM public.{} t WHERE NOT EXISTS (SELECT 1 FROM ir_model_data d \
+                     WHERE d.model = $1 AND d.res_id = t.id AND left(d.module, 2) <> '__')",
+                    quote_ident(table)
+                ),
+                &[&model.name],
+            )
+            .await
+            .with_context(|| format!("cannot count the records of {table} in the target"))?
+            .get(0);
+        if rows > 0 {
+            filled.push(format!("{table}: {rows} rows"));
+        }
+    }
     if filled.is_empty() {
         return Ok(());
     }

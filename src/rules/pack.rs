@@ -54,6 +54,70 @@ const DEFAULT_PACK: &[(&str, &str)] = &[
         "rules/16-19/mail.toml",
         include_str!("../../rules/16-19/mail.toml"),
     ),
+    (
+        "rules/16-19/attendance.toml",
+        include_str!("../../rules/16-19/attendance.toml"),
+    ),
+    (
+        "rules/16-19/event.toml",
+        include_str!("../../rules/16-19/event.toml"),
+    ),
+    (
+        "rules/16-19/expense.toml",
+        include_str!("../../rules/16-19/expense.toml"),
+    ),
+    (
+        "rules/16-19/fleet.toml",
+        include_str!("../../rules/16-19/fleet.toml"),
+    ),
+    (
+        "rules/16-19/holidays.toml",
+        include_str!("../../rules/16-19/holidays.toml"),
+    ),
+    (
+        "rules/16-19/hr.toml",
+        include_str!("../../rules/16-19/hr.toml"),
+    ),
+    (
+        "rules/16-19/landed_costs.toml",
+        include_str!("../../rules/16-19/landed_costs.toml"),
+    ),
+    (
+        "rules/16-19/maintenance.toml",
+        include_str!("../../rules/16-19/maintenance.toml"),
+    ),
+    (
+        "rules/16-19/mass_mailing.toml",
+        include_str!("../../rules/16-19/mass_mailing.toml"),
+    ),
+    (
+        "rules/16-19/mrp.toml",
+        include_str!("../../rules/16-19/mrp.toml"),
+    ),
+    (
+        "rules/16-19/pos.toml",
+        include_str!("../../rules/16-19/pos.toml"),
+    ),
+    (
+        "rules/16-19/project.toml",
+        include_str!("../../rules/16-19/project.toml"),
+    ),
+    (
+        "rules/16-19/purchase_requisition.toml",
+        include_str!("../../rules/16-19/purchase_requisition.toml"),
+    ),
+    (
+        "rules/16-19/recruitment.toml",
+        include_str!("../../rules/16-19/recruitment.toml"),
+    ),
+    (
+        "rules/16-19/repair.toml",
+        include_str!("../../rules/16-19/repair.toml"),
+    ),
+    (
+        "rules/16-19/website.toml",
+        include_str!("../../rules/16-19/website.toml"),
+    ),
 ];
 
 impl Rules {

@@ -220,6 +220,11 @@ pub fn build(
         )?);
     }
     for rule in &rules.relations {
+        // The pack serves databases with and without an app: a relation between tables one side
+        // lacks has nothing to move.
+        if !source.tables.contains_key(&rule.from) || !target.tables.contains_key(&rule.to) {
+            continue;
+        }
         plans.push(relation_plan(source, target, rule)?);
     }
     Ok(plans)
