@@ -303,6 +303,11 @@ impl Judge {
         if let Some(password) = password {
             command.arg("-w").arg(password);
         }
+        let (sslmode, root_cert) = target.tls_parts();
+        command.args(["--db_sslmode", sslmode]);
+        if let Some(root_cert) = root_cert {
+            command.env("PGSSLROOTCERT", root_cert);
+        }
         command
             .args(["--no-http", "--log-level=warn"])
             .stdin(Stdio::piped())
