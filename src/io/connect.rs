@@ -157,6 +157,12 @@ impl Endpoint {
         (self.host(), self.port(), user, password)
     }
 
+    /// `sslmode` and `sslrootcert`, for programs that hand them to libpq (`odoo-bin
+    /// --db_sslmode`, `PGSSLROOTCERT`).
+    pub fn tls_parts(&self) -> (&'static str, Option<&std::path::Path>) {
+        (self.tls.mode.name(), self.tls.root_cert.as_deref())
+    }
+
     fn host(&self) -> String {
         match self.config.get_hosts().first() {
             Some(Host::Tcp(name)) => name.clone(),

@@ -57,6 +57,7 @@ pub struct Judge {
     odoo_bin: PathBuf,
     conf: Option<PathBuf>,
     timeout: Duration,
+    version: tokio::sync::OnceCell<String>,
 }
 
 /// What one run of the judge printed.
@@ -143,6 +144,7 @@ impl Judge {
             odoo_bin,
             conf,
             timeout,
+            version: tokio::sync::OnceCell::new(),
         }))
     }
 
@@ -170,8 +172,16 @@ impl Judge {
         Ok(results)
     }
 
-    /// `odoo-bin --version` with the given Python; anything but Odoo 19 is refused.
-    async fn version(&self) -> Result<String> {
+    /// Odoo's version (`odoo-bin --version` with the given Python, asked once); anything but
+    /// Odoo 19 is refused.
+    pub async fn version(&self) -> Result<&str> {
+        self.version
+            .get_or_try_init(|| self.ask_version())
+            .await
+            .map(String::as_str)
+    }
+
+    async fn ask_version(&self) -> Result<String> {
         let run = Command::new(&self.python)
             .arg(&self.odoo_bin)
             .arg("--version")
@@ -292,6 +302,11 @@ impl Judge {
             .args(["--db_port", &port.to_string(), "-r", &user]);
         if let Some(password) = password {
             command.arg("-w").arg(password);
+        }
+        let (sslmode, root_cert) = target.tls_parts();
+        command.args(["--db_sslmode", sslmode]);
+        if let Some(root_cert) = root_cert {
+            command.env("PGSSLROOTCERT", root_cert);
         }
         command
             .args(["--no-http", "--log-level=warn"])

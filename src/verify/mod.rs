@@ -108,6 +108,9 @@ pub fn refuse_unknown_check(check: Option<&str>) -> Result<()> {
 /// Runs the checks asked for on the tables the runs finished, stores the results as a `verify`
 /// run and writes them as CSV when asked.
 pub async fn verify(options: &Options) -> Result<Verification> {
+    if let Some(odoo) = &options.judge {
+        odoo.version().await?; // refuse another Odoo before any check runs
+    }
     let rules = &options.rules;
     let session = Session::open(options.source.clone(), options.target.clone(), 3).await?;
     rules.check_names(&session.source_catalog, &session.target_catalog)?;
