@@ -1225,3 +1225,60 @@ fn analytic_distributions_follow_their_analytic_accounts() {
     );
     pair.run(&["verify"]).assert_code(0);
 }
+
+/// The next number an `ir.sequence` record of the standard implementation gives.
+fn next_number(database: &Database, sequence: i32) -> i64 {
+    database
+        .scalar(&format!(
+            "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM ir_sequence_{sequence:03}"
+        ))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no numbering sequence for ir.sequence {sequence}"))
+}
+
+/// What Odoo 19 computes or checks on the migrated rows (its judge's findings) holds on the
+/// demo migration.
+#[test]
+fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
+    let pair = DatabasePair::new("rules_judge");
+    pair.run(&["run"]).assert_code(0);
+
+    // Operation types matched to 19's own keep 19's numbering sequence, which continues after the
+    // source's: a new delivery is numbered after the migrated ones.
+    let types = mapping(&pair.target, "stock.picking.type");
+    let source_types = rows(
+        &pair.source,
+        "SELECT t.id::text, t.sequence_id::text, \
+         (SELECT max(CASE WHEN substr(p.name, length(s.prefix) + 1) ~ '^[0-9]+$' \
+         THEN substr(p.name, length(s.prefix) + 1)::int END) FROM stock_picking p \
+         WHERE p.picking_type_id = t.id AND p.name LIKE s.prefix || '%')::text \
+         FROM stock_picking_type t JOIN ir_sequence s ON s.id = t.sequence_id",
+    );
+    let mut numbered = 0;
+    for row in &source_types {
+        let (target_type, how) = &types[&id(&row[0])];
+        if how == "created" {
+            continue;
+        }
+        let target_sequence = id(&pair.target.scalar(&format!(
+            "SELECT sequence_id FROM stock_picking_type WHERE id = {target_type}"
+        )));
+        let next = next_number(&pair.target, target_sequence);
+        assert_eq!(
+            next,
+            next_number(&pair.source, id(&row[1])),
+            "operation type {target_type}"
+        );
+        if let Some(max) = &row[2] {
+            assert!(
+                next > max.parse::<i64>().unwrap(),
+                "operation type {target_type}"
+            );
+            numbered += 1;
+        }
+    }
+    assert!(
+        numbered >= 2,
+        "the demo's receipts and deliveries are numbered"
+    );
+}
