@@ -1241,6 +1241,12 @@ fn next_number(database: &Database, sequence: i32) -> i64 {
 #[test]
 fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
     let pair = DatabasePair::new("rules_judge");
+    // The demo has no chained moves: a receipt in dozens feeds a delivery in units.
+    pair.source.execute(
+        "UPDATE stock_move SET product_uom = (SELECT res_id FROM ir_model_data WHERE module = 'uom' AND name = 'product_uom_dozen'), \
+         product_uom_qty = 10 WHERE id = 29; \
+         INSERT INTO stock_move_move_rel (move_orig_id, move_dest_id) VALUES (29, 48)",
+    );
     pair.run(&["run"]).assert_code(0);
 
     // Operation types matched to 19's own keep 19's numbering sequence, which continues after the
@@ -1280,5 +1286,132 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
     assert!(
         numbered >= 2,
         "the demo's receipts and deliveries are numbered"
+    );
+
+    // A variant's combination_indices holds its attribute values' target ids, sorted as Odoo 19
+    // writes them: the ids of the source's list, through their mapping.
+    let values = mapping(&pair.target, "product.template.attribute.value");
+    let variants = mapping(&pair.target, "product.product");
+    let source_variants = rows(
+        &pair.source,
+        "SELECT id::text, combination_indices FROM product_product WHERE combination_indices <> ''",
+    );
+    assert!(source_variants.len() >= 5, "the demo has variants");
+    let mut renumbered = 0;
+    for variant in &source_variants {
+        let source_list = variant[1].as_deref().unwrap_or_default();
+        let mut expected: Vec<i32> = source_list
+            .split(',')
+            .map(|v| values[&v.parse::<i32>().unwrap()].0)
+            .collect();
+        expected.sort_unstable();
+        let expected = expected
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        renumbered += usize::from(expected != source_list);
+        assert_eq!(
+            pair.target.scalar(&format!(
+                "SELECT combination_indices FROM product_product WHERE id = {}",
+                variants[&id(&variant[0])].0
+            )),
+            Some(expected),
+            "variant {}",
+            variant[0].as_deref().unwrap_or_default()
+        );
+    }
+    assert!(renumbered > 0, "the attribute values got new ids");
+
+    // A move enters (is_in) or leaves (is_out) valued stock as stock_account 19 says: done, with
+    // a picked line (not owned by another partner) between a location of a company (internal or
+    // transit) and one outside, a dropship excepted. Read here from the target's own rows.
+    let valued = |alias: &str| {
+        format!("({alias}.company_id IS NOT NULL AND {alias}.usage IN ('internal', 'transit'))")
+    };
+    let outside = |alias: &str, usage: &str| {
+        format!(
+            "({alias}.usage = '{usage}' OR ({alias}.usage = 'transit' AND {alias}.company_id IS NULL))"
+        )
+    };
+    let crossing = |from_valued: bool| {
+        format!(
+            "m.state = 'done' AND EXISTS (SELECT 1 FROM stock_move_line l \
+             JOIN stock_location f ON f.id = l.location_id JOIN stock_location t ON t.id = l.location_dest_id \
+             JOIN res_company c ON c.id = l.company_id WHERE l.move_id = m.id AND l.picked \
+             AND (l.owner_id IS NULL OR l.owner_id = c.partner_id) AND {}{} AND {}{}) \
+             AND NOT EXISTS (SELECT 1 FROM stock_location f, stock_location t \
+             WHERE f.id = m.location_id AND t.id = m.location_dest_id AND {} AND {})",
+            if from_valued { "" } else { "NOT " },
+            valued("f"),
+            if from_valued { "NOT " } else { "" },
+            valued("t"),
+            outside("f", if from_valued { "supplier" } else { "customer" }),
+            outside("t", if from_valued { "customer" } else { "supplier" }),
+        )
+    };
+    let migrated_moves =
+        "m.id IN (SELECT target_id FROM odoo_migrate.id_map WHERE model = 'stock.move')";
+    for (field, from_valued) in [("is_in", false), ("is_out", true)] {
+        assert_eq!(
+            pair.target.count(&format!(
+                "SELECT 1 FROM stock_move m WHERE {migrated_moves} AND m.{field} IS DISTINCT FROM ({})",
+                crossing(from_valued)
+            )),
+            0,
+            "{field}"
+        );
+        assert!(
+            pair.target.count(&format!(
+                "SELECT 1 FROM stock_move m WHERE {migrated_moves} AND m.{field}"
+            )) > 0,
+            "the demo has done moves for {field}"
+        );
+    }
+    assert!(
+        pair.source.count(
+            "SELECT 1 FROM stock_move s JOIN stock_location t ON t.id = s.location_dest_id \
+             WHERE s.state <> 'done' AND t.usage = 'internal'"
+        ) > 0,
+        "open receipts, which are not in valued stock yet"
+    );
+
+    // The packaging unit of a move is that of the move it comes from, else its own unit; its
+    // quantity is the move's in that unit.
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM stock_move m WHERE {migrated_moves} \
+             AND NOT EXISTS (SELECT 1 FROM stock_move_move_rel r WHERE r.move_dest_id = m.id) \
+             AND (m.packaging_uom_id IS DISTINCT FROM m.product_uom OR m.packaging_uom_qty IS DISTINCT FROM m.product_uom_qty)"
+        )),
+        0
+    );
+    let moves = mapping(&pair.target, "stock.move");
+    let chained = rows(
+        &pair.target,
+        &format!(
+            "SELECT d.packaging_uom_id::text, o.product_uom::text, d.packaging_uom_qty::text, \
+             (d.product_uom_qty * du.factor / ou.factor)::text \
+             FROM stock_move d, stock_move o, uom_uom du, uom_uom ou \
+             WHERE d.id = {} AND o.id = {} AND du.id = d.product_uom AND ou.id = o.product_uom",
+            moves[&48].0, moves[&29].0
+        ),
+    );
+    assert_eq!(
+        chained[0][0], chained[0][1],
+        "the unit of the move it comes from"
+    );
+    let stored: f64 = chained[0][2].as_deref().unwrap().parse().unwrap();
+    let converted: f64 = chained[0][3].as_deref().unwrap().parse().unwrap();
+    assert!((stored - converted).abs() < 1e-6, "{stored} vs {converted}");
+    assert_ne!(
+        chained[0][0],
+        rows(
+            &pair.target,
+            &format!(
+                "SELECT product_uom::text FROM stock_move WHERE id = {}",
+                moves[&48].0
+            )
+        )[0][0]
     );
 }
