@@ -1241,11 +1241,13 @@ fn next_number(database: &Database, sequence: i32) -> i64 {
 #[test]
 fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
     let pair = DatabasePair::new("rules_judge");
-    // The demo has no chained moves: a receipt in dozens feeds a delivery in units.
+    // The demo has no chained moves (here a receipt in dozens feeds a delivery in units), and no
+    // order delivered in full (here order 21).
     pair.source.execute(
         "UPDATE stock_move SET product_uom = (SELECT res_id FROM ir_model_data WHERE module = 'uom' AND name = 'product_uom_dozen'), \
          product_uom_qty = 10 WHERE id = 29; \
-         INSERT INTO stock_move_move_rel (move_orig_id, move_dest_id) VALUES (29, 48)",
+         INSERT INTO stock_move_move_rel (move_orig_id, move_dest_id) VALUES (29, 48); \
+         UPDATE stock_move SET state = 'done' WHERE sale_line_id IN (SELECT id FROM sale_order_line WHERE order_id = 21)",
     );
     pair.run(&["run"]).assert_code(0);
 
@@ -1414,4 +1416,56 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
             )
         )[0][0]
     );
+
+    // Order lines: 19 computes how the delivered quantity is known from the product (goods by
+    // their moves, with sale_stock), and counts a line of goods invoiced on delivery whose moves
+    // are all done as invoiced; so does its order when all its lines are.
+    let lines = mapping(&pair.target, "sale.order.line");
+    let source_lines = rows(
+        &pair.source,
+        "SELECT l.id::text, CASE WHEN pt.type IN ('consu', 'product') THEN 'stock_move' ELSE 'manual' END, \
+         CASE WHEN l.invoice_status = 'no' AND pt.invoice_policy = 'delivery' \
+         AND EXISTS (SELECT 1 FROM stock_move m WHERE m.sale_line_id = l.id) \
+         AND NOT EXISTS (SELECT 1 FROM stock_move m WHERE m.sale_line_id = l.id AND m.state <> 'done') \
+         THEN 'invoiced' ELSE l.invoice_status END, l.qty_delivered_method \
+         FROM sale_order_line l JOIN product_product p ON p.id = l.product_id \
+         JOIN product_template pt ON pt.id = p.product_tmpl_id WHERE NOT COALESCE(l.is_expense, false)",
+    );
+    let mut recomputed = [0, 0];
+    for line in &source_lines {
+        let target = lines[&id(&line[0])].0;
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!(
+                    "SELECT qty_delivered_method, invoice_status FROM sale_order_line WHERE id = {target}"
+                )
+            ),
+            vec![vec![line[1].clone(), line[2].clone()]],
+            "order line {target}"
+        );
+        recomputed[0] += usize::from(line[1] != line[3]);
+    }
+    let orders = mapping(&pair.target, "sale.order");
+    for order in rows(
+        &pair.source,
+        "SELECT id::text, invoice_status FROM sale_order",
+    ) {
+        let delivered = id(&order[0]) == 21;
+        recomputed[1] += usize::from(delivered);
+        assert_eq!(
+            pair.target.scalar(&format!(
+                "SELECT invoice_status FROM sale_order WHERE id = {}",
+                orders[&id(&order[0])].0
+            )),
+            if delivered {
+                Some("invoiced".to_string())
+            } else {
+                order[1].clone()
+            },
+            "order {}",
+            order[0].as_deref().unwrap_or_default()
+        );
+    }
+    assert!(recomputed[0] > 0 && recomputed[1] > 0, "{recomputed:?}");
 }
