@@ -1242,12 +1242,17 @@ fn next_number(database: &Database, sequence: i32) -> i64 {
 fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
     let pair = DatabasePair::new("rules_judge");
     // The demo has no chained moves (here a receipt in dozens feeds a delivery in units), and no
-    // order delivered in full (here order 21).
+    // order delivered in full (here order 21), no journal entry's line with a tax.
     pair.source.execute(
         "UPDATE stock_move SET product_uom = (SELECT res_id FROM ir_model_data WHERE module = 'uom' AND name = 'product_uom_dozen'), \
          product_uom_qty = 10 WHERE id = 29; \
          INSERT INTO stock_move_move_rel (move_orig_id, move_dest_id) VALUES (29, 48); \
-         UPDATE stock_move SET state = 'done' WHERE sale_line_id IN (SELECT id FROM sale_order_line WHERE order_id = 21)",
+         UPDATE stock_move SET state = 'done' WHERE sale_line_id IN (SELECT id FROM sale_order_line WHERE order_id = 21); \
+         INSERT INTO account_move_line_account_tax_rel (account_move_line_id, account_tax_id) \
+         SELECT l.id, (SELECT t.id FROM account_tax t WHERE t.company_id = l.company_id AND t.amount_type = 'percent' \
+         AND t.amount > 0 AND NOT t.include_base_amount ORDER BY t.id LIMIT 1) FROM account_move_line l \
+         WHERE l.id = (SELECT min(l.id) FROM account_move_line l JOIN account_move m ON m.id = l.move_id \
+         WHERE m.move_type = 'entry' AND l.display_type = 'product' AND l.amount_currency <> 0)",
     );
     pair.run(&["run"]).assert_code(0);
 
@@ -1497,4 +1502,60 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
         corrected += usize::from((source - expected).abs() > 1e-9);
     }
     assert!(corrected > 0, "the demo has quants with a stale difference");
+
+    // A journal entry's line (not an invoice's) has its amount in its currency as price in 19.
+    let entry_lines = "SELECT l.id FROM account_move_line l JOIN account_move m ON m.id = l.move_id \
+         WHERE m.move_type = 'entry' AND l.display_type = 'product'";
+    let source_entry_lines = pair.source.count(entry_lines);
+    assert!(
+        pair.source.count(&format!(
+            "{entry_lines} AND l.price_subtotal IS DISTINCT FROM l.amount_currency"
+        )) > 0,
+        "16 left them at 0"
+    );
+    assert_eq!(pair.target.count(entry_lines), source_entry_lines);
+    assert_eq!(
+        pair.target.count(&format!(
+            "{entry_lines} AND (l.price_subtotal IS DISTINCT FROM l.amount_currency \
+             OR l.price_total IS DISTINCT FROM l.amount_currency) \
+             AND NOT EXISTS (SELECT 1 FROM account_move_line_account_tax_rel r WHERE r.account_move_line_id = l.id)"
+        )),
+        0
+    );
+    let taxed = rows(
+        &pair.source,
+        "SELECT l.id::text, (l.amount_currency + round(l.amount_currency * t.amount / 100, 2))::text \
+         FROM account_move_line l JOIN account_move_line_account_tax_rel r ON r.account_move_line_id = l.id \
+         JOIN account_tax t ON t.id = r.account_tax_id JOIN account_move m ON m.id = l.move_id \
+         WHERE m.move_type = 'entry'",
+    );
+    assert_eq!(taxed.len(), 1);
+    let total: f64 = pair
+        .target
+        .scalar(&format!(
+            "SELECT price_total FROM account_move_line WHERE id = {}",
+            mapping(&pair.target, "account.move.line")[&id(&taxed[0][0])].0
+        ))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected: f64 = taxed[0][1].as_deref().unwrap().parse().unwrap();
+    assert!((total - expected).abs() < 1e-9, "{total} vs {expected}");
+    let invoice_lines = "SELECT l.id::text, l.price_subtotal::text, l.price_total::text FROM account_move_line l \
+         JOIN account_move m ON m.id = l.move_id WHERE m.move_type <> 'entry' ORDER BY l.id";
+    let journal_items = mapping(&pair.target, "account.move.line");
+    for line in rows(&pair.source, invoice_lines) {
+        assert_eq!(
+            rows(
+                &pair.target,
+                &format!(
+                    "SELECT '{}', price_subtotal::text, price_total::text FROM account_move_line WHERE id = {}",
+                    line[0].as_deref().unwrap_or_default(),
+                    journal_items[&id(&line[0])].0
+                )
+            ),
+            vec![line.clone()],
+            "an invoice's line keeps its prices"
+        );
+    }
 }
