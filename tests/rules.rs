@@ -1242,7 +1242,9 @@ fn next_number(database: &Database, sequence: i32) -> i64 {
 fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
     let pair = DatabasePair::new("rules_judge");
     // The demo has no chained moves (here a receipt in dozens feeds a delivery in units), and no
-    // order delivered in full (here order 21), no journal entry's line with a tax.
+    // order delivered in full (here order 21), no journal entry's line with a tax, no payment
+    // (here two payments of invoice 4 not matched with the bank: 9001 pays it, 9002 is not
+    // reconciled).
     pair.source.execute(
         "UPDATE stock_move SET product_uom = (SELECT res_id FROM ir_model_data WHERE module = 'uom' AND name = 'product_uom_dozen'), \
          product_uom_qty = 10 WHERE id = 29; \
@@ -1252,7 +1254,26 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
          SELECT l.id, (SELECT t.id FROM account_tax t WHERE t.company_id = l.company_id AND t.amount_type = 'percent' \
          AND t.amount > 0 AND NOT t.include_base_amount ORDER BY t.id LIMIT 1) FROM account_move_line l \
          WHERE l.id = (SELECT min(l.id) FROM account_move_line l JOIN account_move m ON m.id = l.move_id \
-         WHERE m.move_type = 'entry' AND l.display_type = 'product' AND l.amount_currency <> 0)",
+         WHERE m.move_type = 'entry' AND l.display_type = 'product' AND l.amount_currency <> 0); \
+         INSERT INTO account_move (id, name, move_type, state, journal_id, company_id, currency_id, date, auto_post, partner_id) \
+         SELECT 9000 + n, 'PBNK1/2026/9000' || n, 'entry', 'posted', 8, 1, 1, i.date, 'no', i.partner_id \
+         FROM account_move i, generate_series(1, 2) n WHERE i.id = 4; \
+         INSERT INTO account_move_line (id, move_id, account_id, partner_id, currency_id, company_id, journal_id, date, \
+         display_type, debit, credit, balance, amount_currency, amount_residual, amount_residual_currency, reconciled, parent_state, name) \
+         SELECT 9000 + 2 * n - 1 + k, 9000 + n, CASE WHEN k = 0 THEN 752 ELSE 303 END, i.partner_id, 1, 1, 8, i.date, 'product', \
+         CASE WHEN k = 0 THEN i.amount_total ELSE 0 END, CASE WHEN k = 0 THEN 0 ELSE i.amount_total END, \
+         CASE WHEN k = 0 THEN 1 ELSE -1 END * i.amount_total, CASE WHEN k = 0 THEN 1 ELSE -1 END * i.amount_total, \
+         CASE WHEN k = 1 AND n = 1 THEN 0 ELSE CASE WHEN k = 0 THEN 1 ELSE -1 END * i.amount_total END, \
+         CASE WHEN k = 1 AND n = 1 THEN 0 ELSE CASE WHEN k = 0 THEN 1 ELSE -1 END * i.amount_total END, \
+         k = 1 AND n = 1, 'posted', 'Customer payment' FROM account_move i, generate_series(1, 2) n, generate_series(0, 1) k WHERE i.id = 4; \
+         INSERT INTO account_partial_reconcile (id, debit_move_id, credit_move_id, amount, debit_amount_currency, credit_amount_currency, company_id, max_date) \
+         SELECT 9001, l.id, 9002, l.balance, l.balance, l.balance, 1, l.date FROM account_move_line l WHERE l.move_id = 4 AND l.display_type = 'payment_term'; \
+         UPDATE account_move_line SET amount_residual = 0, amount_residual_currency = 0, reconciled = true WHERE move_id = 4 AND display_type = 'payment_term'; \
+         UPDATE account_move SET payment_state = 'paid', amount_residual = 0, amount_residual_signed = 0 WHERE id = 4; \
+         INSERT INTO account_payment (id, move_id, payment_type, partner_type, amount, currency_id, partner_id, outstanding_account_id, is_matched) \
+         SELECT 9000 + n, 9000 + n, 'inbound', 'customer', i.amount_total, 1, i.partner_id, 752, false \
+         FROM account_move i, generate_series(1, 2) n WHERE i.id = 4; \
+         UPDATE account_move SET payment_id = id WHERE id IN (9001, 9002)",
     );
     pair.run(&["run"]).assert_code(0);
 
@@ -1558,4 +1579,31 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
             "an invoice's line keeps its prices"
         );
     }
+
+    // A posted payment is paid in 19 when its outstanding line is settled, or when every
+    // customer invoice it is reconciled with is paid; else it is in process. The source says
+    // which invoice each one pays.
+    let payments = mapping(&pair.target, "account.payment");
+    let source_payments = rows(
+        &pair.source,
+        "SELECT p.id::text, CASE WHEN EXISTS (SELECT 1 FROM account_move_line l \
+         JOIN account_partial_reconcile r ON l.id IN (r.debit_move_id, r.credit_move_id) \
+         JOIN account_move_line i ON i.id IN (r.debit_move_id, r.credit_move_id) AND i.id <> l.id \
+         JOIN account_move im ON im.id = i.move_id AND im.move_type = 'out_invoice' AND im.payment_state = 'paid' \
+         WHERE l.move_id = p.move_id) THEN 'paid' ELSE 'in_process' END \
+         FROM account_payment p WHERE p.id IN (9001, 9002)",
+    );
+    assert_eq!(source_payments.len(), 2);
+    for payment in &source_payments {
+        assert_eq!(
+            pair.target.scalar(&format!(
+                "SELECT state FROM account_payment WHERE id = {}",
+                payments[&id(&payment[0])].0
+            )),
+            payment[1].clone(),
+            "payment {}",
+            payment[0].as_deref().unwrap_or_default()
+        );
+    }
+    assert_ne!(source_payments[0][1], source_payments[1][1]);
 }
