@@ -1279,9 +1279,8 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
 
     // Operation types matched to 19's own keep 19's numbering sequence, which continues after the
     // source's: a new delivery is numbered after the migrated ones.
-    let types = mapping(&pair.target, "stock.picking.type");
-    let source_types = rows(
-        &pair.source,
+    let types = pair.target.id_map_how("stock.picking.type");
+    let source_types = pair.source.rows(
         "SELECT t.id::text, t.sequence_id::text, \
          (SELECT max(CASE WHEN substr(p.name, length(s.prefix) + 1) ~ '^[0-9]+$' \
          THEN substr(p.name, length(s.prefix) + 1)::int END) FROM stock_picking p \
@@ -1315,41 +1314,6 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
         numbered >= 2,
         "the demo's receipts and deliveries are numbered"
     );
-
-    // A variant's combination_indices holds its attribute values' target ids, sorted as Odoo 19
-    // writes them: the ids of the source's list, through their mapping.
-    let values = mapping(&pair.target, "product.template.attribute.value");
-    let variants = mapping(&pair.target, "product.product");
-    let source_variants = rows(
-        &pair.source,
-        "SELECT id::text, combination_indices FROM product_product WHERE combination_indices <> ''",
-    );
-    assert!(source_variants.len() >= 5, "the demo has variants");
-    let mut renumbered = 0;
-    for variant in &source_variants {
-        let source_list = variant[1].as_deref().unwrap_or_default();
-        let mut expected: Vec<i32> = source_list
-            .split(',')
-            .map(|v| values[&v.parse::<i32>().unwrap()].0)
-            .collect();
-        expected.sort_unstable();
-        let expected = expected
-            .iter()
-            .map(i32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        renumbered += usize::from(expected != source_list);
-        assert_eq!(
-            pair.target.scalar(&format!(
-                "SELECT combination_indices FROM product_product WHERE id = {}",
-                variants[&id(&variant[0])].0
-            )),
-            Some(expected),
-            "variant {}",
-            variant[0].as_deref().unwrap_or_default()
-        );
-    }
-    assert!(renumbered > 0, "the attribute values got new ids");
 
     // A move enters (is_in) or leaves (is_out) valued stock as stock_account 19 says: done, with
     // a picked line (not owned by another partner) between a location of a company (internal or
@@ -1414,17 +1378,14 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
         )),
         0
     );
-    let moves = mapping(&pair.target, "stock.move");
-    let chained = rows(
-        &pair.target,
-        &format!(
-            "SELECT d.packaging_uom_id::text, o.product_uom::text, d.packaging_uom_qty::text, \
+    let moves = pair.target.id_map_how("stock.move");
+    let chained = pair.target.rows(&format!(
+        "SELECT d.packaging_uom_id::text, o.product_uom::text, d.packaging_uom_qty::text, \
              (d.product_uom_qty * du.factor / ou.factor)::text \
              FROM stock_move d, stock_move o, uom_uom du, uom_uom ou \
              WHERE d.id = {} AND o.id = {} AND du.id = d.product_uom AND ou.id = o.product_uom",
-            moves[&48].0, moves[&29].0
-        ),
-    );
+        moves[&48].0, moves[&29].0
+    ));
     assert_eq!(
         chained[0][0], chained[0][1],
         "the unit of the move it comes from"
@@ -1434,22 +1395,17 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
     assert!((stored - converted).abs() < 1e-6, "{stored} vs {converted}");
     assert_ne!(
         chained[0][0],
-        rows(
-            &pair.target,
-            &format!(
-                "SELECT product_uom::text FROM stock_move WHERE id = {}",
-                moves[&48].0
-            )
-        )[0][0]
+        pair.target.rows(&format!(
+            "SELECT product_uom::text FROM stock_move WHERE id = {}",
+            moves[&48].0
+        ))[0][0]
     );
 
     // Order lines: 19 computes how the delivered quantity is known from the product (goods by
     // their moves, with sale_stock), and counts a line of goods invoiced on delivery whose moves
     // are all done as invoiced; so does its order when all its lines are.
-    let lines = mapping(&pair.target, "sale.order.line");
-    let source_lines = rows(
-        &pair.source,
-        "SELECT l.id::text, CASE WHEN pt.type IN ('consu', 'product') THEN 'stock_move' ELSE 'manual' END, \
+    let lines = pair.target.id_map_how("sale.order.line");
+    let source_lines = pair.source.rows("SELECT l.id::text, CASE WHEN pt.type IN ('consu', 'product') THEN 'stock_move' ELSE 'manual' END, \
          CASE WHEN l.invoice_status = 'no' AND pt.invoice_policy = 'delivery' \
          AND EXISTS (SELECT 1 FROM stock_move m WHERE m.sale_line_id = l.id) \
          AND NOT EXISTS (SELECT 1 FROM stock_move m WHERE m.sale_line_id = l.id AND m.state <> 'done') \
@@ -1461,9 +1417,7 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
     for line in &source_lines {
         let target = lines[&id(&line[0])].0;
         assert_eq!(
-            rows(
-                &pair.target,
-                &format!(
+            pair.target.rows(&format!(
                     "SELECT qty_delivered_method, invoice_status FROM sale_order_line WHERE id = {target}"
                 )
             ),
@@ -1472,11 +1426,11 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
         );
         recomputed[0] += usize::from(line[1] != line[3]);
     }
-    let orders = mapping(&pair.target, "sale.order");
-    for order in rows(
-        &pair.source,
-        "SELECT id::text, invoice_status FROM sale_order",
-    ) {
+    let orders = pair.target.id_map_how("sale.order");
+    for order in pair
+        .source
+        .rows("SELECT id::text, invoice_status FROM sale_order")
+    {
         let delivered = id(&order[0]) == 21;
         recomputed[1] += usize::from(delivered);
         assert_eq!(
@@ -1497,10 +1451,8 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
 
     // A quant's inventory difference is its count less its quantity where a count was set, none
     // elsewhere (16 kept one on quants of virtual locations).
-    let quants = mapping(&pair.target, "stock.quant");
-    let source_quants = rows(
-        &pair.source,
-        "SELECT id::text, CASE WHEN inventory_quantity_set THEN inventory_quantity - quantity ELSE 0 END::text, \
+    let quants = pair.target.id_map_how("stock.quant");
+    let source_quants = pair.source.rows("SELECT id::text, CASE WHEN inventory_quantity_set THEN inventory_quantity - quantity ELSE 0 END::text, \
          inventory_diff_quantity::text FROM stock_quant",
     );
     let mut corrected = 0;
@@ -1543,9 +1495,7 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
         )),
         0
     );
-    let taxed = rows(
-        &pair.source,
-        "SELECT l.id::text, (l.amount_currency + round(l.amount_currency * t.amount / 100, 2))::text \
+    let taxed = pair.source.rows("SELECT l.id::text, (l.amount_currency + round(l.amount_currency * t.amount / 100, 2))::text \
          FROM account_move_line l JOIN account_move_line_account_tax_rel r ON r.account_move_line_id = l.id \
          JOIN account_tax t ON t.id = r.account_tax_id JOIN account_move m ON m.id = l.move_id \
          WHERE m.move_type = 'entry'",
@@ -1555,7 +1505,7 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
         .target
         .scalar(&format!(
             "SELECT price_total FROM account_move_line WHERE id = {}",
-            mapping(&pair.target, "account.move.line")[&id(&taxed[0][0])].0
+            pair.target.id_map_how("account.move.line")[&id(&taxed[0][0])].0
         ))
         .unwrap()
         .parse()
@@ -1564,12 +1514,10 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
     assert!((total - expected).abs() < 1e-9, "{total} vs {expected}");
     let invoice_lines = "SELECT l.id::text, l.price_subtotal::text, l.price_total::text FROM account_move_line l \
          JOIN account_move m ON m.id = l.move_id WHERE m.move_type <> 'entry' ORDER BY l.id";
-    let journal_items = mapping(&pair.target, "account.move.line");
-    for line in rows(&pair.source, invoice_lines) {
+    let journal_items = pair.target.id_map_how("account.move.line");
+    for line in pair.source.rows(invoice_lines) {
         assert_eq!(
-            rows(
-                &pair.target,
-                &format!(
+            pair.target.rows(&format!(
                     "SELECT '{}', price_subtotal::text, price_total::text FROM account_move_line WHERE id = {}",
                     line[0].as_deref().unwrap_or_default(),
                     journal_items[&id(&line[0])].0
@@ -1583,10 +1531,8 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
     // A posted payment is paid in 19 when its outstanding line is settled, or when every
     // customer invoice it is reconciled with is paid; else it is in process. The source says
     // which invoice each one pays.
-    let payments = mapping(&pair.target, "account.payment");
-    let source_payments = rows(
-        &pair.source,
-        "SELECT p.id::text, CASE WHEN EXISTS (SELECT 1 FROM account_move_line l \
+    let payments = pair.target.id_map_how("account.payment");
+    let source_payments = pair.source.rows("SELECT p.id::text, CASE WHEN EXISTS (SELECT 1 FROM account_move_line l \
          JOIN account_partial_reconcile r ON l.id IN (r.debit_move_id, r.credit_move_id) \
          JOIN account_move_line i ON i.id IN (r.debit_move_id, r.credit_move_id) AND i.id <> l.id \
          JOIN account_move im ON im.id = i.move_id AND im.move_type = 'out_invoice' AND im.payment_state = 'paid' \
