@@ -218,3 +218,72 @@ fn the_run_status_and_rollback_count_the_same_problems_and_rows() {
         rollback.stdout
     );
 }
+
+/// Quotes one word for `sh -c`.
+fn shell_word(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Ctrl+C typed on the terminal while the progress bar is drawn: the bar says at once that the
+/// run is stopping, the run ends at a chunk boundary with its "stopped" line, and no bar is left
+/// drawn below it (the last bar drawn is followed by an erase).
+#[test]
+fn ctrl_c_under_the_progress_bar_is_answered_and_leaves_no_bar_behind() {
+    use std::io::{Read, Write};
+    let pair = DatabasePair::new("ctrl_c_tty");
+    let words: Vec<String> = std::iter::once(common::BINARY.to_string())
+        .chain(pair.args(&["run", "--chunk-size", "200"]))
+        .map(|word| shell_word(&word))
+        .collect();
+    // `script` gives the run a terminal of its own; ^C written to it is turned by the terminal
+    // into SIGINT for the run, as when a user presses Ctrl+C.
+    let mut child = common::clean_command("script")
+        .args(["-qfec", &format!("exec {}", words.join(" ")), "/dev/null"])
+        .env("ODOO_MIGRATE_PAUSE", "before_chunk_commit:25")
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the run under `script` (util-linux)");
+    let mut terminal = child.stdout.take().expect("the terminal's output");
+    let mut keyboard = child.stdin.take().expect("the terminal's input");
+    let mut screen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let mut interrupted = false;
+    loop {
+        let read = terminal.read(&mut buffer).unwrap_or(0);
+        if read == 0 {
+            break;
+        }
+        screen.extend_from_slice(&buffer[..read]);
+        if !interrupted && String::from_utf8_lossy(&screen).contains("paused at") {
+            keyboard.write_all(b"\x03").expect("type Ctrl+C");
+            keyboard.flush().expect("type Ctrl+C");
+            interrupted = true;
+        }
+    }
+    let status = child.wait().expect("wait for script");
+    let screen = String::from_utf8_lossy(&screen).into_owned();
+    assert!(interrupted, "the run never paused: {screen}");
+    assert_eq!(
+        status.code(),
+        Some(6),
+        "an interrupted run exits 6: {screen}"
+    );
+    assert!(
+        screen.contains("stopping after the chunks in progress"),
+        "the bar does not say the run is stopping: {screen}"
+    );
+    assert!(
+        screen.contains("stopped: the run was interrupted"),
+        "no stopped line: {screen}"
+    );
+    let last_bar = screen.rfind("rows/s").expect("a progress bar was drawn");
+    let last_erase = screen.rfind("\x1b[2K").expect("the bar was erased");
+    assert!(
+        last_erase > last_bar,
+        "a bar is left on the screen after the run ended: {}",
+        &screen[last_bar.saturating_sub(200)..]
+    );
+}

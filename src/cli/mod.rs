@@ -350,14 +350,14 @@ pub fn init_logging(cli: &Cli) {
             std::process::exit(crate::io::exit::Status::Usage.code());
         }
         (None, LogFormat::Json) => builder
-            .with_writer(std::io::stderr)
+            .with_writer(crate::io::progress::stderr_above_bars)
             .json()
             .flatten_event(true)
             .init(),
         (None, LogFormat::Text) => {
             use std::io::IsTerminal;
             builder
-                .with_writer(std::io::stderr)
+                .with_writer(crate::io::progress::stderr_above_bars)
                 .with_ansi(std::io::stderr().is_terminal())
                 .compact()
                 .init()

@@ -69,6 +69,7 @@ impl StopSignal {
                     );
                     signal.request(INTERRUPTED);
                 } else {
+                    crate::io::progress::clear_bars();
                     eprintln!("interrupted again: stopping now; uncommitted chunks roll back");
                     std::process::exit(Status::Interrupted.code());
                 }

@@ -134,7 +134,7 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         jobs,
         "copying"
     );
-    let progress = progress_bar(&control, options, run_id).await?;
+    let progress = progress_bar(&control, options, run_id, &stop).await?;
     let copy = copying::Copying {
         session: &session,
         mappings: &mappings,
@@ -276,7 +276,12 @@ fn pending_plans(plans: Vec<TablePlan>, done_at_start: &[String]) -> Vec<TablePl
 }
 
 /// The run's progress bar, started at the rows already copied by earlier attempts.
-async fn progress_bar(control: &Client, options: &RunOptions, run_id: i64) -> Result<Progress> {
+async fn progress_bar(
+    control: &Client,
+    options: &RunOptions,
+    run_id: i64,
+    stop: &StopSignal,
+) -> Result<Progress> {
     let row = control
         .query_one(
             "SELECT coalesce(sum(rows_total), 0)::bigint, coalesce(sum(rows_done), 0)::bigint \
@@ -289,6 +294,10 @@ async fn progress_bar(control: &Client, options: &RunOptions, run_id: i64) -> Re
         options.show_progress,
         rows_total.max(0) as u64,
         rows_done.max(0) as u64,
+        {
+            let stop = stop.clone();
+            move || stop.requested()
+        },
     ))
 }
 
