@@ -142,7 +142,11 @@ fn analyze_reports_the_differences_of_the_real_dumps() {
         .iter()
         .find(|m| m["model"] == "res.partner")
         .expect("res.partner rows");
-    assert_eq!(partners["rows"], 43);
+    assert_eq!(
+        partners["rows"].as_i64(),
+        Some(pair.source.count("SELECT 1 FROM res_partner")),
+        "every partner row of the source is counted"
+    );
     assert!(json["xmlids_per_module"]["l10n_fr"].as_i64().unwrap() > 1500);
 
     // The same findings are queryable in the target's side schema.

@@ -56,6 +56,34 @@ fn a_read_only_source_role_is_enough() {
     ));
     // As that role, whoever the test role is (its password works where the server asks for one).
     let source = common::url_as(&role, Some(&role), &pair.source.name);
+    // That URL logs in as the role, and the role really cannot write: whatever user
+    // ODOO_MIGRATE_TEST_PG names, the run below cannot be a superuser's.
+    let write = {
+        let mut config = common::admin_config();
+        config.user(&role).password(&role).dbname(&pair.source.name);
+        common::block_on(async move {
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            let user: String = client
+                .query_one("SELECT current_user::text", &[])
+                .await
+                .unwrap()
+                .get(0);
+            let write = client
+                .batch_execute("UPDATE res_partner SET name = name WHERE id = (SELECT min(id) FROM res_partner)")
+                .await;
+            (user, write.map_err(|e| common::describe(&e)))
+        })
+    };
+    assert_eq!(write.0, role, "the role's URL logs in as the role");
+    assert!(
+        write
+            .1
+            .as_ref()
+            .is_err_and(|e| e.contains("permission denied")),
+        "the role may not write to the source: {:?}",
+        write.1
+    );
     let before = pair.source.table_digests();
     let outcome = migrate(&source, &pair.target.url(), &["run"], &[]);
     let verify = migrate(&source, &pair.target.url(), &["verify"], &[]);

@@ -271,6 +271,7 @@ fn a_missing_required_value_and_an_unknown_selection_value_are_named() {
         "UPDATE product_template SET type = NULL WHERE id = {product}; \
          UPDATE res_partner SET type = 'weird_kind' WHERE id = (SELECT max(id) FROM res_partner)"
     ));
+    let pristine_templates = pair.target.table_digests()["product_template"].clone();
     let failed = pair.run(&["run"]);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     assert!(
@@ -284,7 +285,14 @@ fn a_missing_required_value_and_an_unknown_selection_value_are_named() {
         pair.target
             .count("SELECT 1 FROM odoo_migrate.id_map WHERE model = 'product.template'"),
         0,
-        "the failed chunk left nothing behind"
+        "the failed chunk left no mapping behind"
+    );
+    // Read in the table itself, not in the tool's mappings: not one row of product_template was
+    // added or changed.
+    assert_eq!(
+        pair.target.table_digests()["product_template"],
+        pristine_templates,
+        "the failed chunk left no row behind in product_template"
     );
 
     let rules = rules_file(
@@ -502,6 +510,7 @@ fn nulls_and_selection_values_odoo_does_not_expect_are_migrated_or_named() {
         analyzed.stdout
     );
 
+    let partners_before = pair.target.count("SELECT 1 FROM res_partner");
     let failed = pair.run(&["run"]);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     assert!(
@@ -519,7 +528,14 @@ fn nulls_and_selection_values_odoo_does_not_expect_are_migrated_or_named() {
             "SELECT 1 FROM odoo_migrate.id_map WHERE model = 'res.partner' AND how = 'created'"
         ),
         0,
-        "the failed chunk left nothing behind"
+        "the failed chunk left no mapping behind"
+    );
+    // Counted in the table itself, not in the tool's mappings: res_partner has the pristine
+    // target's rows, not one more.
+    assert_eq!(
+        pair.target.count("SELECT 1 FROM res_partner"),
+        partners_before,
+        "the failed chunk left no row behind in res_partner"
     );
 
     let rules = rules_file(

@@ -17,7 +17,7 @@ fn final_state(pair: &DatabasePair) -> (BTreeMap<String, String>, Option<String>
     let mappings = pair.target.scalar(
         "SELECT md5(string_agg(model || ':' || source_id || ':' || target_id || ':' || how, ',' ORDER BY model, source_id)) FROM odoo_migrate.id_map",
     );
-    (pair.target.table_digests(), mappings)
+    (pair.target.state_digests(), mappings)
 }
 
 /// The target of an uninterrupted run, computed once.
@@ -262,22 +262,31 @@ fn lost_connections_are_retried_or_resumed() {
     let pair = DatabasePair::new("resume_terminate");
     let target = pair.target.name.clone();
     let source = pair.source.name.clone();
+    let mut cut = Vec::new();
     let code = common::run_and_act_while_paused(&pair, CHUNK, "after_chunk_rows:30", |_| {
         for database in [&target, &source] {
             let database = database.clone();
-            common::block_on(async move {
+            cut.push(common::block_on(async move {
                 let admin = common::connect(&common::maintenance_db()).await;
+                // How many of the run's connections to this database were really ended.
                 admin
-                    .execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                    .query_one(
+                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity \
                          WHERE datname = $1 AND application_name = 'odoo-migrate'",
                         &[&database],
                     )
                     .await
-                    .unwrap();
-            });
+                    .unwrap()
+                    .get::<_, i64>(0)
+            }));
         }
     });
+    // The paused run holds connections to both databases: each was cut, else the test proves
+    // nothing about lost connections.
+    assert!(
+        cut.iter().all(|&n| n > 0),
+        "connections ended on the target and the source: {cut:?}"
+    );
     // The copy retries its chunk on fresh connections; if the session that holds the run lost
     // its own connection, the run fails and the next one resumes.
     if code != 0 {

@@ -14,7 +14,7 @@ fn state(pair: &DatabasePair) -> (std::collections::BTreeMap<String, String>, Op
     let mappings = pair.target.scalar(
         "SELECT md5(string_agg(model || ':' || source_id || ':' || target_id || ':' || how, ',' ORDER BY model, source_id)) FROM odoo_migrate.id_map",
     );
-    (pair.target.table_digests(), mappings)
+    (pair.target.state_digests(), mappings)
 }
 
 #[test]

@@ -104,3 +104,41 @@ fn check_versions(source: &Catalog, target: &Catalog) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::exit::status_of;
+
+    fn catalog(database: &str, major: u32) -> Catalog {
+        Catalog {
+            side: "source",
+            database: database.to_string(),
+            base_version: format!("{major}.0.1.3"),
+            major,
+            modules: Default::default(),
+            models: Default::default(),
+            tables: Default::default(),
+            loose_sequences: Vec::new(),
+            xmlids_per_module: Default::default(),
+        }
+    }
+
+    #[test]
+    fn only_odoo_16_into_odoo_19_is_accepted() {
+        assert!(check_versions(&catalog("old", 16), &catalog("new", 19)).is_ok());
+        let refused = |source: u32, target: u32, says: &str| {
+            let error =
+                check_versions(&catalog("old", source), &catalog("new", target)).unwrap_err();
+            assert_eq!(status_of(&error), Status::WrongDatabase, "{error}");
+            assert!(
+                error.to_string().contains(says),
+                "{source}→{target}: {error}"
+            );
+        };
+        refused(19, 16, "look swapped: the source old is Odoo 19.0.1.3");
+        refused(17, 19, "the source old is Odoo 17.0.1.3");
+        refused(16, 18, "the target new is Odoo 18.0.1.3");
+        refused(16, 16, "the target new is Odoo 16.0.1.3");
+    }
+}

@@ -227,3 +227,88 @@ fn rows_read(status: &RunStatus) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: &str, rows_done: i64, rows_total: i64) -> RunStatus {
+        RunStatus {
+            number: 2,
+            run_id: 7,
+            status: state.to_string(),
+            started_at: "2026-01-01 10:00".to_string(),
+            finished_at: None,
+            last_checkpoint_at: None,
+            source_database: "src".to_string(),
+            target_database: "tgt".to_string(),
+            models_total: 3,
+            models_done: 1,
+            models_failed: 1,
+            rows_total,
+            rows_done,
+            rows_created: 5,
+            rows_matched: 4,
+            rows_updated: 0,
+            problems: 1,
+            problem_counts: side_schema::ProblemCounts {
+                errors: 1,
+                warnings: 0,
+                info: 2,
+            },
+            message: Some("resume with odoo-migrate run".to_string()),
+            models: vec![
+                model("res_partner", "done", None),
+                model("crm_lead", "failed", Some("column name")),
+            ],
+        }
+    }
+
+    fn model(table: &str, state: &str, error: Option<&str>) -> ModelStatus {
+        ModelStatus {
+            source_table: table.to_string(),
+            target_table: table.to_string(),
+            model: None,
+            status: state.to_string(),
+            rows_total: 10,
+            rows_done: 4,
+            rows_created: 4,
+            rows_matched: 0,
+            rows_updated: 0,
+            rows_rejected: 0,
+            last_source_id: None,
+            error: error.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn rows_read_says_progress_while_working_and_the_planned_count_only_when_it_differs() {
+        assert_eq!(rows_read(&status("copying", 3, 10)), "3/10 read");
+        assert_eq!(rows_read(&status("finished", 10, 10)), "10 read");
+        assert_eq!(
+            rows_read(&status("finished", 8, 10)),
+            "8 read (10 counted when the run was planned)"
+        );
+    }
+
+    #[test]
+    fn the_text_lists_the_totals_and_only_the_tables_not_done() {
+        let text = render_text(&status("failed", 3, 10));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Run 2 (failed): src → tgt, started 2026-01-01 10:00"
+        );
+        assert_eq!(
+            lines[1],
+            "Tables: 1/3 copied, 1 failed. Rows: 3/10 read, 5 created, 4 matched, 0 updated. \
+             1 problem (1 error, 0 warnings) and 2 info."
+        );
+        assert_eq!(
+            lines[2],
+            "  failed   crm_lead → crm_lead (4/10 rows): column name"
+        );
+        assert_eq!(lines[3], "resume with odoo-migrate run");
+        assert_eq!(lines.len(), 4, "the done table is not listed: {text}");
+    }
+}

@@ -133,3 +133,159 @@ pub async fn make(
         .context("cannot commit the per-company copies")?;
     Ok(made)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Column, Model, Table};
+    use crate::rules::Referrer;
+
+    fn table(name: &str, columns: &[&str]) -> Table {
+        Table {
+            name: name.to_string(),
+            columns: columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Column {
+                    name: c.to_string(),
+                    position: i as i32 + 1,
+                    data_type: "integer".to_string(),
+                    not_null: false,
+                    default_expr: None,
+                })
+                .collect(),
+            primary_key: vec!["id".to_string()],
+            unique: Vec::new(),
+            foreign_keys: Vec::new(),
+            sequences: [("id".to_string(), format!("{name}_id_seq"))]
+                .into_iter()
+                .collect(),
+            row_count: 0,
+        }
+    }
+
+    fn target(groups: Table, taxes: Table) -> Catalog {
+        let model = |name: &str, table: &str| {
+            (
+                name.to_string(),
+                Model {
+                    name: name.to_string(),
+                    table: Some(table.to_string()),
+                    transient: false,
+                    custom: false,
+                    fields: Default::default(),
+                },
+            )
+        };
+        Catalog {
+            side: "target",
+            database: "t".to_string(),
+            base_version: "19.0.1.3".to_string(),
+            major: 19,
+            modules: Default::default(),
+            models: [
+                model("account.tax.group", &groups.name),
+                model("account.tax", &taxes.name),
+            ]
+            .into_iter()
+            .collect(),
+            tables: [(groups.name.clone(), groups), (taxes.name.clone(), taxes)]
+                .into_iter()
+                .collect(),
+            loose_sequences: Vec::new(),
+            xmlids_per_module: Default::default(),
+        }
+    }
+
+    fn rule(referrer_column: &str) -> CompanyCopyRule {
+        CompanyCopyRule {
+            model: "account.tax.group".to_string(),
+            referrers: vec![Referrer {
+                model: "account.tax".to_string(),
+                column: referrer_column.to_string(),
+            }],
+            columns: [("name".to_string(), "g.name || ' (copy)'".to_string())]
+                .into_iter()
+                .collect(),
+            note: None,
+        }
+    }
+
+    fn catalog() -> Catalog {
+        target(
+            table(
+                "account_tax_group",
+                &["id", "company_id", "name", "sequence"],
+            ),
+            table("account_tax", &["id", "company_id", "tax_group_id"]),
+        )
+    }
+
+    #[test]
+    fn the_statement_copies_every_column_but_the_id_and_repoints_each_referrer() {
+        let sql = statement(&Rules::default(), &catalog(), &rule("tax_group_id")).unwrap();
+        assert!(sql.contains("public.\"account_tax_group\""), "{sql}");
+        assert!(
+            sql.contains("'public.\"account_tax_group_id_seq\"'"),
+            "{sql}"
+        );
+        // Columns in table order without the id; company_id is the copy's company, a column
+        // with SQL of its own takes it, the others the original's value.
+        assert!(
+            sql.contains("\"company_id\", \"name\", \"sequence\""),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("p.company, (g.name || ' (copy)'), g.\"sequence\""),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("SELECT r.\"tax_group_id\", r.company_id FROM public.\"account_tax\" r"),
+            "{sql}"
+        );
+        assert!(sql.contains("repointed_0 AS ("), "{sql}");
+        assert!(sql.contains("(SELECT count(*) FROM repointed_0)"), "{sql}");
+        assert!(!sql.contains('{'), "every placeholder filled: {sql}");
+    }
+
+    #[test]
+    fn a_rule_naming_what_the_target_lacks_is_refused_with_the_rule() {
+        let error = |rule: &CompanyCopyRule, catalog: &Catalog| {
+            statement(&Rules::default(), catalog, rule)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error(&rule("no_such_column"), &catalog()),
+            "company copies of account.tax.group: target table account_tax has no column no_such_column"
+        );
+        let mut no_referrer = rule("tax_group_id");
+        no_referrer.referrers.clear();
+        assert_eq!(
+            error(&no_referrer, &catalog()),
+            "company copies of account.tax.group: no referrers"
+        );
+        let mut bad_column = rule("tax_group_id");
+        bad_column
+            .columns
+            .insert("colour".to_string(), "1".to_string());
+        assert_eq!(
+            error(&bad_column, &catalog()),
+            "company copies of account.tax.group: target table account_tax_group has no column colour"
+        );
+        let shared = target(
+            table("account_tax_group", &["id", "name"]),
+            table("account_tax", &["id", "company_id", "tax_group_id"]),
+        );
+        assert_eq!(
+            error(&rule("tax_group_id"), &shared),
+            "company copies of account.tax.group: target table account_tax_group has no company_id"
+        );
+        let mut unknown = rule("tax_group_id");
+        unknown.model = "no.such.model".to_string();
+        assert_eq!(
+            error(&unknown, &catalog()),
+            "company copies of no.such.model: model no.such.model has no table in the target"
+        );
+    }
+}

@@ -36,11 +36,26 @@ async fn next_number(client: &impl GenericClient, pg_sequence: &str, fallback: i
     let last: i64 = row.get(0);
     let called: bool = row.get(1);
     let increment: Option<i64> = row.get(2);
-    Ok(if called {
+    Ok(next_after(last, called, increment))
+}
+
+/// The number `nextval` hands out next, from a sequence's `last_value` and `is_called` (a fresh or
+/// reset sequence, not called yet, gives `last_value` itself).
+fn next_after(last: i64, called: bool, increment: Option<i64>) -> i64 {
+    if called {
         last + increment.unwrap_or(1)
     } else {
         last
-    })
+    }
+}
+
+/// The PostgreSQL sequence Odoo keeps behind an `ir_sequence` record (`ir_sequence_NNN`) or one
+/// of its date ranges (`ir_sequence_NNN_MMM`), ids padded to three digits.
+fn pg_sequence_name(sequence_id: i32, date_range_id: Option<i32>) -> String {
+    match date_range_id {
+        None => format!("ir_sequence_{sequence_id:03}"),
+        Some(range) => format!("ir_sequence_{sequence_id:03}_{range:03}"),
+    }
 }
 
 /// One numbering of the source (an `ir.sequence` or `ir.sequence.date_range` record) and the
@@ -91,8 +106,8 @@ async fn sequences(target: &Client) -> Result<Vec<Numbering>> {
             Numbering {
                 source_query: "SELECT coalesce(number_next, 1) FROM ir_sequence WHERE id = $1",
                 source_id,
-                source_pg_sequence: format!("ir_sequence_{source_id:03}"),
-                target_pg_sequence: format!("ir_sequence_{target_id:03}"),
+                source_pg_sequence: pg_sequence_name(source_id, None),
+                target_pg_sequence: pg_sequence_name(target_id, None),
                 table: "ir_sequence",
                 target_id,
                 implementation: row.get(2),
@@ -124,8 +139,8 @@ async fn date_ranges(target: &Client) -> Result<Vec<Numbering>> {
             Some(Numbering {
                 source_query: "SELECT coalesce(number_next, 1) FROM ir_sequence_date_range WHERE id = $1",
                 source_id,
-                source_pg_sequence: format!("ir_sequence_{source_sequence:03}_{source_id:03}"),
-                target_pg_sequence: format!("ir_sequence_{target_sequence:03}_{target_id:03}"),
+                source_pg_sequence: pg_sequence_name(source_sequence, Some(source_id)),
+                target_pg_sequence: pg_sequence_name(target_sequence, Some(target_id)),
                 table: "ir_sequence_date_range",
                 target_id,
                 implementation: row.get(3),
@@ -217,4 +232,27 @@ async fn advance(
             .with_context(|| format!("cannot advance sequence {pg_sequence}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_number_follows_is_called_and_the_increment() {
+        assert_eq!(next_after(41, true, Some(1)), 42);
+        assert_eq!(next_after(41, true, None), 42);
+        assert_eq!(next_after(40, true, Some(10)), 50);
+        // setval(…, n, false) and a fresh sequence: n comes next.
+        assert_eq!(next_after(1, false, Some(1)), 1);
+        assert_eq!(next_after(57, false, Some(5)), 57);
+    }
+
+    #[test]
+    fn odoo_names_its_sequences_after_the_record_ids_padded_to_three_digits() {
+        assert_eq!(pg_sequence_name(7, None), "ir_sequence_007");
+        assert_eq!(pg_sequence_name(1234, None), "ir_sequence_1234");
+        assert_eq!(pg_sequence_name(48, Some(3)), "ir_sequence_048_003");
+        assert_eq!(pg_sequence_name(100, Some(2001)), "ir_sequence_100_2001");
+    }
 }

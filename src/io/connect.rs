@@ -926,8 +926,24 @@ mod tests {
 
     #[test]
     fn a_url_without_database_is_refused() {
-        // SAFETY of the test: PGDATABASE may be set in the environment; clear the case by naming one.
+        // A valid URL that names host, port and user but no database (PGDATABASE is not read).
+        for text in [
+            "postgres://odoo@db.example:5432",
+            "host=db.example port=5432 user=odoo",
+        ] {
+            let error = Endpoint::parse(Side::Source, text).unwrap_err();
+            assert_eq!(crate::io::exit::status_of(&error), Status::Usage, "{text}");
+            assert!(
+                error.to_string().contains("names no database"),
+                "{text}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unparsable_url_is_refused_as_not_valid() {
         let error = Endpoint::parse(Side::Source, "not a url at all ===").unwrap_err();
         assert_eq!(crate::io::exit::status_of(&error), Status::Usage);
+        assert!(error.to_string().contains("is not valid"), "{error}");
     }
 }

@@ -121,3 +121,71 @@ pub fn write_run_report(directory: &std::path::Path, number: i64, lines: &[RunLi
         .with_context(|| format!("cannot write {}", md_path.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(table: &str, created: i64, problems: i64) -> RunLine {
+        RunLine {
+            model: Some(table.replace('_', ".")),
+            source_table: table.to_string(),
+            target_table: table.to_string(),
+            status: "done".to_string(),
+            source_rows: created + 1,
+            created,
+            matched: 1,
+            updated: 0,
+            not_copied: 0,
+            seconds: Some("0.5".to_string()),
+            problems,
+        }
+    }
+
+    #[test]
+    fn the_run_report_has_a_csv_line_and_a_markdown_row_per_table_and_the_totals() {
+        let directory = std::env::temp_dir().join(format!("om-report-test-{}", std::process::id()));
+        let lines = [line("res_partner", 40, 0), line("crm_lead", 2, 3)];
+        write_run_report(&directory, 4, &lines).unwrap();
+        let csv = std::fs::read_to_string(directory.join("run-4.csv")).unwrap();
+        let markdown = std::fs::read_to_string(directory.join("run-4.md")).unwrap();
+        std::fs::remove_dir_all(&directory).unwrap();
+        let csv_lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            csv_lines[0],
+            "model,source_table,target_table,status,source_rows,created,matched,updated,not_copied,seconds,problems"
+        );
+        assert_eq!(
+            csv_lines[1],
+            "res.partner,res_partner,res_partner,done,41,40,1,0,0,0.5,0"
+        );
+        assert_eq!(csv_lines.len(), 3);
+        assert!(markdown.starts_with("# Migration run 4\n"), "{markdown}");
+        assert!(
+            markdown.contains(
+                "| crm.lead | crm_lead → crm_lead | done | 3 | 2 | 1 | 0 | 0 | 0.5 | 3 |"
+            ),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains(
+                "2 tables, 44 source rows: 42 created, 2 matched, 0 updated; 3 problem(s)"
+            ),
+            "{markdown}"
+        );
+    }
+
+    #[test]
+    fn a_report_directory_that_cannot_be_made_is_named() {
+        let file = std::env::temp_dir().join(format!("om-report-file-{}", std::process::id()));
+        std::fs::write(&file, "a file, not a directory").unwrap();
+        let error = write_run_report(&file.join("sub"), 1, &[]).unwrap_err();
+        std::fs::remove_file(&file).unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("cannot create the report directory"),
+            "{error}"
+        );
+    }
+}

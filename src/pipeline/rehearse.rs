@@ -487,3 +487,146 @@ fn render(results: &[TableRehearsal], format: Format, sample: u32) -> Result<Str
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::tables::ColumnPlan;
+    use crate::rules::OnMatch;
+
+    fn column(name: &str, output: Output) -> ColumnPlan {
+        ColumnPlan {
+            target_column: name.to_string(),
+            target_type: "integer".to_string(),
+            not_null: false,
+            output,
+        }
+    }
+
+    fn plan(kind: TableKind, model: &str, columns: Vec<ColumnPlan>) -> TablePlan {
+        TablePlan {
+            key: "t".to_string(),
+            kind,
+            source_table: "t".to_string(),
+            target_table: "t".to_string(),
+            model: model.to_string(),
+            target_model: model.to_string(),
+            select: vec![
+                "s.id".to_string(),
+                "s.a_id".to_string(),
+                "s.b_id".to_string(),
+            ],
+            joins: Vec::new(),
+            columns,
+            on_match: OnMatch::Keep,
+            post_sql: Vec::new(),
+            rows: 0,
+            filter: None,
+            update_only: false,
+            update_owners: Vec::new(),
+        }
+    }
+
+    fn samples(entries: &[(&str, &[i32])]) -> BTreeMap<String, BTreeSet<i32>> {
+        entries
+            .iter()
+            .map(|(model, ids)| (model.to_string(), ids.iter().copied().collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_model_table_keeps_its_sampled_ids_and_nothing_when_none_were_sampled() {
+        let table = plan(TableKind::Model, "res.partner", Vec::new());
+        assert_eq!(
+            sample_filter(&table, &samples(&[("res.partner", &[9, 3])])).as_deref(),
+            Some("s.id IN (3,9)")
+        );
+        assert_eq!(
+            sample_filter(&table, &samples(&[("res.partner", &[])])),
+            None
+        );
+        assert_eq!(sample_filter(&table, &samples(&[("crm.lead", &[1])])), None);
+    }
+
+    #[test]
+    fn a_relation_keeps_the_pairs_whose_sampled_sides_are_both_in_the_sample() {
+        let remap = |field, model: &str| Output::Remap {
+            field,
+            model: model.to_string(),
+        };
+        let relation = plan(
+            TableKind::Relation,
+            "res.partner",
+            vec![
+                column("a_id", remap(1, "res.partner")),
+                column("b_id", remap(2, "res.partner.category")),
+            ],
+        );
+        assert_eq!(
+            sample_filter(
+                &relation,
+                &samples(&[("res.partner", &[2, 1]), ("res.partner.category", &[5])])
+            )
+            .as_deref(),
+            Some("s.a_id IN (1,2) AND s.b_id IN (5)")
+        );
+        // A side whose model is not sampled does not restrict; a side sampled empty keeps nothing.
+        assert_eq!(
+            sample_filter(&relation, &samples(&[("res.partner", &[4])])).as_deref(),
+            Some("s.a_id IN (4)")
+        );
+        assert_eq!(
+            sample_filter(
+                &relation,
+                &samples(&[("res.partner", &[4]), ("res.partner.category", &[])])
+            ),
+            None
+        );
+        assert_eq!(sample_filter(&relation, &samples(&[])), None);
+    }
+
+    fn rehearsal(table: &str, failed: bool, problems: &[&str]) -> TableRehearsal {
+        TableRehearsal {
+            source_table: table.to_string(),
+            target_table: table.to_string(),
+            model: table.replace('_', "."),
+            sampled: 3,
+            written: 3,
+            failed,
+            problems: problems.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_report_names_the_failing_tables_then_the_warnings() {
+        let results = [
+            rehearsal("res_partner", false, &[]),
+            rehearsal("crm_lead", true, &["column name is NULL (source id 4)"]),
+            rehearsal("sale_order", false, &["a note"]),
+        ];
+        let text = render(&results, Format::Text, 5).unwrap();
+        assert!(
+            text.starts_with(
+                "Rehearsal on a sample of 5 record(s) per model, rolled back: 3 tables, 1 would fail."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAILS  crm_lead → crm_lead\n       column name is NULL (source id 4)"),
+            "{text}"
+        );
+        assert!(text.contains("Warnings:\n  sale_order: a note"), "{text}");
+        assert!(!text.contains("res_partner"), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&results, Format::Json, 5).unwrap()).unwrap();
+        assert_eq!(json["failed"], 1);
+        assert_eq!(json["sample"], 5);
+        assert_eq!(json["tables"].as_array().unwrap().len(), 3);
+        let csv = render(&results, Format::Csv, 5).unwrap();
+        assert_eq!(csv.lines().count(), 4, "{csv}");
+        assert!(
+            csv.contains("crm_lead,crm_lead,crm.lead,3,3,true,column name is NULL (source id 4)"),
+            "{csv}"
+        );
+    }
+}

@@ -28,6 +28,9 @@ pub use format::{
     ColumnRule, CompanyCopyRule, ModelRule, ModuleRule, OnMatch, Policy, RelationRule, TableRule,
     XmlidRule,
 };
+// Unit tests elsewhere build company-copy rules of their own.
+#[cfg(test)]
+pub use format::Referrer;
 
 /// All rules in force: the default pack with the user's files applied over it.
 #[derive(Debug, Default)]

@@ -326,3 +326,56 @@ impl std::fmt::Display for ProblemCounts {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_is_the_number_of_upgrade_steps_shipped_each_file_once_in_order() {
+        let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/side_schema");
+        let mut files: Vec<String> = std::fs::read_dir(&directory)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        assert_eq!(current_version() as usize, files.len(), "{files:?}");
+        for (index, (name, step)) in files.iter().zip(STEPS).enumerate() {
+            assert!(
+                name.starts_with(&format!("{:03}_", index + 1)),
+                "step {} is {name}",
+                index + 1
+            );
+            let text = std::fs::read_to_string(directory.join(name)).unwrap();
+            assert_eq!(&text, step, "{name} is step {}", index + 1);
+        }
+    }
+
+    #[test]
+    fn problem_counts_say_problems_for_errors_and_warnings_and_info_apart() {
+        let counts = ProblemCounts {
+            errors: 1,
+            warnings: 2,
+            info: 5,
+        };
+        assert_eq!(counts.problems(), 3);
+        assert_eq!(
+            counts.to_string(),
+            "3 problems (1 error, 2 warnings) and 5 info"
+        );
+        assert_eq!(
+            ProblemCounts::default().to_string(),
+            "0 problems (0 errors, 0 warnings) and 0 info"
+        );
+        let one = ProblemCounts {
+            errors: 0,
+            warnings: 1,
+            info: 0,
+        };
+        assert_eq!(
+            one.to_string(),
+            "1 problem (0 errors, 1 warning) and 0 info"
+        );
+    }
+}

@@ -296,3 +296,32 @@ fn shorten(value: Option<&str>) -> String {
         Some(text) => format!("{text:?}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_created_records_are_compared_in_id_order() {
+        let own: HashMap<i32, (i32, String)> = [
+            (9, (90, "created".to_string())),
+            (3, (30, "created".to_string())),
+            (5, (50, "xmlid".to_string())),
+            (7, (70, "natural_key".to_string())),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(created_ids(&own), [3, 9]);
+        assert!(created_ids(&HashMap::new()).is_empty());
+    }
+
+    #[test]
+    fn values_are_quoted_and_cut_at_sixty_characters() {
+        assert_eq!(shorten(None), "NULL");
+        assert_eq!(shorten(Some("a \"b\"")), "\"a \\\"b\\\"\"");
+        let sixty = "é".repeat(60);
+        assert_eq!(shorten(Some(&sixty)), format!("{sixty:?}"));
+        let long = "x".repeat(61);
+        assert_eq!(shorten(Some(&long)), format!("{:?}…", "x".repeat(60)));
+    }
+}

@@ -256,3 +256,60 @@ pub fn summarize(problems: &[String]) -> String {
         n => format!("{}; … and {} more", problems[..5].join("; "), n - 5),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summarize_joins_up_to_five_problems_and_counts_the_rest() {
+        let problems: Vec<String> = (1..=7).map(|n| format!("p{n}")).collect();
+        assert_eq!(summarize(&[]), "");
+        assert_eq!(summarize(&problems[..1]), "p1");
+        assert_eq!(summarize(&problems[..5]), "p1; p2; p3; p4; p5");
+        assert_eq!(summarize(&problems), "p1; p2; p3; p4; p5; … and 2 more");
+    }
+
+    #[test]
+    fn every_check_name_is_known_once_and_others_are_refused_with_the_list() {
+        let mut names: Vec<&str> = INTEGRITY_CHECKS
+            .iter()
+            .copied()
+            .chain(BUSINESS_CHECKS.iter().map(|(name, ..)| *name))
+            .chain([judge::CHECK])
+            .collect();
+        for name in &names {
+            assert!(refuse_unknown_check(Some(name)).is_ok(), "{name}");
+        }
+        assert!(refuse_unknown_check(None).is_ok());
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "no check name twice");
+        let error = refuse_unknown_check(Some("trial_balance")).unwrap_err();
+        assert_eq!(crate::io::exit::status_of(&error), Status::Usage);
+        let message = error.to_string();
+        assert!(
+            message.contains("unknown check `trial_balance`"),
+            "{message}"
+        );
+        for name in names {
+            assert!(message.contains(name), "{name} listed in {message}");
+        }
+    }
+
+    #[test]
+    fn every_business_check_has_a_query_on_each_side() {
+        for (name, source, target) in BUSINESS_CHECKS {
+            for sql in [source, target] {
+                let upper = sql.to_uppercase();
+                assert!(upper.contains("SELECT"), "{name}: {sql}");
+                assert!(
+                    upper.contains("COMPANY_ID"),
+                    "{name} groups by company: {sql}"
+                );
+                assert!(upper.contains("SUBJECT"), "{name} names a subject: {sql}");
+            }
+        }
+    }
+}

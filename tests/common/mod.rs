@@ -248,6 +248,11 @@ fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A quoted SQL string literal.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// Runs `work` on a fresh current-thread runtime in its own thread, so that it can be called from
 /// plain tests as well as from inside `#[tokio::test]` tests.
 pub fn block_on<F: std::future::Future + Send>(work: F) -> F::Output
@@ -542,6 +547,40 @@ fn copy_name(dump: Dump, test: &str) -> String {
     )
 }
 
+/// Creates a database from `template` under a name from `name` (called again when the name is
+/// taken), waiting while a session is on the template; returns the name.
+fn create_copy(template: &str, name: impl Fn() -> String + Sync) -> String {
+    block_on(async {
+        let admin = connect(&maintenance_db()).await;
+        let mut attempts = 0;
+        loop {
+            let name = name();
+            let created = admin
+                .batch_execute(&format!(
+                    "CREATE DATABASE {} TEMPLATE {}",
+                    ident(&name),
+                    ident(template)
+                ))
+                .await;
+            let error = match created {
+                Ok(()) => break name,
+                Err(error) => error,
+            };
+            attempts += 1;
+            let state = error.code().map(|c| c.code().to_string());
+            match state.as_deref() {
+                // A leftover of a killed process that had the same pid: take the next name.
+                Some("42P04") if attempts < 100 => {}
+                // The template in use (a session on it): wait for it to go away.
+                Some("55006") if attempts < 150 => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                _ => panic!("cannot copy template {template} into {name}: {error:?}"),
+            }
+        }
+    })
+}
+
 /// A database copied from a template, dropped (with `WITH (FORCE)`) when this value is dropped.
 pub struct Database {
     pub name: String,
@@ -552,36 +591,18 @@ impl Database {
     /// compare with).
     pub fn copy_of(dump: Dump, test: &str) -> Database {
         let template = template(dump);
-        let name = block_on(async {
-            let admin = connect(&maintenance_db()).await;
-            let mut attempts = 0;
-            loop {
-                let name = copy_name(dump, test);
-                let created = admin
-                    .batch_execute(&format!(
-                        "CREATE DATABASE {} TEMPLATE {}",
-                        ident(&name),
-                        ident(&template)
-                    ))
-                    .await;
-                let error = match created {
-                    Ok(()) => break name,
-                    Err(error) => error,
-                };
-                attempts += 1;
-                let state = error.code().map(|c| c.code().to_string());
-                match state.as_deref() {
-                    // A leftover of a killed process that had the same pid: take the next name.
-                    Some("42P04") if attempts < 100 => {}
-                    // The template in use (a session on it): wait for it to go away.
-                    Some("55006") if attempts < 150 => {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    _ => panic!("cannot copy template {template} into {name}: {error:?}"),
-                }
-            }
-        });
-        Database { name }
+        Database {
+            name: create_copy(&template, || copy_name(dump, test)),
+        }
+    }
+
+    /// A copy of this database as it is now (`CREATE DATABASE … TEMPLATE`), named after the test
+    /// like a target copy: e.g. one migrated target damaged in several ways, one copy each. No
+    /// session may be open on this database meanwhile (the harness opens one per query).
+    pub fn copy(&self, test: &str) -> Database {
+        Database {
+            name: create_copy(&self.name, || copy_name(Dump::Target, test)),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -717,13 +738,145 @@ impl Database {
     }
 
     /// Asserts that every table of the public schema holds the same rows here as in `pristine`
-    /// (by [`Database::table_digests`]), naming the tables that differ.
+    /// and every sequence is where it was (by [`Database::state_digests`]), naming the tables and
+    /// sequences that differ.
     pub fn assert_same_tables_as(&self, pristine: &Database) {
-        let differing = differing_tables(&pristine.table_digests(), &self.table_digests());
+        let differing = differing_tables(&pristine.state_digests(), &self.state_digests());
         assert!(
             differing.is_empty(),
-            "tables differing from the pristine target: {differing:?}"
+            "tables and sequences differing from the pristine target: {differing:?}"
         );
+    }
+
+    /// Every sequence of the public schema, by name, with its state as `last_value:is_called`
+    /// (what the next `nextval` depends on).
+    pub fn sequence_states(&self) -> std::collections::BTreeMap<String, String> {
+        self.rows(
+            "SELECT c.relname, (xpath('/row/l/text()', x))[1]::text || ':' || \
+             (xpath('/row/c/text()', x))[1]::text \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+             CROSS JOIN LATERAL query_to_xml(format('SELECT last_value AS l, is_called AS c \
+             FROM public.%I', c.relname), false, true, '') AS x WHERE c.relkind = 'S'",
+        )
+        .into_iter()
+        .map(|row| {
+            let mut row = row.into_iter();
+            let name = row.next().flatten().expect("a sequence name");
+            (name, row.next().flatten().expect("a sequence state"))
+        })
+        .collect()
+    }
+
+    /// [`Database::table_digests`] and [`Database::sequence_states`] in one map, sequences keyed
+    /// `sequence NAME`: what a run, a resumed run or a rollback must leave as expected.
+    pub fn state_digests(&self) -> std::collections::BTreeMap<String, String> {
+        let mut digests = self.table_digests();
+        digests.extend(
+            self.sequence_states()
+                .into_iter()
+                .map(|(name, state)| (format!("sequence {name}"), state)),
+        );
+        digests
+    }
+
+    /// Row counts of every table of the public schema, by table name.
+    pub fn table_counts(&self) -> std::collections::BTreeMap<String, i64> {
+        let tables = self
+            .column("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+        if tables.is_empty() {
+            return Default::default();
+        }
+        let sql = tables
+            .iter()
+            .map(|t| {
+                format!(
+                    "SELECT {}::text, count(*) FROM public.{}",
+                    literal(t),
+                    ident(t)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        self.rows(&sql)
+            .into_iter()
+            .map(|row| {
+                let mut row = row.into_iter().flatten();
+                let table = row.next().expect("a table name");
+                let count = row.next().and_then(|c| c.parse().ok()).expect("a count");
+                (table, count)
+            })
+            .collect()
+    }
+
+    /// Document numbering that would give a name already taken: for every `ir_sequence` that
+    /// numbers transfers (through a picking type), sale orders or purchase orders, the next number
+    /// it hands out (its PostgreSQL sequence for `standard`, `number_next` for `no_gap`) must be
+    /// past the highest number among the names of that table with its prefix. Returns how many
+    /// numberings were checked and the collisions, each naming sequence, prefix and numbers.
+    pub fn numbering_collisions(&self) -> (usize, Vec<String>) {
+        let numberings = self.rows(
+            "SELECT s.id, coalesce(s.prefix, ''), coalesce(s.suffix, ''), s.implementation, \
+             s.number_next, coalesce(s.number_increment, 1), d.tab, \
+             to_regclass('public.ir_sequence_' || CASE WHEN s.id < 100 THEN lpad(s.id::text, 3, '0') \
+             ELSE s.id::text END) IS NOT NULL \
+             FROM ir_sequence s JOIN ( \
+             SELECT DISTINCT sequence_id AS id, 'stock_picking' AS tab FROM stock_picking_type \
+             WHERE sequence_id IS NOT NULL \
+             UNION SELECT id, 'sale_order' FROM ir_sequence WHERE code = 'sale.order' \
+             UNION SELECT id, 'purchase_order' FROM ir_sequence WHERE code = 'purchase.order' \
+             ) d ON d.id = s.id WHERE NOT coalesce(s.use_date_range, false) ORDER BY s.id",
+        );
+        let mut problems = Vec::new();
+        for row in &numberings {
+            let text = |i: usize| row[i].clone().unwrap_or_default();
+            let (id, prefix, suffix, implementation, table) =
+                (text(0), text(1), text(2), text(3), text(6));
+            let number_next: i64 = text(4).parse().expect("number_next");
+            let increment: i64 = text(5).parse().expect("number_increment");
+            let next = if implementation != "standard" {
+                number_next
+            } else if text(7) == "t" {
+                let state = self
+                    .scalar(&format!(
+                        "SELECT last_value || ':' || is_called FROM public.{}",
+                        ident(&format!("ir_sequence_{id:0>3}"))
+                    ))
+                    .expect("a sequence state");
+                let (last, called) = state.split_once(':').expect("last_value:is_called");
+                let last: i64 = last.parse().expect("last_value");
+                if called == "true" {
+                    last + increment
+                } else {
+                    last
+                }
+            } else {
+                problems.push(format!(
+                    "ir_sequence {id} ({prefix}) has no PostgreSQL sequence"
+                ));
+                continue;
+            };
+            let highest: i64 = self
+                .scalar(&format!(
+                    "SELECT coalesce(max(substr(name, {start}, length(name) - {start} - {suffix_len} + 1)::bigint), 0) \
+                     FROM public.{table} WHERE starts_with(name, {prefix_literal}) \
+                     AND right(name, {suffix_len}) = {suffix_literal} \
+                     AND substr(name, {start}, length(name) - {start} - {suffix_len} + 1) ~ '^[0-9]+$'",
+                    start = prefix.chars().count() + 1,
+                    suffix_len = suffix.chars().count(),
+                    table = ident(&table),
+                    prefix_literal = literal(&prefix),
+                    suffix_literal = literal(&suffix),
+                ))
+                .and_then(|v| v.parse().ok())
+                .expect("highest number");
+            if next <= highest {
+                problems.push(format!(
+                    "ir_sequence {id} ({prefix}…{suffix}, {table}) would give number {next}, \
+                     but {table} already has number {highest} with that prefix"
+                ));
+            }
+        }
+        (numberings.len(), problems)
     }
 
     /// Whether the tool's side schema `odoo_migrate` exists in this database.

@@ -500,3 +500,49 @@ fn text_expr(alias: &str, column: &str, data_type: &str) -> String {
         format!("({alias}.{})::text", quote_ident(column))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn company_json_is_compared_in_one_order_with_source_companies_mapped() {
+        let mut companies = IdMap::default();
+        companies.insert(1, 1, How::Xmlid);
+        companies.insert(3, 2, How::Created);
+        // Key order does not matter; a source's company ids become the target's.
+        assert_eq!(
+            canonical_company_json(r#"{"3": "600", "1": "400"}"#, Some(&companies)).as_deref(),
+            Some(r#"{"1":"400","2":"600"}"#)
+        );
+        assert_eq!(
+            canonical_company_json(r#"{"2": "600", "1": "400"}"#, None),
+            canonical_company_json(r#"{"1": "400", "2": "600"}"#, None)
+        );
+        // A company the run did not map, no object, no JSON: no key to match on.
+        assert_eq!(
+            canonical_company_json(r#"{"4": "600"}"#, Some(&companies)),
+            None
+        );
+        assert_eq!(canonical_company_json("[1, 2]", None), None);
+        assert_eq!(canonical_company_json("not json", None), None);
+    }
+
+    #[test]
+    fn key_columns_are_read_as_comparable_text() {
+        assert_eq!(text_expr("s", "name", "jsonb"), "(s.\"name\" ->> 'en_US')");
+        assert_eq!(
+            text_expr("t", "rate", "numeric(12,6)"),
+            "trim_scale((t.\"rate\")::numeric)::text"
+        );
+        assert_eq!(
+            text_expr("t", "factor", "double precision"),
+            "trim_scale((t.\"factor\")::numeric)::text"
+        );
+        assert_eq!(
+            text_expr("s", "code", "character varying"),
+            "(s.\"code\")::text"
+        );
+        assert_eq!(text_expr("s", "we\"ird", "text"), "(s.\"we\"\"ird\")::text");
+    }
+}
