@@ -279,10 +279,10 @@ fn a_record_deleted_in_the_source_but_still_referenced_in_the_target_is_reported
         1,
         "the tag a 19 record refers to is kept"
     );
-    let reported = pair.target.rows(&format!(
+    let reported = pair.target.rows(
         "SELECT source_id, detail->>'referring_table', detail->>'referring_column' FROM odoo_migrate.problems \
-         WHERE kind = 'deleted_record_still_referenced' AND model = 'res.partner.category'"
-    ));
+         WHERE kind = 'deleted_record_still_referenced' AND model = 'res.partner.category'",
+    );
     assert_eq!(
         reported,
         vec![vec![
