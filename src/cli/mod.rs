@@ -110,7 +110,7 @@ pub enum Command {
     Rehearse(RehearseArgs),
     /// Migrate every row. Running it again resumes an interrupted run; on a finished run it does nothing.
     #[command(
-        after_help = "Examples:\n  odoo-migrate … run --jobs 4\n  odoo-migrate … run --deadline 06:30 --log-format json --log-file migrate.log   # exit 5 at the deadline, resume tomorrow\n  odoo-migrate … run --on-match res.partner=keep\n  odoo-migrate … run --update res.partner:email,phone\n  odoo-migrate … run --source-filestore /var/lib/odoo16/filestore/prod --target-filestore /var/lib/odoo19/filestore/new"
+        after_help = "Examples:\n  odoo-migrate … run --jobs 4\n  odoo-migrate … run --deadline 06:30 --log-format json --log-file migrate.log   # exit 5 at the deadline, resume tomorrow\n  odoo-migrate … run --on-match res.partner=keep\n  odoo-migrate … run --update res.partner:email,phone\n  odoo-migrate --source …/prod_tonight … run --catch-up --on-conflict source   # bring a migrated target to a newer dump\n  odoo-migrate … run --source-filestore /var/lib/odoo16/filestore/prod --target-filestore /var/lib/odoo19/filestore/new"
     )]
     Run(RunArgs),
     /// Show the progress and totals of the current or last run.
@@ -208,6 +208,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "MODEL[:FIELD,…]")]
     pub update: Vec<String>,
 
+    /// Catch-up: the target holds a finished migration of an older snapshot of the source; bring
+    /// it to this one. Records new in the source are created, changed ones updated, deleted ones
+    /// deleted (a record still referenced in the target is reported and kept); resumable, and
+    /// undone alone by `rollback`.
+    #[arg(long, conflicts_with_all = ["update", "restart"])]
+    pub catch_up: bool,
+
+    /// With --catch-up: a record changed in the target since the last sync whose values the
+    /// source changes too is a conflict, recorded with both values; `source` writes the source's
+    /// values, `target` keeps the target's, `fail` (the default) stops the table naming them.
+    #[arg(long, value_name = "source|target|fail", requires = "catch_up", value_parser = parse_on_conflict)]
+    pub on_conflict: Option<crate::plan::tables::OnConflict>,
+
     /// The source's filestore (`<data_dir>/filestore/<database>`): with --target-filestore, the
     /// files of migrated attachments are hard-linked or copied there at the end of the run.
     #[arg(long, value_name = "DIR", requires = "target_filestore")]
@@ -220,6 +233,11 @@ pub struct RunArgs {
     /// Write the run's report per model as run-<id>.csv and run-<id>.md into this directory.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+}
+
+fn parse_on_conflict(text: &str) -> Result<crate::plan::tables::OnConflict, String> {
+    crate::plan::tables::OnConflict::parse(text)
+        .ok_or_else(|| format!("expected source, target or fail, not `{text}`"))
 }
 
 fn parse_on_match(text: &str) -> Result<(String, crate::rules::OnMatch), String> {

@@ -25,7 +25,7 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
         Outcome::RolledBack { number, undone } => format!(
             "Run {number} rolled back: {} rows it created deleted ({} records, {} many2many pairs), \
              {} per-company copies deleted, {} external ids removed, {} rows referring to them cleared (ON DELETE), \
-             {} matched records restored, {} sequences reset.\n",
+             {} matched records restored, {} sequences reset{}.\n",
             undone.rows + undone.pairs,
             undone.rows,
             undone.pairs,
@@ -33,7 +33,12 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
             undone.xmlids,
             undone.cascaded,
             undone.restored,
-            undone.sequences
+            undone.sequences,
+            if undone.reinserted > 0 {
+                format!(", {} rows a catch-up deleted put back", undone.reinserted)
+            } else {
+                String::new()
+            }
         ),
     };
     report::emit(&message)?;

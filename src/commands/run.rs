@@ -1,6 +1,6 @@
 //! `odoo-migrate run`: the command line's run options turned into the pipeline's, the stop signal
 //! armed (deadline, maximum duration, Ctrl+C), and the run started — or, with `--update`, the
-//! update of records already migrated.
+//! update of records already migrated. `--catch-up` is a run too (the pipeline's `catch_up`).
 
 use anyhow::Result;
 
@@ -29,6 +29,8 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
             .zip(args.target_filestore.clone()),
         report_dir: args.report_dir.clone(),
         show_progress: !cli.quiet && cli.log_format == LogFormat::Text,
+        catch_up: args.catch_up,
+        on_conflict: args.on_conflict,
     };
     pipeline::run(&options, stop).await
 }

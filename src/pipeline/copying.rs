@@ -417,7 +417,7 @@ async fn record_chunk_keys(
     // A chunk's range follows the last checkpoint, so each mapping is written once: a plain
     // insert (half the cost of ON CONFLICT), whose key would stop the chunk on a double.
     // `run --update` goes over records already mapped.
-    let record_mappings = if plan.update_only {
+    let record_mappings = if plan.update_only || plan.catch_up.is_some() {
         "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
          SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
          WHERE p.model = $1 AND p.source_id BETWEEN $2 AND $3 AND p.source_id <> ALL($4::int[]) \

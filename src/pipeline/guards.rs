@@ -268,7 +268,7 @@ pub(super) async fn check_source_unchanged(
 /// it, or a copy someone wrote to — is refused before anything is written: a finished run would
 /// otherwise say "nothing to do" over rows it never saw, and a resumed one would mix two
 /// snapshots.
-async fn refuse_other_snapshot(
+pub(super) async fn refuse_other_snapshot(
     session: &Session,
     control: &Client,
     run_id: i64,
@@ -280,16 +280,22 @@ async fn refuse_other_snapshot(
     }
     let shown: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
     let number = side_schema::run_number(control, run_id).await?;
-    let what = if finished {
-        "migrated"
+    let (what, advice) = if finished {
+        (
+            "migrated",
+            "bring the target up to it with `odoo-migrate run --catch-up` (only what changed moves), migrate it into a fresh Odoo 19 database, ",
+        )
     } else {
-        "started migrating"
+        (
+            "started migrating",
+            "resume from the snapshot it started with, migrate this one into a fresh Odoo 19 database, ",
+        )
     };
     Err(refuse(
         Status::WrongDatabase,
         format!(
             "the source {} is another snapshot of the database that run {number} {what} into this target: {} table(s) differ ({}{}); \
-             migrate it into a fresh Odoo 19 database, or roll run {number} back (`odoo-migrate rollback`) and run again with --restart",
+             {advice}or roll run {number} back (`odoo-migrate rollback`) and run again with --restart",
             session.source_catalog.database,
             changed.len(),
             shown.join("; "),
@@ -304,7 +310,7 @@ async fn refuse_other_snapshot(
 
 /// The source's model tables whose row count, largest id or last write differ from what they
 /// were when run `run_id` made its plan, each said in a line.
-async fn changed_since_plan(
+pub(super) async fn changed_since_plan(
     session: &Session,
     control: &Client,
     run_id: i64,
@@ -350,7 +356,7 @@ async fn changed_since_plan(
 
 /// Before resuming, checks that the tables recorded as done still hold their rows: every mapping
 /// of a created record must point at an existing target row.
-async fn check_finished_models(control: &Client, run_id: i64) -> Result<()> {
+pub(super) async fn check_finished_models(control: &Client, run_id: i64) -> Result<()> {
     let done = control
         .query(
             "SELECT model, target_table FROM odoo_migrate.model_state \

@@ -16,7 +16,9 @@ use crate::rules::pairing::{TableKind, TablePair};
 use crate::rules::{Policy, Rules};
 use crate::side_schema::problems::{Problem, record_problem};
 
-/// Makes the run's plan unless an earlier attempt of the run committed it.
+/// Makes the run's plan unless an earlier attempt of the run committed it; a catch-up's plan
+/// keeps the earlier runs' mappings and lists the records the source lost.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn make_once(
     session: &Session,
     control: &mut Client,
@@ -25,6 +27,7 @@ pub(super) async fn make_once(
     plans: &[TablePlan],
     run_id: i64,
     foreign_keys: keys::Strategy,
+    catch_up: bool,
 ) -> Result<()> {
     let planned: i64 = control
         .query_one(
@@ -55,9 +58,11 @@ pub(super) async fn make_once(
         pairs,
         plans,
         run_id,
+        catch_up,
     )
     .await?;
     tracing::info!(
+        vanished_from_the_source = counts.vanished.len(),
         matched_by_external_id = counts.xmlid,
         matched_by_natural_key = counts.natural_key,
         to_create = counts.created,
@@ -67,6 +72,9 @@ pub(super) async fn make_once(
     record_tables(session, &source, &transaction, plans, run_id).await?;
     map_match_only_records(&transaction, plans, run_id).await?;
     record_tables_not_migrated(&transaction, pairs, run_id).await?;
+    if catch_up {
+        super::catch_up::record_plan(&transaction, pairs, &counts.vanished, run_id).await?;
+    }
     fault::point("before_plan_commit");
     transaction
         .commit()

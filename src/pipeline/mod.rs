@@ -3,11 +3,13 @@
 //! table — each chunk in one target transaction together with its mappings, external ids and
 //! checkpoint — and the finishing steps: indexes rebuilt, foreign keys restored and proven,
 //! sequences and document numbering moved, defaults and per-company copies, files. The other
-//! ways through the stages live beside it: `update`, `rehearse`, `rollback`.
+//! ways through the stages live beside it: `update`, `rehearse`, `rollback`; `catch_up` is the
+//! run told that it brings a migrated target to a newer snapshot of its source.
 //!
 //! This folder may use every stage (catalog, rules, plan, copy, side schema); it knows nothing of
 //! the command line: a command hands it plain options.
 
+mod catch_up;
 mod copying;
 mod finish;
 mod guards;
@@ -30,7 +32,7 @@ use crate::io::fault;
 use crate::io::progress::Progress;
 use crate::io::stop::StopSignal;
 use crate::plan::ids;
-use crate::plan::tables::{self, TablePlan};
+use crate::plan::tables::{self, OnConflict, TablePlan};
 use crate::rules::{OnMatch, Rules};
 use crate::side_schema;
 
@@ -76,6 +78,10 @@ pub struct RunOptions {
     pub report_dir: Option<PathBuf>,
     /// A progress bar on the terminal.
     pub show_progress: bool,
+    /// `--catch-up`: bring a finished migration to the source's newer snapshot.
+    pub catch_up: bool,
+    /// `--on-conflict` of a catch-up (fail when not given to a new one).
+    pub on_conflict: Option<OnConflict>,
 }
 
 /// Migrates the source into the target, resuming an unfinished run; stops cleanly at a chunk
@@ -88,20 +94,12 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     tracing::info!("analysis found nothing blocking");
     guards::refuse_filled_target_before_writing(&session).await?;
     let mut control = lock_target(&session).await?;
-    let run_id = match guards::start_or_resume(&control, &session, options, jobs).await? {
-        guards::Start::Run(run_id) => run_id,
-        guards::Start::AlreadyFinished(run_id) => {
-            let number = side_schema::run_number(&control, run_id).await?;
-            crate::io::report::emit(&format!(
-                "Nothing to do: run {number} already migrated {} into {}. Use `odoo-migrate verify` to check it.\n",
-                session.source_catalog.database, session.target_catalog.database
-            ))?;
-            finish::bring_files(&control, options, run_id).await?;
-            return Ok(Status::Success);
-        }
+    let catch_up = options.catch_up || catch_up::unfinished(&control).await?.is_some();
+    let Some(run_id) = start(&control, &session, options, jobs, catch_up).await? else {
+        return Ok(Status::Success);
     };
     record_target_sequences(&control, run_id).await?;
-    let (pairs, plans) = tables::for_session(&session, &rules)?;
+    let (pairs, mut plans) = tables::for_session(&session, &rules)?;
     check_plans(&session, &plans).await?;
     tracing::info!(tables_planned = plans.len(), "copy plans made and checked");
     let foreign_keys = keys::choose(&mut control, options.foreign_keys).await?;
@@ -114,18 +112,29 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         &plans,
         run_id,
         foreign_keys,
+        catch_up,
     )
     .await?;
+    let mut load_options = options.clone();
+    if catch_up {
+        plans = catch_up::prepare_plans(&control, plans, run_id).await?;
+        // A catch-up writes few rows into large tables: their indexes stay.
+        load_options.rebuild_indexes_from = 0;
+    }
     let load = prepare_load(
         &session,
         &mut control,
         &plans,
-        options,
+        &load_options,
         foreign_keys,
         run_id,
     )
     .await?;
-    let mappings = Arc::new(ids::load(&control, &rules, &pairs).await?);
+    let mut mappings = ids::load(&control, &rules, &pairs).await?;
+    if catch_up {
+        mappings.fresh = Some(catch_up::fresh_ids(&control, run_id).await?);
+    }
+    let mappings = Arc::new(mappings);
     tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
     let pending = pending_plans(plans, &load.done_at_start);
     tracing::info!(
@@ -150,9 +159,21 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     if let Some(status) = copying::record_end(&control, &copied, &stop, run_id).await? {
         return Ok(status);
     }
+    if catch_up {
+        catch_up::delete_vanished(
+            &session,
+            &mut control,
+            &rules,
+            run_id,
+            foreign_keys == keys::Strategy::Replica,
+        )
+        .await?;
+        let repointed = catch_up::repoint_to_copies(&control, &session, &rules, run_id).await?;
+        tracing::info!(repointed, "rows pointed at their company's copies again");
+    }
     fault::point("before_finish");
     tracing::info!("every table copied");
-    finish::finish(
+    let status = finish::finish(
         &session,
         &mut control,
         &rules,
@@ -161,7 +182,45 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         &copied,
         run_id,
     )
-    .await
+    .await?;
+    if catch_up {
+        catch_up::record_sync(&control, run_id).await?;
+    }
+    Ok(status)
+}
+
+/// The run to work on: a new one or the unfinished one resumed (a catch-up when `catch_up`), or
+/// `None` when the newest run is finished and there is nothing to do (said, and files brought).
+async fn start(
+    control: &Client,
+    session: &Session,
+    options: &RunOptions,
+    jobs: usize,
+    catch_up: bool,
+) -> Result<Option<i64>> {
+    let start = if catch_up {
+        catch_up::start_or_resume(control, session, options, jobs).await?
+    } else {
+        guards::start_or_resume(control, session, options, jobs).await?
+    };
+    match start {
+        guards::Start::Run(run_id) => Ok(Some(run_id)),
+        guards::Start::AlreadyFinished(run_id) => {
+            let number = side_schema::run_number(control, run_id).await?;
+            crate::io::report::emit(&format!(
+                "Nothing to do: run {number} already migrated {} into {}{}. Use `odoo-migrate verify` to check it.\n",
+                session.source_catalog.database,
+                session.target_catalog.database,
+                if catch_up {
+                    " and the source has not changed since"
+                } else {
+                    ""
+                }
+            ))?;
+            finish::bring_files(control, options, run_id).await?;
+            Ok(None)
+        }
+    }
 }
 
 /// A control connection to the target with the side schema in place and the run's lock held.

@@ -107,6 +107,7 @@ async fn rehearse_in_transaction(
         pairs,
         plans,
         run_id,
+        false,
     )
     .await?;
     let mappings = ids::load(&transaction, rules, pairs).await?;

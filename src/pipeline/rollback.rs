@@ -51,6 +51,8 @@ pub struct Undone {
     pub xmlids: u64,
     pub pairs: u64,
     pub restored: u64,
+    /// Rows a catch-up deleted (records the source lost, their external ids and pairs), put back.
+    pub reinserted: u64,
     pub sequences: u64,
 }
 
@@ -173,7 +175,8 @@ async fn touched_tables(client: &Client, run_id: i64) -> Result<Vec<String>> {
         .query(
             "SELECT target_table FROM odoo_migrate.model_state WHERE run_id = $1 \
              UNION SELECT table_name FROM odoo_migrate.relation_rows WHERE run_id = $1 \
-             UNION SELECT table_name FROM odoo_migrate.deferred_constraints WHERE run_id = $1",
+             UNION SELECT table_name FROM odoo_migrate.deferred_constraints WHERE run_id = $1 \
+             UNION SELECT table_name FROM odoo_migrate.removed_rows WHERE run_id = $1 AND table_name NOT LIKE 'odoo\\_migrate.%'",
             &[&run_id],
         )
         .await?
@@ -197,6 +200,7 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
     let (xmlids, rows) = remove_created(transaction, run_id, &tables).await?;
     undone.xmlids += xmlids;
     undone.rows = rows;
+    undone.reinserted = reinsert_removed(transaction, run_id).await?;
     undone.cascaded = clear_cascades(transaction, &keys).await?;
     undone.sequences = reset_sequences(transaction, run_id).await?;
     forget_run(transaction, run_id).await?;
@@ -280,6 +284,39 @@ async fn restore_before_images(transaction: &Transaction<'_>, run_id: i64) -> Re
             .with_context(|| format!("cannot restore the matched records of {table}"))?;
     }
     Ok(restored)
+}
+
+/// The rows a catch-up deleted (records, external ids, pairs, and its dropped mappings in the side
+/// schema's `odoo_migrate.` tables) inserted again as they were. Returns how many rows of Odoo's.
+async fn reinsert_removed(transaction: &Transaction<'_>, run_id: i64) -> Result<u64> {
+    let mut rows = 0;
+    let tables = transaction
+        .query(
+            "SELECT DISTINCT table_name FROM odoo_migrate.removed_rows WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await?;
+    for row in &tables {
+        let table: String = row.get(0);
+        let (qualified, odoo) = match table.strip_prefix("odoo_migrate.") {
+            Some(side) => (format!("odoo_migrate.{}", quote_ident(side)), false),
+            None => (format!("public.{}", quote_ident(&table)), true),
+        };
+        let inserted = transaction
+            .execute(
+                &format!(
+                    "INSERT INTO {qualified} SELECT (jsonb_populate_record(NULL::{qualified}, r.image)).* \
+                     FROM odoo_migrate.removed_rows r WHERE r.run_id = $1 AND r.table_name = $2"
+                ),
+                &[&run_id, &table],
+            )
+            .await
+            .with_context(|| format!("cannot put back the rows of {table} the catch-up deleted"))?;
+        if odoo {
+            rows += inserted;
+        }
+    }
+    Ok(rows)
 }
 
 /// Removes the pairs the run added to many2many tables. Returns how many.
@@ -489,6 +526,8 @@ async fn forget_run(transaction: &Transaction<'_>, run_id: i64) -> Result<()> {
         "DELETE FROM odoo_migrate.relation_rows WHERE run_id = $1",
         "DELETE FROM odoo_migrate.copied_rows WHERE run_id = $1",
         "DELETE FROM odoo_migrate.before_images WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.removed_rows WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.catch_up_deletions WHERE run_id = $1",
         "UPDATE odoo_migrate.runs SET status = 'rolled_back', finished_at = now(), \
          message = 'rolled back at ' || now()::text WHERE id = $1",
     ] {

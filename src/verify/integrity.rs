@@ -119,7 +119,8 @@ async fn load_id_map(target: &Client) -> Result<HashMap<(String, i32), i32>> {
 }
 
 /// Source rows, mapped rows and target rows per model; rows that were not copied must be the ones
-/// the run reported.
+/// the newest run that copied the table reported (a catch-up reads every row again, so its count
+/// replaces the earlier ones).
 pub(super) async fn counts(
     source: &Client,
     target: &Client,
@@ -141,9 +142,9 @@ pub(super) async fn counts(
             .query_one(
                 &format!(
                     "SELECT count(*), count(t.id), count(*) FILTER (WHERE m.how = 'created'), \
-                     (SELECT coalesce(sum(rows_rejected), 0)::bigint FROM odoo_migrate.model_state s \
+                     coalesce((SELECT s.rows_rejected FROM odoo_migrate.model_state s \
                       JOIN odoo_migrate.runs r ON r.id = s.run_id AND r.status <> 'rolled_back' \
-                      WHERE s.source_table = $2) \
+                      WHERE s.source_table = $2 ORDER BY s.run_id DESC LIMIT 1), 0)::bigint \
                      FROM odoo_migrate.id_map m LEFT JOIN public.{} t ON t.id = m.target_id WHERE m.model = $1",
                     quote_ident(&plan.target_table)
                 ),

@@ -64,6 +64,9 @@ pub const INDEXES: &str = "SELECT md5(string_agg(indexname || ':' || indexdef, '
 pub enum Dump {
     Source,
     Target,
+    /// The demo source a day of work later (`../shared/holdout/odoo16_flows.dump`): the same Odoo
+    /// database, a newer snapshot.
+    Flows,
 }
 
 impl Dump {
@@ -72,6 +75,7 @@ impl Dump {
             match self {
                 Dump::Source => "odoo16_demo.dump",
                 Dump::Target => "odoo19_empty.dump",
+                Dump::Flows => "odoo16_flows.dump",
             }
             .to_string()
         })
@@ -81,6 +85,7 @@ impl Dump {
         match self {
             Dump::Source => "ODOO_MIGRATE_SOURCE_DUMP",
             Dump::Target => "ODOO_MIGRATE_TARGET_DUMP",
+            Dump::Flows => "ODOO_MIGRATE_FLOWS_DUMP",
         }
     }
 
@@ -88,6 +93,7 @@ impl Dump {
         match self {
             Dump::Source => "omt_tpl_src_",
             Dump::Target => "omt_tpl_tgt_",
+            Dump::Flows => "omt_tpl_flw_",
         }
     }
 
@@ -95,12 +101,17 @@ impl Dump {
         match self {
             Dump::Source => "s",
             Dump::Target => "t",
+            Dump::Flows => "f",
         }
     }
 
     /// The dump file this side is restored from.
     pub fn path(self) -> PathBuf {
-        dumps_dir().join(self.file())
+        match self {
+            // Beside the dumps' directory: `ODOO_MIGRATE_HOLDOUT` or `../shared/holdout`.
+            Dump::Flows => holdout_dir().join(self.file()),
+            _ => dumps_dir().join(self.file()),
+        }
     }
 }
 
@@ -110,6 +121,14 @@ pub fn dumps_dir() -> PathBuf {
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/odoo-dumps"))
+}
+
+/// The directory of the second source snapshot: `ODOO_MIGRATE_HOLDOUT`, else `../shared/holdout`.
+pub fn holdout_dir() -> PathBuf {
+    std::env::var_os("ODOO_MIGRATE_HOLDOUT")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/holdout"))
 }
 
 /// The admin connection settings, to the maintenance database.
@@ -402,10 +421,11 @@ async fn database_exists(admin: &Client, name: &str) -> bool {
 
 /// The template database of a dump, restored when it does not exist yet. Computed once per process.
 pub fn template(dump: Dump) -> String {
-    static TEMPLATES: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    static TEMPLATES: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
     let slot = match dump {
         Dump::Source => &TEMPLATES[0],
         Dump::Target => &TEMPLATES[1],
+        Dump::Flows => &TEMPLATES[2],
     };
     slot.get_or_init(|| prepare_template(dump)).clone()
 }

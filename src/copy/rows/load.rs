@@ -108,10 +108,57 @@ pub(super) async fn insert_staged(
         )
         .await
         .with_context(|| format!("inserting the rows of {} into {table}", plan.source_table))?;
+    if plan
+        .catch_up
+        .as_ref()
+        .is_some_and(|c| c.remove_vanished_pairs)
+    {
+        remove_vanished_pairs(transaction, plan, &columns, run_id).await?;
+    }
     transaction
         .batch_execute("DROP TABLE pg_temp.odoo_migrate_stage")
         .await?;
     Ok(inserted)
+}
+
+/// A catch-up: the pairs that earlier runs added and that the source no longer has (not staged)
+/// are removed, each kept whole in `removed_rows` for `rollback`.
+async fn remove_vanished_pairs(
+    transaction: &Transaction<'_>,
+    plan: &TablePlan,
+    columns: &[&str],
+    run_id: i64,
+) -> Result<u64> {
+    let table = &plan.target_table;
+    let same = |left: &str, right: &str| {
+        columns
+            .iter()
+            .map(|c| format!("{left}.{col} = {right}.{col}", col = quote_ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    let recorded: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("t.{} = x.row_values[{}]", quote_ident(c), i + 1))
+        .collect();
+    let removed = transaction
+        .execute(
+            &format!(
+                "WITH gone AS (DELETE FROM public.{} t USING (SELECT DISTINCT x.row_values FROM odoo_migrate.relation_rows x \
+                 JOIN odoo_migrate.runs r ON r.id = x.run_id AND r.status <> 'rolled_back' \
+                 WHERE x.run_id <> $1 AND x.table_name = $2 AND x.columns = $3::text[]) x \
+                 WHERE {} AND NOT EXISTS (SELECT 1 FROM pg_temp.odoo_migrate_stage s WHERE {}) RETURNING t.*) \
+                 INSERT INTO odoo_migrate.removed_rows (run_id, table_name, image) SELECT $1, $2, to_jsonb(g) FROM gone g",
+                quote_ident(table),
+                recorded.join(" AND "),
+                same("s", "t")
+            ),
+            &[&run_id, table, &columns],
+        )
+        .await
+        .with_context(|| format!("cannot remove the pairs of {table} the source no longer has"))?;
+    Ok(removed)
 }
 
 /// The columns an update of a matched record writes: all but its id and its creation stamp.
@@ -160,6 +207,12 @@ pub(super) async fn apply_updates(
         compared.join(", t."),
         compared.join(", u.")
     );
+    if let Some(catch_up) = &plan.catch_up {
+        let written: Vec<&str> = updated_columns(plan)
+            .map(|c| c.target_column.as_str())
+            .collect();
+        super::conflicts::settle(plan, catch_up, transaction, &written, &differs, run_id).await?;
+    }
     transaction
         .execute(
             &format!(

@@ -18,6 +18,7 @@ use crate::plan::ids::Mappings;
 use crate::plan::tables::{Output, TablePlan};
 use crate::rules::pairing::TableKind;
 
+mod conflicts;
 mod load;
 mod rewrite;
 mod values;

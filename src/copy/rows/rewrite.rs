@@ -131,7 +131,11 @@ impl<'a> Rewriter<'a> {
             };
         }
         match mapped {
-            (Some(_), Some(How::Created)) => Destination::Insert,
+            (Some(_), Some(How::Created)) if self.mappings.is_fresh(&plan.model, source_id) => {
+                Destination::Insert
+            }
+            // A catch-up: a record an earlier run created, written over where it differs.
+            (Some(_), Some(How::Created)) => Destination::Update,
             (Some(_), Some(_)) => {
                 outcome.matched += 1;
                 if plan.updates_match(owner_model) {

@@ -184,6 +184,9 @@ pub struct Mappings {
     by_name: HashMap<String, usize>,
     /// Per model, the source records left out because Odoo 19 deleted them (`not_in_target`).
     pub(super) removed: HashMap<String, HashSet<i32>>,
+    /// A catch-up's copy (`run --catch-up`): per model, the source records its own plan created;
+    /// records created by earlier runs are updated where their values differ instead.
+    pub fresh: Option<HashMap<String, HashSet<i32>>>,
 }
 
 impl Mappings {
@@ -192,6 +195,14 @@ impl Mappings {
         self.removed
             .get(model)
             .is_some_and(|ids| ids.contains(&source_id))
+    }
+
+    /// Whether a record mapped as created is to be inserted by this copy: always, but in a
+    /// catch-up, where only the records of its own plan are.
+    pub fn is_fresh(&self, model: &str, source_id: i32) -> bool {
+        self.fresh
+            .as_ref()
+            .is_none_or(|fresh| fresh.get(model).is_some_and(|ids| ids.contains(&source_id)))
     }
 
     pub fn get(&self, model: &str) -> Option<&IdMap> {

@@ -9,6 +9,7 @@
 //! (`id_plan`, `xmlid_plan`, `problems`) and the target's id sequences, never a table of Odoo's.
 
 mod allocate;
+mod earlier;
 mod map;
 mod natural_keys;
 mod stored;
@@ -24,6 +25,7 @@ use crate::plan::tables::TablePlan;
 use crate::rules::pairing::{TableKind, TablePair};
 use crate::rules::{Policy, Rules};
 
+pub use earlier::Vanished;
 pub use map::{How, IdMap, Mappings};
 pub use stored::load;
 
@@ -34,6 +36,8 @@ pub struct PlanCounts {
     pub natural_key: usize,
     pub created: usize,
     pub unmatched: usize,
+    /// A catch-up's planning: the records earlier runs mapped that the source no longer has.
+    pub vanished: Vec<Vanished>,
 }
 
 /// Models whose ids are planned: model tables copied or matched.
@@ -59,7 +63,9 @@ struct Planning {
 
 #[allow(clippy::too_many_arguments)]
 /// Decides the target id of every source record and persists the decisions in `id_plan` and the
-/// external ids to recreate in `xmlid_plan`, inside `transaction`.
+/// external ids to recreate in `xmlid_plan`, inside `transaction`. With `catch_up`, the records
+/// that earlier runs mapped keep their mappings: only the others are planned and stored, and
+/// those the source lost are returned as vanished.
 pub async fn plan(
     source: &Client,
     transaction: &Transaction<'_>,
@@ -69,15 +75,32 @@ pub async fn plan(
     pairs: &[TablePair],
     plans: &[TablePlan],
     run_id: i64,
+    catch_up: bool,
 ) -> Result<PlanCounts> {
     let planned: Vec<&TablePair> = planned_pairs(pairs).collect();
     let mut planning = read_all_ids(source, transaction, &planned).await?;
     let mut counts = PlanCounts::default();
+    let earlier = if catch_up {
+        earlier::read(transaction, run_id).await?
+    } else {
+        earlier::Earlier::default()
+    };
+    if catch_up {
+        counts.vanished = earlier::seed(&mut planning, &earlier);
+        seed_removed(transaction, &mut planning.mappings).await?;
+    }
 
     // 1. External ids, both sides read at once.
     let external_ids = xmlids::read(source, transaction).await?;
-    let matching = xmlids::match_external_ids(rules, &external_ids, &mut planning);
+    let mut matching = xmlids::match_external_ids(rules, &external_ids, &mut planning);
     counts.xmlid += matching.found;
+    // A catch-up says again nothing of the records earlier runs planned.
+    matching
+        .conflicts
+        .retain(|c| !earlier.knows(&c.model, c.source_id));
+    matching
+        .to_create
+        .retain(|x| !earlier.knows(&x.model, x.source_id));
     xmlids::record_problems(
         transaction,
         run_id,
@@ -139,10 +162,14 @@ pub async fn plan(
     .await?;
 
     // Persisted with one binary COPY, streamed from the maps.
+    let mut new_ids = planning.source_ids.clone();
+    for (model, ids) in &mut new_ids {
+        ids.retain(|id| !earlier.knows(model, *id));
+    }
     stored::store_id_plan(
         transaction,
         &planned,
-        &planning.source_ids,
+        &new_ids,
         &mut planning.mappings,
         run_id,
     )
@@ -158,6 +185,26 @@ pub async fn plan(
     )
     .await?;
     Ok(counts)
+}
+
+/// The records left out as deleted by Odoo 19 in earlier runs stay left out, unsaid.
+async fn seed_removed(transaction: &Transaction<'_>, mappings: &mut Mappings) -> Result<()> {
+    for row in transaction
+        .query(
+            "SELECT model, source_id::int FROM odoo_migrate.problems WHERE kind = 'removed_in_target' \
+             AND run_id IN (SELECT DISTINCT run_id FROM odoo_migrate.id_plan)",
+            &[],
+        )
+        .await
+        .context("cannot read the records left out as deleted by Odoo 19")?
+    {
+        mappings
+            .removed
+            .entry(row.get(0))
+            .or_default()
+            .insert(row.get(1));
+    }
+    Ok(())
 }
 
 /// Reads the ids of every planned table on both sides, and sizes each model's map for its ids.

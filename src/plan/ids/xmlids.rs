@@ -58,8 +58,8 @@ pub(super) async fn read(source: &Client, transaction: &Transaction<'_>) -> Resu
 /// name it gets in the target.
 #[derive(Clone)]
 pub(super) struct SourceXmlid {
-    model: String,
-    source_id: i32,
+    pub(super) model: String,
+    pub(super) source_id: i32,
     module: String,
     name: String,
     /// The name starts with a company id (`3_pcg_1011`) that follows the company's mapping.
@@ -87,8 +87,8 @@ impl SourceXmlid {
 
 /// An external id that could not follow its record, said as a warning.
 pub(super) struct ExternalIdProblem {
-    model: String,
-    source_id: i32,
+    pub(super) model: String,
+    pub(super) source_id: i32,
     message: String,
     detail: Value,
 }

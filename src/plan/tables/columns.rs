@@ -93,6 +93,7 @@ pub(super) fn table_plan(
         rows: pair.rows,
         filter: None,
         update_only: false,
+        catch_up: None,
         update_owners,
     })
 }

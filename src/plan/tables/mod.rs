@@ -57,6 +57,49 @@ impl Output {
     }
 }
 
+/// What to do with a record the target's users changed since the last sync when the source
+/// changed it too (`run --catch-up --on-conflict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnConflict {
+    /// The source's values win.
+    Source,
+    /// The target's values stay.
+    Target,
+    /// The table's copy fails, naming the conflicts; nothing of that table is written.
+    Fail,
+}
+
+impl OnConflict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnConflict::Source => "source",
+            OnConflict::Target => "target",
+            OnConflict::Fail => "fail",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OnConflict> {
+        match text {
+            "source" => Some(OnConflict::Source),
+            "target" => Some(OnConflict::Target),
+            "fail" => Some(OnConflict::Fail),
+            _ => None,
+        }
+    }
+}
+
+/// A catch-up's copy of a table: the last sync's end and the conflict policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct CatchUpCopy {
+    /// When the last sync ended, as a UTC timestamp text (Odoo's `write_date` is UTC).
+    pub since: String,
+    pub on_conflict: OnConflict,
+    /// For a many2many table: pairs that earlier runs added and the source no longer has are
+    /// removed (false when several plans fill the table: none of them sees all its pairs).
+    pub remove_vanished_pairs: bool,
+}
+
 /// One target column and how it is filled.
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnPlan {
@@ -90,6 +133,9 @@ pub struct TablePlan {
     pub filter: Option<String>,
     /// `run --update`: write into records already migrated, never create.
     pub update_only: bool,
+    /// `run --catch-up`: records created by earlier runs are updated where their values differ
+    /// (records changed in the target since the last sync are conflicts), new ones inserted.
+    pub catch_up: Option<CatchUpCopy>,
     /// Models (16 and 19 names) whose matched records take the source's values (`on_match =
     /// "update"`): a matched row of this table that belongs to one of them (`res_model`/`res_id`,
     /// such as the attachment of a company's logo) is updated too, whatever this table's own
@@ -285,6 +331,7 @@ fn relation_plan(
         rows: source_table.row_count,
         filter: rule.filter.as_ref().map(|f| format!("({f})")),
         update_only: false,
+        catch_up: None,
         update_owners: Vec::new(),
     })
 }

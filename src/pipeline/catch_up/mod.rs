@@ -1,0 +1,308 @@
+//! `run --catch-up`: a target that holds a finished migration of an older snapshot of the source
+//! is brought to a newer snapshot of it, as a migration run of its own (so that `status`,
+//! `verify` and `rollback` treat it as any run). The run's machinery does the work, told that it
+//! catches up: the id plan keeps the earlier runs' mappings and plans only the records new in the
+//! source (external id, natural key, new id); the copy inserts those, updates the records earlier
+//! runs created or matched (for update) where their values differ, settling conflicts with what the
+//! target's users wrote since the last sync (`--on-conflict`), and removes the many2many pairs
+//! the source lost; then `delete` removes the records the source lost (a record still referenced
+//! in the target is reported and kept), and the finishing steps move sequences and numbering.
+//! Each sync is recorded in `odoo_migrate.syncs`.
+
+mod delete;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use anyhow::{Context, Result};
+use tokio_postgres::{Client, Transaction};
+
+use super::RunOptions;
+use super::guards::{self, Start};
+use crate::catalog::session::Session;
+use crate::io::exit::{Status, refuse};
+use crate::plan::ids::Vanished;
+use crate::plan::tables::{CatchUpCopy, OnConflict, TablePlan};
+use crate::rules::pairing::{TableKind, TablePair};
+use crate::side_schema;
+
+pub(super) use delete::delete_vanished;
+
+/// The conflict policy of the newest run when it is an unfinished catch-up: a plain `run`
+/// resumes it as the catch-up it is.
+pub(super) async fn unfinished(control: &Client) -> Result<Option<OnConflict>> {
+    let row = control
+        .query_opt(
+            "SELECT s.on_conflict FROM odoo_migrate.runs r JOIN odoo_migrate.syncs s ON s.run_id = r.id \
+             WHERE r.id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back') \
+             AND r.status <> 'finished'",
+            &[],
+        )
+        .await
+        .context("cannot read odoo_migrate.syncs")?;
+    Ok(row.and_then(|r| OnConflict::parse(r.get(0))))
+}
+
+/// Starts a catch-up after the newest finished run, or resumes an unfinished one; refused when
+/// the target has no finished migration to catch up on.
+pub(super) async fn start_or_resume(
+    control: &Client,
+    session: &Session,
+    options: &RunOptions,
+    jobs: usize,
+) -> Result<Start> {
+    let previous = control
+        .query_opt(
+            "SELECT r.id, r.status, EXISTS (SELECT 1 FROM odoo_migrate.syncs s WHERE s.run_id = r.id) \
+             FROM odoo_migrate.runs r WHERE r.command = 'run' AND r.status <> 'rolled_back' ORDER BY r.id DESC LIMIT 1",
+            &[],
+        )
+        .await?
+        .ok_or_else(|| {
+            refuse(
+                Status::Usage,
+                "--catch-up needs a finished migration on this target: run `odoo-migrate run` first",
+            )
+        })?;
+    let (id, status, is_sync): (i64, String, bool) =
+        (previous.get(0), previous.get(1), previous.get(2));
+    let number = side_schema::run_number(control, id).await?;
+    if status != "finished" && !is_sync {
+        return Err(refuse(
+            Status::Usage,
+            format!(
+                "run {number} on this target is {status}: finish it with `odoo-migrate run` (it resumes) before catching up"
+            ),
+        ));
+    }
+    if status != "finished" {
+        guards::refuse_other_snapshot(session, control, id, false).await?;
+        if let Some(policy) = options.on_conflict {
+            control
+                .execute(
+                    "UPDATE odoo_migrate.syncs SET on_conflict = $2 WHERE run_id = $1",
+                    &[&id, &policy.as_str()],
+                )
+                .await?;
+        }
+        control
+            .execute(
+                "UPDATE odoo_migrate.runs SET status = 'running', finished_at = NULL, message = NULL WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        tracing::info!(run = id, "resuming the unfinished catch-up");
+        guards::check_finished_models(control, id).await?;
+        return Ok(Start::Run(id));
+    }
+    if guards::changed_since_plan(session, control, id)
+        .await?
+        .is_empty()
+    {
+        return Ok(Start::AlreadyFinished(id));
+    }
+    let on_conflict = options.on_conflict.unwrap_or(OnConflict::Fail);
+    let recorded = serde_json::json!({
+        "catch_up": true,
+        "on_conflict": on_conflict.as_str(),
+        "jobs": jobs,
+        "chunk_size": options.chunk_size,
+        "rules": options.inputs.rules,
+        "on_match": options.inputs.on_match,
+        "foreign_keys": options.foreign_keys,
+    });
+    let run_id = side_schema::start_run(
+        control,
+        "run",
+        &session.source_catalog.database,
+        &session.target_catalog.database,
+        &recorded,
+    )
+    .await?;
+    control
+        .execute(
+            "INSERT INTO odoo_migrate.syncs (run_id, previous_run, since, on_conflict, source_database) \
+             SELECT $1, r.id, r.finished_at, $3, $4 FROM odoo_migrate.runs r WHERE r.id = $2",
+            &[
+                &run_id,
+                &id,
+                &on_conflict.as_str(),
+                &session.source_catalog.database,
+            ],
+        )
+        .await
+        .context("cannot record the catch-up in odoo_migrate.syncs")?;
+    tracing::info!(run = run_id, after = id, "catching up");
+    Ok(Start::Run(run_id))
+}
+
+/// In the plan's transaction: the records the source lost, for the deletion step, and the
+/// snapshot's identity from the extents the plan recorded.
+pub(super) async fn record_plan(
+    transaction: &Transaction<'_>,
+    pairs: &[TablePair],
+    vanished: &[Vanished],
+    run_id: i64,
+) -> Result<()> {
+    let tables: BTreeMap<&str, &str> = pairs
+        .iter()
+        .filter_map(|p| Some((p.source_model.as_deref()?, p.target_table.as_deref()?)))
+        .collect();
+    let models: Vec<&str> = vanished.iter().map(|v| v.model.as_str()).collect();
+    let source_ids: Vec<i32> = vanished.iter().map(|v| v.source_id).collect();
+    let target_ids: Vec<i32> = vanished.iter().map(|v| v.target_id).collect();
+    let hows: Vec<&str> = vanished.iter().map(|v| v.how.as_str()).collect();
+    let runs: Vec<i64> = vanished.iter().map(|v| v.run_id).collect();
+    let table_names: Vec<&str> = vanished
+        .iter()
+        .map(|v| tables.get(v.model.as_str()).copied().unwrap_or_default())
+        .collect();
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.catch_up_deletions (run_id, model, source_id, target_id, how, mapped_by, table_name) \
+             SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[], $5::text[], $6::bigint[], $7::text[])",
+            &[&run_id, &models, &source_ids, &target_ids, &hows, &runs, &table_names],
+        )
+        .await
+        .context("cannot record the records the source lost")?;
+    transaction
+        .execute(
+            "UPDATE odoo_migrate.syncs s SET snapshot = x.digest, source_last_write = x.last_write \
+             FROM (SELECT md5(string_agg(source_table || ':' || rows_total || ':' || coalesce(source_max_id, 0) || ':' \
+                   || coalesce(source_last_write::text, ''), ',' ORDER BY source_table)) AS digest, \
+                   max(source_last_write) AS last_write \
+                   FROM odoo_migrate.model_state WHERE run_id = $1 AND kind = 'model') x \
+             WHERE s.run_id = $1",
+            &[&run_id],
+        )
+        .await
+        .context("cannot record the snapshot's identity")?;
+    Ok(())
+}
+
+/// The plans told that they catch up: since when a target record counts as changed by its users,
+/// and what a conflict becomes.
+pub(super) async fn prepare_plans(
+    control: &Client,
+    plans: Vec<TablePlan>,
+    run_id: i64,
+) -> Result<Vec<TablePlan>> {
+    let row = control
+        .query_one(
+            "SELECT to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), on_conflict \
+             FROM odoo_migrate.syncs WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await
+        .context("cannot read the catch-up's row in odoo_migrate.syncs")?;
+    let since: String = row.get(0);
+    let on_conflict = OnConflict::parse(row.get(1)).unwrap_or(OnConflict::Fail);
+    let mut writers: HashMap<String, usize> = HashMap::new();
+    for plan in &plans {
+        *writers.entry(plan.target_table.clone()).or_default() += 1;
+    }
+    Ok(plans
+        .into_iter()
+        .map(|mut plan| {
+            plan.catch_up = Some(CatchUpCopy {
+                since: since.clone(),
+                on_conflict,
+                remove_vanished_pairs: plan.kind == TableKind::Relation
+                    && writers.get(&plan.target_table) == Some(&1),
+            });
+            plan
+        })
+        .collect())
+}
+
+/// Per model, the source records the catch-up's own plan creates: the only ones its copy inserts.
+pub(super) async fn fresh_ids(
+    control: &Client,
+    run_id: i64,
+) -> Result<HashMap<String, HashSet<i32>>> {
+    Ok(control
+        .query(
+            "SELECT model, array_agg(source_id) FROM odoo_migrate.id_plan \
+             WHERE run_id = $1 AND how = 'created' GROUP BY model",
+            &[&run_id],
+        )
+        .await
+        .context("cannot read the catch-up's new records")?
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, Vec<i32>>(1).into_iter().collect()))
+        .collect())
+}
+
+/// The per-company copies earlier runs made ([[company_copies]]) are pointed at again by the rows
+/// of their company that the copy wrote back to the shared original (its update writes the
+/// source's value), and by the rows this catch-up created, before the finishing steps would make
+/// second copies. The rows it changes had their before-image kept by the update, or are new.
+pub(super) async fn repoint_to_copies(
+    control: &Client,
+    session: &Session,
+    rules: &crate::rules::Rules,
+    run_id: i64,
+) -> Result<u64> {
+    let mut repointed = 0;
+    for rule in &rules.company_copies {
+        for referrer in &rule.referrers {
+            let model = rules.model_in_target(&referrer.model);
+            let Some(table) = session
+                .target_catalog
+                .models
+                .get(model)
+                .and_then(|m| m.table.clone())
+            else {
+                continue;
+            };
+            repointed += control
+                .execute(
+                    &format!(
+                        "UPDATE public.{table} r SET {column} = c.target_id FROM odoo_migrate.copied_rows c \
+                         JOIN odoo_migrate.runs u ON u.id = c.run_id AND u.status <> 'rolled_back' \
+                         WHERE c.run_id <> $1 AND c.model = $2 AND r.{column} = c.copy_of AND r.company_id = c.company_id",
+                        table = crate::catalog::quote_ident(&table),
+                        column = crate::catalog::quote_ident(&referrer.column),
+                    ),
+                    &[&run_id, &rule.model],
+                )
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot point {}.{} at the per-company copies again",
+                        referrer.model, referrer.column
+                    )
+                })?;
+        }
+    }
+    Ok(repointed)
+}
+
+/// The sync's counts, recorded and said in one line.
+pub(super) async fn record_sync(control: &Client, run_id: i64) -> Result<()> {
+    let row = control
+        .query_one(
+            "UPDATE odoo_migrate.syncs s SET finished_at = now(), \
+             created = (SELECT coalesce(sum(rows_created), 0) FROM odoo_migrate.model_state WHERE run_id = $1 AND kind = 'model'), \
+             updated = (SELECT coalesce(sum(rows_updated), 0) FROM odoo_migrate.model_state WHERE run_id = $1 AND kind = 'model'), \
+             deleted = (SELECT count(*) FROM odoo_migrate.catch_up_deletions WHERE run_id = $1 AND status = 'deleted'), \
+             still_referenced = (SELECT count(*) FROM odoo_migrate.catch_up_deletions WHERE run_id = $1 AND status = 'referenced'), \
+             conflicts = (SELECT count(*) FROM odoo_migrate.problems WHERE run_id = $1 AND kind = 'catch_up_conflict') \
+             WHERE s.run_id = $1 \
+             RETURNING s.source_database, left(s.snapshot, 12), s.created, s.updated, s.deleted, s.still_referenced, s.conflicts, s.on_conflict",
+            &[&run_id],
+        )
+        .await
+        .context("cannot record the sync in odoo_migrate.syncs")?;
+    let database: String = row.get(0);
+    let snapshot: Option<String> = row.get(1);
+    let (created, updated, deleted, referenced, conflicts): (i64, i64, i64, i64, i64) =
+        (row.get(2), row.get(3), row.get(4), row.get(5), row.get(6));
+    let on_conflict: String = row.get(7);
+    crate::io::report::emit(&format!(
+        "Caught up with {database} (snapshot {}): {created} records created, {updated} updated, {deleted} deleted; \
+         {referenced} deleted in the source but still referenced in the target (kept); {conflicts} conflict(s) (--on-conflict {on_conflict}). \
+         Details in odoo_migrate.syncs and odoo_migrate.problems.\n",
+        snapshot.unwrap_or_default()
+    ))?;
+    Ok(())
+}

@@ -1,0 +1,398 @@
+//! `run --catch-up` on the real dumps: a target migrated from the demo source is brought to the
+//! same database a day of work later (`holdout/odoo16_flows.dump`) and then holds what a fresh
+//! migration of that later snapshot holds, table by table and value by value (ids compared through
+//! the mappings, so that new records may have other ids); `verify` passes; `rollback` undoes the
+//! catch-up alone. Records deleted in the source while still referenced in the target are
+//! reported and kept; records changed on both sides since the last sync are conflicts, handled as
+//! `--on-conflict` says.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+
+use common::{Database, DatabasePair, Dump, block_on, connect, differing_tables, migrate};
+
+/// Per target table, its rows as JSON texts with every id the mappings know written as the source
+/// id (`"s:<id>"`), the ids of the target's own records as `"t:<id>"`, and the id of rows of
+/// tables without a model (external ids, per-company copies…) left out; sorted.
+fn rows_through_the_mappings(target: &Database) -> BTreeMap<String, Vec<String>> {
+    let name = target.name.clone();
+    block_on(async move {
+        let client = connect(&name).await;
+        // table → (target id → source id) of the model copied into it.
+        let mut maps: HashMap<String, HashMap<i64, i64>> = HashMap::new();
+        for row in client
+            .query(
+                "SELECT DISTINCT s.target_table, m.source_id::bigint, m.target_id::bigint \
+                 FROM odoo_migrate.model_state s JOIN odoo_migrate.runs r ON r.id = s.run_id AND r.status <> 'rolled_back' \
+                 JOIN odoo_migrate.id_map m ON m.model = s.model WHERE s.kind = 'model'",
+                &[],
+            )
+            .await
+            .expect("read the mappings")
+        {
+            maps.entry(row.get(0))
+                .or_default()
+                .insert(row.get(2), row.get(1));
+        }
+        // table → [(column, referenced table)] of its single-column foreign keys.
+        let mut keys: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for row in client
+            .query(
+                "SELECT c.relname::text, a.attname::text, p.relname::text FROM pg_constraint k \
+                 JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid \
+                 JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] \
+                 WHERE k.contype = 'f' AND array_length(k.conkey, 1) = 1 AND k.connamespace = 'public'::regnamespace",
+                &[],
+            )
+            .await
+            .expect("read the foreign keys")
+        {
+            keys.entry(row.get(0))
+                .or_default()
+                .push((row.get(1), row.get(2)));
+        }
+        let tables: Vec<String> = client
+            .query(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+                &[],
+            )
+            .await
+            .expect("list tables")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let translate = |table: &str, value: &serde_json::Value| -> serde_json::Value {
+            match (maps.get(table), value.as_i64()) {
+                (Some(map), Some(id)) => match map.get(&id) {
+                    Some(source) => format!("s:{source}").into(),
+                    None => format!("t:{id}").into(),
+                },
+                _ => value.clone(),
+            }
+        };
+        let mut all = BTreeMap::new();
+        for table in tables {
+            let mut rows: Vec<String> = client
+                .query(
+                    &format!("SELECT to_jsonb(t)::text FROM public.\"{table}\" t"),
+                    &[],
+                )
+                .await
+                .expect("read a table")
+                .iter()
+                .map(|row| {
+                    let mut value: serde_json::Value =
+                        serde_json::from_str(row.get(0)).expect("a JSON row");
+                    let object = value.as_object_mut().expect("a JSON object");
+                    if maps.contains_key(&table) {
+                        if let Some(id) = object.get("id").cloned() {
+                            object.insert("id".into(), translate(&table, &id));
+                        }
+                    } else {
+                        object.remove("id");
+                    }
+                    for (column, referenced) in keys.get(&table).into_iter().flatten() {
+                        if let Some(id) = object.get(column).cloned() {
+                            object.insert(column.clone(), translate(referenced, &id));
+                        }
+                    }
+                    value.to_string()
+                })
+                .collect();
+            rows.sort();
+            all.insert(table, rows);
+        }
+        all
+    })
+}
+
+/// The tables whose rows differ, each with a few rows found on one side only.
+fn differences(
+    expected: &BTreeMap<String, Vec<String>>,
+    actual: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, rows) in expected {
+        let other = actual.get(table).cloned().unwrap_or_default();
+        if *rows == other {
+            continue;
+        }
+        let only = |a: &[String], b: &[String]| -> Vec<String> {
+            let b: std::collections::HashSet<&String> = b.iter().collect();
+            a.iter()
+                .filter(|r| !b.contains(r))
+                .take(2)
+                .map(|r| r.chars().take(600).collect())
+                .collect()
+        };
+        out.push(format!(
+            "{table}: {} rows fresh, {} caught up; fresh only {:?}; caught up only {:?}",
+            rows.len(),
+            other.len(),
+            only(rows, &other),
+            only(&other, rows)
+        ));
+    }
+    out
+}
+
+#[test]
+fn a_catch_up_from_the_flows_dump_equals_a_fresh_migration_and_rolls_back_alone() {
+    let pair = DatabasePair::new("catch_up_flows");
+    let flows = Database::copy_of(Dump::Flows, "catch_up_flows");
+    let fresh = Database::copy_of(Dump::Target, "catch_up_flows_fresh");
+    pair.run(&["run"]).assert_code(0);
+    let after_first_run = pair.target.table_digests();
+
+    // The newer snapshot is refused by a plain run, which points at the catch-up.
+    let refused = migrate(&flows.url(), &pair.target_url(), &["run"], &[]);
+    refused.assert_code(8);
+    refused.assert_stderr_contains("--catch-up");
+
+    let started = std::time::Instant::now();
+    let caught_up = migrate(
+        &flows.url(),
+        &pair.target_url(),
+        &["run", "--catch-up"],
+        &[],
+    );
+    let catch_up_time = started.elapsed();
+    caught_up.assert_code(0);
+    caught_up.assert_stdout_contains("Caught up with");
+    let started = std::time::Instant::now();
+    migrate(&flows.url(), &fresh.url(), &["run"], &[]).assert_code(0);
+    let full_time = started.elapsed();
+    eprintln!("catch-up {catch_up_time:?}, full run of the newer snapshot {full_time:?}");
+
+    // Table by table, value by value, through the mappings.
+    let differing = differences(
+        &rows_through_the_mappings(&fresh),
+        &rows_through_the_mappings(&pair.target),
+    );
+    assert!(
+        differing.is_empty(),
+        "the caught-up target differs from a fresh migration of the newer snapshot:\n{}",
+        differing.join("\n")
+    );
+
+    // The sync is recorded with its snapshot and counts.
+    let sync = pair.target.rows(
+        "SELECT snapshot IS NOT NULL, finished_at IS NOT NULL, created, updated, deleted FROM odoo_migrate.syncs",
+    );
+    assert_eq!(sync.len(), 1, "one sync recorded: {sync:?}");
+    assert_eq!(sync[0][0].as_deref(), Some("t"));
+    assert_eq!(sync[0][1].as_deref(), Some("t"));
+    assert!(
+        sync[0][2]
+            .as_deref()
+            .unwrap_or("0")
+            .parse::<i64>()
+            .unwrap_or(0)
+            > 600,
+        "the 600 new customers and the new invoices are created: {sync:?}"
+    );
+
+    // verify checks the caught-up target as it checks a fresh run.
+    migrate(&flows.url(), &pair.target_url(), &["verify", "--deep"], &[]).assert_code(0);
+
+    // A second catch-up from the same snapshot has nothing to do.
+    migrate(
+        &flows.url(),
+        &pair.target_url(),
+        &["run", "--catch-up"],
+        &[],
+    )
+    .assert_code(0)
+    .assert_stdout_contains("Nothing to do");
+
+    // Rolling back the catch-up gives back the target as the first run left it.
+    pair.run(&["rollback"])
+        .assert_code(0)
+        .assert_stdout_contains("rolled back");
+    let differing = differing_tables(&after_first_run, &pair.target.table_digests());
+    assert!(
+        differing.is_empty(),
+        "tables differing from the state after the first run: {differing:?}"
+    );
+    pair.run(&["verify"]).assert_code(0);
+}
+
+/// The target id of a source record, from the mappings.
+fn target_id(target: &Database, model: &str, source_id: i64) -> i64 {
+    target
+        .scalar(&format!(
+            "SELECT target_id FROM odoo_migrate.id_map WHERE model = '{model}' AND source_id = {source_id}"
+        ))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{model} id {source_id} is not mapped"))
+}
+
+#[test]
+fn a_record_deleted_in_the_source_but_still_referenced_in_the_target_is_reported_and_kept() {
+    let pair = DatabasePair::new("catch_up_referenced");
+    pair.run(&["run"]).assert_code(0);
+    // Two partner tags created by the run, without sub-tags: both deleted in the source.
+    let tags: Vec<i64> = pair
+        .target
+        .column(
+            "SELECT m.source_id FROM odoo_migrate.id_map m WHERE m.model = 'res.partner.category' AND m.how = 'created' \
+             ORDER BY m.source_id",
+        )
+        .iter()
+        .map(|v| v.parse().expect("an id"))
+        .filter(|id| {
+            pair.source
+                .count(&format!("SELECT 1 FROM res_partner_category WHERE parent_id = {id}"))
+                == 0
+        })
+        .take(2)
+        .collect();
+    assert_eq!(tags.len(), 2, "two leaf tags created by the run");
+    let (kept, gone) = (tags[0], tags[1]);
+    let (kept_target, gone_target) = (
+        target_id(&pair.target, "res.partner.category", kept),
+        target_id(&pair.target, "res.partner.category", gone),
+    );
+    pair.source.execute(&format!(
+        "DELETE FROM res_partner_category WHERE id IN ({kept}, {gone})"
+    ));
+    // In Odoo 19, a user made a sub-tag of the first one.
+    pair.target.execute(&format!(
+        "INSERT INTO res_partner_category (name, parent_id, active, create_date, write_date) \
+         VALUES ('{{\"en_US\": \"Made in 19\"}}', {kept_target}, true, now() at time zone 'UTC', now() at time zone 'UTC')"
+    ));
+
+    pair.run(&["run", "--catch-up"]).assert_code(0);
+
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM res_partner_category WHERE id = {gone_target}"
+        )),
+        0,
+        "the tag nothing refers to is deleted"
+    );
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM res_partner_category WHERE id = {kept_target}"
+        )),
+        1,
+        "the tag a 19 record refers to is kept"
+    );
+    let reported = pair.target.rows(
+        "SELECT source_id, detail->>'referring_table', detail->>'referring_column' FROM odoo_migrate.problems \
+         WHERE kind = 'deleted_record_still_referenced' AND model = 'res.partner.category'",
+    );
+    assert_eq!(
+        reported,
+        vec![vec![
+            Some(kept.to_string()),
+            Some("res_partner_category".to_string()),
+            Some("parent_id".to_string())
+        ]],
+        "the kept tag is reported with who refers to it"
+    );
+    assert!(
+        pair.target
+            .id_map("res.partner.category")
+            .keys()
+            .all(|id| i64::from(*id) != kept && i64::from(*id) != gone),
+        "neither source record is mapped any more"
+    );
+    pair.run(&["verify"]).assert_code(0);
+}
+
+#[test]
+fn a_record_changed_on_both_sides_is_a_conflict_settled_by_on_conflict() {
+    let pair = DatabasePair::new("catch_up_conflict");
+    pair.run(&["run"]).assert_code(0);
+    let partner: i64 = pair
+        .target
+        .scalar(
+            "SELECT min(source_id) FROM odoo_migrate.id_map WHERE model = 'res.partner' AND how = 'created'",
+        )
+        .and_then(|v| v.parse().ok())
+        .expect("a created partner");
+    let target = target_id(&pair.target, "res.partner", partner);
+    let phone = |db: &Database, id: i64| {
+        db.scalar(&format!("SELECT phone FROM res_partner WHERE id = {id}"))
+    };
+    pair.source.execute(&format!(
+        "UPDATE res_partner SET phone = '+32 1 source', write_date = now() at time zone 'UTC' WHERE id = {partner}"
+    ));
+    pair.target.execute(&format!(
+        "UPDATE res_partner SET phone = '+32 2 target', write_date = now() at time zone 'UTC' + interval '1 minute' WHERE id = {target}"
+    ));
+
+    // By default a conflict stops the catch-up and names both values; nothing of the table moves.
+    let failed = pair.run(&["run", "--catch-up"]);
+    failed.assert_code(1);
+    failed.assert_stderr_contains("+32 2 target");
+    failed.assert_stderr_contains("+32 1 source");
+    assert_eq!(phone(&pair.target, target).as_deref(), Some("+32 2 target"));
+
+    // Resumed with the target's values winning: kept, and the conflict recorded with both.
+    pair.run(&["run", "--catch-up", "--on-conflict", "target"])
+        .assert_code(0);
+    assert_eq!(phone(&pair.target, target).as_deref(), Some("+32 2 target"));
+    let recorded = pair.target.rows(
+        "SELECT source_id, detail->'columns'->'phone'->>'target', detail->'columns'->'phone'->>'source' \
+         FROM odoo_migrate.problems WHERE kind = 'catch_up_conflict'",
+    );
+    assert_eq!(
+        recorded,
+        vec![vec![
+            Some(partner.to_string()),
+            Some("+32 2 target".to_string()),
+            Some("+32 1 source".to_string())
+        ]]
+    );
+
+    // Rolled back and caught up again with the source's values winning: written.
+    pair.run(&["rollback"]).assert_code(0);
+    assert_eq!(phone(&pair.target, target).as_deref(), Some("+32 2 target"));
+    pair.run(&["run", "--catch-up", "--on-conflict", "source"])
+        .assert_code(0);
+    assert_eq!(phone(&pair.target, target).as_deref(), Some("+32 1 source"));
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.problems p JOIN odoo_migrate.runs r ON r.id = p.run_id \
+             WHERE p.kind = 'catch_up_conflict' AND r.status = 'finished'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_catch_up_killed_midway_resumes_to_the_same_target_as_a_fresh_migration() {
+    let pair = DatabasePair::new("catch_up_killed");
+    let flows = Database::copy_of(Dump::Flows, "catch_up_killed");
+    let fresh = Database::copy_of(Dump::Target, "catch_up_killed_fresh");
+    pair.run(&["run"]).assert_code(0);
+    let killed = migrate(
+        &flows.url(),
+        &pair.target_url(),
+        &["run", "--catch-up", "--chunk-size", "200"],
+        &[("ODOO_MIGRATE_FAULT", "after_chunk_commit:60")],
+    );
+    assert_ne!(killed.code, 0, "the catch-up dies at the fault point");
+    // A plain `run` resumes the unfinished catch-up as the catch-up it is.
+    migrate(
+        &flows.url(),
+        &pair.target_url(),
+        &["run", "--chunk-size", "200"],
+        &[],
+    )
+    .assert_code(0)
+    .assert_stdout_contains("Caught up with");
+    migrate(&flows.url(), &fresh.url(), &["run"], &[]).assert_code(0);
+    let differing = differences(
+        &rows_through_the_mappings(&fresh),
+        &rows_through_the_mappings(&pair.target),
+    );
+    assert!(
+        differing.is_empty(),
+        "the resumed catch-up differs from a fresh migration:\n{}",
+        differing.join("\n")
+    );
+}
