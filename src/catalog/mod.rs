@@ -479,6 +479,14 @@ fn assign_tables(models: &mut BTreeMap<String, Model>, tables: &BTreeMap<String,
                 .or_insert_with(|| fk.referenced_table.clone());
         }
     }
+    // A model may keep its rows in the table of a many2many (a list subscription in
+    // `mailing_contact_list_rel`): a relation table with an id and every stored column of the model.
+    let relation_tables: Vec<String> = models
+        .values()
+        .flat_map(|m| m.fields.values())
+        .filter(|f| f.ttype == "many2many")
+        .filter_map(|f| f.relation_table.clone())
+        .collect();
     for model in models.values_mut() {
         if model.fields.values().all(|f| !f.store) {
             continue;
@@ -491,8 +499,35 @@ fn assign_tables(models: &mut BTreeMap<String, Model>, tables: &BTreeMap<String,
                 .get(&model.name)
                 .filter(|t| tables.contains_key(*t))
                 .cloned()
+                .or_else(|| holding_relation_table(model, &relation_tables, tables))
         };
     }
+}
+
+/// The many2many table that holds a model's rows: it has an `id` column and a column for every
+/// stored field of the model.
+fn holding_relation_table(
+    model: &Model,
+    relation_tables: &[String],
+    tables: &BTreeMap<String, Table>,
+) -> Option<String> {
+    let columns: Vec<&str> = model
+        .fields
+        .values()
+        .filter(|f| f.store && !matches!(f.ttype.as_str(), "one2many" | "many2many"))
+        .map(|f| f.name.as_str())
+        .collect();
+    if !columns.contains(&"id") {
+        return None;
+    }
+    relation_tables
+        .iter()
+        .find(|name| {
+            tables
+                .get(*name)
+                .is_some_and(|t| columns.iter().all(|c| t.has_column(c)))
+        })
+        .cloned()
 }
 
 fn text(json: &Value, key: &str) -> Option<String> {

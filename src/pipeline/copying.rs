@@ -48,7 +48,7 @@ pub(super) async fn copy_tables(
     }
     let plans_left = Mutex::new(left);
     let analyzed: Mutex<BTreeSet<String>> = Mutex::default();
-    let results = futures::stream::iter(pending.into_iter().map(|plan| {
+    let copy_one = |plan: TablePlan| {
         let (plans_left, analyzed) = (&plans_left, &analyzed);
         async move {
             let mut outcome = copy_table(copying, &plan).await;
@@ -68,10 +68,20 @@ pub(super) async fn copy_tables(
             }
             (plan, outcome)
         }
-    }))
-    .buffer_unordered(jobs)
-    .collect::<Vec<_>>()
-    .await;
+    };
+    // Derived records come in a second wave, once the tables they are made from are in: their
+    // post-copy SQL may link them to those tables' rows.
+    let (own, derived): (Vec<TablePlan>, Vec<TablePlan>) =
+        pending.into_iter().partition(|p| !p.derived);
+    let mut results = Vec::new();
+    for wave in [own, derived] {
+        results.extend(
+            futures::stream::iter(wave.into_iter().map(copy_one))
+                .buffer_unordered(jobs)
+                .collect::<Vec<_>>()
+                .await,
+        );
+    }
     let analyzed = analyzed.into_inner().unwrap_or_default();
     Copied { results, analyzed }
 }

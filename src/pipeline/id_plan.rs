@@ -93,9 +93,11 @@ async fn record_tables(
     plans: &[TablePlan],
     run_id: i64,
 ) -> Result<()> {
+    // Derived records' source tables are watched through their own model's plan.
+    let watched = |p: &&TablePlan| p.kind == TableKind::Model && !p.derived;
     let model_tables: Vec<(&str, bool)> = plans
         .iter()
-        .filter(|p| p.kind == TableKind::Model)
+        .filter(watched)
         .map(|p| {
             (
                 p.source_table.as_str(),
@@ -116,7 +118,7 @@ async fn record_tables(
     let mut last_writes = Vec::new();
     let mut statuses = Vec::new();
     for plan in plans {
-        let (rows, max_id, last_write) = if plan.kind == TableKind::Model {
+        let (rows, max_id, last_write) = if watched(&plan) {
             let (rows, max_id, last_write) = extents.next().unwrap_or_default();
             (rows, Some(max_id), last_write)
         } else {

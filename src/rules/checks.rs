@@ -335,6 +335,7 @@ impl<'a> NameCheck<'a> {
     fn source_model_named(&mut self, key: &str, setting: &str, model: Option<&String>, hint: &str) {
         if let Some(model) = model
             && !self.source.models.contains_key(model)
+            && self.rules.derived(model).is_none()
         {
             self.report(
                 key,
@@ -565,6 +566,7 @@ impl<'a> NameCheck<'a> {
             }
             if let Some(model) = &column_rule.references
                 && !self.source.models.contains_key(model)
+                && self.rules.derived(model).is_none()
             {
                 self.report(
                     key,

@@ -33,6 +33,10 @@ pub struct RulesFile {
     /// Records that Odoo 16 shared between companies and Odoo 19 keeps one per company.
     #[serde(default)]
     pub company_copies: Vec<CompanyCopyRule>,
+    /// Records of a target model made from rows of a source table, beside what that table's own
+    /// model becomes (a mail alias per maintenance team, a stock move per repair line).
+    #[serde(default)]
+    pub derived: Vec<DerivedRule>,
     /// Source columns, by name, whose data Odoo 19 has no place for in any table that lost them
     /// (`message_main_attachment_id`), each with the reason.
     #[serde(default)]
@@ -65,6 +69,48 @@ pub struct CompanyCopyRule {
 pub struct Referrer {
     pub model: String,
     pub column: String,
+}
+
+/// Rows of a source table (aliased `s`) that each become a record of a target model, with an id
+/// mapping of their own under `name`: a column rule of any model says `references = "<name>"` to
+/// point at the record made from a source row of that table (by its id). Only the columns given a
+/// rule are written, besides the id and who and when created and wrote the source row.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivedRule {
+    /// The name of the id mapping, never a model's (`maintenance.team:alias`).
+    pub name: String,
+    /// The source table whose rows are read (as `s`).
+    pub from: String,
+    /// The Odoo 19 model the records are made of; its table receives them.
+    pub model: String,
+    /// A condition on the source rows: only those make a record.
+    pub filter: Option<String>,
+    /// `[model, column]`: when the source row's own record (of that Odoo 16 model, same id) is
+    /// matched to a target record, the derived record is that target record's `column` (the
+    /// alias a team Odoo 19 installed already has), not a new one.
+    pub matched_through: Option<[String; 2]>,
+    /// Each target column given a value: the same rules as a model's columns.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnRule>,
+    /// Set-based SQL run in the target after the records are copied, in the same transaction.
+    #[serde(default)]
+    pub post_sql: Vec<String>,
+    /// For the people who read and write rules; the tool does not act on it.
+    #[allow(dead_code)]
+    pub note: Option<String>,
+}
+
+impl DerivedRule {
+    /// The model rule the table plan reads the columns and post-copy SQL from.
+    pub fn as_model_rule(&self) -> ModelRule {
+        ModelRule {
+            policy: Some(Policy::Migrate),
+            columns: self.columns.clone(),
+            post_sql: self.post_sql.clone(),
+            ..ModelRule::default()
+        }
+    }
 }
 
 /// Rows of a source table (aliased `s`) that become pairs of a target many2many table.
@@ -258,6 +304,10 @@ pub struct ColumnRule {
     /// Leave the column to the target's default (or NULL).
     #[serde(default)]
     pub skip: bool,
+    /// The value written is completed by a `post_sql` (an id known only in the target, such as a
+    /// mail alias's defaults naming its team): `verify` does not compare it with this rule's.
+    #[serde(default)]
+    pub set_by_post_sql: bool,
     /// For the people who read and write rules; the tool does not act on it.
     #[allow(dead_code)]
     pub note: Option<String>,
@@ -316,7 +366,12 @@ pub(super) fn parse(name: &str, text: &str) -> Result<RulesFile> {
         .models
         .iter()
         .map(|(m, r)| ("models", m, &r.columns))
-        .chain(file.tables.iter().map(|(t, r)| ("tables", t, &r.columns)));
+        .chain(file.tables.iter().map(|(t, r)| ("tables", t, &r.columns)))
+        .chain(
+            file.derived
+                .iter()
+                .map(|d| ("derived", &d.name, &d.columns)),
+        );
     for (section, owner, columns) in sections {
         for (column, rule) in columns {
             let sources = rule.keys_set(&["from", "sql", "property", "skip"]);

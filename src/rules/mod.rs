@@ -25,8 +25,8 @@ use std::collections::BTreeMap;
 
 use format::ColumnNotes;
 pub use format::{
-    ColumnRule, CompanyCopyRule, ModelRule, ModuleRule, OnMatch, Policy, RelationRule, TableRule,
-    XmlidRule,
+    ColumnRule, CompanyCopyRule, DerivedRule, ModelRule, ModuleRule, OnMatch, Policy, RelationRule,
+    TableRule, XmlidRule,
 };
 // Unit tests elsewhere build company-copy rules of their own.
 #[cfg(test)]
@@ -41,6 +41,9 @@ pub struct Rules {
     pub xmlids: Vec<XmlidRule>,
     pub relations: Vec<RelationRule>,
     pub company_copies: Vec<CompanyCopyRule>,
+    pub derived: Vec<DerivedRule>,
+    /// The model rule of each derived record set, by its mapping's name (`derived.name`).
+    derived_models: BTreeMap<String, ModelRule>,
     pub dropped_everywhere: BTreeMap<String, String>,
     /// Where each rule came from, for reports: "models.mail.channel" → "rules/16-19/models.toml".
     pub origins: BTreeMap<String, String>,
@@ -156,8 +159,16 @@ impl Rules {
             .unwrap_or(model)
     }
 
+    /// The rule of a model, or of a derived record set by its mapping's name.
     pub fn model(&self, model: &str) -> Option<&ModelRule> {
-        self.models.get(model)
+        self.models
+            .get(model)
+            .or_else(|| self.derived_models.get(model))
+    }
+
+    /// The derived record set whose id mapping is called `name`.
+    pub fn derived(&self, name: &str) -> Option<&DerivedRule> {
+        self.derived.iter().find(|d| d.name == name)
     }
 
     /// Where the rule of `key` (e.g. `models.mail.channel`) was written, for reports.

@@ -253,6 +253,14 @@ impl Rules {
                 .retain(|r| !(r.from == relation.from && r.to == relation.to));
             self.relations.push(relation);
         }
+        for derived in file.derived {
+            self.origins
+                .insert(format!("derived.{}", derived.name), origin.to_string());
+            self.derived.retain(|d| d.name != derived.name);
+            self.derived_models
+                .insert(derived.name.clone(), derived.as_model_rule());
+            self.derived.push(derived);
+        }
         for copy in file.company_copies {
             self.origins
                 .insert(format!("company_copies.{}", copy.model), origin.to_string());

@@ -34,6 +34,9 @@ pub struct TablePair {
     /// Target columns filled from a source column of another name (rules, or the two columns of a
     /// many2many table whose owner model was renamed): target column → source column.
     pub renamed_columns: BTreeMap<String, String>,
+    /// For a derived record set (`[[derived]]`): the condition on the source rows that make a
+    /// record (`true` when the rule gives none). `None` for a table's own rows.
+    pub derived_filter: Option<String>,
 }
 
 impl TablePair {
@@ -69,6 +72,41 @@ pub fn pair_tables(source: &Catalog, target: &Catalog, rules: &Rules) -> Vec<Tab
     }
     pairs.sort_by(|a, b| a.source_table.cmp(&b.source_table));
     pairs
+}
+
+/// The pairs of the derived record sets (`[[derived]]`) whose source table and target model both
+/// databases have (the pack serves databases with and without an app): each source row that
+/// passes the rule's filter becomes a record of the target model, mapped under the rule's name.
+pub fn derived_pairs(source: &Catalog, target: &Catalog, rules: &Rules) -> Vec<TablePair> {
+    rules
+        .derived
+        .iter()
+        .filter_map(|rule| {
+            let source_table = source.tables.get(&rule.from)?;
+            let target_table = target
+                .models
+                .get(&rule.model)?
+                .table
+                .clone()
+                .filter(|t| target.tables.contains_key(t))?;
+            Some(TablePair {
+                kind: TableKind::Model,
+                source_table: rule.from.clone(),
+                target_table: Some(target_table),
+                source_model: Some(rule.name.clone()),
+                target_model: Some(rule.model.clone()),
+                policy: Policy::Migrate,
+                transient: false,
+                rows: source_table.row_count,
+                renamed_columns: rule
+                    .columns
+                    .iter()
+                    .filter_map(|(to, c)| c.from.as_ref().map(|from| (to.clone(), from.clone())))
+                    .collect(),
+                derived_filter: Some(rule.filter.clone().unwrap_or_else(|| "true".to_string())),
+            })
+        })
+        .collect()
 }
 
 /// The pair of a model's table: to its renamed model's table (or the rule's `table`), skipped
@@ -109,6 +147,7 @@ fn model_pair(
                     .collect()
             })
             .unwrap_or_default(),
+        derived_filter: None,
     }
 }
 
@@ -166,6 +205,7 @@ fn relation_pair(
         transient: owner_transient,
         rows: source.tables.get(&table).map_or(0, |t| t.row_count),
         renamed_columns: renamed_relation_columns(field, target_field, table_rule),
+        derived_filter: None,
     }
 }
 

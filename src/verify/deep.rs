@@ -101,6 +101,8 @@ fn compared_columns(plan: &TablePlan) -> Vec<Column<'_>> {
                     "ir.sequence" | "ir.sequence.date_range"
                 ))
         })
+        // A value a post_sql completes is not the rule's to compare.
+        .filter(|c| !c.set_by_post_sql)
         .filter_map(|c| match &c.output {
             Output::Copy { field } => Some((c.target_column.as_str(), *field, None)),
             Output::Remap { field, model } => {

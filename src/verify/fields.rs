@@ -71,6 +71,7 @@ async fn created_ids(target: &Client, plan: &TablePlan) -> Result<Vec<i32>> {
 fn copied_columns(plan: &TablePlan) -> Vec<(&str, usize)> {
     plan.columns
         .iter()
+        .filter(|c| !c.set_by_post_sql)
         .filter_map(|c| match &c.output {
             Output::Copy { field } | Output::Remap { field, .. } => {
                 Some((c.target_column.as_str(), *field))

@@ -131,8 +131,12 @@ pub(super) async fn counts(
         let source_rows: i64 = source
             .query_one(
                 &format!(
-                    "SELECT count(*) FROM public.{}",
-                    quote_ident(&plan.source_table)
+                    "SELECT count(*) FROM public.{} s{}",
+                    quote_ident(&plan.source_table),
+                    plan.filter
+                        .as_ref()
+                        .map(|f| format!(" WHERE {f}"))
+                        .unwrap_or_default()
                 ),
                 &[],
             )
@@ -148,7 +152,7 @@ pub(super) async fn counts(
                      FROM odoo_migrate.id_map m LEFT JOIN public.{} t ON t.id = m.target_id WHERE m.model = $1",
                     quote_ident(&plan.target_table)
                 ),
-                &[&plan.model, &plan.source_table],
+                &[&plan.model, &plan.key],
             )
             .await?;
         let mapped: i64 = row.get(0);

@@ -198,7 +198,7 @@ async fn finished_plans(
         .collect();
     Ok(plans
         .into_iter()
-        .filter(|p| finished.contains(&p.source_table))
+        .filter(|p| finished.contains(&p.key))
         .collect())
 }
 

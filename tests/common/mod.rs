@@ -9,6 +9,9 @@
 //! - `ODOO_MIGRATE_DUMPS`: the directory of the dumps, default `../shared/odoo-dumps` next to the
 //!   project; `ODOO_MIGRATE_SOURCE_DUMP` / `ODOO_MIGRATE_TARGET_DUMP`: other file names in it
 //!   (default `odoo16_demo.dump` / `odoo19_empty.dump`).
+//! - `ODOO_MIGRATE_WIDE_DUMPS`: the directory of the wide pair (`odoo16_wide_demo.dump`,
+//!   `odoo19_wide_empty.dump`: the apps real companies run), default `../shared/odoo-dumps-wide`;
+//!   [`DatabasePair::wide`] copies them.
 //!
 //! Templates are named `omt_tpl_src_<12 hex of the dump's SHA-256>` and `omt_tpl_tgt_<…>`; they
 //! are restored under an advisory lock (tests run in parallel threads and processes) into a
@@ -67,18 +70,27 @@ pub enum Dump {
     /// The demo source a day of work later (`../shared/holdout/odoo16_flows.dump`): the same Odoo
     /// database, a newer snapshot.
     Flows,
+    /// The wide pair's Odoo 16 (159 modules, demo data).
+    WideSource,
+    /// The wide pair's empty Odoo 19 (the same apps).
+    WideTarget,
 }
 
 impl Dump {
     fn file(self) -> String {
-        std::env::var(self.file_variable()).unwrap_or_else(|_| {
-            match self {
-                Dump::Source => "odoo16_demo.dump",
-                Dump::Target => "odoo19_empty.dump",
-                Dump::Flows => "odoo16_flows.dump",
-            }
-            .to_string()
-        })
+        match self {
+            Dump::Source | Dump::Target | Dump::Flows => std::env::var(self.file_variable())
+                .unwrap_or_else(|_| {
+                    match self {
+                        Dump::Source => "odoo16_demo.dump",
+                        Dump::Flows => "odoo16_flows.dump",
+                        _ => "odoo19_empty.dump",
+                    }
+                    .to_string()
+                }),
+            Dump::WideSource => "odoo16_wide_demo.dump".to_string(),
+            Dump::WideTarget => "odoo19_wide_empty.dump".to_string(),
+        }
     }
 
     fn file_variable(self) -> &'static str {
@@ -86,6 +98,7 @@ impl Dump {
             Dump::Source => "ODOO_MIGRATE_SOURCE_DUMP",
             Dump::Target => "ODOO_MIGRATE_TARGET_DUMP",
             Dump::Flows => "ODOO_MIGRATE_FLOWS_DUMP",
+            Dump::WideSource | Dump::WideTarget => "ODOO_MIGRATE_WIDE_DUMPS",
         }
     }
 
@@ -94,13 +107,15 @@ impl Dump {
             Dump::Source => "omt_tpl_src_",
             Dump::Target => "omt_tpl_tgt_",
             Dump::Flows => "omt_tpl_flw_",
+            Dump::WideSource => "omt_tpl_wsrc_",
+            Dump::WideTarget => "omt_tpl_wtgt_",
         }
     }
 
     fn side(self) -> &'static str {
         match self {
-            Dump::Source => "s",
-            Dump::Target => "t",
+            Dump::Source | Dump::WideSource => "s",
+            Dump::Target | Dump::WideTarget => "t",
             Dump::Flows => "f",
         }
     }
@@ -110,9 +125,21 @@ impl Dump {
         match self {
             // Beside the dumps' directory: `ODOO_MIGRATE_HOLDOUT` or `../shared/holdout`.
             Dump::Flows => holdout_dir().join(self.file()),
-            _ => dumps_dir().join(self.file()),
+            Dump::Source | Dump::Target => dumps_dir().join(self.file()),
+            Dump::WideSource | Dump::WideTarget => wide_dumps_dir().join(self.file()),
         }
     }
+}
+
+/// The directory of the wide pair: `ODOO_MIGRATE_WIDE_DUMPS`, else `../shared/odoo-dumps-wide`
+/// next to the project.
+pub fn wide_dumps_dir() -> PathBuf {
+    std::env::var_os("ODOO_MIGRATE_WIDE_DUMPS")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/odoo-dumps-wide")
+        })
 }
 
 /// The directory of the dumps: `ODOO_MIGRATE_DUMPS`, else `../shared/odoo-dumps` next to the project.
@@ -421,11 +448,19 @@ async fn database_exists(admin: &Client, name: &str) -> bool {
 
 /// The template database of a dump, restored when it does not exist yet. Computed once per process.
 pub fn template(dump: Dump) -> String {
-    static TEMPLATES: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static TEMPLATES: [OnceLock<String>; 5] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
     let slot = match dump {
         Dump::Source => &TEMPLATES[0],
         Dump::Target => &TEMPLATES[1],
         Dump::Flows => &TEMPLATES[2],
+        Dump::WideSource => &TEMPLATES[3],
+        Dump::WideTarget => &TEMPLATES[4],
     };
     slot.get_or_init(|| prepare_template(dump)).clone()
 }
@@ -994,9 +1029,18 @@ pub struct DatabasePair {
 impl DatabasePair {
     /// Copies both templates (restoring them first if needed), at the same time.
     pub fn new(test: &str) -> DatabasePair {
+        Self::of(Dump::Source, Dump::Target, test)
+    }
+
+    /// A fresh copy of the wide pair (the apps real companies run).
+    pub fn wide(test: &str) -> DatabasePair {
+        Self::of(Dump::WideSource, Dump::WideTarget, test)
+    }
+
+    fn of(source: Dump, target: Dump, test: &str) -> DatabasePair {
         let (source, target) = std::thread::scope(|scope| {
-            let source = scope.spawn(|| Database::copy_of(Dump::Source, test));
-            let target = Database::copy_of(Dump::Target, test);
+            let source = scope.spawn(|| Database::copy_of(source, test));
+            let target = Database::copy_of(target, test);
             let source = source
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));

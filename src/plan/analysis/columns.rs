@@ -223,8 +223,8 @@ impl ColumnContext<'_> {
         }
     }
 
-    /// Selection values of a model's stored fields that the target's field no longer allows,
-    /// covered when the rule's `value_map` maps them all.
+    /// Selection values of a model's stored fields that the target's stored field no longer
+    /// allows, covered when the rule's `value_map` maps them all.
     fn selection_findings(&self, out: &mut Vec<Finding>) {
         let (Some(source_model), Some(target_model)) = (self.source_model, self.target_model)
         else {
@@ -237,7 +237,13 @@ impl ColumnContext<'_> {
             let Some(target_field) = target_model.fields.get(&field.name) else {
                 continue;
             };
-            if field.ttype != "selection" || target_field.ttype != "selection" {
+            // A field 19 no longer stores here (related to another record, such as an
+            // employee's marital status on its version) has no column to refuse values: where its
+            // 16 values go is the column findings' business (`carried_by`).
+            if field.ttype != "selection"
+                || target_field.ttype != "selection"
+                || !target_field.store
+            {
                 continue;
             }
             let gone: Vec<&str> = field

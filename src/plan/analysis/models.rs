@@ -146,6 +146,27 @@ fn removed_model_finding(
                 .map(str::to_string),
         };
     }
+    if let Some(rule) = rules.derived.iter().find(|r| r.from == pair.source_table) {
+        return Finding {
+            category: category::MODEL_REMOVED,
+            subject: model.to_string(),
+            detail: format!(
+                "table {} ({} rows) has no counterpart; its rows{} become {} records ({})",
+                pair.source_table,
+                pair.rows,
+                rule.filter
+                    .as_ref()
+                    .map(|f| format!(" where {f}"))
+                    .unwrap_or_default(),
+                rule.model,
+                rule.name
+            ),
+            blocking: false,
+            covered_by: rules
+                .origin(&format!("derived.{}", rule.name))
+                .map(str::to_string),
+        };
+    }
     let skipped = pair.policy == Policy::Skip;
     // The company's own records of its own model would be left behind silently:
     // someone must decide.

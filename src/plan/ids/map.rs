@@ -182,7 +182,8 @@ impl IdMap {
 pub struct Mappings {
     pub(super) maps: Vec<IdMap>,
     by_name: HashMap<String, usize>,
-    /// Per model, the source records left out because Odoo 19 deleted them (`not_in_target`).
+    /// Per model, the source records left out: Odoo 19 deleted them (`not_in_target`), or they
+    /// belong to records of a model not migrated.
     pub(super) removed: HashMap<String, HashSet<i32>>,
     /// A catch-up's copy (`run --catch-up`): per model, the source records its own plan created;
     /// records created by earlier runs are updated where their values differ instead.
@@ -190,7 +191,8 @@ pub struct Mappings {
 }
 
 impl Mappings {
-    /// Whether a source record was left out on purpose (the rules' `not_in_target`).
+    /// Whether a source record was left out on purpose (`not_in_target`, or a record of a model
+    /// not migrated).
     pub fn is_removed(&self, model: &str, source_id: i32) -> bool {
         self.removed
             .get(model)

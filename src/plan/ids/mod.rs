@@ -9,9 +9,11 @@
 //! (`id_plan`, `xmlid_plan`, `problems`) and the target's id sequences, never a table of Odoo's.
 
 mod allocate;
+mod derived;
 mod earlier;
 mod map;
 mod natural_keys;
+mod orphans;
 mod stored;
 mod xmlids;
 
@@ -138,7 +140,31 @@ pub async fn plan(
         .await?;
     }
 
-    // 2c. Records Odoo 19 deleted, unless the target has a counterpart: never created.
+    // 2c. Rows of records of a model not migrated: left out, with what needs them.
+    orphans::leave_out_rows_of_unmigrated_models(
+        source,
+        transaction,
+        source_catalog,
+        &planned,
+        plans,
+        &planning.source_ids,
+        &mut planning.mappings,
+        run_id,
+    )
+    .await?;
+
+    // 2d. Derived records of source rows whose own record was matched: the target's own.
+    counts.natural_key += derived::match_through_owners(
+        transaction,
+        target_catalog,
+        rules,
+        &planned,
+        &planning.source_ids,
+        &mut planning.mappings,
+    )
+    .await?;
+
+    // 2e. Records Odoo 19 deleted, unless the target has a counterpart: never created.
     xmlids::leave_out_removed(
         transaction,
         run_id,
@@ -218,10 +244,13 @@ async fn read_all_ids(
     let mut target_ids: BTreeMap<String, HashSet<i32>> = BTreeMap::new();
     // All ids of both sides in one statement each: a round trip per table would cost more than
     // reading the ids of most tables.
-    let source_tables: Vec<&str> = planned.iter().map(|p| p.source_table.as_str()).collect();
-    let target_tables: Vec<&str> = planned
+    let source_tables: Vec<(&str, Option<&str>)> = planned
         .iter()
-        .map(|p| p.target_table.as_deref().unwrap_or_default())
+        .map(|p| (p.source_table.as_str(), p.derived_filter.as_deref()))
+        .collect();
+    let target_tables: Vec<(&str, Option<&str>)> = planned
+        .iter()
+        .map(|p| (p.target_table.as_deref().unwrap_or_default(), None))
         .collect();
     let (source_id_lists, target_id_lists) = tokio::join!(
         read_ids(source, &source_tables, true),
@@ -254,10 +283,11 @@ async fn read_all_ids(
     })
 }
 
-/// The ids of each table, in id order where `ordered`, read in one statement.
+/// The ids of each table (of its rows that pass the condition given with it, as `s`), in id
+/// order where `ordered`, read in one statement.
 async fn read_ids(
     client: &impl tokio_postgres::GenericClient,
-    tables: &[&str],
+    tables: &[(&str, Option<&str>)],
     ordered: bool,
 ) -> Result<Vec<Vec<i32>>> {
     if tables.is_empty() {
@@ -267,9 +297,10 @@ async fn read_ids(
     let branches: Vec<String> = tables
         .iter()
         .enumerate()
-        .map(|(index, table)| {
+        .map(|(index, (table, filter))| {
+            let filter = filter.map(|f| format!(" WHERE ({f})")).unwrap_or_default();
             format!(
-                "SELECT {index}, ARRAY(SELECT id FROM public.{}{order})",
+                "SELECT {index}, ARRAY(SELECT s.id FROM public.{} s{filter}{order})",
                 quote_ident(table)
             )
         })

@@ -53,7 +53,7 @@ pub(super) async fn match_keyed_models(
 }
 
 /// The planned models that have a natural key, models whose keys reference no other keyed model
-/// first (fewest many2one key columns first), so that a key's ids compare through mappings
+/// first (fewest many2one key columns first, keys with a polymorphic id last), so that a key's ids compare through mappings
 /// already made.
 fn keyed_in_order<'a>(
     source_catalog: &Catalog,
@@ -77,15 +77,21 @@ fn keyed_in_order<'a>(
             .model(model)
             .and_then(|r| r.natural_key.clone())
             .unwrap_or_default();
+        // A key holding an id of any model (`res_id`) goes after every other keyed model.
         keys.iter()
-            .filter(|k| {
-                source_catalog
+            .map(|k| {
+                match source_catalog
                     .models
                     .get(model)
-                    .and_then(|m| m.fields.get(*k))
-                    .is_some_and(|f| f.ttype == "many2one")
+                    .and_then(|m| m.fields.get(k))
+                    .map(|f| f.ttype.as_str())
+                {
+                    Some("many2one") => 1,
+                    Some("many2one_reference") => 1000,
+                    _ => 0,
+                }
             })
-            .count()
+            .sum::<usize>()
     });
     keyed
 }
@@ -142,6 +148,11 @@ async fn match_natural_keys(
             .flatten(),
         shared: rules.model(&model).is_some_and(|r| r.shared_match),
         reads: &reads,
+        source_models: rules
+            .renamed_models()
+            .into_iter()
+            .map(|(from, to)| (to, from))
+            .collect(),
     };
     Ok(matching.apply(&source_rows, mappings, taken))
 }
@@ -163,6 +174,9 @@ enum KeyValue {
     Id(String),
     /// A jsonb object keyed by company id, compared whole with its keys remapped.
     CompanyJson,
+    /// An id of the model named by another column of the row (`res_model`/`res_id`), read from
+    /// the source as `model,id` and compared through that model's mapping.
+    Polymorphic,
 }
 
 /// How key column `key` of `model` is read: as the copy plan writes it when there is one, else
@@ -186,6 +200,15 @@ fn key_read(
     });
     if let (Some((column, expression)), Some(target_column_def)) = (planned, target_def.column(key))
     {
+        if let (Output::Polymorphic { model_field, .. }, Some(plan)) = (&column.output, plan)
+            && let Some(model_expression) = plan.select.get(*model_field)
+        {
+            return Ok(KeyRead {
+                source: format!("(({model_expression})::text || ',' || ({expression})::text)"),
+                target: text_expr("t", &target_column_def.name, &target_column_def.data_type),
+                value: KeyValue::Polymorphic,
+            });
+        }
         return Ok(planned_key_read(column, expression, target_column_def));
     }
     let source_column = pair.renamed_columns.get(key).map_or(key, String::as_str);
@@ -315,6 +338,9 @@ struct KeyMatching<'a> {
     /// The rule's `shared_match`: target records left over once every one-to-one match is made
     /// may be the counterpart of several source records.
     shared: bool,
+    /// Odoo 19 model name → Odoo 16 name, for the models the rules rename: a polymorphic key's
+    /// model is read as the copy writes it, its mapping is under the source name.
+    source_models: BTreeMap<String, String>,
 }
 
 impl KeyMatching<'_> {
@@ -385,6 +411,20 @@ impl KeyMatching<'_> {
                         .parse::<i32>()
                         .ok()
                         .and_then(|id| mappings.get(key_model).and_then(|m| m.get(id)));
+                    match mapped {
+                        Some(id) => Some(id.to_string()),
+                        None => {
+                            complete = false;
+                            None
+                        }
+                    }
+                }
+                (KeyValue::Polymorphic, Some(value)) => {
+                    let mapped = value.rsplit_once(',').and_then(|(model, id)| {
+                        let model = self.source_models.get(model).map_or(model, String::as_str);
+                        let id = id.parse::<i32>().ok()?;
+                        mappings.get(model)?.get(id)
+                    });
                     match mapped {
                         Some(id) => Some(id.to_string()),
                         None => {

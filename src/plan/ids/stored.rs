@@ -109,11 +109,15 @@ pub async fn load(
     for row in client
         .query(
             "SELECT model, source_id::int FROM odoo_migrate.problems WHERE kind = 'removed_in_target' \
-             AND run_id IN (SELECT DISTINCT run_id FROM odoo_migrate.id_plan)",
+             AND run_id IN (SELECT DISTINCT run_id FROM odoo_migrate.id_plan) \
+             UNION ALL SELECT p.model, x.id::int FROM odoo_migrate.problems p, \
+             jsonb_array_elements_text(p.detail -> 'left_out') AS x(id) \
+             WHERE p.kind = 'record_of_unmigrated_model' AND p.detail ? 'left_out' \
+             AND p.run_id IN (SELECT DISTINCT run_id FROM odoo_migrate.id_plan)",
             &[],
         )
         .await
-        .context("cannot read the records left out as deleted by Odoo 19")?
+        .context("cannot read the records left out (deleted by Odoo 19, or of models not migrated)")?
     {
         mappings
             .removed

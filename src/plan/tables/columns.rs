@@ -47,10 +47,18 @@ pub(super) fn table_plan(
 ) -> Result<TablePlan> {
     let model_name = pair.source_model.clone().unwrap_or_default();
     let model_rule = rules.model(&model_name);
+    // A derived record set reads the fields of the model that owns its source table.
+    let model = source.models.get(&model_name).or_else(|| {
+        pair.derived_filter.as_ref()?;
+        source
+            .models
+            .values()
+            .find(|m| m.table.as_deref() == Some(pair.source_table.as_str()))
+    });
     let context = TableContext {
         pair,
         model_name: &model_name,
-        model: source.models.get(&model_name),
+        model,
         column_rules: pair.column_rules(rules),
         relation_models: match pair.kind {
             TableKind::Relation => relation_column_models(source, &pair.source_table),
@@ -79,7 +87,10 @@ pub(super) fn table_plan(
     let on_match = model_rule.and_then(|r| r.on_match).unwrap_or(OnMatch::Keep);
     let update_owners = update_owners(rules, &built.columns);
     Ok(TablePlan {
-        key: pair.source_table.clone(),
+        key: match &pair.derived_filter {
+            Some(_) => format!("{} → {model_name}", pair.source_table),
+            None => pair.source_table.clone(),
+        },
         kind: pair.kind,
         source_table: pair.source_table.clone(),
         target_table: target_table.name.clone(),
@@ -91,10 +102,11 @@ pub(super) fn table_plan(
         on_match,
         post_sql: model_rule.map(|r| r.post_sql.clone()).unwrap_or_default(),
         rows: pair.rows,
-        filter: None,
+        filter: pair.derived_filter.as_ref().map(|f| format!("({f})")),
         update_only: false,
         catch_up: None,
         update_owners,
+        derived: pair.derived_filter.is_some(),
     })
 }
 
@@ -105,6 +117,16 @@ impl TableContext<'_> {
         let name = &target_column.name;
         let rule = self.column_rules.and_then(|r| r.get(name));
         if rule.is_some_and(|r| r.skip) {
+            return Ok(());
+        }
+        // A derived record takes only what its rule gives, its id, and who made the source row
+        // and when: the source row's other columns belong to its own model's record.
+        const OWN_COLUMNS: [&str; 5] =
+            ["id", "create_uid", "create_date", "write_uid", "write_date"];
+        if self.pair.derived_filter.is_some()
+            && rule.is_none()
+            && !OWN_COLUMNS.contains(&name.as_str())
+        {
             return Ok(());
         }
         let source_column_name = self
@@ -149,6 +171,7 @@ impl TableContext<'_> {
             target_type: target_column.data_type.clone(),
             not_null: target_column.not_null,
             output,
+            set_by_post_sql: rule.is_some_and(|r| r.set_by_post_sql),
         });
         Ok(())
     }
@@ -179,6 +202,7 @@ impl TableContext<'_> {
                 field: select.len() - 1,
                 fallback,
             },
+            set_by_post_sql: rule.is_some_and(|r| r.set_by_post_sql),
         })
     }
 

@@ -107,6 +107,8 @@ pub struct ColumnPlan {
     pub target_type: String,
     pub not_null: bool,
     pub output: Output,
+    /// Completed by a `post_sql` after the copy: `verify` does not compare it.
+    pub set_by_post_sql: bool,
 }
 
 /// Everything needed to copy one table.
@@ -141,6 +143,8 @@ pub struct TablePlan {
     /// such as the attachment of a company's logo) is updated too, whatever this table's own
     /// `on_match`.
     pub update_owners: Vec<String>,
+    /// Records of a `[[derived]]` rule: copied once every table's own rows are in.
+    pub derived: bool,
 }
 
 impl TablePlan {
@@ -220,8 +224,9 @@ pub fn for_session(
     session: &crate::catalog::session::Session,
     rules: &Rules,
 ) -> Result<(Vec<TablePair>, Vec<TablePlan>)> {
-    let pairs =
-        crate::rules::pairing::pair_tables(&session.source_catalog, &session.target_catalog, rules);
+    let (source, target) = (&session.source_catalog, &session.target_catalog);
+    let mut pairs = crate::rules::pairing::pair_tables(source, target, rules);
+    pairs.extend(crate::rules::pairing::derived_pairs(source, target, rules));
     let plans = build(
         &session.source_catalog,
         &session.target_catalog,
@@ -304,6 +309,7 @@ fn relation_plan(
             target_column: name.clone(),
             target_type: target_column.data_type.clone(),
             not_null: target_column.not_null,
+            set_by_post_sql: column.set_by_post_sql,
             output: match &column.references {
                 Some(model) => Output::Remap {
                     field,
@@ -333,5 +339,6 @@ fn relation_plan(
         update_only: false,
         catch_up: None,
         update_owners: Vec::new(),
+        derived: false,
     })
 }
