@@ -149,6 +149,20 @@ fn analyze_reports_the_differences_of_the_real_dumps() {
     );
     assert!(json["xmlids_per_module"]["l10n_fr"].as_i64().unwrap() > 1500);
 
+    // A value the source cannot tell is a finding of its own, not blocking, naming the rule and
+    // why (the tax lines of 200% that 19 refuses).
+    let unknowable = find(
+        &all,
+        "value_unknowable",
+        "account.tax._validate_repartition_lines",
+    );
+    assert!(!unknowable.3, "{unknowable:?}");
+    assert!(unknowable.2.contains("more than 100%"), "{unknowable:?}");
+    assert_eq!(
+        unknowable.4.as_deref(),
+        Some("rule models.\"account.tax\".unknowable._validate_repartition_lines")
+    );
+
     // The same findings are queryable in the target's side schema.
     assert_eq!(
         pair.target

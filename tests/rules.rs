@@ -1297,9 +1297,101 @@ fn odoo19_finds_what_it_computes_on_the_migrated_rows() {
          INSERT INTO account_payment (id, move_id, payment_type, partner_type, amount, currency_id, partner_id, outstanding_account_id, is_matched) \
          SELECT 9000 + n, 9000 + n, 'inbound', 'customer', i.amount_total, 1, i.partner_id, 752, false \
          FROM account_move i, generate_series(1, 2) n WHERE i.id = 4; \
-         UPDATE account_move SET payment_id = id WHERE id IN (9001, 9002)",
+         UPDATE account_move SET payment_id = id WHERE id IN (9001, 9002); \
+         INSERT INTO account_analytic_line (id, name, date, amount, unit_amount, account_id, plan_id, company_id) \
+         VALUES (9001, 'Department cost', '2026-01-05', -120, 1, 17, 2, 1), (9002, 'Project cost', '2026-01-05', -80, 1, 4, 1, 1)",
     );
     pair.run(&["run"]).assert_code(0);
+
+    // A variant's combination_indices lists its attribute values' new ids, sorted, as 19 computes
+    // it from them.
+    let migrated_variants =
+        "p.id IN (SELECT target_id FROM odoo_migrate.id_map WHERE model = 'product.product')";
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM product_product p WHERE {migrated_variants} AND COALESCE(p.combination_indices, '') <> \
+             COALESCE((SELECT string_agg(c.product_template_attribute_value_id::text, ',' ORDER BY c.product_template_attribute_value_id) \
+             FROM product_variant_combination c WHERE c.product_product_id = p.id), '')"
+        )),
+        0
+    );
+    let variants = pair.target.id_map_how("product.product");
+    let renumbered = pair
+        .source
+        .rows("SELECT id::text, combination_indices FROM product_product WHERE combination_indices <> ''")
+        .iter()
+        .filter(|row| {
+            pair.target.scalar(&format!(
+                "SELECT combination_indices FROM product_product WHERE id = {}",
+                variants[&id(&row[0])].0
+            )) != row[1]
+        })
+        .count();
+    assert!(renumbered > 0, "the demo's attribute values get new ids");
+
+    // A journal item of a partial reconciliation is numbered 'P' and the partial's id; a statement
+    // line's internal_index is its move's date, the complement of its sequence and its own id.
+    let partial = pair.target.id_map("account.partial.reconcile")[&9001];
+    assert_eq!(
+        pair.target.column(&format!(
+            "SELECT matching_number FROM account_move_line WHERE id IN (SELECT debit_move_id FROM account_partial_reconcile WHERE id = {partial} \
+             UNION SELECT credit_move_id FROM account_partial_reconcile WHERE id = {partial})"
+        )),
+        vec![format!("P{partial}"), format!("P{partial}")]
+    );
+    let statement_lines = "l.id IN (SELECT target_id FROM odoo_migrate.id_map WHERE model = 'account.bank.statement.line')";
+    assert!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM account_bank_statement_line l WHERE {statement_lines}"
+        )) > 0
+    );
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM account_bank_statement_line l JOIN account_move m ON m.id = l.move_id WHERE {statement_lines} \
+             AND l.internal_index IS DISTINCT FROM to_char(m.date, 'YYYYMMDD') || lpad((2147483647 - l.sequence)::text, 10, '0') || lpad(l.id::text, 10, '0')"
+        )),
+        0
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM account_bank_statement s WHERE s.first_line_index IS DISTINCT FROM \
+             (SELECT min(l.internal_index) FROM account_bank_statement_line l WHERE l.statement_id = s.id)"
+        ),
+        0
+    );
+
+    // Every root analytic plan but the project plan has its column x_plan<id>_id on the analytic
+    // lines, declared as a manual field, and the lines of its accounts are in it.
+    let plans = pair.target.id_map("account.analytic.plan");
+    let project_plan = pair
+        .target
+        .scalar("SELECT value FROM ir_config_parameter WHERE key = 'analytic.project_plan'")
+        .unwrap();
+    let departments = format!("x_plan{}_id", plans[&2]);
+    assert_ne!(plans[&2].to_string(), project_plan);
+    assert_eq!(
+        pair.target.count(&format!(
+            "SELECT 1 FROM ir_model_fields WHERE model = 'account.analytic.line' AND name = '{departments}' \
+             AND state = 'manual' AND ttype = 'many2one' AND relation = 'account.analytic.account'"
+        )),
+        1
+    );
+    let accounts = pair.target.id_map("account.analytic.account");
+    let lines = pair.target.id_map("account.analytic.line");
+    assert_eq!(
+        pair.target.rows(&format!(
+            "SELECT account_id::text, {departments}::text FROM account_analytic_line WHERE id = {}",
+            lines[&9001]
+        )),
+        vec![vec![None, Some(accounts[&17].to_string())]]
+    );
+    assert_eq!(
+        pair.target.rows(&format!(
+            "SELECT account_id::text, {departments}::text FROM account_analytic_line WHERE id = {}",
+            lines[&9002]
+        )),
+        vec![vec![Some(accounts[&4].to_string()), None]]
+    );
 
     // Operation types matched to 19's own keep 19's numbering sequence, which continues after the
     // source's: a new delivery is numbered after the migrated ones.

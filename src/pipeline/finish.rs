@@ -37,7 +37,13 @@ pub(super) async fn finish(
     side_schema::ensure_id_map_index(control).await?;
     fault::point("after_indexes_built");
     let restored = keys::restore(control, run_id).await?;
-    let changed = tables_changed(control, &load.written, &load.post_sql, run_id).await?;
+    let named: Vec<String> = load
+        .post_sql
+        .iter()
+        .chain(load.final_sql.iter().map(|(_, sql)| sql))
+        .cloned()
+        .collect();
+    let changed = tables_changed(control, &load.written, &named, run_id).await?;
     keys::prove_in_force(
         control,
         &session.target,
@@ -51,6 +57,7 @@ pub(super) async fn finish(
     fault::point("before_sequences");
     move_sequences(control, session, run_id).await?;
     carry_over_company_data(session, control, rules, run_id).await?;
+    run_final_sql(control, &load.final_sql).await?;
     bring_files(control, options, run_id).await?;
     update_totals(control, run_id).await?;
     side_schema::finish_run(control, run_id, "finished", None).await?;
@@ -81,6 +88,32 @@ async fn carry_over_company_data(
         crate::copy::sequences::carry_over(&source, control, run_id).await?
     };
     tracing::info!(sequences = numbering, "document numbering carried over");
+    Ok(())
+}
+
+/// The rules' `final_sql`, once every table is copied and the keys are in force, in one
+/// transaction: derived values that read rows of several migrated tables.
+pub(crate) async fn run_final_sql(
+    control: &mut Client,
+    statements: &[(String, String)],
+) -> Result<()> {
+    if statements.is_empty() {
+        return Ok(());
+    }
+    let transaction = control.transaction().await?;
+    for (model, sql) in statements {
+        transaction.batch_execute(sql).await.with_context(|| {
+            format!(
+                "the final SQL of the rules of {model} failed: {sql}; correct the rule (it runs \
+                 once every table is copied) and run again, the finish is resumed"
+            )
+        })?;
+    }
+    transaction
+        .commit()
+        .await
+        .context("cannot commit the rules' final SQL")?;
+    tracing::info!(statements = statements.len(), "rules' final SQL run");
     Ok(())
 }
 

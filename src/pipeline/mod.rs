@@ -264,6 +264,8 @@ pub(crate) struct Load {
     written: Vec<String>,
     /// The rules' post-copy SQL of every plan.
     post_sql: Vec<String>,
+    /// The rules' SQL run once every table is copied, with the model it belongs to.
+    final_sql: Vec<(String, String)>,
     /// Tables already done when this attempt started.
     done_at_start: Vec<String>,
 }
@@ -283,6 +285,7 @@ async fn prepare_load(
 ) -> Result<Load> {
     let written = tables_written(plans, &session.target_catalog);
     let post_sql: Vec<String> = plans.iter().flat_map(|p| p.post_sql.clone()).collect();
+    let final_sql = final_statements(plans);
     if foreign_keys == keys::Strategy::SetAside {
         keys::set_aside(control, &written, run_id).await?;
     }
@@ -319,8 +322,23 @@ async fn prepare_load(
     Ok(Load {
         written,
         post_sql,
+        final_sql,
         done_at_start,
     })
+}
+
+/// The rules' `final_sql` of the plans, each with its model, in the plans' order and once each
+/// (a model copied in chunks has one plan).
+pub(crate) fn final_statements(plans: &[TablePlan]) -> Vec<(String, String)> {
+    let mut statements: Vec<(String, String)> = Vec::new();
+    for plan in plans {
+        for sql in &plan.final_sql {
+            if !statements.iter().any(|(_, s)| s == sql) {
+                statements.push((plan.model.clone(), sql.clone()));
+            }
+        }
+    }
+    statements
 }
 
 /// The plans still to copy, largest first: a big table started last would leave the other

@@ -140,12 +140,51 @@ async fn rehearse_in_transaction(
             .await?,
         );
     }
+    rehearse_final_sql(&mut transaction, plans, &mut results).await?;
     find_broken_keys(&transaction, &keys, &mut results).await?;
     transaction
         .rollback()
         .await
         .context("cannot roll the rehearsal back")?;
     Ok(results)
+}
+
+/// The rules' `final_sql`, once every sample is copied, each statement in a savepoint: one that
+/// fails fails the rehearsal of its model's table.
+async fn rehearse_final_sql(
+    transaction: &mut Transaction<'_>,
+    plans: &[TablePlan],
+    results: &mut Vec<TableRehearsal>,
+) -> Result<()> {
+    for (model, sql) in crate::pipeline::final_statements(plans) {
+        let savepoint = transaction.savepoint("rehearse_final").await?;
+        match savepoint.batch_execute(&sql).await {
+            Ok(()) => savepoint.commit().await?,
+            Err(error) => {
+                savepoint.rollback().await?;
+                let problem = format!("final SQL fails: {}", db_message(&error));
+                match results.iter_mut().find(|r| r.model == model) {
+                    Some(result) => {
+                        result.failed = true;
+                        result.problems.push(problem);
+                    }
+                    None => {
+                        let plan = plans.iter().find(|p| p.model == model);
+                        results.push(TableRehearsal {
+                            source_table: plan.map(|p| p.source_table.clone()).unwrap_or_default(),
+                            target_table: plan.map(|p| p.target_table.clone()).unwrap_or_default(),
+                            model,
+                            sampled: 0,
+                            written: 0,
+                            failed: true,
+                            problems: vec![problem],
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One table's sample, as the rehearsal copies it.

@@ -113,6 +113,7 @@ pub async fn update(inputs: &Inputs, wanted: &[String]) -> Result<Status> {
     let renamed = rules.renamed_models();
     let source = session.source.get().await?;
     let mut lines = Vec::new();
+    let updated: Vec<TablePlan> = requests.iter().map(|(_, plan)| plan.clone()).collect();
     for (request, plan) in requests {
         let narrowed = narrow(&plan, &request.fields);
         let transaction = target.transaction().await?;
@@ -143,6 +144,9 @@ pub async fn update(inputs: &Inputs, wanted: &[String]) -> Result<Status> {
             }
         ));
     }
+    // Values derived from the updated rows follow them.
+    let final_sql = crate::pipeline::final_statements(&updated);
+    crate::pipeline::finish::run_final_sql(&mut target, &final_sql).await?;
     report::emit(&(lines.join("\n") + "\n"))?;
     Ok(Status::Success)
 }

@@ -299,6 +299,12 @@ impl<'a> NameCheck<'a> {
             column_rule.keyed_by.as_ref(),
             "name the Odoo 16 model whose ids key the object",
         );
+        self.source_model_named(
+            &key,
+            "id_list",
+            column_rule.id_list.as_ref(),
+            "name the Odoo 16 model whose ids the list holds",
+        );
         if let Some(field) = &column_rule.property
             && !source_model.fields.contains_key(field)
         {

@@ -224,6 +224,19 @@ pub struct ModelRule {
     /// Set-based SQL run in the target after the model's rows are copied, in the same transaction.
     #[serde(default)]
     pub post_sql: Vec<String>,
+    /// Set-based SQL run in the target once every table is copied (the finishing phase, after
+    /// the keys are restored and the id sequences moved), for values derived from rows of other
+    /// tables that must be migrated first (a stored value Odoo 19 computes from joined records).
+    /// Runs again when a finish is resumed, so it must give the same result twice.
+    #[serde(default)]
+    pub final_sql: Vec<String>,
+    /// Stored fields (by Odoo 19 name) whose value Odoo 19 would compute otherwise on some records
+    /// and which the source's data cannot tell, or constraint methods (`_validate_…`) that such
+    /// values break: `filter` (SQL over the target row `t`) says which records, `reason` why.
+    /// `analyze` lists each as a `value_unknowable` finding, and the judge counts a recomputed
+    /// difference (a failing constraint) on those records only as known, not as a failure.
+    #[serde(default)]
+    pub unknowable: BTreeMap<String, Unknowable>,
     /// External ids (`module.name`) of records that Odoo 19 deleted: unless the target has a
     /// counterpart of them, they are not created; each is listed in `odoo_migrate.problems` as
     /// `removed_in_target`, and references to them follow their column rules or become NULL.
@@ -243,6 +256,16 @@ pub struct ModelRule {
     /// For the people who read and write rules; the tool does not act on it.
     #[allow(dead_code)]
     pub note: Option<String>,
+}
+
+/// Records of a model whose stored value of a field cannot be known from Odoo 16's data.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unknowable {
+    /// SQL condition over the target row `t` that holds on exactly those records.
+    pub filter: String,
+    /// Why the value cannot be known, for the analysis and the judge's results.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -287,6 +310,11 @@ pub struct ColumnRule {
     /// ids, several joined by commas in one key, to percentages): its keys are remapped as such,
     /// entries of records not migrated left out and reported.
     pub keyed_by: Option<String>,
+    /// The value is a text list of ids of this model separated by commas (a variant's
+    /// `combination_indices`, `3,7`, holds ids of its attribute values): each id is remapped as
+    /// such and the list written sorted by id, as Odoo computes it; ids not migrated are left out
+    /// and reported.
+    pub id_list: Option<String>,
     /// The Odoo 16 field (of the rule's model) whose `ir_property` rows hold this company-dependent
     /// value: they become a jsonb object keyed by company id, a company's own row winning over the
     /// company-less one; read with one join per table, not a query per row. `value_map` applies to
@@ -328,6 +356,7 @@ impl ColumnRule {
                 "references" => self.references.is_some(),
                 "company_json" => self.company_json,
                 "keyed_by" => self.keyed_by.is_some(),
+                "id_list" => self.id_list.is_some(),
                 "xmlid" => self.xmlid.is_some(),
                 _ => false,
             })
@@ -376,6 +405,15 @@ pub(super) fn parse(name: &str, text: &str) -> Result<RulesFile> {
         for (column, rule) in columns {
             let sources = rule.keys_set(&["from", "sql", "property", "skip"]);
             let key_kinds = rule.keys_set(&["company_json", "keyed_by"]);
+            let id_list_conflicts =
+                rule.keys_set(&["references", "company_json", "keyed_by", "property"]);
+            if rule.id_list.is_some() && !id_list_conflicts.is_empty() {
+                problems.push(format!(
+                    "rules file {}: conflicting rules for column {column} of {owner}: `id_list` remaps a list of ids, `{}` another kind of value; keep one",
+                    line_of(&[section, owner, "columns", column]),
+                    id_list_conflicts.join("` and `")
+                ));
+            }
             if key_kinds.len() > 1 {
                 problems.push(format!(
                     "rules file {}: conflicting rules for column {column} of {owner}: `company_json` keys the object by company, `keyed_by` by another model; keep one",
@@ -397,6 +435,7 @@ pub(super) fn parse(name: &str, text: &str) -> Result<RulesFile> {
                     "references",
                     "company_json",
                     "keyed_by",
+                    "id_list",
                 ]);
                 if !ignored.is_empty() {
                     problems.push(format!(
@@ -412,8 +451,13 @@ pub(super) fn parse(name: &str, text: &str) -> Result<RulesFile> {
                     ));
                 }
             } else if rule.skip {
-                let ignored =
-                    rule.keys_set(&["value_map", "references", "company_json", "keyed_by"]);
+                let ignored = rule.keys_set(&[
+                    "value_map",
+                    "references",
+                    "company_json",
+                    "keyed_by",
+                    "id_list",
+                ]);
                 if !ignored.is_empty() {
                     problems.push(format!(
                         "rules file {}: conflicting rules for column {column} of {owner}: `skip` leaves it to the target's default, so `{}` would never apply; remove one",

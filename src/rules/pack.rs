@@ -234,6 +234,8 @@ impl Rules {
             merged.note = rule.note.or(merged.note.take());
             merged.columns.extend(rule.columns);
             merged.post_sql.extend(rule.post_sql);
+            merged.final_sql.extend(rule.final_sql);
+            merged.unknowable.extend(rule.unknowable);
             merged.not_in_target.extend(rule.not_in_target);
             merged.dropped.extend(rule.dropped);
             merged.carried_by.extend(rule.carried_by);

@@ -123,7 +123,10 @@ pub async fn verify(options: &Options) -> Result<Verification> {
     let mut not_run = Vec::new();
     match &options.judge {
         Some(odoo) if wants_judge => {
-            let judged = odoo.verify(&options.target, &source).await?;
+            let known = known_unknowable(rules, &plans);
+            let judged = odoo
+                .verify(&options.target, &source, &target, &known)
+                .await?;
             for result in &judged {
                 if !ran.contains(&result.check) {
                     ran.push(result.check);
@@ -144,6 +147,30 @@ pub async fn verify(options: &Options) -> Result<Verification> {
         results,
         not_run,
     })
+}
+
+/// The rules' `unknowable` fields of the models copied, for the judge.
+fn known_unknowable(rules: &Rules, plans: &[TablePlan]) -> Vec<judge::Known> {
+    let mut known = Vec::new();
+    for plan in plans {
+        if plan.kind != crate::rules::pairing::TableKind::Model {
+            continue;
+        }
+        let Some(rule) = rules.models.get(&plan.model) else {
+            continue;
+        };
+        for (field, unknowable) in &rule.unknowable {
+            known.push(judge::Known {
+                model: plan.target_model.clone(),
+                field: field.clone(),
+                table: plan.target_table.clone(),
+                filter: unknowable.filter.clone(),
+                reason: unknowable.reason.clone(),
+                rule: format!("rule models.\"{}\".unknowable.{field}", plan.model),
+            });
+        }
+    }
+    known
 }
 
 /// The checks `options` asks for, in the order they run: a check may have no subject, so its

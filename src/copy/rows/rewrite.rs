@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::values::{XmlidTargets, keyed_json, polymorphic, reference};
+use super::values::{XmlidTargets, id_list, keyed_json, polymorphic, reference};
 use super::{CopyOutcome, ProblemLog};
 use crate::io::codec::{Tuple, Writer};
 use crate::plan::ids::{How, IdMap, Mappings};
@@ -68,6 +68,7 @@ impl<'a> Rewriter<'a> {
             .map(|c| match &c.output {
                 Output::Remap { model, .. } => mappings.get(model),
                 Output::KeyedJson { key_model, .. } => mappings.get(key_model),
+                Output::IdList { model, .. } => mappings.get(model),
                 _ => None,
             })
             .collect();
@@ -206,6 +207,9 @@ impl<'a> Rewriter<'a> {
                 let model = value_model.as_deref().unwrap_or(key_model);
                 self.write_keyed_json(index, column, *field, model, row);
             }
+            Output::IdList { field, model } => {
+                self.write_id_list(index, column, *field, model, row);
+            }
         }
         Ok(())
     }
@@ -332,6 +336,34 @@ impl<'a> Rewriter<'a> {
                 row.out.null();
             }
         }
+    }
+}
+
+impl Rewriter<'_> {
+    /// A text list of ids: each remapped, sorted by target id; the ids that could not be mapped
+    /// are left out and reported against `model`.
+    fn write_id_list(
+        &self,
+        index: usize,
+        column: &ColumnPlan,
+        field: usize,
+        model: &str,
+        row: &mut Row<'_, '_>,
+    ) {
+        let Some(bytes) = row.tuple.field(field) else {
+            row.out.null();
+            return;
+        };
+        let dropped = id_list(bytes, self.column_maps[index], row.scratch);
+        if dropped > 0 {
+            row.problems.add(
+                "unmapped_reference",
+                &column.target_column,
+                model,
+                row.source_id,
+            );
+        }
+        row.out.bytes(row.scratch);
     }
 }
 

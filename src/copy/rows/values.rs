@@ -167,6 +167,32 @@ pub(super) fn keyed_json(
     Ok(dropped)
 }
 
+/// Rewrites a text list of ids separated by commas (`3,7`) into `out`: each id through `map`,
+/// the list sorted by the new ids and joined by commas without spaces, as Odoo writes one.
+/// Returns how many entries were left out: ids not mapped (or no map at all) and entries that are
+/// no number.
+pub(super) fn id_list(bytes: &[u8], map: Option<&IdMap>, out: &mut Vec<u8>) -> usize {
+    let text = String::from_utf8_lossy(bytes);
+    let mut ids = Vec::new();
+    let mut dropped = 0;
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        match entry
+            .parse::<i32>()
+            .ok()
+            .and_then(|id| map.and_then(|m| m.get(id)))
+        {
+            Some(target) => ids.push(target),
+            None => dropped += 1,
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    out.clear();
+    let joined: Vec<String> = ids.iter().map(i32::to_string).collect();
+    out.extend_from_slice(joined.join(",").as_bytes());
+    dropped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +213,21 @@ mod tests {
         assert_eq!(out[0], 1);
         let value: serde_json::Value = serde_json::from_slice(&out[1..]).unwrap();
         assert_eq!(value, serde_json::json!({"1": 510}));
+    }
+
+    #[test]
+    fn a_list_of_ids_is_remapped_and_sorted_by_its_new_ids() {
+        let mut values = IdMap::default();
+        values.insert(3, 40, How::Created);
+        values.insert(7, 8, How::Xmlid);
+        values.insert(9, 12, How::Created);
+        let mut out = Vec::new();
+        assert_eq!(id_list(b"3,7,9", Some(&values), &mut out), 0);
+        assert_eq!(out, b"8,12,40");
+        assert_eq!(id_list(b"3,5,x", Some(&values), &mut out), 2);
+        assert_eq!(out, b"40");
+        assert_eq!(id_list(b"", Some(&values), &mut out), 0);
+        assert_eq!(out, b"");
     }
 
     #[test]

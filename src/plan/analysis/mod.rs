@@ -78,6 +78,7 @@ pub mod category {
     pub const COMPANY_DEPENDENT: &str = "company_dependent_storage";
     pub const SELECTION_CHANGED: &str = "selection_values_removed";
     pub const SELECTION_UNKNOWN: &str = "selection_value_unknown";
+    pub const VALUE_UNKNOWABLE: &str = "value_unknowable";
 }
 
 /// Compares the catalogs under the rules.
@@ -109,6 +110,7 @@ pub fn analyze(source: &Catalog, target: &Catalog, rules: &Rules) -> Analysis {
             &mut findings,
         );
     }
+    unknowable_findings(&pairs, rules, &mut findings);
     findings.sort_by(|a, b| {
         (b.blocking, a.category, &a.subject).cmp(&(a.blocking, b.category, &b.subject))
     });
@@ -130,6 +132,35 @@ pub fn analyze(source: &Catalog, target: &Catalog, rules: &Rules) -> Analysis {
         findings,
         rows_per_model,
         xmlids_per_module: source.xmlids_per_module.clone(),
+    }
+}
+
+/// The stored values the rules say cannot be known from the source (`unknowable`), one finding
+/// each for the models migrated: not blocking, covered by the rule that says why.
+fn unknowable_findings(
+    pairs: &[crate::rules::pairing::TablePair],
+    rules: &Rules,
+    findings: &mut Vec<Finding>,
+) {
+    for pair in pairs {
+        if pair.kind != TableKind::Model || pair.policy == Policy::Skip {
+            continue;
+        }
+        let Some(model) = &pair.source_model else {
+            continue;
+        };
+        let Some(rule) = rules.models.get(model) else {
+            continue;
+        };
+        for (field, unknowable) in &rule.unknowable {
+            findings.push(Finding {
+                category: category::VALUE_UNKNOWABLE,
+                subject: format!("{}.{field}", pair.target_model.as_deref().unwrap_or(model)),
+                detail: format!("records where {}: {}", unknowable.filter, unknowable.reason),
+                blocking: false,
+                covered_by: Some(format!("rule models.\"{model}\".unknowable.{field}")),
+            });
+        }
     }
 }
 

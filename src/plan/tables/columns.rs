@@ -101,6 +101,7 @@ pub(super) fn table_plan(
         columns: built.columns,
         on_match,
         post_sql: model_rule.map(|r| r.post_sql.clone()).unwrap_or_default(),
+        final_sql: model_rule.map(|r| r.final_sql.clone()).unwrap_or_default(),
         rows: pair.rows,
         filter: pair.derived_filter.as_ref().map(|f| format!("({f})")),
         update_only: false,
@@ -281,6 +282,11 @@ impl TableContext<'_> {
                     .and_then(|r| r.keyed_by.clone())
                     .unwrap_or_else(|| "res.company".to_string()),
                 value_model: rule.and_then(|r| r.references.clone()),
+            }
+        } else if let Some(model) = rule.and_then(|r| r.id_list.clone()) {
+            Output::IdList {
+                field: field_index,
+                model,
             }
         } else if let Some(referenced) = rule.and_then(|r| r.references.clone()) {
             Output::Remap {

@@ -38,6 +38,8 @@ pub enum Output {
         key_model: String,
         value_model: Option<String>,
     },
+    /// A text list of ids of `model` separated by commas, each remapped, written sorted by id.
+    IdList { field: usize, model: String },
     /// The target id of the external id (`module.name` text) read, or of `fallback` when the
     /// value is NULL or the target has no such external id.
     Xmlid { field: usize, fallback: String },
@@ -52,6 +54,7 @@ impl Output {
             | Output::Polymorphic { field, .. }
             | Output::Reference { field }
             | Output::KeyedJson { field, .. }
+            | Output::IdList { field, .. }
             | Output::Xmlid { field, .. } => *field,
         }
     }
@@ -130,6 +133,8 @@ pub struct TablePlan {
     pub columns: Vec<ColumnPlan>,
     pub on_match: OnMatch,
     pub post_sql: Vec<String>,
+    /// The rules' SQL run once every table is copied (`final_sql`).
+    pub final_sql: Vec<String>,
     pub rows: i64,
     /// An extra condition on the source rows (`rehearse` samples), built by the tool from ids.
     pub filter: Option<String>,
@@ -334,6 +339,7 @@ fn relation_plan(
         columns,
         on_match: OnMatch::Keep,
         post_sql: Vec::new(),
+        final_sql: Vec::new(),
         rows: source_table.row_count,
         filter: rule.filter.as_ref().map(|f| format!("({f})")),
         update_only: false,
