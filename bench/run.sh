@@ -195,8 +195,8 @@ SQL
     awk -v f="$factor" -v rows="$rows" -v bytes="$bytes" -v b="$pipe_s" -v c="${clone_s:-0}" -v t="$tool_s" -v rss="$rss_kb" 'BEGIN {
         mb = bytes / 1048576
         printf "| ×%s | %d | %.1f | %.2f | %s | %.2f | %.0f | %.1f | %.0f | %.0f%% | %s |\n",
-            f, rows, mb, b, c > 0 ? sprintf("%.2f", c) : "–", t, rows / t, mb / t, rss / 1024, 100 * b / t,
-            c > 0 ? sprintf("%.0f%%", 100 * c / t) : "–"
+            f, rows, mb, b, (c > 0 ? sprintf("%.2f", c) : "–"), t, rows / t, mb / t, rss / 1024, 100 * b / t,
+            (c > 0 ? sprintf("%.0f%%", 100 * c / t) : "–")
     }'
     { echo; echo "×$factor, the tool's phases (JSON log of its fastest run, $tool_s s):"; echo; cat "$WORK/phases"; echo; } >&2
 done
