@@ -5,15 +5,23 @@
 #      (binary) into the same target tables of another fresh copy, without any transformation, by
 #      examples/copy_pipe.rs: as many workers as the tool has jobs, each with one connection per
 #      side kept for all its tables, forwarding the bytes unread;
-# and prints one Markdown row per factor: rows, MB, wall time, rows/s, MB/s, the tool's peak RSS
-# and the ratio of the two throughputs.
+#   3. the second baseline: `pgcopydb clone --table-jobs 2 --index-jobs 2` of the whole source
+#      into an empty database (schema, data, indexes, constraints, sequences; no transformation);
+# interleaved, in that order, ROUNDS times (best of each kept: the machine may be shared), and
+# prints one Markdown row per factor: rows, MB, wall times, the tool's peak RSS and the ratio of
+# each baseline's time to the tool's (100 % = as fast as the baseline), then the phases of the
+# tool's fastest run from its JSON log.
 #
-#   bench/run.sh [FACTOR …]            default: 1 10 100
+#   bench/run.sh [FACTOR …]            default: 1 10 100       (10000 works: 4.5 GB, see below)
 #
 # Settings (environment): PGHOST, PGPORT, PGUSER (default 127.0.0.1, 5432, postgres; the role
 # needs CREATEDB), ODOO_MIGRATE_DUMPS (default ../shared/odoo-dumps), JOBS (default 4),
-# BENCH_FRESH=1 to scale the sources again, BENCH_KEEP=1 to keep the target databases.
-# Databases are named omb_*; the scaled sources are kept between runs (they take a while at ×1000).
+# ROUNDS (default 1), BENCH_FRESH=1 to scale the sources again, BENCH_KEEP=1 to keep the target
+# databases, BENCH_PGCOPYDB=0 to skip pgcopydb (Debian package `pgcopydb`), BENCH_STATEMENTS=1 to
+# print the server time of the tool's statements (from the server's log; slows the run a little).
+# Databases are named omb_* (BENCH_SOURCE_NAME and BENCH_TARGET_TEMPLATE rename the sources and
+# the restored Odoo 19 dump, see common.sh); the scaled sources are kept between runs (×1000 takes
+# a minute to scale, ×10 000 about fifteen): a source may be a template database.
 #
 # The baseline cannot write what the target tables do not accept as they are, so its copy of the
 # target is prepared first, untimed: the written tables are emptied (the tool matches the rows they
@@ -33,6 +41,11 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
     || { say "no dumps in $DUMPS (set ODOO_MIGRATE_DUMPS)"; exit 2; }
 build_release copy_pipe
 PIPE=target/release/examples/copy_pipe
+ROUNDS="${ROUNDS:-1}"
+PGCOPYDB="${BENCH_PGCOPYDB:-1}"
+[ "$PGCOPYDB" = 0 ] || command -v pgcopydb > /dev/null \
+    || { say "pgcopydb is needed for the second baseline (apt-get install pgcopydb), or BENCH_PGCOPYDB=0"; exit 2; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }'; }
 
 restore() { # database dump
     if ! exists "$1"; then
@@ -42,17 +55,17 @@ restore() { # database dump
         q -d "$1" -c "ANALYZE"
     fi
 }
-restore omb_src_1 odoo16_demo.dump
-restore omb_tgt odoo19_empty.dump
+restore "$(source_db 1)" odoo16_demo.dump
+restore "$TARGET_TEMPLATE" odoo19_empty.dump
 
 source_for() { # factor → database name, scaled once and kept
-    local factor=$1 db="omb_src_$1"
-    [ "$factor" = 1 ] && { echo omb_src_1; return; }
+    local factor=$1 db; db=$(source_db "$1")
+    [ "$factor" = 1 ] && { source_db 1; return; }
     if exists "$db" && [ "${BENCH_FRESH:-0}" != 1 ] \
         && [ "$(q -d "$db" -c "SELECT factor FROM odoo_migrate_bench.scaled" 2>/dev/null)" = "$factor" ]; then
         echo "$db"; return
     fi
-    q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE omb_src_1"
+    q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE $(source_db 1)"
     local start; start=$(now)
     say "scaling the demo by $factor"
     q -d "$db" -v factor="$factor" -f bench/scale.sql > /dev/null
@@ -60,18 +73,32 @@ source_for() { # factor → database name, scaled once and kept
     echo "$db"
 }
 
-echo "| factor | rows | MB | baseline s | tool s | baseline rows/s | tool rows/s | baseline MB/s | tool MB/s | tool peak RSS MiB | tool / baseline |"
+echo "| factor | rows | MB | pipe s | pgcopydb s | tool s | tool rows/s | tool MB/s | tool peak RSS MiB | pipe s / tool s | pgcopydb s / tool s |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for factor in "${FACTORS[@]}"; do
     src=$(source_for "$factor")
-    tool_db="omb_tgt_${factor}_tool"
-    pipe_db="omb_tgt_${factor}_pipe"
-
+    prefix="${TARGET_TEMPLATE}_${factor}"
+    tool_db="${prefix}_tool"
+    pipe_db="${prefix}_pipe"
+    clone_db="${prefix}_clone"
+    tool_s="" pipe_s="" clone_s="" rss_kb=""
+    for round in $(seq "$ROUNDS"); do
     # 1. The tool, timed from process start to exit, with its peak resident memory.
     fresh_target "$tool_db"
-    say "×$factor: odoo-migrate run"
+    if [ "${BENCH_STATEMENTS:-0}" = 1 ]; then statements_on "$tool_db"; statements_on "$src"; from=$(log_offset); fi
+    say "×$factor round $round: odoo-migrate run"
     timed_run "$src" "$tool_db" --jobs "$JOBS"
-    read -r rss_kb tool_s < "$WORK/time"
+    if [ "${BENCH_STATEMENTS:-0}" = 1 ]; then
+        q -d postgres -c "ALTER DATABASE $src RESET log_min_duration_statement"
+        say "server time by statement (source and target):"
+        statements_top "$from" >&2
+    fi
+    read -r round_rss round_s < "$WORK/time"
+    say "  $round_s s, peak RSS $((round_rss / 1024)) MiB"
+    if [ "$(min "$tool_s" "$round_s")" = "$round_s" ]; then
+        tool_s=$round_s rss_kb=$round_rss
+        phases "$round_s" > "$WORK/phases"
+    fi
 
     # The tables the tool copied as they are (not the ones rules derive, nor the company-wide
     # ir_property rows that become ir_default rows after the copy), their columns shared with the
@@ -144,12 +171,32 @@ SQL
     start=$(now)
     "$PIPE" "$(url "$src")" "$(url "$pipe_db")" "$JOBS" < "$WORK/pipes" 2> "$WORK/pipe.err" \
         || { say "the baseline pipe failed:"; cat "$WORK/pipe.err" >&2; exit 1; }
-    pipe_s=$(since "$start")
+    round_s=$(since "$start")
+    say "  pipe $round_s s"
+    pipe_s=$(min "$pipe_s" "$round_s")
 
-    awk -v f="$factor" -v rows="$rows" -v bytes="$bytes" -v b="$pipe_s" -v t="$tool_s" -v rss="$rss_kb" 'BEGIN {
-        mb = bytes / 1048576
-        printf "| ×%s | %d | %.1f | %.2f | %.2f | %.0f | %.0f | %.1f | %.1f | %.0f | %.0f%% |\n",
-            f, rows, mb, b, t, rows / b, rows / t, mb / b, mb / t, rss / 1024, 100 * b / t
-    }'
+    # 3. pgcopydb clone of the whole source into an empty database.
+    if [ "$PGCOPYDB" != 0 ]; then
+        q -d postgres -c "DROP DATABASE IF EXISTS $clone_db" -c "CREATE DATABASE $clone_db TEMPLATE template0"
+        rm -rf "$WORK/pgcopydb"
+        say "×$factor round $round: pgcopydb clone"
+        start=$(now)
+        pgcopydb clone --source "$(url "$src")" --target "$(url "$clone_db")" --table-jobs 2 --index-jobs 2 \
+            --no-owner --no-acl --dir "$WORK/pgcopydb" > "$WORK/pgcopydb.log" 2>&1 \
+            || { say "pgcopydb clone failed:"; tail -20 "$WORK/pgcopydb.log" >&2; exit 1; }
+        round_s=$(since "$start")
+        say "  pgcopydb $round_s s"
+        clone_s=$(min "$clone_s" "$round_s")
+        [ "${BENCH_KEEP:-0}" = 1 ] || q -d postgres -c "DROP DATABASE $clone_db"
+    fi
     [ "${BENCH_KEEP:-0}" = 1 ] || q -d postgres -c "DROP DATABASE $tool_db" -c "DROP DATABASE $pipe_db"
+    done
+
+    awk -v f="$factor" -v rows="$rows" -v bytes="$bytes" -v b="$pipe_s" -v c="${clone_s:-0}" -v t="$tool_s" -v rss="$rss_kb" 'BEGIN {
+        mb = bytes / 1048576
+        printf "| ×%s | %d | %.1f | %.2f | %s | %.2f | %.0f | %.1f | %.0f | %.0f%% | %s |\n",
+            f, rows, mb, b, (c > 0 ? sprintf("%.2f", c) : "–"), t, rows / t, mb / t, rss / 1024, 100 * b / t,
+            (c > 0 ? sprintf("%.0f%%", 100 * c / t) : "–")
+    }'
+    { echo; echo "×$factor, the tool's phases (JSON log of its fastest run, $tool_s s):"; echo; cat "$WORK/phases"; echo; } >&2
 done

@@ -7,10 +7,10 @@
 #
 # Settings as for bench/run.sh (PGHOST, PGPORT, PGUSER, JOBS); REPEAT (default 2): runs per option,
 # the fastest counts. One untimed run first brings the source into the server's cache. The source
-# omb_src_FACTOR must exist.
+# of FACTOR (named by source_db, common.sh) must exist.
 . "$(dirname "$0")/common.sh"
 FACTOR="${1:-100}"
-src="omb_src_$FACTOR"
+src="$(source_db "$FACTOR")"
 db="omb_tgt_${FACTOR}_tactic"
 exists "$src" || { say "no $src: run bench/run.sh $FACTOR first"; exit 2; }
 build_release

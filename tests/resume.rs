@@ -155,6 +155,20 @@ fn killed_before_the_finishing_steps() {
 }
 
 #[test]
+fn killed_while_making_per_company_copies() {
+    // The copies and their external ids are inserted, the sequences moved past them, and the
+    // process dies before the commit: the resumed run must give them the same ids.
+    let pair = DatabasePair::new("resume_company_copies_probe");
+    pair.run(&["run", "--chunk-size", CHUNK]).assert_code(0);
+    assert!(
+        pair.target.count("SELECT 1 FROM odoo_migrate.copied_rows") > 0,
+        "the demo pair should need per-company copies, or this test proves nothing"
+    );
+    drop(pair);
+    killed_then_resumed("before_company_copies_commit");
+}
+
+#[test]
 fn killed_several_times_in_a_row() {
     let pair = DatabasePair::new("resume_several");
     for fault in [

@@ -27,9 +27,6 @@ fn statement(rules: &Rules, target: &Catalog, rule: &CompanyCopyRule) -> Result<
         }
     };
     let table = table_of(&rule.model)?;
-    let Some(sequence) = table.sequences.get("id") else {
-        bail!("{origin}: target table {} has no id sequence", table.name);
-    };
     for column in rule.columns.keys() {
         if !table.has_column(column) {
             bail!(
@@ -85,15 +82,42 @@ fn statement(rules: &Rules, target: &Catalog, rule: &CompanyCopyRule) -> Result<
     Ok(include_str!("../../sql/run/company_copies.sql")
         .replace("{table_name}", &quote_literal(&table.name))
         .replace("{table}", &quote_ident(&table.name))
-        .replace(
-            "{sequence}",
-            &quote_literal(&format!("public.{}", quote_ident(sequence))),
-        )
         .replace("{references}", &references.join(" UNION ALL "))
         .replace("{columns}", &columns.join(", "))
         .replace("{values}", &values.join(", "))
         .replace("{repoint}", &repoint)
         .replace("{repointed}", &repointed.join(" + ")))
+}
+
+/// The statement that moves the id sequences of a rule's table and of `ir_model_data` past the ids
+/// the copies took (the copies take ids after the largest, not from the sequences: see the SQL).
+fn move_sequences(rules: &Rules, target: &Catalog, rule: &CompanyCopyRule) -> Result<String> {
+    let mut moves = Vec::new();
+    let copied = target
+        .models
+        .get(rules.model_in_target(&rule.model))
+        .and_then(|m| m.table.as_deref())
+        .unwrap_or_default();
+    for name in [copied, "ir_model_data"] {
+        let Some((table, sequence)) = target
+            .tables
+            .get(name)
+            .and_then(|t| Some((t, t.sequences.get("id")?)))
+        else {
+            bail!(
+                "company copies of {}: target table {name:?} has no id sequence",
+                rule.model
+            );
+        };
+        let qualified = format!("public.{}", quote_ident(sequence));
+        moves.push(format!(
+            "SELECT setval({literal}::regclass, GREATEST((SELECT coalesce(max(id), 0) FROM public.{table}), \
+             (SELECT last_value FROM {qualified}), 1))",
+            literal = quote_literal(&qualified),
+            table = quote_ident(&table.name),
+        ));
+    }
+    Ok(moves.join(";\n"))
 }
 
 /// Makes the copies of every rule, each rule in one statement and all in one transaction.
@@ -126,6 +150,16 @@ pub async fn make(
             "per-company copies made"
         );
         made += copies;
+        transaction
+            .batch_execute(&move_sequences(rules, target, rule)?)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot move the id sequences past the copies of {}",
+                    rule.model
+                )
+            })?;
+        crate::io::fault::point("before_company_copies_commit");
     }
     transaction
         .commit()

@@ -1,6 +1,7 @@
-//! The in-memory form of the id plan: per model, source id → (target id, how it was found), held
-//! densely because Odoo ids come from a sequence. Built by the planning and by [`super::load`], read
-//! by the copy's hot path. Pure data: touches no database.
+//! The in-memory form of the id plan: per model, source id → (target id, how it was found), in
+//! memory that follows the number of records (a bitmap of ids and arrays by rank), not the
+//! largest id. Built by the planning and by [`super::load`], read by the copy's hot path. Pure
+//! data: touches no database.
 
 use std::collections::{HashMap, HashSet};
 
@@ -33,20 +34,32 @@ impl How {
     }
 }
 
-/// Ids below this are always held densely: 4 Mi ids, 32 MiB at most per model.
-const DENSE_FLOOR: usize = 1 << 22;
-/// Beyond the floor, a map holds densely ids up to this many times its number of records; ids
-/// past that (a record given a huge id by hand or by an import, a negative id) go to a hash map,
-/// so that one outlier never costs gigabytes.
-const DENSE_PER_RECORD: usize = 16;
+/// Ids below this can always be slots: a bitmap of 512 KiB at most per model.
+const FRAME_FLOOR: usize = 1 << 22;
+/// Beyond the floor, a map frames ids up to this many times its number of records (a bit each:
+/// 8 bytes of bitmap per record at most); ids past that (a record given a huge id by hand or by
+/// an import, a negative id) go to a hash map, so that one outlier never costs gigabytes.
+const FRAME_PER_RECORD: usize = 64;
 
-/// The mapping of one model, indexed by source id: dense because Odoo ids come from a sequence,
-/// with the rare ids far past the others kept aside.
+/// The mapping of one model, by source id. Its memory follows the number of records, not the
+/// largest id: a bitmap says which source ids have a slot (a bit per id), a running count per
+/// 64 ids gives a slot's rank, and the target ids and hows are held by rank (5 bytes a record).
+/// Slots are made in ascending id order: from the source's ids before the planning fills them
+/// ([`IdMap::frame`]), or as a stored plan is read back in id order. An id without a slot (far
+/// past the others, negative, or inserted out of order) lives in `outliers`.
 #[derive(Debug, Clone)]
 pub struct IdMap {
-    entries: Vec<(i32, u8)>,
-    /// Source ids at or past this (or negative) live in `outliers`.
-    dense_limit: usize,
+    /// Bit `i % 64` of word `i / 64`: source id `i` has a slot.
+    present: Vec<u64>,
+    /// Slots before each word of `present`.
+    before: Vec<u32>,
+    /// By slot: target id, and how (0 for a slot not mapped yet).
+    targets: Vec<i32>,
+    hows: Vec<u8>,
+    /// The largest id with a slot; new slots go after it.
+    last_slot: Option<i32>,
+    /// Source ids at or past this (or negative) have no slot.
+    frame_limit: usize,
     outliers: HashMap<i32, (i32, u8)>,
     pub mapped: usize,
 }
@@ -54,8 +67,12 @@ pub struct IdMap {
 impl Default for IdMap {
     fn default() -> IdMap {
         IdMap {
-            entries: Vec::new(),
-            dense_limit: DENSE_FLOOR,
+            present: Vec::new(),
+            before: Vec::new(),
+            targets: Vec::new(),
+            hows: Vec::new(),
+            last_slot: None,
+            frame_limit: FRAME_FLOOR,
             outliers: HashMap::new(),
             mapped: 0,
         }
@@ -63,21 +80,57 @@ impl Default for IdMap {
 }
 
 impl IdMap {
-    /// The dense slot of a source id, when it has one.
+    /// The slot of a source id, when it has one.
     #[inline]
-    fn dense_index(&self, source_id: i32) -> Option<usize> {
-        usize::try_from(source_id)
+    fn slot(&self, source_id: i32) -> Option<usize> {
+        let index = usize::try_from(source_id).ok()?;
+        let word = *self.present.get(index >> 6)?;
+        let bit = 1u64 << (index & 63);
+        if word & bit == 0 {
+            return None;
+        }
+        Some(self.before[index >> 6] as usize + (word & (bit - 1)).count_ones() as usize)
+    }
+
+    /// Makes a slot for `source_id` after the last one, when the id comes after it and is framed.
+    fn push_slot(&mut self, source_id: i32) -> Option<usize> {
+        if self.last_slot.is_some_and(|last| source_id <= last) {
+            return None;
+        }
+        let index = usize::try_from(source_id)
             .ok()
-            .filter(|&index| index < self.dense_limit)
+            .filter(|&index| index < self.frame_limit)?;
+        let word = index >> 6;
+        if word >= self.present.len() {
+            let count = u32::try_from(self.targets.len()).ok()?;
+            self.present.resize(word + 1, 0);
+            self.before.resize(word + 1, count);
+        }
+        self.present[word] |= 1u64 << (index & 63);
+        self.targets.push(0);
+        self.hows.push(0);
+        self.last_slot = Some(source_id);
+        Some(self.targets.len() - 1)
+    }
+
+    /// Makes a slot (not mapped yet) for each of `ids`, ascending: the source's ids of the model,
+    /// before the planning maps them.
+    pub(super) fn frame(&mut self, ids: &[i32]) {
+        for &id in ids {
+            self.push_slot(id);
+        }
     }
 
     pub fn insert(&mut self, source_id: i32, target_id: i32, how: How) {
-        let slot = match self.dense_index(source_id) {
-            Some(index) => {
-                if index >= self.entries.len() {
-                    self.entries.resize(index + 1, (0, 0));
+        // An id kept aside is never at or past `last_slot` within the frame: no slot can shadow it.
+        let slot = match self.slot(source_id).or_else(|| self.push_slot(source_id)) {
+            Some(slot) => {
+                if self.hows[slot] == 0 {
+                    self.mapped += 1;
                 }
-                &mut self.entries[index]
+                self.targets[slot] = target_id;
+                self.hows[slot] = how as u8;
+                return;
             }
             None => self.outliers.entry(source_id).or_insert((0, 0)),
         };
@@ -89,10 +142,10 @@ impl IdMap {
 
     #[inline]
     fn entry(&self, source_id: i32) -> Option<(i32, u8)> {
-        match usize::try_from(source_id) {
-            Ok(index) if index < self.entries.len() => Some(self.entries[index]),
-            _ if self.outliers.is_empty() => None,
-            _ => self.outliers.get(&source_id).copied(),
+        match self.slot(source_id) {
+            Some(slot) => Some((self.targets[slot], self.hows[slot])),
+            None if self.outliers.is_empty() => None,
+            None => self.outliers.get(&source_id).copied(),
         }
     }
 
@@ -126,21 +179,25 @@ impl IdMap {
         }
     }
 
-    /// Sizes the map once for `records` ids up to `max_id`, so that loading it never reallocates;
-    /// ids far past what the number of records explains are left to the outliers.
+    /// Sizes the map once for `records` ids up to `max_id`, so that framing or loading it never
+    /// reallocates; ids far past what the number of records explains are left to the outliers.
     pub(super) fn reserve_for(&mut self, max_id: i32, records: usize) {
-        self.dense_limit = records
-            .saturating_mul(DENSE_PER_RECORD)
-            .max(DENSE_FLOOR)
-            .max(self.entries.len());
-        // With outliers, the largest dense id is unknown: room for the records is a fair guess.
-        let wanted = match usize::try_from(max_id).map_or(0, |m| m.saturating_add(1)) {
-            wanted if wanted <= self.dense_limit => wanted,
-            _ => records.min(self.dense_limit),
-        };
-        if wanted > self.entries.len() {
-            self.entries.reserve_exact(wanted - self.entries.len());
-        }
+        self.frame_limit = records
+            .saturating_mul(FRAME_PER_RECORD)
+            .max(FRAME_FLOOR)
+            .max(self.present.len() * 64);
+        let words = usize::try_from(max_id)
+            .map_or(0, |m| m.saturating_add(1))
+            .min(self.frame_limit)
+            .div_ceil(64);
+        self.present
+            .reserve_exact(words.saturating_sub(self.present.len()));
+        self.before
+            .reserve_exact(words.saturating_sub(self.before.len()));
+        self.targets
+            .reserve_exact(records.saturating_sub(self.targets.len()));
+        self.hows
+            .reserve_exact(records.saturating_sub(self.hows.len()));
     }
 
     /// The mapped source ids from `first` to `last`, in order; visits only the ids held, never
@@ -155,15 +212,25 @@ impl IdMap {
         let from = usize::try_from(first.max(0)).unwrap_or(0);
         let to = usize::try_from(last)
             .map_or(0, |l| l.saturating_add(1))
-            .min(self.entries.len());
-        if from < to {
-            ids.extend(
-                self.entries[from..to]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, entry)| entry.1 != 0)
-                    .filter_map(|(offset, _)| i32::try_from(from + offset).ok()),
-            );
+            .min(self.present.len() * 64);
+        let mut index = from;
+        while index < to {
+            let word = self.present[index >> 6] >> (index & 63);
+            if word == 0 {
+                index = (index | 63) + 1;
+                continue;
+            }
+            index += word.trailing_zeros() as usize;
+            if index >= to {
+                break;
+            }
+            if let Ok(id) = i32::try_from(index)
+                && let Some(slot) = self.slot(id)
+                && self.hows[slot] != 0
+            {
+                ids.push(id);
+            }
+            index += 1;
         }
         ids.sort_unstable();
         ids
@@ -171,7 +238,10 @@ impl IdMap {
 
     /// Bytes held, for the memory figures of the benchmark.
     pub fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<(i32, u8)>()
+        self.present.capacity() * 8
+            + self.before.capacity() * 4
+            + self.targets.capacity() * 4
+            + self.hows.capacity()
             + self.outliers.capacity() * std::mem::size_of::<(i32, (i32, u8))>()
     }
 }
@@ -250,6 +320,29 @@ impl Mappings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn framed_slots_hold_the_mappings_and_only_them() {
+        let mut map = IdMap::default();
+        map.reserve_for(300, 4);
+        map.frame(&[-3, 2, 64, 65, 200]);
+        assert_eq!(map.mapped, 0);
+        assert_eq!(map.get(64), None);
+        map.insert(200, 7, How::Created);
+        map.insert(2, 9, How::Xmlid);
+        map.insert(-3, 1, How::Created);
+        map.insert(300, 5, How::NaturalKey);
+        map.insert(100, 6, How::Created);
+        assert_eq!(map.get(200), Some(7));
+        assert_eq!(map.how(2), Some(How::Xmlid));
+        assert_eq!(map.get(-3), Some(1));
+        assert_eq!(map.get(300), Some(5));
+        assert_eq!(map.get(100), Some(6));
+        assert_eq!((map.get(64), map.get(65), map.get(3)), (None, None, None));
+        assert_eq!(map.mapped, 5);
+        assert_eq!(map.mapped_between(0, 1000), vec![2, 100, 200, 300]);
+        assert_eq!(map.mapped_between(65, 199), vec![100]);
+    }
 
     #[test]
     fn dense_map_answers_only_for_mapped_ids() {

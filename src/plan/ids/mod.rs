@@ -264,8 +264,11 @@ async fn read_all_ids(
         let model = pair.source_model.clone().unwrap_or_default();
         let ids = std::mem::take(&mut source_id_lists[index]);
         // Sized once from the largest id (the list is in id order): no doubling while it fills.
+        // Every source id gets its slot now, in id order: the matching fills them in any order.
         if let Some(&largest) = ids.last() {
-            mappings.entry(&model).reserve_for(largest, ids.len());
+            let map = mappings.entry(&model);
+            map.reserve_for(largest, ids.len());
+            map.frame(&ids);
         }
         source_ids.insert(model.clone(), ids);
         target_ids.insert(
@@ -306,9 +309,16 @@ async fn read_ids(
         })
         .collect();
     let mut lists = vec![Vec::new(); tables.len()];
-    for row in client.query(&branches.join(" UNION ALL "), &[]).await? {
+    // Streamed: one table's array at a time in memory as bytes, not every table's.
+    let rows = client
+        .query_raw(&branches.join(" UNION ALL "), std::iter::empty::<i32>())
+        .await?;
+    futures::pin_mut!(rows);
+    while let Some(row) = futures::TryStreamExt::try_next(&mut rows).await? {
         let index: i32 = row.get(0);
-        lists[index as usize] = row.get(1);
+        if let Some(list) = usize::try_from(index).ok().and_then(|i| lists.get_mut(i)) {
+            *list = row.get(1);
+        }
     }
     Ok(lists)
 }

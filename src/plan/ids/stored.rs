@@ -42,10 +42,12 @@ pub(super) async fn store_id_plan(
                 writer.bytes(how.as_str().as_bytes());
                 writer.bytes(&run_id);
                 writer.end_tuple();
+                // Sent a megabyte at a time, within a model too: a model of millions of records
+                // would otherwise be held whole (hundreds of megabytes).
+                if writer.buffer.len() >= 1 << 20 {
+                    sink.send(writer.take()).await?;
+                }
             }
-        }
-        if writer.buffer.len() >= 1 << 20 {
-            sink.send(writer.take()).await?;
         }
     }
     writer.finish();
