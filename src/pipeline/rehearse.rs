@@ -540,6 +540,7 @@ mod tests {
             target_type: "integer".to_string(),
             not_null: false,
             output,
+            set_by_post_sql: false,
         }
     }
 
@@ -560,10 +561,13 @@ mod tests {
             columns,
             on_match: OnMatch::Keep,
             post_sql: Vec::new(),
+            final_sql: Vec::new(),
             rows: 0,
             filter: None,
             update_only: false,
+            catch_up: None,
             update_owners: Vec::new(),
+            derived: false,
         }
     }
 
