@@ -19,13 +19,17 @@ fn rows_through_the_mappings(target: &Database) -> BTreeMap<String, Vec<String>>
     let name = target.name.clone();
     block_on(async move {
         let client = connect(&name).await;
-        // table → (target id → source id) of the model copied into it.
+        // table → (target id → source id) of the model copied into it. Where several source
+        // records were matched to one target record (the demo's taxes with two 100% lines share a
+        // natural key), the target record is named by the smallest: rows are sorted so that it
+        // is inserted last, and both migrations name it alike.
         let mut maps: HashMap<String, HashMap<i64, i64>> = HashMap::new();
         for row in client
             .query(
                 "SELECT DISTINCT s.target_table, m.source_id::bigint, m.target_id::bigint \
                  FROM odoo_migrate.model_state s JOIN odoo_migrate.runs r ON r.id = s.run_id AND r.status <> 'rolled_back' \
-                 JOIN odoo_migrate.id_map m ON m.model = s.model WHERE s.kind = 'model'",
+                 JOIN odoo_migrate.id_map m ON m.model = s.model WHERE s.kind = 'model' \
+                 ORDER BY 1, 3, 2 DESC",
                 &[],
             )
             .await
