@@ -93,21 +93,14 @@ pub async fn plan(
     }
 
     // 1. External ids, both sides read at once.
-    let external_ids = xmlids::read(source, transaction).await?;
-    let mut matching = xmlids::match_external_ids(rules, &external_ids, &mut planning);
-    counts.xmlid += matching.found;
-    // A catch-up says again nothing of the records earlier runs planned.
-    matching
-        .conflicts
-        .retain(|c| !earlier.knows(&c.model, c.source_id));
-    matching
-        .to_create
-        .retain(|x| !earlier.knows(&x.model, x.source_id));
-    xmlids::record_problems(
+    let (external_ids, matching) = match_by_external_ids(
+        source,
         transaction,
+        rules,
+        &mut planning,
+        &earlier,
         run_id,
-        "external_id_conflict",
-        &matching.conflicts,
+        &mut counts,
     )
     .await?;
 
@@ -126,19 +119,8 @@ pub async fn plan(
     .await?;
 
     // 2b. The files of binary fields of matched records: the target's record has its own.
-    if planned
-        .iter()
-        .any(|p| p.source_model.as_deref() == Some("ir.attachment") && p.policy == Policy::Migrate)
-    {
-        counts.natural_key += natural_keys::match_field_attachments(
-            source,
-            transaction,
-            rules,
-            &mut planning.mappings,
-            &mut planning.taken,
-        )
-        .await?;
-    }
+    counts.natural_key +=
+        match_field_files(source, transaction, rules, &planned, &mut planning).await?;
 
     // 2c. Rows of records of a model not migrated: left out, with what needs them.
     orphans::leave_out_rows_of_unmigrated_models(
@@ -188,13 +170,65 @@ pub async fn plan(
     .await?;
 
     // Persisted with one binary COPY, streamed from the maps.
+    store(
+        transaction,
+        target_catalog,
+        &planned,
+        &mut planning,
+        &earlier,
+        &external_ids,
+        &matching,
+        run_id,
+    )
+    .await?;
+    Ok(counts)
+}
+
+/// Step 2b of the plan: when attachments migrate, the files of binary fields of matched records
+/// are matched to the target record's own.
+async fn match_field_files(
+    source: &Client,
+    transaction: &Transaction<'_>,
+    rules: &Rules,
+    planned: &[&TablePair],
+    planning: &mut Planning,
+) -> Result<usize> {
+    if !planned
+        .iter()
+        .any(|p| p.source_model.as_deref() == Some("ir.attachment") && p.policy == Policy::Migrate)
+    {
+        return Ok(0);
+    }
+    natural_keys::match_field_attachments(
+        source,
+        transaction,
+        rules,
+        &mut planning.mappings,
+        &mut planning.taken,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+/// The plan's last step: the new decisions into `id_plan` (a catch-up's earlier ones are there
+/// already) and the external ids to create into `xmlid_plan`.
+async fn store(
+    transaction: &Transaction<'_>,
+    target_catalog: &Catalog,
+    planned: &[&TablePair],
+    planning: &mut Planning,
+    earlier: &earlier::Earlier,
+    external_ids: &xmlids::ExternalIds,
+    matching: &xmlids::XmlidMatching,
+    run_id: i64,
+) -> Result<()> {
     let mut new_ids = planning.source_ids.clone();
     for (model, ids) in &mut new_ids {
         ids.retain(|id| !earlier.knows(model, *id));
     }
     stored::store_id_plan(
         transaction,
-        &planned,
+        planned,
         &new_ids,
         &mut planning.mappings,
         run_id,
@@ -209,8 +243,37 @@ pub async fn plan(
         &planning.mappings,
         run_id,
     )
+    .await
+}
+
+/// Step 1 of the plan: records matched by external id; the conflicts are recorded (a catch-up says
+/// again nothing of the records earlier runs planned), the external ids to create are returned.
+async fn match_by_external_ids(
+    source: &Client,
+    transaction: &Transaction<'_>,
+    rules: &Rules,
+    planning: &mut Planning,
+    earlier: &earlier::Earlier,
+    run_id: i64,
+    counts: &mut PlanCounts,
+) -> Result<(xmlids::ExternalIds, xmlids::XmlidMatching)> {
+    let external_ids = xmlids::read(source, transaction).await?;
+    let mut matching = xmlids::match_external_ids(rules, &external_ids, planning);
+    counts.xmlid += matching.found;
+    matching
+        .conflicts
+        .retain(|c| !earlier.knows(&c.model, c.source_id));
+    matching
+        .to_create
+        .retain(|x| !earlier.knows(&x.model, x.source_id));
+    xmlids::record_problems(
+        transaction,
+        run_id,
+        "external_id_conflict",
+        &matching.conflicts,
+    )
     .await?;
-    Ok(counts)
+    Ok((external_ids, matching))
 }
 
 /// The records left out as deleted by Odoo 19 in earlier runs stay left out, unsaid.
