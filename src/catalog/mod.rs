@@ -295,17 +295,40 @@ async fn load_tables(client: &impl GenericClient) -> Result<BTreeMap<String, Tab
             }),
         }
     }
-    let counts = client
-        .query(include_str!("../../sql/catalog/row_counts.sql"), &[])
-        .await
-        .context("cannot count the rows of the tables")?;
-    for row in counts {
-        let name: String = row.get(0);
-        if let Some(table) = tables.get_mut(&name) {
-            table.row_count = row.get::<_, Option<i64>>(1).unwrap_or(0);
+    count_rows(client, &mut tables).await?;
+    Ok(tables)
+}
+
+/// How many tables one counting statement reads: each holds a lock until its statement ends, and
+/// the server's lock table is shared by every session (max_locks_per_transaction, 64 by default, per
+/// allowed connection).
+const TABLES_COUNTED_AT_ONCE: usize = 50;
+
+/// Exact row counts of `tables`, a batch of tables per statement.
+async fn count_rows(
+    client: &impl GenericClient,
+    tables: &mut BTreeMap<String, Table>,
+) -> Result<()> {
+    let names: Vec<String> = tables.keys().cloned().collect();
+    for batch in names.chunks(TABLES_COUNTED_AT_ONCE) {
+        let counts = client
+            .query(include_str!("../../sql/catalog/row_counts.sql"), &[&batch])
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot count the rows of the tables {} … {}",
+                    batch.first().map(String::as_str).unwrap_or_default(),
+                    batch.last().map(String::as_str).unwrap_or_default()
+                )
+            })?;
+        for row in counts {
+            let name: String = row.get(0);
+            if let Some(table) = tables.get_mut(&name) {
+                table.row_count = row.get::<_, Option<i64>>(1).unwrap_or(0);
+            }
         }
     }
-    Ok(tables)
+    Ok(())
 }
 
 /// What is read on the second connection: Odoo's models and fields, the sequences and the external
