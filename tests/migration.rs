@@ -427,6 +427,67 @@ fn rollback_gives_back_the_pristine_target() {
     );
 }
 
+/// The next number a date range of `sequence_id` whose range starts on `date_from` hands out, read
+/// from its PostgreSQL sequence (`ir_sequence_NNN_MMM`), or `None` when it has none.
+fn next_in_date_range(db: &Database, sequence_id: &str, date_from: &str) -> Option<i64> {
+    let range_id = db.scalar(&format!(
+        "SELECT id FROM ir_sequence_date_range WHERE sequence_id = {sequence_id} \
+         AND date_from = '{date_from}'"
+    ))?;
+    let name = format!("ir_sequence_{:0>3}_{:0>3}", sequence_id, range_id);
+    let state = db.scalar(&format!(
+        "SELECT CASE WHEN to_regclass('public.{name}') IS NOT NULL THEN \
+         (xpath('/row/n/text()', query_to_xml('SELECT CASE WHEN is_called THEN last_value + 1 \
+         ELSE last_value END AS n FROM public.{name}', false, true, '')))[1]::text END"
+    ))?;
+    state.parse().ok()
+}
+
+#[test]
+fn numbering_by_date_range_continues_and_rollback_takes_it_back() {
+    // The demo numbers nothing by date range: the sale order numbering of the source is made to,
+    // as Odoo does when `use_date_range` is set, with a range of this year at number 57.
+    let pair = DatabasePair::new("run_date_ranges");
+    let pristine = Database::copy_of(Dump::Target, "run_date_ranges_pristine");
+    let source_sequence = pair
+        .source
+        .scalar("SELECT id FROM ir_sequence WHERE code = 'sale.order' ORDER BY id LIMIT 1")
+        .expect("the demo numbers its sale orders");
+    pair.source.execute(&format!(
+        "UPDATE ir_sequence SET use_date_range = true WHERE id = {source_sequence}"
+    ));
+    pair.source.execute(&format!(
+        "INSERT INTO ir_sequence_date_range (sequence_id, number_next, date_from, date_to) \
+         VALUES ({source_sequence}, 1, '2026-01-01', '2026-12-31')"
+    ));
+    let range = pair
+        .source
+        .scalar("SELECT max(id) FROM ir_sequence_date_range")
+        .expect("a date range");
+    pair.source.execute(&format!(
+        "CREATE SEQUENCE ir_sequence_{source_sequence:0>3}_{range:0>3} START WITH 1; \
+         SELECT setval('ir_sequence_{source_sequence:0>3}_{range:0>3}', 56, true)"
+    ));
+    assert_eq!(
+        next_in_date_range(&pair.source, &source_sequence, "2026-01-01"),
+        Some(57)
+    );
+
+    pair.run(&["run"]).assert_code(0);
+    let target_sequence = pair
+        .target
+        .scalar("SELECT id FROM ir_sequence WHERE code = 'sale.order' ORDER BY id LIMIT 1")
+        .expect("Odoo 19 numbers its sale orders");
+    assert_eq!(
+        next_in_date_range(&pair.target, &target_sequence, "2026-01-01"),
+        Some(57),
+        "the migrated date range continues where the source's stopped"
+    );
+
+    pair.run(&["rollback"]).assert_code(0);
+    pair.target.assert_same_tables_as(&pristine);
+}
+
 #[test]
 fn a_restart_without_rollback_is_refused() {
     let pair = DatabasePair::new("run_restart");
