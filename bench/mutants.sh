@@ -20,7 +20,7 @@ command -v cargo-mutants >/dev/null || { echo "cargo-mutants is not installed: c
 
 # group | files (comma separated) | cargo test arguments, then `--` and the test-name filters
 groups=(
-  "sequences|src/copy/sequences.rs|--bins --test migration -- sequences run_moves rollback_gives"
+  "sequences|src/copy/sequences.rs|--bins --test migration -- sequences numbering run_moves rollback_gives"
   "update|src/pipeline/update.rs|--bins --test migration -- update"
   "rollback|src/pipeline/rollback.rs|--bins --test migration --test constraints -- rollback"
   "remap|src/copy/rows/rewrite.rs,src/plan/ids/map.rs|--bins --test migration --test hostile -- rewrite map:: run_moves dangling huge_ids custom_model"
