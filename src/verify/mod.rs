@@ -25,7 +25,7 @@ mod integrity;
 pub mod judge;
 mod results;
 
-pub use business::BUSINESS_CHECKS;
+pub use business::{BUSINESS_CHECKS, NOT_APPLICABLE};
 pub use results::render;
 
 /// One result line: a check on one subject.
@@ -88,7 +88,7 @@ pub fn refuse_unknown_check(check: Option<&str>) -> Result<()> {
     let known: Vec<String> = INTEGRITY_CHECKS
         .iter()
         .map(|c| c.to_string())
-        .chain(BUSINESS_CHECKS.iter().map(|(n, ..)| n.to_string()))
+        .chain(BUSINESS_CHECKS.iter().map(|c| c.name.to_string()))
         .chain([judge::CHECK.to_string()])
         .collect();
     if let Some(check) = check
@@ -185,7 +185,7 @@ fn checks_to_run(options: &Options) -> Vec<&'static str> {
             "attachment-files" => options.target_filestore.is_some(),
             _ => true,
         })
-        .chain(BUSINESS_CHECKS.iter().map(|(name, ..)| *name))
+        .chain(BUSINESS_CHECKS.iter().map(|c| c.name))
         .filter(|name| wanted(name))
         .collect()
 }
@@ -267,9 +267,12 @@ async fn run_checks(
     {
         results.push(integrity::attachment_files(target, filestore).await?);
     }
-    for (name, source_sql, target_sql) in BUSINESS_CHECKS {
-        if wanted(name) {
-            results.extend(business::business(name, source, target, source_sql, target_sql).await?);
+    for check in BUSINESS_CHECKS.iter().filter(|c| wanted(c.name)) {
+        let missing = business::missing_in(&session.source_catalog, check);
+        if missing.is_empty() {
+            results.extend(business::business(check, source, target).await?);
+        } else {
+            results.push(business::not_applicable(check, &missing));
         }
     }
     Ok(results)
@@ -302,7 +305,7 @@ mod tests {
         let mut names: Vec<&str> = INTEGRITY_CHECKS
             .iter()
             .copied()
-            .chain(BUSINESS_CHECKS.iter().map(|(name, ..)| *name))
+            .chain(BUSINESS_CHECKS.iter().map(|c| c.name))
             .chain([judge::CHECK])
             .collect();
         for name in &names {
@@ -327,8 +330,14 @@ mod tests {
 
     #[test]
     fn every_business_check_has_a_query_on_each_side() {
-        for (name, source, target) in BUSINESS_CHECKS {
-            for sql in [source, target] {
+        for business::BusinessCheck {
+            name,
+            source_sql,
+            target_sql,
+            ..
+        } in BUSINESS_CHECKS
+        {
+            for sql in [source_sql, target_sql] {
                 let upper = sql.to_uppercase();
                 assert!(upper.contains("SELECT"), "{name}: {sql}");
                 assert!(

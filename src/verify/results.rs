@@ -103,7 +103,12 @@ pub fn render(
             use std::fmt::Write;
             let mut out = String::new();
             let mut by_check: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+            let mut not_applicable: BTreeMap<&str, &str> = BTreeMap::new();
             for result in results {
+                if result.target_value == super::NOT_APPLICABLE {
+                    not_applicable.insert(result.check, &result.detail);
+                    continue;
+                }
                 let entry = by_check.entry(result.check).or_default();
                 entry.0 += 1;
                 if !result.passed {
@@ -114,26 +119,32 @@ pub fn render(
                 }
             }
             let _ = writeln!(out, "Verification {number}:");
-            for (check, (total, failed, skipped)) in &by_check {
-                let skipped = match skipped {
-                    0 => String::new(),
-                    n => format!(", {n} skipped"),
-                };
-                let _ = writeln!(
-                    out,
-                    "  {:<20} {}",
-                    check,
-                    if *failed == 0 {
+            let mut lines: BTreeMap<&str, String> = by_check
+                .iter()
+                .map(|(check, (total, failed, skipped))| {
+                    let skipped = match skipped {
+                        0 => String::new(),
+                        n => format!(", {n} skipped"),
+                    };
+                    let line = if *failed == 0 {
                         format!("passed ({}{skipped})", subjects(*total))
                     } else {
                         format!("FAILED ({failed} of {}{skipped})", subjects(*total))
-                    }
-                );
+                    };
+                    (*check, line)
+                })
+                .collect();
+            for (check, detail) in not_applicable {
+                let detail = detail.strip_prefix("not applicable: ").unwrap_or(detail);
+                lines.insert(check, format!("not applicable ({detail})"));
+            }
+            for (check, line) in &lines {
+                let _ = writeln!(out, "  {check:<24} {line}");
             }
             for check in not_run {
                 let _ = writeln!(
                     out,
-                    "  {check:<20} not run (give --odoo-bin PATH to run Odoo 19's judge)"
+                    "  {check:<24} not run (give --odoo-bin PATH to run Odoo 19's judge)"
                 );
             }
             let failures: Vec<&CheckResult> = results.iter().filter(|r| !r.passed).collect();
