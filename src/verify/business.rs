@@ -78,7 +78,7 @@ pub const BUSINESS_CHECKS: &[BusinessCheck] = &[
     },
     BusinessCheck {
         name: "manufacturing-valuation",
-        requires: &["mrp_production", "stock_valuation_layer"],
+        requires: &["stock_valuation_layer", "stock_move.production_id"],
         source_sql: include_str!("../../sql/verify/manufacturing_valuation.source.sql"),
         target_sql: include_str!("../../sql/verify/manufacturing_valuation.target.sql"),
     },
@@ -254,4 +254,93 @@ fn text_columns(sql: &str) -> String {
          FROM ({}) q",
         sql.trim().trim_end_matches(';')
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Column, Table};
+
+    fn catalog(tables: &[(&str, &[&str])]) -> Catalog {
+        let table = |name: &str, columns: &[&str]| Table {
+            name: name.to_string(),
+            columns: columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Column {
+                    name: c.to_string(),
+                    position: i as i32 + 1,
+                    data_type: "integer".to_string(),
+                    not_null: false,
+                    default_expr: None,
+                })
+                .collect(),
+            primary_key: vec!["id".to_string()],
+            unique: Vec::new(),
+            foreign_keys: Vec::new(),
+            sequences: Default::default(),
+            row_count: 0,
+        };
+        Catalog {
+            side: "source",
+            database: "s".to_string(),
+            base_version: "16.0.1.3".to_string(),
+            major: 16,
+            modules: Default::default(),
+            models: Default::default(),
+            tables: tables
+                .iter()
+                .map(|(name, columns)| (name.to_string(), table(name, columns)))
+                .collect(),
+            loose_sequences: Vec::new(),
+            xmlids_per_module: Default::default(),
+        }
+    }
+
+    fn check(name: &str) -> &'static BusinessCheck {
+        BUSINESS_CHECKS
+            .iter()
+            .find(|c| c.name == name)
+            .expect("a check")
+    }
+
+    #[test]
+    fn a_check_applies_only_when_the_source_has_its_tables_and_columns() {
+        let without_timesheets = catalog(&[("account_analytic_line", &["id", "amount"])]);
+        let with_timesheets = catalog(&[("account_analytic_line", &["id", "project_id"])]);
+        assert_eq!(
+            missing_in(&without_timesheets, check("timesheets")),
+            ["account_analytic_line.project_id"]
+        );
+        assert!(missing_in(&with_timesheets, check("timesheets")).is_empty());
+        assert_eq!(
+            missing_in(&with_timesheets, check("time-off")),
+            ["hr_leave", "hr_leave_allocation"]
+        );
+        assert!(
+            missing_in(&without_timesheets, check("trial-balance")).is_empty(),
+            "the books always apply"
+        );
+        let result = not_applicable(check("time-off"), &["hr_leave", "hr_leave_allocation"]);
+        assert!(result.passed);
+        assert_eq!(result.target_value, NOT_APPLICABLE);
+        assert_eq!(
+            result.detail,
+            "not applicable: the source has no hr_leave, hr_leave_allocation (its app is not installed there)"
+        );
+    }
+
+    #[test]
+    fn every_required_table_of_an_app_check_is_read_by_its_source_query() {
+        for check in BUSINESS_CHECKS {
+            for required in check.requires {
+                let table = required.split('.').next().unwrap_or(required);
+                assert!(
+                    check.source_sql.contains(table),
+                    "{}: requires {table} but does not read it",
+                    check.name
+                );
+            }
+        }
+    }
 }

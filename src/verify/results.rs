@@ -178,3 +178,55 @@ pub fn render(
 fn subjects(count: usize) -> String {
     format!("{count} subject{}", if count == 1 { "" } else { "s" })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::NOT_APPLICABLE;
+
+    fn result(check: &'static str, passed: bool, target_value: &str, detail: &str) -> CheckResult {
+        CheckResult {
+            check,
+            subject: "company 1".to_string(),
+            passed,
+            source_value: "1".to_string(),
+            target_value: target_value.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_check_that_does_not_apply_is_said_so_and_counts_as_passed() {
+        let results = [
+            result("counts", true, "3", ""),
+            result(
+                "timesheets",
+                true,
+                NOT_APPLICABLE,
+                "not applicable: the source has no hr_leave",
+            ),
+            result("expenses", false, "2", "state|draft: source 1 / target 2"),
+        ];
+        let text = render(&results, Format::Text, 7, &[]).expect("text");
+        assert!(
+            text.contains("timesheets               not applicable (the source has no hr_leave)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("counts                   passed (1 subject)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("expenses                 FAILED (1 of 1 subject)"),
+            "{text}"
+        );
+        assert!(text.contains("3 checks, 2 passed, 1 failed."), "{text}");
+        let lines: Vec<&str> = text.lines().skip(1).take(3).collect();
+        assert!(
+            lines[0].contains("counts")
+                && lines[1].contains("expenses")
+                && lines[2].contains("timesheets"),
+            "in the order of their names: {lines:?}"
+        );
+    }
+}
