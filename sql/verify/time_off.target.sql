@@ -1,8 +1,9 @@
--- Time off of the Odoo 19 target (ids translated back): per company (the employee's), employee
+-- Time off of the Odoo 19 target (ids translated back): per company (the employee's, else the
+-- request's: 16's company-wide requests had no employee), employee
 -- and leave type, the days taken (validate), waiting (confirm, validate1) and allocated (validate);
 -- refused and cancelled ones count nowhere (see time_off.source.sql).
 WITH t AS (
-    SELECT l.employee_company_id AS company_id, l.employee_id, l.holiday_status_id, 'leave' AS kind,
+    SELECT coalesce(l.employee_company_id, l.company_id) AS company_id, l.employee_id, l.holiday_status_id, 'leave' AS kind,
            l.state, l.number_of_days
     FROM hr_leave l
     UNION ALL
