@@ -6,11 +6,11 @@
 --   no report, or report in draft (not submitted)    → draft
 --   report submitted (submit)                        → submitted
 --   report approved (approve)                        → approved
---   report posted (post): its entry's payment        → paid when the company paid (company_account,
---                                                       nothing owed to the employee) or the report
---                                                       is paid or reversed, in_payment when in
---                                                       payment or partly paid, else posted
---   report done (paid)                               → paid
+--   report posted or done (post, done)               → paid when the company paid (company_account:
+--                                                       nothing owed to the employee); in_payment
+--                                                       when its payment is in payment or partial;
+--                                                       paid when done, paid or reversed; else
+--                                                       posted (entry posted, not paid)
 WITH e AS (
     SELECT e.company_id, e.employee_id, e.total_amount_company AS total,
            CASE
@@ -18,9 +18,9 @@ WITH e AS (
                WHEN s.id IS NULL OR s.state = 'draft' THEN 'draft'
                WHEN s.state = 'submit' THEN 'submitted'
                WHEN s.state = 'approve' THEN 'approved'
-               WHEN s.state = 'done' THEN 'paid'
-               WHEN e.payment_mode = 'company_account' OR s.payment_state IN ('paid', 'reversed') THEN 'paid'
+               WHEN e.payment_mode = 'company_account' THEN 'paid'
                WHEN s.payment_state IN ('in_payment', 'partial') THEN 'in_payment'
+               WHEN s.state = 'done' OR s.payment_state IN ('paid', 'reversed') THEN 'paid'
                ELSE 'posted'
            END AS state
     FROM hr_expense e

@@ -1,6 +1,6 @@
 -- Fleet of the Odoo 16 source: per company (the vehicle's) and vehicle, the contracts per state
 -- (count, amount, recurring cost) and the odometer readings (count, highest value, last date).
--- Contract states (futur, open, expired, closed, cancelled) are the same in 19.
+-- Contract states (futur, open, expired, closed) are the same in 19.
 SELECT v.company_id,
        'vehicle ' || v.id || '|contracts|' || k.state AS subject,
        count(*) AS readings,

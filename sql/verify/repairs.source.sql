@@ -2,14 +2,13 @@
 -- state (count, quantity repaired) and their parts per kind and state (count, quantity). 17
 -- reduced the states to draft, confirmed, under_repair, done, cancel:
 --   ready (parts reserved, repair not started)        → confirmed
---   2binvoiced, invoice_except (invoicing after or
---   before the repair)                                → done when repaired, else confirmed
+--   2binvoiced (to invoice)                           → done when repaired, else confirmed
 -- and made the parts (repair_line) stock moves of their repair, their kind (add, remove) in
 -- repair_line_type; a part's state (draft, confirmed, done, cancel) is a move state too.
 SELECT r.company_id,
        'repairs|' || CASE
            WHEN r.state = 'ready' THEN 'confirmed'
-           WHEN r.state IN ('2binvoiced', 'invoice_except') THEN CASE WHEN r.repaired THEN 'done' ELSE 'confirmed' END
+           WHEN r.state = '2binvoiced' THEN CASE WHEN r.repaired THEN 'done' ELSE 'confirmed' END
            ELSE r.state
        END AS subject,
        count(*) AS repairs,

@@ -164,7 +164,7 @@ pub(super) fn not_applicable(check: &BusinessCheck, missing: &[&str]) -> CheckRe
         source_value: String::new(),
         target_value: NOT_APPLICABLE.to_string(),
         detail: format!(
-            "not applicable: the source has no {} (its app is not installed there)",
+            "not applicable: the source has no {}: its app is not installed there",
             missing.join(", ")
         ),
     }
@@ -326,7 +326,7 @@ mod tests {
         assert_eq!(result.target_value, NOT_APPLICABLE);
         assert_eq!(
             result.detail,
-            "not applicable: the source has no hr_leave, hr_leave_allocation (its app is not installed there)"
+            "not applicable: the source has no hr_leave, hr_leave_allocation: its app is not installed there"
         );
     }
 
