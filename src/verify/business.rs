@@ -1,6 +1,8 @@
 //! The business checks: each runs a pair of SQL files (sql/verify/NAME.source.sql and
 //! NAME.target.sql, see sql/verify/README.md) on both sides and compares their rows by (company,
-//! subject), values as text. Read-only on both databases.
+//! subject), values as text. The books (accounting, stock, orders) always apply; a check of an app
+//! (timesheets, manufacturing, expenses, …) applies only when the source has the app's tables,
+//! else it is reported not applicable. Read-only on both databases.
 
 use std::collections::BTreeMap;
 

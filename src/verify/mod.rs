@@ -1,6 +1,7 @@
 //! The `verify` stage: the proofs that nothing was lost or duplicated. Integrity checks per model
 //! (external ids, counts, field coverage, references, duplicate mappings) and business checks per
-//! company (trial balance, open balances, revenue, stock, orders), each computed with set-based
+//! company (trial balance, open balances, revenue, stock, orders, and per app: timesheets,
+//! manufacturing, expenses, time off, point of sale, …), each computed with set-based
 //! SQL on both sides and compared; results stored in the side schema and written as CSV. It reads
 //! the migrated tables and writes only the side schema's verification results; it knows nothing of
 //! the command line (`commands::verify` builds its [`Options`] and renders its [`Verification`]).
