@@ -1,6 +1,7 @@
 -- Point of sale of the Odoo 19 target (ids translated back): per company, orders per state,
--- payments per payment method, and per session its state, orders, their total and its payments
--- (see point_of_sale.source.sql).
+-- payments per payment method (a method of Odoo 19's own, not migrated, only when it has
+-- payments), and per session its state, orders, their total and its payments (see
+-- point_of_sale.source.sql).
 SELECT c.source_id AS company_id,
        'orders|' || o.state AS subject,
        count(*) AS orders,
@@ -17,6 +18,7 @@ LEFT JOIN odoo_migrate.id_map c ON c.model = 'res.company' AND c.target_id = m.c
 LEFT JOIN odoo_migrate.id_map mm ON mm.model = 'pos.payment.method' AND mm.target_id = m.id
 LEFT JOIN pos_payment p ON p.payment_method_id = m.id
 GROUP BY 1, 2
+HAVING bool_or(mm.source_id IS NOT NULL) OR count(p.id) > 0
 UNION ALL
 SELECT c.source_id, 'session ' || coalesce(ms.source_id::text, 'unmapped') || '|' || s.state,
        (SELECT count(*) FROM pos_order o WHERE o.session_id = s.id),
