@@ -263,7 +263,7 @@ fn every_check_passes_then_each_damage_fails_exactly_its_own_check_in_a_full_ver
     );
 
     // One copy of the migrated target per damage, three verified at a time.
-    damage::assert_each_fails_alone(&pair, &damages, "verify");
+    damage::assert_each_fails_alone(&pair, &damages, "verify", 3);
 
     // The migrated target itself was never damaged: it still passes, and `--check` runs one check.
     let (code, failed) = damage::verify_failures(&pair, &pair.target, &[]);
