@@ -4,12 +4,16 @@
 //! each app's storage changes carry their meaning on the real rows, source and target rows compared
 //! through the mappings the run recorded (tasks' states and hours, repair lines as stock moves,
 //! employee versions, maintenance team aliases, point of sale payment method types, expenses,
-//! time off allocations, followers of matched records).
+//! time off allocations, followers of matched records); and each app's business check of `verify`
+//! (timesheets, manufacturing and its valuation, landed costs, expenses, time off, point of sale,
+//! repairs, event registrations, fleet, applicants) passes with subjects of its own and fails,
+//! alone in a full `verify`, for a damage to what it guards, on copies of the one migrated target.
 
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
 
+use common::damage::{self, Damage};
 use common::{Database, DatabasePair};
 use serde_json::Value;
 
@@ -76,6 +80,130 @@ fn the_wide_pair_migrates_with_every_key_proven_and_each_app_keeps_its_meaning()
     pos_payment_methods_have_a_type(source, target);
     expenses_and_allocations_keep_their_amounts(source, target);
     followers_of_matched_records_are_matched_not_doubled(source, target);
+
+    // Business equality per app: each app's check of `verify` passed above with subjects of its
+    // own, and fails, alone, for a damage to what it guards (copies of this one migrated target,
+    // verified one at a time: the wide pair's tables take many locks).
+    let (applicable, not_applicable) = damage::applicable_and_not(target);
+    assert!(
+        not_applicable.is_empty(),
+        "the wide source has every app: {not_applicable:?}"
+    );
+    let damages = app_damages(target);
+    for damage in &damages {
+        assert!(
+            applicable.iter().any(|c| c == damage.check),
+            "{} ran",
+            damage.check
+        );
+        assert!(
+            target.count(&format!(
+                "SELECT 1 FROM odoo_migrate.verification_summary WHERE check_name = '{}' AND ok AND subjects > 0",
+                damage.check
+            )) == 1,
+            "{} passes with a subject",
+            damage.check
+        );
+    }
+    damage::assert_each_fails_alone(&pair, &damages, "wide", 1);
+}
+
+/// One damage per app check of `verify`, each to what only that check reads (values of rows that
+/// stay valid for every integrity check: no key, selection or emptied column involved).
+fn app_damages(target: &Database) -> Vec<Damage> {
+    let damage = |check: &'static str, sql: &str, names: &str| Damage {
+        check,
+        sql: sql.to_string(),
+        names: names.to_string(),
+    };
+    let first_company = target
+        .scalar("SELECT min(id) FROM res_company")
+        .expect("a company");
+    let journal = target
+        .scalar(&format!(
+            "SELECT min(id) FROM account_journal WHERE company_id = {first_company} AND type = 'general'"
+        ))
+        .expect("a miscellaneous journal");
+    vec![
+        damage(
+            "timesheets",
+            "UPDATE account_analytic_line SET unit_amount = unit_amount + 1 WHERE id = \
+             (SELECT min(id) FROM account_analytic_line WHERE project_id IS NOT NULL AND unit_amount > 0)",
+            "project ",
+        ),
+        damage(
+            "manufacturing",
+            "UPDATE mrp_production SET product_qty = product_qty + 1 WHERE id = \
+             (SELECT min(id) FROM mrp_production WHERE state = 'done')",
+            "orders|done",
+        ),
+        // Value moved from a move of stock to a finished product's move of the same company: the
+        // company's stock value (stock-valuation) is the same, manufacturing's is not.
+        damage(
+            "manufacturing-valuation",
+            "WITH f AS (SELECT min(id) AS id, min(company_id) AS company FROM stock_move \
+               WHERE production_id IS NOT NULL AND value IS NOT NULL), \
+             o AS (SELECT min(m.id) AS id FROM stock_move m, f WHERE m.company_id = f.company \
+               AND m.value IS NOT NULL AND m.production_id IS NULL AND m.raw_material_production_id IS NULL) \
+             UPDATE stock_move m SET value = m.value + CASE WHEN m.id = f.id THEN 1 ELSE -1 END \
+             FROM f, o WHERE m.id IN (f.id, o.id)",
+            "finished products",
+        ),
+        damage(
+            "landed-costs",
+            &format!(
+                "INSERT INTO stock_landed_cost (name, date, state, target_model, company_id, account_journal_id, amount_total) \
+                 VALUES ('LC/DAMAGE', current_date, 'done', 'picking', {first_company}, {journal}, 10)"
+            ),
+            "landed costs|done",
+        ),
+        damage(
+            "expenses",
+            "UPDATE hr_expense SET total_amount = total_amount + 1 WHERE id = \
+             (SELECT min(id) FROM hr_expense WHERE state = 'approved')",
+            "state|approved",
+        ),
+        damage(
+            "time-off",
+            "UPDATE hr_leave SET number_of_days = number_of_days + 1 WHERE id = \
+             (SELECT min(id) FROM hr_leave WHERE state = 'validate')",
+            "|leave",
+        ),
+        // An order paid in cash that the source never had.
+        damage(
+            "point-of-sale",
+            &format!(
+                "WITH o AS (INSERT INTO pos_order (name, company_id, state, amount_tax, amount_total, amount_paid, amount_return) \
+                   VALUES ('POS/DAMAGE', {first_company}, 'paid', 0, 10, 10, 0) RETURNING id) \
+                 INSERT INTO pos_payment (pos_order_id, payment_method_id, amount, payment_date) \
+                 SELECT o.id, (SELECT min(id) FROM pos_payment_method), 10, now() FROM o"
+            ),
+            "orders|paid",
+        ),
+        damage(
+            "repairs",
+            "UPDATE repair_order SET product_qty = product_qty + 1 WHERE id = (SELECT min(id) FROM repair_order)",
+            "repairs|",
+        ),
+        damage(
+            "event-registrations",
+            "UPDATE event_registration SET state = 'cancel' WHERE id = \
+             (SELECT min(id) FROM event_registration WHERE state = 'open')",
+            "|cancel",
+        ),
+        damage(
+            "fleet",
+            "UPDATE fleet_vehicle_odometer SET value = value + 100 WHERE id = \
+             (SELECT id FROM fleet_vehicle_odometer ORDER BY value DESC, id LIMIT 1)",
+            "|odometer",
+        ),
+        damage(
+            "applicants",
+            "UPDATE hr_applicant SET stage_id = (SELECT min(s.id) FROM hr_recruitment_stage s \
+               WHERE s.id <> hr_applicant.stage_id) WHERE id = (SELECT min(id) FROM hr_applicant)",
+            "|stage ",
+        ),
+    ]
 }
 
 /// The value of one column per source id, and per target id.

@@ -22,7 +22,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 blocking analysis findings, 4
 5 deadline reached (resumable), 6 interrupted (resumable), 7 connection error, 8 wrong databases.";
 
 /// The examples and the checks of `verify --help` (a test keeps the list equal to the checks).
-const VERIFY_HELP: &str = "Examples:\n  odoo-migrate … verify --report-dir reports\n  odoo-migrate … verify --check trial-balance\n  odoo-migrate … verify --deep --target-filestore /var/lib/odoo19/filestore/new\n  odoo-migrate … verify --odoo-bin /opt/odoo19/odoo-bin --odoo-python /opt/odoo19/venv/bin/python --odoo-conf /etc/odoo19.conf\n\nWith --odoo-bin, Odoo 19 itself judges the target (check `odoo`: odoo-judge, odoo-registry, odoo-read,\nodoo-recompute, odoo-constraints, odoo-analytic, odoo-trial-balance, odoo-actions).\n\nChecks: external-ids, counts, fields, references, duplicates, selection-values, attachment-files, deep,\ntrial-balance, journal-totals, open-balances, revenue-per-month, stock-on-hand, stock-valuation, order-states.";
+const VERIFY_HELP: &str = "Examples:\n  odoo-migrate … verify --report-dir reports\n  odoo-migrate … verify --check trial-balance\n  odoo-migrate … verify --deep --target-filestore /var/lib/odoo19/filestore/new\n  odoo-migrate … verify --odoo-bin /opt/odoo19/odoo-bin --odoo-python /opt/odoo19/venv/bin/python --odoo-conf /etc/odoo19.conf\n\nWith --odoo-bin, Odoo 19 itself judges the target (check `odoo`: odoo-judge, odoo-registry, odoo-read,\nodoo-recompute, odoo-constraints, odoo-analytic, odoo-trial-balance, odoo-actions).\n\nThe checks of an app (timesheets to applicants) are not applicable, and pass, when the source\ndoes not have that app's tables.\n\nChecks: external-ids, counts, fields, references, duplicates, selection-values, attachment-files, deep,\ntrial-balance, journal-totals, open-balances, revenue-per-month, stock-on-hand, stock-valuation, order-states,\ntimesheets, manufacturing, manufacturing-valuation, landed-costs, expenses, time-off, point-of-sale,\nrepairs, event-registrations, fleet, applicants.";
 
 /// Migrates a whole Odoo 16 database into a fresh Odoo 19 database, PostgreSQL to PostgreSQL.
 #[derive(Debug, Parser)]
@@ -403,7 +403,7 @@ mod tests {
             .chain(
                 crate::verify::BUSINESS_CHECKS
                     .iter()
-                    .map(|(name, ..)| *name),
+                    .map(|check| check.name),
             )
             .collect();
         assert_eq!(listed, checks);

@@ -1,6 +1,8 @@
 //! The business checks: each runs a pair of SQL files (sql/verify/NAME.source.sql and
 //! NAME.target.sql, see sql/verify/README.md) on both sides and compares their rows by (company,
-//! subject), values as text. Read-only on both databases.
+//! subject), values as text. The books (accounting, stock, orders) always apply; a check of an app
+//! (timesheets, manufacturing, expenses, …) applies only when the source has the app's tables,
+//! else it is reported not applicable. Read-only on both databases.
 
 use std::collections::BTreeMap;
 
@@ -8,54 +10,175 @@ use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
 use super::{CheckResult, summarize};
+use crate::catalog::Catalog;
 
-/// The business checks: name, source SQL, target SQL (see sql/verify/README.md).
-pub const BUSINESS_CHECKS: &[(&str, &str, &str)] = &[
-    (
-        "trial-balance",
-        include_str!("../../sql/verify/trial_balance.source.sql"),
-        include_str!("../../sql/verify/trial_balance.target.sql"),
-    ),
-    (
-        "journal-totals",
-        include_str!("../../sql/verify/journal_totals.source.sql"),
-        include_str!("../../sql/verify/journal_totals.target.sql"),
-    ),
-    (
-        "open-balances",
-        include_str!("../../sql/verify/open_balances.source.sql"),
-        include_str!("../../sql/verify/open_balances.target.sql"),
-    ),
-    (
-        "revenue-per-month",
-        include_str!("../../sql/verify/revenue_per_month.source.sql"),
-        include_str!("../../sql/verify/revenue_per_month.target.sql"),
-    ),
-    (
-        "stock-on-hand",
-        include_str!("../../sql/verify/stock_on_hand.source.sql"),
-        include_str!("../../sql/verify/stock_on_hand.target.sql"),
-    ),
-    (
-        "stock-valuation",
-        include_str!("../../sql/verify/stock_valuation.source.sql"),
-        include_str!("../../sql/verify/stock_valuation.target.sql"),
-    ),
-    (
-        "order-states",
-        include_str!("../../sql/verify/order_states.source.sql"),
-        include_str!("../../sql/verify/order_states.target.sql"),
-    ),
+/// A business check: its name, the source tables (or `table.column`) without which it does not
+/// apply (an app the source does not have), and its SQL per side (see sql/verify/README.md).
+pub struct BusinessCheck {
+    pub name: &'static str,
+    pub requires: &'static [&'static str],
+    pub source_sql: &'static str,
+    pub target_sql: &'static str,
+}
+
+/// The business checks, in the order they run: the books (accounting, stock, orders), then one
+/// check per app, each applying only when the source has the app's tables.
+pub const BUSINESS_CHECKS: &[BusinessCheck] = &[
+    BusinessCheck {
+        name: "trial-balance",
+        requires: &[],
+        source_sql: include_str!("../../sql/verify/trial_balance.source.sql"),
+        target_sql: include_str!("../../sql/verify/trial_balance.target.sql"),
+    },
+    BusinessCheck {
+        name: "journal-totals",
+        requires: &[],
+        source_sql: include_str!("../../sql/verify/journal_totals.source.sql"),
+        target_sql: include_str!("../../sql/verify/journal_totals.target.sql"),
+    },
+    BusinessCheck {
+        name: "open-balances",
+        requires: &[],
+        source_sql: include_str!("../../sql/verify/open_balances.source.sql"),
+        target_sql: include_str!("../../sql/verify/open_balances.target.sql"),
+    },
+    BusinessCheck {
+        name: "revenue-per-month",
+        requires: &[],
+        source_sql: include_str!("../../sql/verify/revenue_per_month.source.sql"),
+        target_sql: include_str!("../../sql/verify/revenue_per_month.target.sql"),
+    },
+    BusinessCheck {
+        name: "stock-on-hand",
+        requires: &[],
+        source_sql: include_str!("../../sql/verify/stock_on_hand.source.sql"),
+        target_sql: include_str!("../../sql/verify/stock_on_hand.target.sql"),
+    },
+    BusinessCheck {
+        name: "stock-valuation",
+        requires: &[],
+        source_sql: include_str!("../../sql/verify/stock_valuation.source.sql"),
+        target_sql: include_str!("../../sql/verify/stock_valuation.target.sql"),
+    },
+    BusinessCheck {
+        name: "order-states",
+        requires: &[],
+        source_sql: include_str!("../../sql/verify/order_states.source.sql"),
+        target_sql: include_str!("../../sql/verify/order_states.target.sql"),
+    },
+    BusinessCheck {
+        name: "timesheets",
+        requires: &["account_analytic_line.project_id"],
+        source_sql: include_str!("../../sql/verify/timesheets.source.sql"),
+        target_sql: include_str!("../../sql/verify/timesheets.target.sql"),
+    },
+    BusinessCheck {
+        name: "manufacturing",
+        requires: &["mrp_production"],
+        source_sql: include_str!("../../sql/verify/manufacturing.source.sql"),
+        target_sql: include_str!("../../sql/verify/manufacturing.target.sql"),
+    },
+    BusinessCheck {
+        name: "manufacturing-valuation",
+        requires: &["stock_valuation_layer", "stock_move.production_id"],
+        source_sql: include_str!("../../sql/verify/manufacturing_valuation.source.sql"),
+        target_sql: include_str!("../../sql/verify/manufacturing_valuation.target.sql"),
+    },
+    BusinessCheck {
+        name: "landed-costs",
+        requires: &["stock_landed_cost"],
+        source_sql: include_str!("../../sql/verify/landed_costs.source.sql"),
+        target_sql: include_str!("../../sql/verify/landed_costs.target.sql"),
+    },
+    BusinessCheck {
+        name: "expenses",
+        requires: &["hr_expense", "hr_expense_sheet"],
+        source_sql: include_str!("../../sql/verify/expenses.source.sql"),
+        target_sql: include_str!("../../sql/verify/expenses.target.sql"),
+    },
+    BusinessCheck {
+        name: "time-off",
+        requires: &["hr_leave", "hr_leave_allocation"],
+        source_sql: include_str!("../../sql/verify/time_off.source.sql"),
+        target_sql: include_str!("../../sql/verify/time_off.target.sql"),
+    },
+    BusinessCheck {
+        name: "point-of-sale",
+        requires: &["pos_order", "pos_payment"],
+        source_sql: include_str!("../../sql/verify/point_of_sale.source.sql"),
+        target_sql: include_str!("../../sql/verify/point_of_sale.target.sql"),
+    },
+    BusinessCheck {
+        name: "repairs",
+        requires: &["repair_order", "repair_line"],
+        source_sql: include_str!("../../sql/verify/repairs.source.sql"),
+        target_sql: include_str!("../../sql/verify/repairs.target.sql"),
+    },
+    BusinessCheck {
+        name: "event-registrations",
+        requires: &["event_registration"],
+        source_sql: include_str!("../../sql/verify/event_registrations.source.sql"),
+        target_sql: include_str!("../../sql/verify/event_registrations.target.sql"),
+    },
+    BusinessCheck {
+        name: "fleet",
+        requires: &["fleet_vehicle_log_contract", "fleet_vehicle_odometer"],
+        source_sql: include_str!("../../sql/verify/fleet.source.sql"),
+        target_sql: include_str!("../../sql/verify/fleet.target.sql"),
+    },
+    BusinessCheck {
+        name: "applicants",
+        requires: &["hr_applicant"],
+        source_sql: include_str!("../../sql/verify/applicants.source.sql"),
+        target_sql: include_str!("../../sql/verify/applicants.target.sql"),
+    },
 ];
+
+/// The value a check that does not apply shows as its target value.
+pub const NOT_APPLICABLE: &str = "not applicable";
+
+/// What of `check.requires` the source lacks: tables, or `table.column`s of tables it has.
+pub(super) fn missing_in(catalog: &Catalog, check: &BusinessCheck) -> Vec<&'static str> {
+    check
+        .requires
+        .iter()
+        .copied()
+        .filter(|required| {
+            let (table, column) = match required.split_once('.') {
+                Some((table, column)) => (table, Some(column)),
+                None => (*required, None),
+            };
+            catalog
+                .tables
+                .get(table)
+                .is_none_or(|t| column.is_some_and(|c| !t.has_column(c)))
+        })
+        .collect()
+}
+
+/// The one result of a check that does not apply: passed, its target value
+/// [`NOT_APPLICABLE`], its detail what the source lacks.
+pub(super) fn not_applicable(check: &BusinessCheck, missing: &[&str]) -> CheckResult {
+    CheckResult {
+        check: check.name,
+        subject: "the source".to_string(),
+        passed: true,
+        source_value: String::new(),
+        target_value: NOT_APPLICABLE.to_string(),
+        detail: format!(
+            "not applicable: the source has no {}: its app is not installed there",
+            missing.join(", ")
+        ),
+    }
+}
 
 /// Runs a business query on both sides and compares the rows by (company, subject).
 pub(super) async fn business(
-    name: &'static str,
+    check: &BusinessCheck,
     source: &Client,
     target: &Client,
-    source_sql: &str,
-    target_sql: &str,
 ) -> Result<Vec<CheckResult>> {
+    let (name, source_sql, target_sql) = (check.name, check.source_sql, check.target_sql);
     let read = |rows: Vec<tokio_postgres::Row>| -> BTreeMap<(String, String), Vec<String>> {
         rows.iter()
             .map(|row| {
@@ -133,4 +256,93 @@ fn text_columns(sql: &str) -> String {
          FROM ({}) q",
         sql.trim().trim_end_matches(';')
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Column, Table};
+
+    fn catalog(tables: &[(&str, &[&str])]) -> Catalog {
+        let table = |name: &str, columns: &[&str]| Table {
+            name: name.to_string(),
+            columns: columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Column {
+                    name: c.to_string(),
+                    position: i as i32 + 1,
+                    data_type: "integer".to_string(),
+                    not_null: false,
+                    default_expr: None,
+                })
+                .collect(),
+            primary_key: vec!["id".to_string()],
+            unique: Vec::new(),
+            foreign_keys: Vec::new(),
+            sequences: Default::default(),
+            row_count: 0,
+        };
+        Catalog {
+            side: "source",
+            database: "s".to_string(),
+            base_version: "16.0.1.3".to_string(),
+            major: 16,
+            modules: Default::default(),
+            models: Default::default(),
+            tables: tables
+                .iter()
+                .map(|(name, columns)| (name.to_string(), table(name, columns)))
+                .collect(),
+            loose_sequences: Vec::new(),
+            xmlids_per_module: Default::default(),
+        }
+    }
+
+    fn check(name: &str) -> &'static BusinessCheck {
+        BUSINESS_CHECKS
+            .iter()
+            .find(|c| c.name == name)
+            .expect("a check")
+    }
+
+    #[test]
+    fn a_check_applies_only_when_the_source_has_its_tables_and_columns() {
+        let without_timesheets = catalog(&[("account_analytic_line", &["id", "amount"])]);
+        let with_timesheets = catalog(&[("account_analytic_line", &["id", "project_id"])]);
+        assert_eq!(
+            missing_in(&without_timesheets, check("timesheets")),
+            ["account_analytic_line.project_id"]
+        );
+        assert!(missing_in(&with_timesheets, check("timesheets")).is_empty());
+        assert_eq!(
+            missing_in(&with_timesheets, check("time-off")),
+            ["hr_leave", "hr_leave_allocation"]
+        );
+        assert!(
+            missing_in(&without_timesheets, check("trial-balance")).is_empty(),
+            "the books always apply"
+        );
+        let result = not_applicable(check("time-off"), &["hr_leave", "hr_leave_allocation"]);
+        assert!(result.passed);
+        assert_eq!(result.target_value, NOT_APPLICABLE);
+        assert_eq!(
+            result.detail,
+            "not applicable: the source has no hr_leave, hr_leave_allocation: its app is not installed there"
+        );
+    }
+
+    #[test]
+    fn every_required_table_of_an_app_check_is_read_by_its_source_query() {
+        for check in BUSINESS_CHECKS {
+            for required in check.requires {
+                let table = required.split('.').next().unwrap_or(required);
+                assert!(
+                    check.source_sql.contains(table),
+                    "{}: requires {table} but does not read it",
+                    check.name
+                );
+            }
+        }
+    }
 }

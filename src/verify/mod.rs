@@ -1,6 +1,7 @@
 //! The `verify` stage: the proofs that nothing was lost or duplicated. Integrity checks per model
 //! (external ids, counts, field coverage, references, duplicate mappings) and business checks per
-//! company (trial balance, open balances, revenue, stock, orders), each computed with set-based
+//! company (trial balance, open balances, revenue, stock, orders, and per app: timesheets,
+//! manufacturing, expenses, time off, point of sale, …), each computed with set-based
 //! SQL on both sides and compared; results stored in the side schema and written as CSV. It reads
 //! the migrated tables and writes only the side schema's verification results; it knows nothing of
 //! the command line (`commands::verify` builds its [`Options`] and renders its [`Verification`]).
@@ -25,7 +26,7 @@ mod integrity;
 pub mod judge;
 mod results;
 
-pub use business::BUSINESS_CHECKS;
+pub use business::{BUSINESS_CHECKS, NOT_APPLICABLE};
 pub use results::render;
 
 /// One result line: a check on one subject.
@@ -88,7 +89,7 @@ pub fn refuse_unknown_check(check: Option<&str>) -> Result<()> {
     let known: Vec<String> = INTEGRITY_CHECKS
         .iter()
         .map(|c| c.to_string())
-        .chain(BUSINESS_CHECKS.iter().map(|(n, ..)| n.to_string()))
+        .chain(BUSINESS_CHECKS.iter().map(|c| c.name.to_string()))
         .chain([judge::CHECK.to_string()])
         .collect();
     if let Some(check) = check
@@ -185,7 +186,7 @@ fn checks_to_run(options: &Options) -> Vec<&'static str> {
             "attachment-files" => options.target_filestore.is_some(),
             _ => true,
         })
-        .chain(BUSINESS_CHECKS.iter().map(|(name, ..)| *name))
+        .chain(BUSINESS_CHECKS.iter().map(|c| c.name))
         .filter(|name| wanted(name))
         .collect()
 }
@@ -267,9 +268,12 @@ async fn run_checks(
     {
         results.push(integrity::attachment_files(target, filestore).await?);
     }
-    for (name, source_sql, target_sql) in BUSINESS_CHECKS {
-        if wanted(name) {
-            results.extend(business::business(name, source, target, source_sql, target_sql).await?);
+    for check in BUSINESS_CHECKS.iter().filter(|c| wanted(c.name)) {
+        let missing = business::missing_in(&session.source_catalog, check);
+        if missing.is_empty() {
+            results.extend(business::business(check, source, target).await?);
+        } else {
+            results.push(business::not_applicable(check, &missing));
         }
     }
     Ok(results)
@@ -302,7 +306,7 @@ mod tests {
         let mut names: Vec<&str> = INTEGRITY_CHECKS
             .iter()
             .copied()
-            .chain(BUSINESS_CHECKS.iter().map(|(name, ..)| *name))
+            .chain(BUSINESS_CHECKS.iter().map(|c| c.name))
             .chain([judge::CHECK])
             .collect();
         for name in &names {
@@ -327,8 +331,14 @@ mod tests {
 
     #[test]
     fn every_business_check_has_a_query_on_each_side() {
-        for (name, source, target) in BUSINESS_CHECKS {
-            for sql in [source, target] {
+        for business::BusinessCheck {
+            name,
+            source_sql,
+            target_sql,
+            ..
+        } in BUSINESS_CHECKS
+        {
+            for sql in [source_sql, target_sql] {
                 let upper = sql.to_uppercase();
                 assert!(upper.contains("SELECT"), "{name}: {sql}");
                 assert!(

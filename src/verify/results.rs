@@ -103,7 +103,12 @@ pub fn render(
             use std::fmt::Write;
             let mut out = String::new();
             let mut by_check: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+            let mut not_applicable: BTreeMap<&str, &str> = BTreeMap::new();
             for result in results {
+                if result.target_value == super::NOT_APPLICABLE {
+                    not_applicable.insert(result.check, &result.detail);
+                    continue;
+                }
                 let entry = by_check.entry(result.check).or_default();
                 entry.0 += 1;
                 if !result.passed {
@@ -114,26 +119,32 @@ pub fn render(
                 }
             }
             let _ = writeln!(out, "Verification {number}:");
-            for (check, (total, failed, skipped)) in &by_check {
-                let skipped = match skipped {
-                    0 => String::new(),
-                    n => format!(", {n} skipped"),
-                };
-                let _ = writeln!(
-                    out,
-                    "  {:<20} {}",
-                    check,
-                    if *failed == 0 {
+            let mut lines: BTreeMap<&str, String> = by_check
+                .iter()
+                .map(|(check, (total, failed, skipped))| {
+                    let skipped = match skipped {
+                        0 => String::new(),
+                        n => format!(", {n} skipped"),
+                    };
+                    let line = if *failed == 0 {
                         format!("passed ({}{skipped})", subjects(*total))
                     } else {
                         format!("FAILED ({failed} of {}{skipped})", subjects(*total))
-                    }
-                );
+                    };
+                    (*check, line)
+                })
+                .collect();
+            for (check, detail) in not_applicable {
+                let detail = detail.strip_prefix("not applicable: ").unwrap_or(detail);
+                lines.insert(check, format!("not applicable ({detail})"));
+            }
+            for (check, line) in &lines {
+                let _ = writeln!(out, "  {check:<24} {line}");
             }
             for check in not_run {
                 let _ = writeln!(
                     out,
-                    "  {check:<20} not run (give --odoo-bin PATH to run Odoo 19's judge)"
+                    "  {check:<24} not run (give --odoo-bin PATH to run Odoo 19's judge)"
                 );
             }
             let failures: Vec<&CheckResult> = results.iter().filter(|r| !r.passed).collect();
@@ -166,4 +177,56 @@ pub fn render(
 /// "1 subject", "2 subjects".
 fn subjects(count: usize) -> String {
     format!("{count} subject{}", if count == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::NOT_APPLICABLE;
+
+    fn result(check: &'static str, passed: bool, target_value: &str, detail: &str) -> CheckResult {
+        CheckResult {
+            check,
+            subject: "company 1".to_string(),
+            passed,
+            source_value: "1".to_string(),
+            target_value: target_value.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_check_that_does_not_apply_is_said_so_and_counts_as_passed() {
+        let results = [
+            result("counts", true, "3", ""),
+            result(
+                "timesheets",
+                true,
+                NOT_APPLICABLE,
+                "not applicable: the source has no hr_leave",
+            ),
+            result("expenses", false, "2", "state|draft: source 1 / target 2"),
+        ];
+        let text = render(&results, Format::Text, 7, &[]).expect("text");
+        assert!(
+            text.contains("timesheets               not applicable (the source has no hr_leave)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("counts                   passed (1 subject)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("expenses                 FAILED (1 of 1 subject)"),
+            "{text}"
+        );
+        assert!(text.contains("3 checks, 2 passed, 1 failed."), "{text}");
+        let lines: Vec<&str> = text.lines().skip(1).take(3).collect();
+        assert!(
+            lines[0].contains("counts")
+                && lines[1].contains("expenses")
+                && lines[2].contains("timesheets"),
+            "in the order of their names: {lines:?}"
+        );
+    }
 }

@@ -22,13 +22,15 @@
 //! URLs), [`migrate`] (any two URLs: another role, a password) or [`odoo_migrate`] (any arguments);
 //! every URL names the host and the port ([`url`], [`url_as`]), whatever `PGPORT` says.
 //! Submodules: `cluster` (the Debian cluster serving the test server, for the tests that restart
-//! it or change its files), `custom_model` (custom models in Odoo's catalog), `scratch` (temporary
-//! files and directories removed when dropped).
+//! it or change its files), `custom_model` (custom models in Odoo's catalog), `damage` (one
+//! migrated target copied per damage, each failing exactly its `verify` check), `scratch`
+//! (temporary files and directories removed when dropped).
 
 #![allow(dead_code)]
 
 pub mod cluster;
 pub mod custom_model;
+pub mod damage;
 mod scratch;
 
 // Each test crate uses some of the helpers only.
