@@ -261,6 +261,34 @@ fn every_check_passes_then_each_damage_fails_exactly_its_own_check_in_a_full_ver
         std::fs::read_dir(reports.path()).unwrap().count() >= 1,
         "CSV written"
     );
+    // A business check's report counts, per company, the subjects its query finds on each side.
+    for (side, db, sql) in [
+        (
+            "source",
+            &pair.source,
+            include_str!("../sql/verify/order_states.source.sql"),
+        ),
+        (
+            "target",
+            &pair.target,
+            include_str!("../sql/verify/order_states.target.sql"),
+        ),
+    ] {
+        let counted = db.rows(&format!(
+            "SELECT company_id::text, count(*)::text FROM ({}) q GROUP BY 1 ORDER BY 1",
+            sql.trim().trim_end_matches(';')
+        ));
+        let reported = pair.target.rows(&format!(
+            "SELECT substr(v.subject, 9), v.{side}_value FROM odoo_migrate.current_verification c \
+             JOIN odoo_migrate.verification_results v ON v.run_id = c.verify_id \
+             AND v.check_name = c.check_name WHERE c.check_name = 'order-states' ORDER BY 1"
+        ));
+        assert!(!counted.is_empty(), "the demo has orders");
+        assert_eq!(
+            reported, counted,
+            "order-states: {side} subjects per company"
+        );
+    }
 
     // One copy of the migrated target per damage, three verified at a time.
     damage::assert_each_fails_alone(&pair, &damages, "verify", 3);
