@@ -43,6 +43,14 @@ REFLECTION = ("ir.model", "ir.model.fields", "ir.model.fields.selection", "ir.mo
 WRITE_GUARDS = {
     "res.company._check_set_account_price_include":
         "refuses any write of account_price_include once the company has accounting entries",
+    "account.journal._check_type":
+        "refuses any change of the type of a journal used by a payment method",
+    "hr.leave._check_date_state":
+        "refuses any change of the dates of a time off that is no longer to be approved",
+    "hr.leave.type._check_overlapping_public_holidays":
+        "refuses any change of 'Public Holiday Included' once time off of the type overlaps public holidays",
+    "hr.leave.type.check_allocation_requirement_edit_validity":
+        "refuses any change of the allocation requirement once time off of the type was taken",
 }
 # log-access columns: `product.product.write_date` is computed, but it is no business fact
 LOG_ACCESS = ("create_uid", "create_date", "write_uid", "write_date")
