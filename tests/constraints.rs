@@ -1,7 +1,9 @@
 //! Foreign keys around the load, both ways (`--foreign-keys replica` and `set-aside`): every key is
 //! in force and validated after a run, and a rule that writes an id pointing nowhere fails the run
 //! naming the key and the value, leaves that key set aside and recorded, and `rollback` gives back
-//! the pristine target with every key.
+//! the pristine target with every key. The columns, keys, indexes and fields that the rules'
+//! final SQL adds (the analytic plans' columns) are there after a run, with the lines in them, and
+//! `rollback` takes them away again.
 
 mod common;
 
@@ -9,6 +11,16 @@ use common::{Database, DatabasePair, Dump, rules_file};
 
 const KEYS: &str = "SELECT string_agg(conname || ':' || convalidated, ',' ORDER BY conname) \
      FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace";
+
+/// [`KEYS`] but for the keys of the analytic plans' columns (`x_plan<id>_id`), which a run adds as
+/// Odoo 19 does when a plan is created.
+const KEYS_BUT_PLAN_COLUMNS: &str = "SELECT string_agg(conname || ':' || convalidated, ',' ORDER BY conname) \
+     FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace \
+     AND conname !~ '_x_plan[0-9]+_id_fkey$'";
+
+/// Every column of the public schema's tables, for comparing a rolled-back target with a pristine one.
+const COLUMNS: &str = "SELECT md5(string_agg(table_name || '.' || column_name || ':' || data_type, ',' \
+     ORDER BY table_name, column_name)) FROM information_schema.columns WHERE table_schema = 'public'";
 
 #[test]
 fn every_way_ends_with_every_key_and_index_in_force_and_the_same_rows() {
@@ -36,9 +48,13 @@ fn every_way_ends_with_every_key_and_index_in_force_and_the_same_rows() {
         .assert_code(0);
     let pristine = Database::copy_of(Dump::Target, "keys_pristine");
     for pair in [&replica, &set_aside] {
-        assert_eq!(pair.target.scalar(KEYS), pristine.scalar(KEYS));
+        // The pristine keys and indexes, and those of the analytic plans' columns (below).
         assert_eq!(
-            pair.target.scalar(common::INDEXES),
+            pair.target.scalar(KEYS_BUT_PLAN_COLUMNS),
+            pristine.scalar(KEYS)
+        );
+        assert_eq!(
+            pair.target.scalar(common::INDEXES_BUT_PLAN_COLUMNS),
             pristine.scalar(common::INDEXES)
         );
         assert_eq!(
@@ -130,4 +146,90 @@ fn an_orphan_fails_the_run_with_triggers_off() {
 #[test]
 fn an_orphan_fails_the_run_with_keys_set_aside() {
     an_orphan_fails_the_run_and_rollback_restores("set-aside");
+}
+
+/// Since 18 every root analytic plan but the project plan has its column `x_plan<id>_id` on the
+/// analytic lines, with a key, an index and a manual field, and the lines of its accounts are in
+/// it: the rules' final SQL makes them, and `rollback` takes them away with the rest of the run.
+#[test]
+fn analytic_plan_columns_are_made_and_rollback_takes_them_away() {
+    let pair = DatabasePair::new("plan_columns");
+    let pristine = Database::copy_of(Dump::Target, "plan_columns_pristine");
+    // The demo has analytic accounts of two root plans but no analytic line: one line each.
+    pair.source.execute(
+        "INSERT INTO account_analytic_line (id, name, date, amount, unit_amount, account_id, plan_id, company_id) \
+         SELECT 9000 + row_number() OVER (ORDER BY a.root_plan_id), 'Cost', '2026-01-05', -100, 1, a.id, a.plan_id, 1 \
+         FROM (SELECT DISTINCT ON (p.id) p.id AS root_plan_id, a.id, a.plan_id FROM account_analytic_account a \
+         JOIN account_analytic_plan p ON p.id = a.plan_id WHERE p.parent_id IS NULL ORDER BY p.id, a.id) a",
+    );
+    let lines = pair.source.rows(
+        "SELECT l.id::text, l.account_id::text, a.plan_id::text FROM account_analytic_line l \
+         JOIN account_analytic_account a ON a.id = l.account_id WHERE l.id > 9000 ORDER BY l.id",
+    );
+    assert!(lines.len() >= 2, "two root plans with accounts: {lines:?}");
+    pair.run(&["run"]).assert_code(0);
+
+    let plans = pair.target.id_map("account.analytic.plan");
+    let accounts = pair.target.id_map("account.analytic.account");
+    let migrated_lines = pair.target.id_map("account.analytic.line");
+    let project_plan = pair
+        .target
+        .scalar("SELECT value FROM ir_config_parameter WHERE key = 'analytic.project_plan'")
+        .expect("19 names its project plan");
+    let mut columns_made = 0;
+    for line in &lines {
+        let id = |v: &Option<String>| v.as_deref().unwrap().parse::<i32>().unwrap();
+        let (line_id, account, plan) = (
+            migrated_lines[&id(&line[0])],
+            accounts[&id(&line[1])],
+            plans[&id(&line[2])],
+        );
+        let stored = |column: &str| {
+            pair.target.scalar(&format!(
+                "SELECT {column}::text FROM account_analytic_line WHERE id = {line_id}"
+            ))
+        };
+        if plan.to_string() == project_plan {
+            assert_eq!(stored("account_id"), Some(account.to_string()));
+            continue;
+        }
+        let column = format!("x_plan{plan}_id");
+        assert_eq!(stored("account_id"), None, "{column}");
+        assert_eq!(stored(&column), Some(account.to_string()));
+        assert_eq!(
+            pair.target.count(&format!(
+                "SELECT 1 FROM ir_model_fields WHERE model = 'account.analytic.line' AND name = '{column}' \
+                 AND state = 'manual' AND ttype = 'many2one' AND relation = 'account.analytic.account'"
+            )),
+            1
+        );
+        assert_eq!(
+            pair.target.count(&format!(
+                "SELECT 1 FROM pg_constraint WHERE conrelid = 'account_analytic_line'::regclass AND contype = 'f' \
+                 AND convalidated AND pg_get_constraintdef(oid) LIKE 'FOREIGN KEY ({column}) REFERENCES account_analytic_account(id)%'"
+            )),
+            1
+        );
+        columns_made += 1;
+    }
+    assert!(
+        columns_made > 0,
+        "a line of a plan other than the project plan: {lines:?}"
+    );
+    // verify --deep does not take the moved accounts for changed values.
+    pair.run(&["verify", "--deep"]).assert_code(0);
+
+    pair.run(&["rollback"]).assert_code(0);
+    pair.target.assert_same_tables_as(&pristine);
+    assert_eq!(pair.target.scalar(COLUMNS), pristine.scalar(COLUMNS));
+    assert_eq!(pair.target.scalar(KEYS), pristine.scalar(KEYS));
+    assert_eq!(
+        pair.target.scalar(common::INDEXES),
+        pristine.scalar(common::INDEXES)
+    );
+    assert_eq!(
+        pair.target
+            .count("SELECT 1 FROM ir_model_fields WHERE name ~ '^x_plan[0-9]+_id$'"),
+        0
+    );
 }

@@ -386,6 +386,21 @@ fn rows_added_unlike_the_source(pair: &DatabasePair, pristine: &Database) -> Vec
         "ir_model_data".into(),
         (pair.source.count("SELECT 1 FROM ir_model_data"), false),
     );
+    // Each root analytic plan but the project plan has its column's manual field on the analytic
+    // lines (and projects, when installed), as Odoo 19 makes it for a new plan: one per plan the
+    // run added, per model.
+    let plan_fields = |db: &Database| {
+        db.count(
+            "SELECT 1 FROM account_analytic_plan p CROSS JOIN ir_model m \
+             WHERE p.parent_id IS NULL AND m.model IN ('account.analytic.line', 'project.project') \
+             AND to_regclass(replace(m.model, '.', '_')) IS NOT NULL \
+             AND p.id::text IS DISTINCT FROM (SELECT value FROM ir_config_parameter WHERE key = 'analytic.project_plan')",
+        )
+    };
+    expected.insert(
+        "ir_model_fields".into(),
+        (plan_fields(&pair.target) - plan_fields(pristine), true),
+    );
     for (table, &count) in &after {
         let got = added(table);
         match expected.get(table) {

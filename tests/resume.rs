@@ -77,7 +77,7 @@ fn killed_then_resumed_with(fault: &str, options: &[&str]) {
     );
     assert_same_as_reference(&pair, fault);
     assert_eq!(
-        pair.target.scalar(common::INDEXES),
+        pair.target.scalar(common::INDEXES_BUT_PLAN_COLUMNS),
         pristine_indexes().clone(),
         "{fault}: indexes differ from the fresh target's"
     );

@@ -25,7 +25,7 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
         Outcome::RolledBack { number, undone } => format!(
             "Run {number} rolled back: {} rows it created deleted ({} records, {} many2many pairs), \
              {} per-company copies deleted, {} external ids removed, {} rows referring to them cleared (ON DELETE), \
-             {} matched records restored, {} sequences reset{}.\n",
+             {} matched records restored, {} sequences reset{}{}.\n",
             undone.rows + undone.pairs,
             undone.rows,
             undone.pairs,
@@ -36,6 +36,14 @@ pub async fn rollback_command(cli: &Cli, args: &RollbackArgs) -> Result<Status> 
             undone.sequences,
             if undone.reinserted > 0 {
                 format!(", {} rows a catch-up deleted put back", undone.reinserted)
+            } else {
+                String::new()
+            },
+            if undone.final_sql_objects > 0 {
+                format!(
+                    ", {} rows, columns, keys and indexes the rules' final SQL created removed",
+                    undone.final_sql_objects
+                )
             } else {
                 String::new()
             }

@@ -57,7 +57,7 @@ pub(super) async fn finish(
     fault::point("before_sequences");
     move_sequences(control, session, run_id).await?;
     carry_over_company_data(session, control, rules, run_id).await?;
-    run_final_sql(control, &load.final_sql).await?;
+    run_final_sql(control, &load.final_sql, run_id).await?;
     bring_files(control, options, run_id).await?;
     update_totals(control, run_id).await?;
     side_schema::finish_run(control, run_id, "finished", None).await?;
@@ -92,15 +92,22 @@ async fn carry_over_company_data(
 }
 
 /// The rules' `final_sql`, once every table is copied and the keys are in force, in one
-/// transaction: derived values that read rows of several migrated tables.
+/// transaction: derived values that read rows of several migrated tables. What the statements
+/// create beyond values (tables, columns, constraints, indexes, rows such as the manual fields of
+/// new columns) is recorded for `rollback` in the same transaction.
 pub(crate) async fn run_final_sql(
     control: &mut Client,
     statements: &[(String, String)],
+    run_id: i64,
 ) -> Result<()> {
     if statements.is_empty() {
         return Ok(());
     }
     let transaction = control.transaction().await?;
+    transaction
+        .batch_execute(include_str!("../../sql/run/final_sql_before.sql"))
+        .await
+        .context("cannot record the target's tables, columns, keys, indexes and largest ids before the rules' final SQL")?;
     for (model, sql) in statements {
         transaction.batch_execute(sql).await.with_context(|| {
             format!(
@@ -109,6 +116,13 @@ pub(crate) async fn run_final_sql(
             )
         })?;
     }
+    transaction
+        .batch_execute(
+            &include_str!("../../sql/run/final_sql_after.sql")
+                .replace("{run_id}", &run_id.to_string()),
+        )
+        .await
+        .context("cannot record what the rules' final SQL created, for rollback")?;
     transaction
         .commit()
         .await

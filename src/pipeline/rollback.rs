@@ -54,6 +54,8 @@ pub struct Undone {
     /// Rows a catch-up deleted (records the source lost, their external ids and pairs), put back.
     pub reinserted: u64,
     pub sequences: u64,
+    /// Rows, indexes, constraints, columns and tables the rules' final SQL created, removed.
+    pub final_sql_objects: u64,
 }
 
 /// Rolls back the chosen run, or finishes the rollback of one that left keys or indexes aside.
@@ -203,6 +205,7 @@ async fn undo(transaction: &Transaction<'_>, run_id: i64) -> Result<Undone> {
     undone.reinserted = reinsert_removed(transaction, run_id).await?;
     undone.cascaded = clear_cascades(transaction, &keys).await?;
     undone.sequences = reset_sequences(transaction, run_id).await?;
+    undone.final_sql_objects = undo_final_sql(transaction, run_id).await?;
     forget_run(transaction, run_id).await?;
     Ok(undone)
 }
@@ -516,6 +519,88 @@ async fn reset_sequences(transaction: &Transaction<'_>, run_id: i64) -> Result<u
     Ok(sequences)
 }
 
+/// What the rules' final SQL created (recorded by `pipeline::finish::run_final_sql`): its rows
+/// deleted, then its indexes, constraints, columns and tables dropped, newest first. Keys and
+/// indexes of those that the rollback or the run set aside are forgotten, not restored. Returns
+/// how many.
+async fn undo_final_sql(transaction: &Transaction<'_>, run_id: i64) -> Result<u64> {
+    let mut undone = 0;
+    let tables = transaction
+        .query(
+            "SELECT table_name FROM odoo_migrate.final_sql_objects WHERE run_id = $1 AND kind = 'row' \
+             GROUP BY table_name ORDER BY max(position) DESC",
+            &[&run_id],
+        )
+        .await?;
+    for row in &tables {
+        let table: String = row.get(0);
+        undone += transaction
+            .execute(
+                &format!(
+                    "DELETE FROM public.{} t USING odoo_migrate.final_sql_objects o \
+                     WHERE o.run_id = $1 AND o.kind = 'row' AND o.table_name = $2 AND t.id::text = o.name",
+                    quote_ident(&table)
+                ),
+                &[&run_id, &table],
+            )
+            .await
+            .with_context(|| {
+                format!("cannot delete the rows of {table} that the rules' final SQL created")
+            })?;
+    }
+    let objects = transaction
+        .query(
+            "SELECT kind, table_name, name FROM odoo_migrate.final_sql_objects \
+             WHERE run_id = $1 AND kind <> 'row' ORDER BY position DESC",
+            &[&run_id],
+        )
+        .await?;
+    for row in &objects {
+        let (kind, table, name): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        let Some(statement) = undo_statement(&kind, &table, &name) else {
+            continue;
+        };
+        transaction
+            .batch_execute(&statement)
+            .await
+            .with_context(|| {
+                format!("cannot undo the {kind} {name} of {table} that the rules' final SQL created ({statement})")
+            })?;
+        undone += 1;
+    }
+    transaction
+        .execute(
+            "DELETE FROM odoo_migrate.deferred_constraints d USING odoo_migrate.final_sql_objects o \
+             WHERE o.run_id = $1 AND d.table_name = o.table_name \
+             AND ((o.kind = 'constraint' AND d.constraint_name = o.name) OR o.kind = 'table')",
+            &[&run_id],
+        )
+        .await?;
+    transaction
+        .execute(
+            "DELETE FROM odoo_migrate.deferred_indexes d USING odoo_migrate.final_sql_objects o \
+             WHERE o.run_id = $1 AND d.table_name = o.table_name \
+             AND ((o.kind = 'index' AND d.index_name = o.name) OR o.kind = 'table')",
+            &[&run_id],
+        )
+        .await?;
+    Ok(undone)
+}
+
+/// The statement that drops one object the rules' final SQL created; `None` for rows (deleted
+/// per table) and kinds this tool does not know.
+fn undo_statement(kind: &str, table: &str, name: &str) -> Option<String> {
+    let table = format!("public.{}", quote_ident(table));
+    let name = quote_ident(name);
+    Some(match kind {
+        "index" => format!("DROP INDEX IF EXISTS public.{name}"),
+        "constraint" => format!("ALTER TABLE IF EXISTS {table} DROP CONSTRAINT IF EXISTS {name}"),
+        "column" => format!("ALTER TABLE IF EXISTS {table} DROP COLUMN IF EXISTS {name}"),
+        "table" => format!("DROP TABLE IF EXISTS {table}"),
+        _ => return None,
+    })
+}
+
 /// Forgets the run's mappings, plans and images, marks it rolled back, and forgets the source's
 /// identity once no run is left on the target.
 async fn forget_run(transaction: &Transaction<'_>, run_id: i64) -> Result<()> {
@@ -528,6 +613,7 @@ async fn forget_run(transaction: &Transaction<'_>, run_id: i64) -> Result<()> {
         "DELETE FROM odoo_migrate.before_images WHERE run_id = $1",
         "DELETE FROM odoo_migrate.removed_rows WHERE run_id = $1",
         "DELETE FROM odoo_migrate.catch_up_deletions WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.final_sql_objects WHERE run_id = $1",
         "UPDATE odoo_migrate.runs SET status = 'rolled_back', finished_at = now(), \
          message = 'rolled back at ' || now()::text WHERE id = $1",
     ] {

@@ -146,7 +146,7 @@ pub async fn update(inputs: &Inputs, wanted: &[String]) -> Result<Status> {
     }
     // Values derived from the updated rows follow them.
     let final_sql = crate::pipeline::final_statements(&updated);
-    crate::pipeline::finish::run_final_sql(&mut target, &final_sql).await?;
+    crate::pipeline::finish::run_final_sql(&mut target, &final_sql, run_id).await?;
     report::emit(&(lines.join("\n") + "\n"))?;
     Ok(Status::Success)
 }

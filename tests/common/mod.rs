@@ -64,6 +64,11 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub const INDEXES: &str = "SELECT md5(string_agg(indexname || ':' || indexdef, ',' ORDER BY indexname)) \
      FROM pg_indexes WHERE schemaname = 'public'";
 
+/// [`INDEXES`] but for the indexes of the analytic plans' columns (`x_plan<id>_id`), which a run
+/// adds as Odoo 19 does when a plan is created: a migrated target's, compared with a fresh one's.
+pub const INDEXES_BUT_PLAN_COLUMNS: &str = "SELECT md5(string_agg(indexname || ':' || indexdef, ',' ORDER BY indexname)) \
+     FROM pg_indexes WHERE schemaname = 'public' AND indexname !~ '__x_plan[0-9]+_id_index$'";
+
 /// Which dump a database comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dump {
