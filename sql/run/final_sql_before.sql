@@ -1,6 +1,7 @@
 -- Before the rules' final SQL, in its transaction: the target's tables, columns, constraints and
--- indexes, and the largest id of every table of the public schema with an integer id. Compared
--- with the target after it by final_sql_after.sql.
+-- indexes, and the largest id of every table of the public schema with an integer id that the
+-- statements name (the placeholder in the loop below is their text, as a literal). Compared with
+-- the target after it by final_sql_after.sql.
 CREATE TEMP TABLE odoo_migrate_objects_before ON COMMIT DROP AS
 SELECT kind, table_name, name FROM (
     SELECT 'table' AS kind, c.relname::text AS table_name, c.relname::text AS name
@@ -29,7 +30,10 @@ DECLARE
 BEGIN
   FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped
-      WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.atttypid IN ('int4'::regtype, 'int8'::regtype) LOOP
+      WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.atttypid IN ('int4'::regtype, 'int8'::regtype)
+        -- Only the tables the statements name (a name inside another counts too): the others
+        -- cannot gain rows, and reading every table would lock every table until commit.
+        AND strpos({statements}, c.relname) > 0 LOOP
     EXECUTE format('INSERT INTO pg_temp.odoo_migrate_last_ids SELECT %L, COALESCE(max(id), 0) FROM public.%I', t, t);
   END LOOP;
 END

@@ -10,8 +10,8 @@ use tokio_postgres::Client;
 
 use super::copying::Copied;
 use super::{Load, RunOptions};
-use crate::catalog::quote_ident;
 use crate::catalog::session::Session;
+use crate::catalog::{quote_ident, quote_literal};
 use crate::copy::keys;
 use crate::io::exit::Status;
 use crate::io::fault;
@@ -105,7 +105,18 @@ pub(crate) async fn run_final_sql(
     }
     let transaction = control.transaction().await?;
     transaction
-        .batch_execute(include_str!("../../sql/run/final_sql_before.sql"))
+        .batch_execute(
+            &include_str!("../../sql/run/final_sql_before.sql").replace(
+                "{statements}",
+                &quote_literal(
+                    &statements
+                        .iter()
+                        .map(|(_, sql)| sql.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+            ),
+        )
         .await
         .context("cannot record the target's tables, columns, keys, indexes and largest ids before the rules' final SQL")?;
     for (model, sql) in statements {
