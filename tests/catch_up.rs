@@ -141,6 +141,51 @@ fn differences(
     out
 }
 
+/// Per table with an `id` column, each row's id and the MD5 of its text: to count, from the
+/// database alone, the records a catch-up created, changed and deleted.
+fn row_digests(db: &Database) -> BTreeMap<String, HashMap<i64, String>> {
+    let mut all: BTreeMap<String, HashMap<i64, String>> = BTreeMap::new();
+    for table in db.column(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' \
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1",
+    ) {
+        let rows = db.rows(&format!(
+            "SELECT id::bigint::text, md5(t::text) FROM public.\"{table}\" t"
+        ));
+        let rows = rows
+            .into_iter()
+            .filter_map(|r| Some((r[0].as_deref()?.parse().ok()?, r[1].clone()?)))
+            .collect();
+        all.insert(table, rows);
+    }
+    all
+}
+
+/// (created, changed, deleted) rows of `tables` between two [`row_digests`].
+fn rows_changed(
+    before: &BTreeMap<String, HashMap<i64, String>>,
+    after: &BTreeMap<String, HashMap<i64, String>>,
+    tables: &[String],
+) -> (i64, i64, i64) {
+    let (mut created, mut changed, mut deleted) = (0, 0, 0);
+    let empty = HashMap::new();
+    for table in tables {
+        let (b, a) = (
+            before.get(table).unwrap_or(&empty),
+            after.get(table).unwrap_or(&empty),
+        );
+        for (id, digest) in a {
+            match b.get(id) {
+                None => created += 1,
+                Some(old) if old != digest => changed += 1,
+                Some(_) => {}
+            }
+        }
+        deleted += b.keys().filter(|id| !a.contains_key(id)).count() as i64;
+    }
+    (created, changed, deleted)
+}
+
 #[test]
 fn a_catch_up_from_the_flows_dump_equals_a_fresh_migration_and_rolls_back_alone() {
     let pair = DatabasePair::new("catch_up_flows");
@@ -148,6 +193,16 @@ fn a_catch_up_from_the_flows_dump_equals_a_fresh_migration_and_rolls_back_alone(
     let fresh = Database::copy_of(Dump::Target, "catch_up_flows_fresh");
     pair.run(&["run"]).assert_code(0);
     let after_first_run = pair.target.table_digests();
+    let rows_after_first_run = row_digests(&pair.target);
+    let pairs_counted = |db: &Database| {
+        db.column(
+            "SELECT DISTINCT target_table FROM odoo_migrate.model_state WHERE kind = 'relation'",
+        )
+        .iter()
+        .map(|t| db.count(&format!("SELECT 1 FROM public.\"{t}\"")))
+        .sum::<i64>()
+    };
+    let pairs_after_first_run = pairs_counted(&pair.target);
 
     // The newer snapshot is refused by a plain run, which points at the catch-up.
     let refused = migrate(&flows.url(), &pair.target_url(), &["run"], &[]);
@@ -180,22 +235,59 @@ fn a_catch_up_from_the_flows_dump_equals_a_fresh_migration_and_rolls_back_alone(
         differing.join("\n")
     );
 
-    // The sync is recorded with its snapshot and counts.
+    // The sync is recorded with its snapshot and counts, and its counts are those of the
+    // database: records (rows of the model tables) that appeared, changed and disappeared, and
+    // many2many pairs apart.
     let sync = pair.target.rows(
-        "SELECT snapshot IS NOT NULL, finished_at IS NOT NULL, created, updated, deleted FROM odoo_migrate.syncs",
+        "SELECT snapshot IS NOT NULL, finished_at IS NOT NULL, created, updated, deleted, conflicts FROM odoo_migrate.syncs",
     );
     assert_eq!(sync.len(), 1, "one sync recorded: {sync:?}");
     assert_eq!(sync[0][0].as_deref(), Some("t"));
     assert_eq!(sync[0][1].as_deref(), Some("t"));
+    let number = |i: usize| -> i64 { sync[0][i].as_deref().unwrap_or("0").parse().unwrap_or(-1) };
+    let (created, updated, deleted, conflicts) = (number(2), number(3), number(4), number(5));
     assert!(
-        sync[0][2]
-            .as_deref()
-            .unwrap_or("0")
-            .parse::<i64>()
-            .unwrap_or(0)
-            > 600,
+        created > 600,
         "the 600 new customers and the new invoices are created: {sync:?}"
     );
+    let model_tables = pair.target.column(
+        "SELECT DISTINCT s.target_table FROM odoo_migrate.model_state s JOIN odoo_migrate.syncs y ON y.run_id = s.run_id \
+         WHERE s.kind = 'model'",
+    );
+    assert_eq!(
+        rows_changed(
+            &rows_after_first_run,
+            &row_digests(&pair.target),
+            &model_tables
+        ),
+        (created, updated, deleted),
+        "(created, updated, deleted) records as the database shows them, against the sync's counts"
+    );
+    let pairs_added: i64 = pair
+        .target
+        .scalar(
+            "SELECT sum(s.rows_created) FROM odoo_migrate.model_state s JOIN odoo_migrate.syncs y ON y.run_id = s.run_id \
+             WHERE s.kind = 'relation'",
+        )
+        .and_then(|v| v.parse().ok())
+        .expect("the pairs added");
+    assert_eq!(
+        pairs_counted(&pair.target) - pairs_after_first_run,
+        pairs_added,
+        "the many2many pairs the catch-up counts as added are in their tables"
+    );
+    // The run's lines and `status` say the same counts.
+    let said = format!(
+        "{created} records created, {updated} updated, {deleted} deleted; 0 deleted in the source but still \
+         referenced in the target (kept); {pairs_added} many2many pairs added, 0 removed; {conflicts} conflict(s)"
+    );
+    caught_up.assert_stdout_contains(&said);
+    caught_up.assert_stdout_contains(&format!(
+        "{} rows created ({created} records, {pairs_added} many2many pairs)",
+        created + pairs_added
+    ));
+    caught_up.assert_stdout_contains(&format!("{updated} records updated"));
+    pair.run(&["status"]).assert_stdout_contains(&said);
 
     // verify checks the caught-up target as it checks a fresh run.
     migrate(&flows.url(), &pair.target_url(), &["verify", "--deep"], &[]).assert_code(0);
@@ -399,4 +491,20 @@ fn a_catch_up_killed_midway_resumes_to_the_same_target_as_a_fresh_migration() {
         "the resumed catch-up differs from a fresh migration:\n{}",
         differing.join("\n")
     );
+}
+
+#[test]
+fn a_catch_up_on_a_target_without_a_migration_is_refused_and_writes_nothing() {
+    let pair = DatabasePair::new("catch_up_unmigrated");
+    let before = pair.target.table_digests();
+    let refused = pair.run(&["run", "--catch-up"]);
+    refused.assert_code(8);
+    refused.assert_stderr_contains("holds none");
+    refused.assert_stderr_contains("odoo-migrate run");
+    assert!(
+        !pair.target.has_side_schema(),
+        "no side schema is left behind"
+    );
+    let differing = differing_tables(&before, &pair.target.table_digests());
+    assert!(differing.is_empty(), "tables written: {differing:?}");
 }

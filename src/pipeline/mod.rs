@@ -93,6 +93,9 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     guards::refuse_blocking_differences(&session, &rules)?;
     tracing::info!("analysis found nothing blocking");
     guards::refuse_filled_target_before_writing(&session).await?;
+    if options.catch_up {
+        catch_up::refuse_without_migration(&session).await?;
+    }
     let mut control = lock_target(&session).await?;
     let catch_up = options.catch_up || catch_up::unfinished(&control).await?.is_some();
     let Some(run_id) = start(&control, &session, options, jobs, catch_up).await? else {
@@ -168,6 +171,7 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
             foreign_keys == keys::Strategy::Replica,
         )
         .await?;
+        tracing::info!("records the source lost deleted or unmapped");
         let repointed = catch_up::repoint_to_copies(&control, &session, &rules, run_id).await?;
         tracing::info!(repointed, "rows pointed at their company's copies again");
     }
@@ -181,11 +185,9 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         &load,
         &copied,
         run_id,
+        catch_up,
     )
     .await?;
-    if catch_up {
-        catch_up::record_sync(&control, run_id).await?;
-    }
     Ok(status)
 }
 

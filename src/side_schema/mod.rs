@@ -6,6 +6,7 @@
 //! guessed at.
 
 pub mod problems;
+pub mod syncs;
 
 use anyhow::{Context, Result};
 use serde_json::Value;
