@@ -28,9 +28,16 @@ pub(super) async fn finish(
     load: &Load,
     copied: &Copied,
     run_id: i64,
-    catch_up: bool,
 ) -> Result<Status> {
     let jobs = options.jobs.max(1);
+    let catch_up: bool = control
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM odoo_migrate.syncs WHERE run_id = $1)",
+            &[&run_id],
+        )
+        .await
+        .context("cannot read whether the run is a catch-up")?
+        .get(0);
     super::guards::check_source_unchanged(session, control, run_id).await?;
     // Keys set aside (by this attempt or an interrupted one) are restored with VALIDATE; the keys
     // that stayed in force while their triggers were off are proven by anti-joins.

@@ -121,6 +121,12 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     let mut load_options = options.clone();
     if catch_up {
         plans = catch_up::prepare_plans(&control, plans, run_id).await?;
+        let (unchanged, rows) = catch_up::narrow(&session, &mut plans, run_id, jobs).await?;
+        tracing::info!(
+            tables_unchanged = unchanged,
+            rows_to_read = rows,
+            "source rows hashed and compared with the last sync"
+        );
         // A catch-up writes few rows into large tables: their indexes stay.
         load_options.rebuild_indexes_from = 0;
     }
@@ -139,6 +145,9 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     }
     let mappings = Arc::new(mappings);
     tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
+    // A run keeps the hashes of the rows it read, for the next catch-up (a catch-up kept the
+    // newer snapshot's when it compared them).
+    let to_hash = (!catch_up).then(|| plans.clone());
     let pending = pending_plans(plans, &load.done_at_start);
     tracing::info!(
         tables_to_copy = pending.len(),
@@ -161,6 +170,11 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     progress.finish();
     if let Some(status) = copying::record_end(&control, &copied, &stop, run_id).await? {
         return Ok(status);
+    }
+    if let Some(plans) = &to_hash {
+        tracing::info!("rows copied; hashing the source rows");
+        catch_up::record_hashes(&session, plans, run_id, jobs).await?;
+        tracing::info!("source rows hashed for the next catch-up");
     }
     if catch_up {
         catch_up::delete_vanished(
@@ -185,7 +199,6 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         &load,
         &copied,
         run_id,
-        catch_up,
     )
     .await?;
     Ok(status)

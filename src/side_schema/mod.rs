@@ -25,6 +25,7 @@ const STEPS: &[&str] = &[
     include_str!("../../sql/side_schema/004_copied_rows.sql"),
     include_str!("../../sql/side_schema/005_run_numbers_and_current_verification.sql"),
     include_str!("../../sql/side_schema/006_catch_up_syncs.sql"),
+    include_str!("../../sql/side_schema/007_source_row_hashes.sql"),
 ];
 
 /// The index of `odoo_migrate.id_map` by target id (`verify`, `rollback` and the finishing steps

@@ -10,6 +10,7 @@
 //! Each sync is recorded in `odoo_migrate.syncs`.
 
 mod delete;
+mod hashes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -21,11 +22,12 @@ use super::guards::{self, Start};
 use crate::catalog::session::Session;
 use crate::io::exit::{Status, refuse};
 use crate::plan::ids::Vanished;
-use crate::plan::tables::{CatchUpCopy, OnConflict, TablePlan};
+use crate::plan::tables::{CatchUpCopy, OnConflict, Reread, TablePlan};
 use crate::rules::pairing::{TableKind, TablePair};
 use crate::side_schema;
 
 pub(super) use delete::delete_vanished;
+pub(super) use hashes::{narrow, record_hashes};
 
 /// The conflict policy of the newest run when it is an unfinished catch-up: a plain `run`
 /// resumes it as the catch-up it is.
@@ -244,6 +246,7 @@ pub(super) async fn prepare_plans(
                 on_conflict,
                 remove_vanished_pairs: plan.kind == TableKind::Relation
                     && writers.get(&plan.target_table) == Some(&1),
+                reread: Reread::All,
             });
             plan
         })
