@@ -508,3 +508,106 @@ fn a_catch_up_on_a_target_without_a_migration_is_refused_and_writes_nothing() {
     let differing = differing_tables(&before, &pair.target.table_digests());
     assert!(differing.is_empty(), "tables written: {differing:?}");
 }
+
+#[test]
+fn external_ids_and_company_defaults_of_earlier_records_follow_the_source() {
+    let pair = DatabasePair::new("catch_up_xmlids");
+    pair.run(&["run"]).assert_code(0);
+    let before = pair.target.table_digests();
+    // Two partners the run created with an external id, and one without.
+    let with_xmlid = pair.target.rows(
+        "SELECT x.source_id, x.module, x.name FROM odoo_migrate.xmlid_plan x \
+         JOIN odoo_migrate.id_map m ON m.model = x.model AND m.source_id = x.source_id AND m.how = 'created' \
+         WHERE x.model = 'res.partner' ORDER BY x.source_id LIMIT 2",
+    );
+    assert_eq!(
+        with_xmlid.len(),
+        2,
+        "two created partners with an external id"
+    );
+    let field = |row: &Vec<Option<String>>, i: usize| row[i].clone().expect("a value");
+    let (renamed, removed) = (field(&with_xmlid[0], 0), field(&with_xmlid[1], 0));
+    let (renamed_module, renamed_name) = (field(&with_xmlid[0], 1), field(&with_xmlid[0], 2));
+    let (removed_module, removed_name) = (field(&with_xmlid[1], 1), field(&with_xmlid[1], 2));
+    let added: i64 = pair
+        .target
+        .scalar(
+            "SELECT min(m.source_id) FROM odoo_migrate.id_map m WHERE m.model = 'account.move' AND m.how = 'created' \
+             AND NOT EXISTS (SELECT 1 FROM odoo_migrate.xmlid_plan x WHERE x.model = m.model AND x.source_id = m.source_id)",
+        )
+        .and_then(|v| v.parse().ok())
+        .expect("a created journal entry without external id");
+    pair.source.execute(&format!(
+        "UPDATE ir_model_data SET name = name || '_renamed' WHERE module = '{renamed_module}' AND name = '{renamed_name}'; \
+         DELETE FROM ir_model_data WHERE module = '{removed_module}' AND name = '{removed_name}'; \
+         INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES ('__import__', 'catch_up_added', 'account.move', {added}, false)"
+    ));
+    // Two company defaults the run wrote, of one company and one kind of value: the first takes the
+    // second's value, the second is deleted in the source.
+    let defaults = pair.target.rows(
+        "SELECT m.source_id, d.id, d.json_value FROM odoo_migrate.id_map m JOIN ir_default d ON d.id = m.target_id \
+         JOIN ir_model_fields f ON f.id = d.field_id \
+         WHERE m.model = 'ir.property' AND f.relation = 'stock.location' AND d.company_id IS NOT NULL \
+         ORDER BY d.company_id, m.source_id LIMIT 2",
+    );
+    assert_eq!(
+        defaults.len(),
+        2,
+        "two stock location defaults: {defaults:?}"
+    );
+    let (changed, gone) = (field(&defaults[0], 0), field(&defaults[1], 0));
+    let (changed_row, gone_row, new_value) = (
+        field(&defaults[0], 1),
+        field(&defaults[1], 1),
+        field(&defaults[1], 2),
+    );
+    pair.source.execute(&format!(
+        "UPDATE ir_property SET value_reference = (SELECT value_reference FROM ir_property WHERE id = {gone}) WHERE id = {changed}; \
+         DELETE FROM ir_property WHERE id = {gone}"
+    ));
+
+    pair.run(&["run", "--catch-up"]).assert_code(0);
+
+    let xmlids_of = |model: &str, source_id: &str| {
+        let target = target_id(&pair.target, model, source_id.parse().expect("an id"));
+        pair.target.column(&format!(
+            "SELECT module || '.' || name FROM ir_model_data WHERE model = '{model}' AND res_id = {target} ORDER BY 1"
+        ))
+    };
+    assert_eq!(
+        xmlids_of("res.partner", &renamed),
+        vec![format!("{renamed_module}.{renamed_name}_renamed")],
+        "a renamed external id follows"
+    );
+    assert!(
+        xmlids_of("res.partner", &removed).is_empty(),
+        "a removed external id goes"
+    );
+    assert_eq!(
+        xmlids_of("account.move", &added.to_string()),
+        vec!["__import__.catch_up_added".to_string()],
+        "an added external id comes"
+    );
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT json_value FROM ir_default WHERE id = {changed_row}"
+        )),
+        Some(new_value),
+        "a changed company default follows"
+    );
+    assert_eq!(
+        pair.target
+            .count(&format!("SELECT 1 FROM ir_default WHERE id = {gone_row}")),
+        0,
+        "a company default the source lost goes"
+    );
+    pair.run(&["verify"]).assert_code(0);
+
+    // Rolled back, both come back as the first run left them.
+    pair.run(&["rollback"]).assert_code(0);
+    let differing = differing_tables(&before, &pair.target.table_digests());
+    assert!(
+        differing.is_empty(),
+        "tables differing from the state after the first run: {differing:?}"
+    );
+}

@@ -13,3 +13,13 @@ CREATE TABLE IF NOT EXISTS odoo_migrate.source_row_hashes (
 -- Hashes do not compress: stored out of line as they are.
 ALTER TABLE odoo_migrate.source_row_hashes ALTER COLUMN ids SET STORAGE EXTERNAL;
 ALTER TABLE odoo_migrate.source_row_hashes ALTER COLUMN hashes SET STORAGE EXTERNAL;
+
+-- The external ids earlier runs created on records they created that the catch-up's newer snapshot
+-- no longer gives those records (removed or renamed in the source), found by its id plan and
+-- deleted by the catch-up (kept in removed_rows for `rollback`).
+CREATE TABLE IF NOT EXISTS odoo_migrate.catch_up_lost_xmlids (
+    run_id  bigint NOT NULL REFERENCES odoo_migrate.runs (id) ON DELETE CASCADE,
+    module  text   NOT NULL,
+    name    text   NOT NULL,
+    PRIMARY KEY (run_id, module, name)
+);

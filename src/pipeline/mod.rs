@@ -186,6 +186,13 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         )
         .await?;
         tracing::info!("records the source lost deleted or unmapped");
+        let (created, deleted) =
+            catch_up::follow_external_ids(&mut control, &rules, run_id).await?;
+        tracing::info!(
+            created,
+            deleted,
+            "external ids of earlier records followed the source"
+        );
         let repointed = catch_up::repoint_to_copies(&control, &session, &rules, run_id).await?;
         tracing::info!(repointed, "rows pointed at their company's copies again");
     }

@@ -92,6 +92,37 @@ async fn last_sync_hashes(target: &Client, plan: &TablePlan, run_id: i64) -> Res
         .collect())
 }
 
+/// The source ids among `now` that the mappings do not know.
+async fn unmapped(target: &Client, plan: &TablePlan, now: &Hashes) -> Result<Vec<i32>> {
+    let context = || format!("cannot read the mappings of {}", plan.model);
+    let mapped: i64 = target
+        .query_one(
+            "SELECT count(*) FROM odoo_migrate.id_map WHERE model = $1",
+            &[&plan.model],
+        )
+        .await
+        .with_context(context)?
+        .get(0);
+    if mapped == now.len() as i64 {
+        return Ok(Vec::new());
+    }
+    let mapped: std::collections::HashSet<i32> = target
+        .query(
+            "SELECT source_id FROM odoo_migrate.id_map WHERE model = $1",
+            &[&plan.model],
+        )
+        .await
+        .with_context(context)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(now
+        .keys()
+        .filter(|id| !mapped.contains(id))
+        .copied()
+        .collect())
+}
+
 /// Keeps `hashes` as the run's hashes of `plan`'s table (those of an interrupted attempt replaced).
 async fn store(target: &Client, plan: &TablePlan, hashes: &Hashes, run_id: i64) -> Result<()> {
     let mut rows: Vec<(i32, u64)> = hashes.iter().map(|(id, hash)| (*id, *hash)).collect();
@@ -143,7 +174,14 @@ async fn hash_table(
     };
     let target = session.target.get().await?;
     let decided = if compare {
-        let then = last_sync_hashes(&target, plan, run_id).await?;
+        let mut then = last_sync_hashes(&target, plan, run_id).await?;
+        // Rows no earlier run mapped (rejected, left out) are read again, to be counted and
+        // reported by this run as by a fresh one.
+        if plan.kind == TableKind::Model && !then.is_empty() {
+            for id in unmapped(&target, plan, &now).await? {
+                then.remove(&id);
+            }
+        }
         Some((reread(plan.kind, &now, &then), now.len()))
     } else {
         None

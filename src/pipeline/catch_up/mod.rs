@@ -11,6 +11,7 @@
 
 mod delete;
 mod hashes;
+mod xmlids;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -28,6 +29,7 @@ use crate::side_schema;
 
 pub(super) use delete::delete_vanished;
 pub(super) use hashes::{narrow, record_hashes};
+pub(super) use xmlids::follow_external_ids;
 
 /// The conflict policy of the newest run when it is an unfinished catch-up: a plain `run`
 /// resumes it as the catch-up it is.
@@ -325,7 +327,8 @@ pub(super) async fn record_sync(control: &Client, run_id: i64) -> Result<()> {
             "UPDATE odoo_migrate.syncs s SET finished_at = now(), \
              created = (SELECT coalesce(sum(rows_created), 0) FROM odoo_migrate.model_state WHERE run_id = $1 AND kind = 'model'), \
              updated = (SELECT coalesce(sum(rows_updated), 0) FROM odoo_migrate.model_state WHERE run_id = $1 AND kind = 'model'), \
-             deleted = (SELECT count(*) FROM odoo_migrate.catch_up_deletions WHERE run_id = $1 AND status = 'deleted'), \
+             deleted = (SELECT count(*) FROM odoo_migrate.catch_up_deletions WHERE run_id = $1 AND status = 'deleted') \
+                       + (SELECT count(*) FROM odoo_migrate.removed_rows WHERE run_id = $1 AND table_name = 'ir_default'), \
              still_referenced = (SELECT count(*) FROM odoo_migrate.catch_up_deletions WHERE run_id = $1 AND status = 'referenced'), \
              conflicts = (SELECT count(*) FROM odoo_migrate.problems WHERE run_id = $1 AND kind = 'catch_up_conflict') \
              WHERE s.run_id = $1",
