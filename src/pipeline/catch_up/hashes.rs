@@ -23,9 +23,23 @@ const MOST_ROWS: f64 = 0.3;
 /// Per row (source id, or 0 for a many2many table's one hash), its hash.
 type Hashes = HashMap<i32, u64>;
 
-/// The statement hashing the source rows of `plan` as it selects them.
+/// Whether `plan` reads only its own source row: no join, no expression reading another table.
+fn reads_own_row_only(plan: &TablePlan) -> bool {
+    plan.joins.is_empty()
+        && !plan
+            .select
+            .iter()
+            .any(|e| e.to_ascii_lowercase().contains("select"))
+}
+
+/// The statement hashing the source rows of `plan` as it selects them: the row itself where the
+/// plan reads nothing else (cheaper than evaluating its expressions), else what it selects.
 fn hash_sql(plan: &TablePlan) -> String {
-    let row = format!("left(md5(ROW({})::text), 16)", plan.select.join(", "));
+    let row = if reads_own_row_only(plan) {
+        "left(md5(s::text), 16)".to_string()
+    } else {
+        format!("left(md5(ROW({})::text), 16)", plan.select.join(", "))
+    };
     let filter = plan
         .filter
         .as_ref()
@@ -125,6 +139,11 @@ async fn unmapped(target: &Client, plan: &TablePlan, now: &Hashes) -> Result<Vec
 
 /// Keeps `hashes` as the run's hashes of `plan`'s table (those of an interrupted attempt replaced).
 async fn store(target: &Client, plan: &TablePlan, hashes: &Hashes, run_id: i64) -> Result<()> {
+    store_as(target, &plan.source_table, hashes, run_id).await
+}
+
+/// Keeps `hashes` under the name `source_table` for the run.
+async fn store_as(target: &Client, source_table: &str, hashes: &Hashes, run_id: i64) -> Result<()> {
     let mut rows: Vec<(i32, u64)> = hashes.iter().map(|(id, hash)| (*id, *hash)).collect();
     rows.sort_unstable();
     let ids: Vec<i32> = rows.iter().map(|(id, _)| *id).collect();
@@ -133,11 +152,89 @@ async fn store(target: &Client, plan: &TablePlan, hashes: &Hashes, run_id: i64) 
         .execute(
             "INSERT INTO odoo_migrate.source_row_hashes (run_id, source_table, ids, hashes) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (run_id, source_table) DO UPDATE SET ids = EXCLUDED.ids, hashes = EXCLUDED.hashes",
-            &[&run_id, &plan.source_table, &ids, &bytes],
+            &[&run_id, &source_table, &ids, &bytes],
         )
         .await
-        .with_context(|| format!("cannot keep the row hashes of {}", plan.source_table))?;
+        .with_context(|| format!("cannot keep the row hashes of {source_table}"))?;
     Ok(())
+}
+
+/// Source tables that no plan copies but whose changes a catch-up carries (external ids, company
+/// defaults): one digest each, to tell whether a snapshot has anything new.
+const WHOLE_TABLES: [&str; 2] = ["ir_model_data", "ir_property"];
+
+/// The name a whole table's digest is kept under.
+fn whole_name(table: &str) -> String {
+    format!("{table} (whole)")
+}
+
+/// The digest of a whole source table (`None` when the source has no such table).
+async fn whole_digest(source: &Client, table: &str) -> Result<Option<u64>> {
+    let exists: bool = source
+        .query_one(
+            "SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL",
+            &[&table],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let hex: String = source
+        .query_one(
+            &format!(
+                "SELECT left(md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')), 16) FROM public.{} t",
+                crate::catalog::quote_ident(table)
+            ),
+            &[],
+        )
+        .await
+        .with_context(|| format!("cannot digest the source's {table}"))?
+        .get(0);
+    Ok(Some(u64::from_str_radix(&hex, 16)?))
+}
+
+/// Keeps the digests of the [`WHOLE_TABLES`] for the run.
+async fn store_whole_tables(session: &Session, run_id: i64) -> Result<()> {
+    let source = session.source.get().await?;
+    let target = session.target.get().await?;
+    for table in WHOLE_TABLES {
+        if let Some(digest) = whole_digest(&source, table).await? {
+            store_as(
+                &target,
+                &whole_name(table),
+                &Hashes::from([(0, digest)]),
+                run_id,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the source's external ids or company defaults differ from what run `run_id` kept
+/// (false when it kept nothing to compare with).
+pub(crate) async fn whole_tables_changed(session: &Session, run_id: i64) -> Result<bool> {
+    let source = session.source.get().await?;
+    let target = session.target.get().await?;
+    for table in WHOLE_TABLES {
+        let kept = target
+            .query_opt(
+                "SELECT hashes FROM odoo_migrate.source_row_hashes WHERE run_id = $1 AND source_table = $2",
+                &[&run_id, &whole_name(table)],
+            )
+            .await
+            .context("cannot read the digests the last sync kept")?;
+        let Some(kept) = kept else {
+            continue;
+        };
+        let kept: Vec<u8> = kept.get(0);
+        let now = whole_digest(&source, table).await?.map(u64::to_be_bytes);
+        if now.as_ref().map(|n| n.as_slice()) != Some(kept.as_slice()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// What to read again of a table whose rows hash to `now`, given the last sync's `then`.
@@ -204,6 +301,7 @@ pub(crate) async fn narrow(
         .buffered(jobs.max(1))
         .collect()
         .await;
+    store_whole_tables(session, run_id).await?;
     let (mut skipped, mut reread_rows) = (0, 0);
     for (plan, decided) in plans.iter_mut().zip(decisions) {
         let Some((decided, rows)) = decided? else {
@@ -236,7 +334,7 @@ pub(crate) async fn record_hashes(
     for result in results {
         result?;
     }
-    Ok(())
+    store_whole_tables(session, run_id).await
 }
 
 #[cfg(test)]

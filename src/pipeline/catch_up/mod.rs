@@ -129,6 +129,7 @@ pub(super) async fn start_or_resume(
     if guards::changed_since_plan(session, control, id)
         .await?
         .is_empty()
+        && !hashes::whole_tables_changed(session, id).await?
     {
         return Ok(Start::AlreadyFinished(id));
     }
