@@ -398,9 +398,10 @@ async fn remove_created(
 ) -> Result<(u64, u64)> {
     let xmlids = transaction
         .execute(
-            "DELETE FROM ir_model_data d USING odoo_migrate.xmlid_plan x, odoo_migrate.id_map m \
-             WHERE x.run_id = $1 AND m.run_id = $1 AND m.model = x.model AND m.source_id = x.source_id \
-             AND m.how = 'created' AND d.module = x.module AND d.name = x.name AND d.res_id = m.target_id",
+            // The row ids were allocated by the run's plan: its rows, also those a catch-up gave
+            // to records of earlier runs.
+            "DELETE FROM ir_model_data d USING odoo_migrate.xmlid_plan x \
+             WHERE x.run_id = $1 AND d.id = x.target_id AND d.module = x.module AND d.name = x.name",
             &[&run_id],
         )
         .await
