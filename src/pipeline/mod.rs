@@ -82,6 +82,8 @@ pub struct RunOptions {
     pub catch_up: bool,
     /// `--on-conflict` of a catch-up (fail when not given to a new one).
     pub on_conflict: Option<OnConflict>,
+    /// `--prepare-catch-up`: keep a hash of every source row read, for the next catch-up.
+    pub keep_row_hashes: bool,
 }
 
 /// Migrates the source into the target, resuming an unfinished run; stops cleanly at a chunk
@@ -145,9 +147,10 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     }
     let mappings = Arc::new(mappings);
     tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
-    // A run keeps the hashes of the rows it read, for the next catch-up (a catch-up kept the
-    // newer snapshot's when it compared them).
-    let to_hash = (!catch_up).then(|| plans.clone());
+    // A run asked to (`--prepare-catch-up`) keeps the hashes of the rows it read, for the next
+    // catch-up (a catch-up kept the newer snapshot's when it compared them). Without them the
+    // next catch-up reads the whole source again.
+    let to_hash = (!catch_up && options.keep_row_hashes).then(|| plans.clone());
     let pending = pending_plans(plans, &load.done_at_start);
     tracing::info!(
         tables_to_copy = pending.len(),
@@ -175,6 +178,8 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         tracing::info!("rows copied; hashing the source rows");
         catch_up::record_hashes(&session, plans, run_id, jobs).await?;
         tracing::info!("source rows hashed for the next catch-up");
+    } else if !catch_up {
+        catch_up::store_whole_tables(&session, run_id).await?;
     }
     if catch_up {
         catch_up::delete_vanished(

@@ -195,7 +195,7 @@ async fn whole_digest(source: &Client, table: &str) -> Result<Option<u64>> {
 }
 
 /// Keeps the digests of the [`WHOLE_TABLES`] for the run.
-async fn store_whole_tables(session: &Session, run_id: i64) -> Result<()> {
+pub(crate) async fn store_whole_tables(session: &Session, run_id: i64) -> Result<()> {
     let source = session.source.get().await?;
     let target = session.target.get().await?;
     for table in WHOLE_TABLES {

@@ -28,7 +28,7 @@ use crate::rules::pairing::{TableKind, TablePair};
 use crate::side_schema;
 
 pub(super) use delete::delete_vanished;
-pub(super) use hashes::{narrow, record_hashes};
+pub(super) use hashes::{narrow, record_hashes, store_whole_tables};
 pub(super) use xmlids::follow_external_ids;
 
 /// The conflict policy of the newest run when it is an unfinished catch-up: a plain `run`
