@@ -141,13 +141,68 @@ fn differences(
     out
 }
 
+/// Per table with an `id` column, each row's id and the MD5 of its text: to count, from the
+/// database alone, the records a catch-up created, changed and deleted.
+fn row_digests(db: &Database) -> BTreeMap<String, HashMap<i64, String>> {
+    let mut all: BTreeMap<String, HashMap<i64, String>> = BTreeMap::new();
+    for table in db.column(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' \
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1",
+    ) {
+        let rows = db.rows(&format!(
+            "SELECT id::bigint::text, md5(t::text) FROM public.\"{table}\" t"
+        ));
+        let rows = rows
+            .into_iter()
+            .filter_map(|r| Some((r[0].as_deref()?.parse().ok()?, r[1].clone()?)))
+            .collect();
+        all.insert(table, rows);
+    }
+    all
+}
+
+/// (created, changed, deleted) rows of `tables` between two [`row_digests`].
+fn rows_changed(
+    before: &BTreeMap<String, HashMap<i64, String>>,
+    after: &BTreeMap<String, HashMap<i64, String>>,
+    tables: &[String],
+) -> (i64, i64, i64) {
+    let (mut created, mut changed, mut deleted) = (0, 0, 0);
+    let empty = HashMap::new();
+    for table in tables {
+        let (b, a) = (
+            before.get(table).unwrap_or(&empty),
+            after.get(table).unwrap_or(&empty),
+        );
+        for (id, digest) in a {
+            match b.get(id) {
+                None => created += 1,
+                Some(old) if old != digest => changed += 1,
+                Some(_) => {}
+            }
+        }
+        deleted += b.keys().filter(|id| !a.contains_key(id)).count() as i64;
+    }
+    (created, changed, deleted)
+}
+
 #[test]
 fn a_catch_up_from_the_flows_dump_equals_a_fresh_migration_and_rolls_back_alone() {
     let pair = DatabasePair::new("catch_up_flows");
     let flows = Database::copy_of(Dump::Flows, "catch_up_flows");
     let fresh = Database::copy_of(Dump::Target, "catch_up_flows_fresh");
-    pair.run(&["run"]).assert_code(0);
+    pair.run(&["run", "--prepare-catch-up"]).assert_code(0);
     let after_first_run = pair.target.table_digests();
+    let rows_after_first_run = row_digests(&pair.target);
+    let pairs_counted = |db: &Database| {
+        db.column(
+            "SELECT DISTINCT target_table FROM odoo_migrate.model_state WHERE kind = 'relation'",
+        )
+        .iter()
+        .map(|t| db.count(&format!("SELECT 1 FROM public.\"{t}\"")))
+        .sum::<i64>()
+    };
+    let pairs_after_first_run = pairs_counted(&pair.target);
 
     // The newer snapshot is refused by a plain run, which points at the catch-up.
     let refused = migrate(&flows.url(), &pair.target_url(), &["run"], &[]);
@@ -180,22 +235,59 @@ fn a_catch_up_from_the_flows_dump_equals_a_fresh_migration_and_rolls_back_alone(
         differing.join("\n")
     );
 
-    // The sync is recorded with its snapshot and counts.
+    // The sync is recorded with its snapshot and counts, and its counts are those of the
+    // database: records (rows of the model tables) that appeared, changed and disappeared, and
+    // many2many pairs apart.
     let sync = pair.target.rows(
-        "SELECT snapshot IS NOT NULL, finished_at IS NOT NULL, created, updated, deleted FROM odoo_migrate.syncs",
+        "SELECT snapshot IS NOT NULL, finished_at IS NOT NULL, created, updated, deleted, conflicts FROM odoo_migrate.syncs",
     );
     assert_eq!(sync.len(), 1, "one sync recorded: {sync:?}");
     assert_eq!(sync[0][0].as_deref(), Some("t"));
     assert_eq!(sync[0][1].as_deref(), Some("t"));
+    let number = |i: usize| -> i64 { sync[0][i].as_deref().unwrap_or("0").parse().unwrap_or(-1) };
+    let (created, updated, deleted, conflicts) = (number(2), number(3), number(4), number(5));
     assert!(
-        sync[0][2]
-            .as_deref()
-            .unwrap_or("0")
-            .parse::<i64>()
-            .unwrap_or(0)
-            > 600,
+        created > 600,
         "the 600 new customers and the new invoices are created: {sync:?}"
     );
+    let model_tables = pair.target.column(
+        "SELECT DISTINCT s.target_table FROM odoo_migrate.model_state s JOIN odoo_migrate.syncs y ON y.run_id = s.run_id \
+         WHERE s.kind = 'model'",
+    );
+    assert_eq!(
+        rows_changed(
+            &rows_after_first_run,
+            &row_digests(&pair.target),
+            &model_tables
+        ),
+        (created, updated, deleted),
+        "(created, updated, deleted) records as the database shows them, against the sync's counts"
+    );
+    let pairs_added: i64 = pair
+        .target
+        .scalar(
+            "SELECT sum(s.rows_created) FROM odoo_migrate.model_state s JOIN odoo_migrate.syncs y ON y.run_id = s.run_id \
+             WHERE s.kind = 'relation'",
+        )
+        .and_then(|v| v.parse().ok())
+        .expect("the pairs added");
+    assert_eq!(
+        pairs_counted(&pair.target) - pairs_after_first_run,
+        pairs_added,
+        "the many2many pairs the catch-up counts as added are in their tables"
+    );
+    // The run's lines and `status` say the same counts.
+    let said = format!(
+        "{created} records created, {updated} updated, {deleted} deleted; 0 deleted in the source but still \
+         referenced in the target (kept); {pairs_added} many2many pairs added, 0 removed; {conflicts} conflict(s)"
+    );
+    caught_up.assert_stdout_contains(&said);
+    caught_up.assert_stdout_contains(&format!(
+        "{} rows created ({created} records, {pairs_added} many2many pairs)",
+        created + pairs_added
+    ));
+    caught_up.assert_stdout_contains(&format!("{updated} records updated"));
+    pair.run(&["status"]).assert_stdout_contains(&said);
 
     // verify checks the caught-up target as it checks a fresh run.
     migrate(&flows.url(), &pair.target_url(), &["verify", "--deep"], &[]).assert_code(0);
@@ -235,7 +327,7 @@ fn target_id(target: &Database, model: &str, source_id: i64) -> i64 {
 #[test]
 fn a_record_deleted_in_the_source_but_still_referenced_in_the_target_is_reported_and_kept() {
     let pair = DatabasePair::new("catch_up_referenced");
-    pair.run(&["run"]).assert_code(0);
+    pair.run(&["run", "--prepare-catch-up"]).assert_code(0);
     // Two partner tags created by the run, without sub-tags: both deleted in the source.
     let tags: Vec<i64> = pair
         .target
@@ -309,7 +401,7 @@ fn a_record_deleted_in_the_source_but_still_referenced_in_the_target_is_reported
 #[test]
 fn a_record_changed_on_both_sides_is_a_conflict_settled_by_on_conflict() {
     let pair = DatabasePair::new("catch_up_conflict");
-    pair.run(&["run"]).assert_code(0);
+    pair.run(&["run", "--prepare-catch-up"]).assert_code(0);
     let partner: i64 = pair
         .target
         .scalar(
@@ -372,6 +464,8 @@ fn a_catch_up_killed_midway_resumes_to_the_same_target_as_a_fresh_migration() {
     let pair = DatabasePair::new("catch_up_killed");
     let flows = Database::copy_of(Dump::Flows, "catch_up_killed");
     let fresh = Database::copy_of(Dump::Target, "catch_up_killed_fresh");
+    // Without --prepare-catch-up: the catch-up has no hashes of the older snapshot and reads the
+    // whole source again.
     pair.run(&["run"]).assert_code(0);
     let killed = migrate(
         &flows.url(),
@@ -398,5 +492,124 @@ fn a_catch_up_killed_midway_resumes_to_the_same_target_as_a_fresh_migration() {
         differing.is_empty(),
         "the resumed catch-up differs from a fresh migration:\n{}",
         differing.join("\n")
+    );
+}
+
+#[test]
+fn a_catch_up_on_a_target_without_a_migration_is_refused_and_writes_nothing() {
+    let pair = DatabasePair::new("catch_up_unmigrated");
+    let before = pair.target.table_digests();
+    let refused = pair.run(&["run", "--catch-up"]);
+    refused.assert_code(8);
+    refused.assert_stderr_contains("holds none");
+    refused.assert_stderr_contains("odoo-migrate run");
+    assert!(
+        !pair.target.has_side_schema(),
+        "no side schema is left behind"
+    );
+    let differing = differing_tables(&before, &pair.target.table_digests());
+    assert!(differing.is_empty(), "tables written: {differing:?}");
+}
+
+#[test]
+fn external_ids_and_company_defaults_of_earlier_records_follow_the_source() {
+    let pair = DatabasePair::new("catch_up_xmlids");
+    pair.run(&["run", "--prepare-catch-up"]).assert_code(0);
+    let before = pair.target.table_digests();
+    // Two partners the run created with an external id, and one without.
+    let with_xmlid = pair.target.rows(
+        "SELECT x.source_id, x.module, x.name FROM odoo_migrate.xmlid_plan x \
+         JOIN odoo_migrate.id_map m ON m.model = x.model AND m.source_id = x.source_id AND m.how = 'created' \
+         WHERE x.model = 'res.partner' ORDER BY x.source_id LIMIT 2",
+    );
+    assert_eq!(
+        with_xmlid.len(),
+        2,
+        "two created partners with an external id"
+    );
+    let field = |row: &Vec<Option<String>>, i: usize| row[i].clone().expect("a value");
+    let (renamed, removed) = (field(&with_xmlid[0], 0), field(&with_xmlid[1], 0));
+    let (renamed_module, renamed_name) = (field(&with_xmlid[0], 1), field(&with_xmlid[0], 2));
+    let (removed_module, removed_name) = (field(&with_xmlid[1], 1), field(&with_xmlid[1], 2));
+    let added: i64 = pair
+        .target
+        .scalar(
+            "SELECT min(m.source_id) FROM odoo_migrate.id_map m WHERE m.model = 'account.move' AND m.how = 'created' \
+             AND NOT EXISTS (SELECT 1 FROM odoo_migrate.xmlid_plan x WHERE x.model = m.model AND x.source_id = m.source_id)",
+        )
+        .and_then(|v| v.parse().ok())
+        .expect("a created journal entry without external id");
+    pair.source.execute(&format!(
+        "UPDATE ir_model_data SET name = name || '_renamed' WHERE module = '{renamed_module}' AND name = '{renamed_name}'; \
+         DELETE FROM ir_model_data WHERE module = '{removed_module}' AND name = '{removed_name}'; \
+         INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES ('__import__', 'catch_up_added', 'account.move', {added}, false)"
+    ));
+    // Two company defaults the run wrote, of one company and one kind of value: the first takes the
+    // second's value, the second is deleted in the source.
+    let defaults = pair.target.rows(
+        "SELECT m.source_id, d.id, d.json_value FROM odoo_migrate.id_map m JOIN ir_default d ON d.id = m.target_id \
+         JOIN ir_model_fields f ON f.id = d.field_id \
+         WHERE m.model = 'ir.property' AND f.relation = 'stock.location' AND d.company_id IS NOT NULL \
+         ORDER BY d.company_id, m.source_id LIMIT 2",
+    );
+    assert_eq!(
+        defaults.len(),
+        2,
+        "two stock location defaults: {defaults:?}"
+    );
+    let (changed, gone) = (field(&defaults[0], 0), field(&defaults[1], 0));
+    let (changed_row, gone_row, new_value) = (
+        field(&defaults[0], 1),
+        field(&defaults[1], 1),
+        field(&defaults[1], 2),
+    );
+    pair.source.execute(&format!(
+        "UPDATE ir_property SET value_reference = (SELECT value_reference FROM ir_property WHERE id = {gone}) WHERE id = {changed}; \
+         DELETE FROM ir_property WHERE id = {gone}"
+    ));
+
+    pair.run(&["run", "--catch-up"]).assert_code(0);
+
+    let xmlids_of = |model: &str, source_id: &str| {
+        let target = target_id(&pair.target, model, source_id.parse().expect("an id"));
+        pair.target.column(&format!(
+            "SELECT module || '.' || name FROM ir_model_data WHERE model = '{model}' AND res_id = {target} ORDER BY 1"
+        ))
+    };
+    assert_eq!(
+        xmlids_of("res.partner", &renamed),
+        vec![format!("{renamed_module}.{renamed_name}_renamed")],
+        "a renamed external id follows"
+    );
+    assert!(
+        xmlids_of("res.partner", &removed).is_empty(),
+        "a removed external id goes"
+    );
+    assert_eq!(
+        xmlids_of("account.move", &added.to_string()),
+        vec!["__import__.catch_up_added".to_string()],
+        "an added external id comes"
+    );
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT json_value FROM ir_default WHERE id = {changed_row}"
+        )),
+        Some(new_value),
+        "a changed company default follows"
+    );
+    assert_eq!(
+        pair.target
+            .count(&format!("SELECT 1 FROM ir_default WHERE id = {gone_row}")),
+        0,
+        "a company default the source lost goes"
+    );
+    pair.run(&["verify"]).assert_code(0);
+
+    // Rolled back, both come back as the first run left them.
+    pair.run(&["rollback"]).assert_code(0);
+    let differing = differing_tables(&before, &pair.target.table_digests());
+    assert!(
+        differing.is_empty(),
+        "tables differing from the state after the first run: {differing:?}"
     );
 }

@@ -221,6 +221,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "source|target|fail", requires = "catch_up", value_parser = parse_on_conflict)]
     pub on_conflict: Option<crate::plan::tables::OnConflict>,
 
+    /// For a migration made ahead of go-live: keep a hash of every source row the run reads (in
+    /// the side schema), so that the first `--catch-up` from a newer snapshot reads again only
+    /// the rows that changed. Costs one more read of the source during this run; without it the
+    /// first catch-up reads the whole source again (catch-ups always keep the hashes).
+    #[arg(long, conflicts_with_all = ["update", "catch_up"])]
+    pub prepare_catch_up: bool,
+
     /// The source's filestore (`<data_dir>/filestore/<database>`): with --target-filestore, the
     /// files of migrated attachments are hard-linked or copied there at the end of the run.
     #[arg(long, value_name = "DIR", requires = "target_filestore")]

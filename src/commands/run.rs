@@ -31,6 +31,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         show_progress: !cli.quiet && cli.log_format == LogFormat::Text,
         catch_up: args.catch_up,
         on_conflict: args.on_conflict,
+        keep_row_hashes: args.prepare_catch_up,
     };
     pipeline::run(&options, stop).await
 }

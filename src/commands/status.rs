@@ -34,6 +34,8 @@ pub struct RunStatus {
     pub problems: i64,
     pub problem_counts: side_schema::ProblemCounts,
     pub message: Option<String>,
+    /// A catch-up's counts (records created, updated, deleted, conflicts; pairs), as it said them.
+    pub sync: Option<side_schema::syncs::Sync>,
     pub models: Vec<ModelStatus>,
 }
 
@@ -160,6 +162,7 @@ pub async fn read(client: &tokio_postgres::Client) -> Result<Option<RunStatus>> 
         problems: problem_counts.problems(),
         problem_counts,
         message: run.get(10),
+        sync: side_schema::syncs::Sync::read(client, run_id).await?,
         models,
     }))
 }
@@ -191,6 +194,9 @@ fn render_text(status: &RunStatus) -> String {
         status.rows_updated,
         status.problem_counts
     );
+    if let Some(sync) = status.sync.as_ref().filter(|s| s.finished) {
+        let _ = writeln!(out, "{}", sync.line());
+    }
     for model in status.models.iter().filter(|m| m.status != "done") {
         let _ = writeln!(
             out,
@@ -257,6 +263,7 @@ mod tests {
                 info: 2,
             },
             message: Some("resume with odoo-migrate run".to_string()),
+            sync: None,
             models: vec![
                 model("res_partner", "done", None),
                 model("crm_lead", "failed", Some("column name")),

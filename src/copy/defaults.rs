@@ -3,6 +3,7 @@
 //! value). After the copy, when every mapping is final, the source's defaults are read in one
 //! query and written in one set-based statement; the rows written are mapped as created
 //! `ir.property` records of a table of the run, so that `rollback` removes them like any other.
+//! In a catch-up, the defaults earlier runs wrote are updated or deleted as the source's changed.
 //! It writes `ir_default` and the run's own records only.
 
 use std::collections::BTreeMap;
@@ -179,6 +180,40 @@ async fn write(control: &mut Client, run_id: i64, defaults: &Defaults) -> Result
         .await
         .context("cannot write the company defaults of the source into ir_default")?;
     let (read, written, left_out): (i64, i64, i64) = (counts.get(0), counts.get(1), counts.get(2));
+    // A catch-up: the defaults earlier runs wrote follow the source's (changed, or gone).
+    let catch_up: bool = transaction
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM odoo_migrate.syncs WHERE run_id = $1)",
+            &[&run_id],
+        )
+        .await
+        .context("cannot read whether the run is a catch-up")?
+        .get(0);
+    if catch_up {
+        let followed = transaction
+            .query_one(
+                include_str!("../../sql/run/company_defaults.catch_up.sql"),
+                &[
+                    &run_id,
+                    &defaults.ids,
+                    &defaults.models,
+                    &defaults.names,
+                    &defaults.companies,
+                    &defaults.value_models,
+                    &defaults.value_ids,
+                    &defaults.values,
+                    &defaults.excluded,
+                    &defaults.written_at,
+                ],
+            )
+            .await
+            .context("cannot bring the company defaults earlier runs wrote up to date")?;
+        tracing::info!(
+            updated = followed.get::<_, i64>(0),
+            deleted = followed.get::<_, i64>(1),
+            "company defaults of earlier runs followed the source"
+        );
+    }
     transaction
         .execute(
             "INSERT INTO odoo_migrate.model_state (run_id, source_table, target_table, model, kind, rows_total, rows_done, rows_created, rows_rejected, status, finished_at) \

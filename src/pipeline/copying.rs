@@ -421,13 +421,16 @@ async fn record_chunk_keys(
     let (Some(first), Some(end)) = (mapped_ids.first(), mapped_ids.last()) else {
         return Ok(());
     };
+    if plan.catch_up.is_some() {
+        return record_catch_up_keys(transaction, plan, mapped_ids).await;
+    }
     // The chunk's planned ids as a range, less the few that were not accounted for (rejected
     // rows, rows gone from the source): an index range instead of an array of every id.
     let excluded = unaccounted(mappings.get(&plan.model), mapped_ids);
     // A chunk's range follows the last checkpoint, so each mapping is written once: a plain
     // insert (half the cost of ON CONFLICT), whose key would stop the chunk on a double.
     // `run --update` goes over records already mapped.
-    let record_mappings = if plan.update_only || plan.catch_up.is_some() {
+    let record_mappings = if plan.update_only {
         "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
          SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
          WHERE p.model = $1 AND p.source_id BETWEEN $2 AND $3 AND p.source_id <> ALL($4::int[]) \
@@ -450,6 +453,36 @@ async fn record_chunk_keys(
              WHERE x.model = $1 AND x.source_id BETWEEN $3 AND $4 AND x.source_id <> ALL($5::int[]) \
              ON CONFLICT DO NOTHING",
             &[&plan.model, &plan.target_model, first, end, &excluded],
+        )
+        .await
+        .with_context(|| format!("cannot create the external ids of {}", plan.model))?;
+    Ok(())
+}
+
+/// A catch-up's chunk: the mappings and external ids of exactly the rows it accounted for (it
+/// reads only the rows that differ from the last sync; the others are mapped already).
+async fn record_catch_up_keys(
+    transaction: &Transaction<'_>,
+    plan: &TablePlan,
+    mapped_ids: &[i32],
+) -> Result<()> {
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \
+             SELECT p.model, p.source_id, p.target_id, p.how, p.run_id FROM odoo_migrate.id_plan p \
+             WHERE p.model = $1 AND p.source_id = ANY($2::int[]) ON CONFLICT (model, source_id) DO NOTHING",
+            &[&plan.model, &mapped_ids],
+        )
+        .await
+        .with_context(|| format!("cannot record the mappings of {}", plan.model))?;
+    transaction
+        .execute(
+            "INSERT INTO ir_model_data (id, module, name, model, res_id, noupdate, create_date, write_date) \
+             SELECT x.target_id, x.module, x.name, $2, p.target_id, x.noupdate, x.create_date, x.write_date \
+             FROM odoo_migrate.xmlid_plan x \
+             JOIN odoo_migrate.id_plan p ON p.model = x.model AND p.source_id = x.source_id AND p.how = 'created' \
+             WHERE x.model = $1 AND x.source_id = ANY($3::int[]) ON CONFLICT DO NOTHING",
+            &[&plan.model, &plan.target_model, &mapped_ids],
         )
         .await
         .with_context(|| format!("cannot create the external ids of {}", plan.model))?;

@@ -30,6 +30,14 @@ pub(super) async fn finish(
     run_id: i64,
 ) -> Result<Status> {
     let jobs = options.jobs.max(1);
+    let catch_up: bool = control
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM odoo_migrate.syncs WHERE run_id = $1)",
+            &[&run_id],
+        )
+        .await
+        .context("cannot read whether the run is a catch-up")?
+        .get(0);
     super::guards::check_source_unchanged(session, control, run_id).await?;
     // Keys set aside (by this attempt or an interrupted one) are restored with VALIDATE; the keys
     // that stayed in force while their triggers were off are proven by anti-joins.
@@ -59,7 +67,14 @@ pub(super) async fn finish(
     carry_over_company_data(session, control, rules, run_id).await?;
     run_final_sql(control, &load.final_sql, run_id).await?;
     bring_files(control, options, run_id).await?;
+    if catch_up {
+        let updated = super::catch_up::count_updates(control, run_id).await?;
+        tracing::info!(updated, "records the catch-up changed counted");
+    }
     update_totals(control, run_id).await?;
+    if catch_up {
+        super::catch_up::record_sync(control, run_id).await?;
+    }
     side_schema::finish_run(control, run_id, "finished", None).await?;
     print_summary(control, run_id).await?;
     if let Some(directory) = &options.report_dir {
@@ -265,23 +280,32 @@ pub(super) async fn update_totals(control: &Client, run_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// The one line a finished run prints; its figures are those `status` shows for the run.
+/// The line a finished run prints (and a catch-up's line after it); its figures are those
+/// `status` shows for the run. Rows are records (rows of model tables) and many2many pairs.
 async fn print_summary(control: &Client, run_id: i64) -> Result<()> {
     let row = control
         .query_one(
-            "SELECT models_ok, rows_created, rows_matched, rows_updated, number \
+            "SELECT models_ok, rows_created, rows_matched, rows_updated, number, \
+             (SELECT coalesce(sum(rows_created), 0)::bigint FROM odoo_migrate.model_state WHERE run_id = $1 AND kind = 'relation') \
              FROM odoo_migrate.runs WHERE id = $1",
             &[&run_id],
         )
         .await?;
     let problems = side_schema::ProblemCounts::of_run(control, run_id).await?;
-    crate::io::report::emit(&format!(
-        "Run {} finished: {} tables copied, {} rows created, {} matched, {} updated; {problems} in odoo_migrate.problems.\n",
+    let (created, pairs): (i64, i64) = (row.get(1), row.get(5));
+    let mut summary = format!(
+        "Run {} finished: {} tables copied, {created} rows created ({} records, {pairs} many2many pairs), {} matched, \
+         {} records updated; {problems} in odoo_migrate.problems.\n",
         row.get::<_, Option<i32>>(4).map_or(run_id, i64::from),
         row.get::<_, i32>(0),
-        row.get::<_, i64>(1),
+        created - pairs,
         row.get::<_, i64>(2),
         row.get::<_, i64>(3),
-    ))?;
+    );
+    if let Some(sync) = side_schema::syncs::Sync::read(control, run_id).await? {
+        summary.push_str(&sync.line());
+        summary.push_str(" Details in odoo_migrate.syncs and odoo_migrate.problems.\n");
+    }
+    crate::io::report::emit(&summary)?;
     Ok(())
 }

@@ -82,6 +82,8 @@ pub struct RunOptions {
     pub catch_up: bool,
     /// `--on-conflict` of a catch-up (fail when not given to a new one).
     pub on_conflict: Option<OnConflict>,
+    /// `--prepare-catch-up`: keep a hash of every source row read, for the next catch-up.
+    pub keep_row_hashes: bool,
 }
 
 /// Migrates the source into the target, resuming an unfinished run; stops cleanly at a chunk
@@ -93,6 +95,9 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     guards::refuse_blocking_differences(&session, &rules)?;
     tracing::info!("analysis found nothing blocking");
     guards::refuse_filled_target_before_writing(&session).await?;
+    if options.catch_up {
+        catch_up::refuse_without_migration(&session).await?;
+    }
     let mut control = lock_target(&session).await?;
     let catch_up = options.catch_up || catch_up::unfinished(&control).await?.is_some();
     let Some(run_id) = start(&control, &session, options, jobs, catch_up).await? else {
@@ -118,6 +123,12 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     let mut load_options = options.clone();
     if catch_up {
         plans = catch_up::prepare_plans(&control, plans, run_id).await?;
+        let (unchanged, rows) = catch_up::narrow(&session, &mut plans, run_id, jobs).await?;
+        tracing::info!(
+            tables_unchanged = unchanged,
+            rows_to_read = rows,
+            "source rows hashed and compared with the last sync"
+        );
         // A catch-up writes few rows into large tables: their indexes stay.
         load_options.rebuild_indexes_from = 0;
     }
@@ -136,6 +147,10 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     }
     let mappings = Arc::new(mappings);
     tracing::info!(bytes = mappings.heap_bytes(), "mappings loaded into memory");
+    // A run asked to (`--prepare-catch-up`) keeps the hashes of the rows it read, for the next
+    // catch-up (a catch-up kept the newer snapshot's when it compared them). Without them the
+    // next catch-up reads the whole source again.
+    let to_hash = (!catch_up && options.keep_row_hashes).then(|| plans.clone());
     let pending = pending_plans(plans, &load.done_at_start);
     tracing::info!(
         tables_to_copy = pending.len(),
@@ -159,6 +174,13 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     if let Some(status) = copying::record_end(&control, &copied, &stop, run_id).await? {
         return Ok(status);
     }
+    if let Some(plans) = &to_hash {
+        tracing::info!("rows copied; hashing the source rows");
+        catch_up::record_hashes(&session, plans, run_id, jobs).await?;
+        tracing::info!("source rows hashed for the next catch-up");
+    } else if !catch_up {
+        catch_up::store_whole_tables(&session, run_id).await?;
+    }
     if catch_up {
         catch_up::delete_vanished(
             &session,
@@ -168,6 +190,14 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
             foreign_keys == keys::Strategy::Replica,
         )
         .await?;
+        tracing::info!("records the source lost deleted or unmapped");
+        let (created, deleted) =
+            catch_up::follow_external_ids(&mut control, &rules, run_id).await?;
+        tracing::info!(
+            created,
+            deleted,
+            "external ids of earlier records followed the source"
+        );
         let repointed = catch_up::repoint_to_copies(&control, &session, &rules, run_id).await?;
         tracing::info!(repointed, "rows pointed at their company's copies again");
     }
@@ -183,9 +213,6 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         run_id,
     )
     .await?;
-    if catch_up {
-        catch_up::record_sync(&control, run_id).await?;
-    }
     Ok(status)
 }
 

@@ -401,9 +401,10 @@ async fn remove_created(
 ) -> Result<(u64, u64)> {
     let xmlids = transaction
         .execute(
-            "DELETE FROM ir_model_data d USING odoo_migrate.xmlid_plan x, odoo_migrate.id_map m \
-             WHERE x.run_id = $1 AND m.run_id = $1 AND m.model = x.model AND m.source_id = x.source_id \
-             AND m.how = 'created' AND d.module = x.module AND d.name = x.name AND d.res_id = m.target_id",
+            // The row ids were allocated by the run's plan: its rows, also those a catch-up gave
+            // to records of earlier runs.
+            "DELETE FROM ir_model_data d USING odoo_migrate.xmlid_plan x \
+             WHERE x.run_id = $1 AND d.id = x.target_id AND d.module = x.module AND d.name = x.name",
             &[&run_id],
         )
         .await
@@ -614,6 +615,8 @@ async fn forget_run(transaction: &Transaction<'_>, run_id: i64) -> Result<()> {
         "DELETE FROM odoo_migrate.removed_rows WHERE run_id = $1",
         "DELETE FROM odoo_migrate.catch_up_deletions WHERE run_id = $1",
         "DELETE FROM odoo_migrate.final_sql_objects WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.source_row_hashes WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.catch_up_lost_xmlids WHERE run_id = $1",
         "UPDATE odoo_migrate.runs SET status = 'rolled_back', finished_at = now(), \
          message = 'rolled back at ' || now()::text WHERE id = $1",
     ] {

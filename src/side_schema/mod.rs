@@ -6,6 +6,7 @@
 //! guessed at.
 
 pub mod problems;
+pub mod syncs;
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -25,6 +26,7 @@ const STEPS: &[&str] = &[
     include_str!("../../sql/side_schema/005_run_numbers_and_current_verification.sql"),
     include_str!("../../sql/side_schema/006_catch_up_syncs.sql"),
     include_str!("../../sql/side_schema/007_final_sql_objects.sql"),
+    include_str!("../../sql/side_schema/008_source_row_hashes.sql"),
 ];
 
 /// The index of `odoo_migrate.id_map` by target id (`verify`, `rollback` and the finishing steps

@@ -119,8 +119,8 @@ async fn load_id_map(target: &Client) -> Result<HashMap<(String, i32), i32>> {
 }
 
 /// Source rows, mapped rows and target rows per model; rows that were not copied must be the ones
-/// the newest run that copied the table reported (a catch-up reads every row again, so its count
-/// replaces the earlier ones).
+/// the newest run that copied the table reported (a catch-up reads again every row no run mapped,
+/// so its count replaces the earlier ones).
 pub(super) async fn counts(
     source: &Client,
     target: &Client,

@@ -108,11 +108,9 @@ pub(super) async fn insert_staged(
         )
         .await
         .with_context(|| format!("inserting the rows of {} into {table}", plan.source_table))?;
-    if plan
-        .catch_up
-        .as_ref()
-        .is_some_and(|c| c.remove_vanished_pairs)
-    {
+    if plan.catch_up.as_ref().is_some_and(|c| {
+        c.remove_vanished_pairs && !matches!(c.reread, crate::plan::tables::Reread::Nothing)
+    }) {
         remove_vanished_pairs(transaction, plan, &columns, run_id).await?;
     }
     transaction
@@ -137,22 +135,30 @@ async fn remove_vanished_pairs(
             .collect::<Vec<_>>()
             .join(" AND ")
     };
-    let recorded: Vec<String> = columns
+    // The earlier pairs as plain columns and the staged ones analyzed: the planner joins them by
+    // hash instead of comparing every pair with every array of relation_rows.
+    let earlier: Vec<String> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("t.{} = x.row_values[{}]", quote_ident(c), i + 1))
+        .map(|(i, c)| format!("x.row_values[{}] AS {}", i + 1, quote_ident(c)))
         .collect();
+    transaction
+        .batch_execute("ANALYZE pg_temp.odoo_migrate_stage")
+        .await?;
     let removed = transaction
         .execute(
             &format!(
-                "WITH gone AS (DELETE FROM public.{} t USING (SELECT DISTINCT x.row_values FROM odoo_migrate.relation_rows x \
+                "WITH earlier AS MATERIALIZED (SELECT DISTINCT {} FROM odoo_migrate.relation_rows x \
                  JOIN odoo_migrate.runs r ON r.id = x.run_id AND r.status <> 'rolled_back' \
-                 WHERE x.run_id <> $1 AND x.table_name = $2 AND x.columns = $3::text[]) x \
-                 WHERE {} AND NOT EXISTS (SELECT 1 FROM pg_temp.odoo_migrate_stage s WHERE {}) RETURNING t.*) \
+                 WHERE x.run_id <> $1 AND x.table_name = $2 AND x.columns = $3::text[]), \
+                 vanished AS MATERIALIZED (SELECT e.* FROM earlier e WHERE NOT EXISTS \
+                 (SELECT 1 FROM pg_temp.odoo_migrate_stage s WHERE {})), \
+                 gone AS (DELETE FROM public.{} t USING vanished e WHERE {} RETURNING t.*) \
                  INSERT INTO odoo_migrate.removed_rows (run_id, table_name, image) SELECT $1, $2, to_jsonb(g) FROM gone g",
+                earlier.join(", "),
+                same("s", "e"),
                 quote_ident(table),
-                recorded.join(" AND "),
-                same("s", "t")
+                same("t", "e"),
             ),
             &[&run_id, table, &columns],
         )

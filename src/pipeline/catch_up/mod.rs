@@ -10,6 +10,8 @@
 //! Each sync is recorded in `odoo_migrate.syncs`.
 
 mod delete;
+mod hashes;
+mod xmlids;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -21,11 +23,13 @@ use super::guards::{self, Start};
 use crate::catalog::session::Session;
 use crate::io::exit::{Status, refuse};
 use crate::plan::ids::Vanished;
-use crate::plan::tables::{CatchUpCopy, OnConflict, TablePlan};
+use crate::plan::tables::{CatchUpCopy, OnConflict, Reread, TablePlan};
 use crate::rules::pairing::{TableKind, TablePair};
 use crate::side_schema;
 
 pub(super) use delete::delete_vanished;
+pub(super) use hashes::{narrow, record_hashes, store_whole_tables};
+pub(super) use xmlids::follow_external_ids;
 
 /// The conflict policy of the newest run when it is an unfinished catch-up: a plain `run`
 /// resumes it as the catch-up it is.
@@ -40,6 +44,34 @@ pub(super) async fn unfinished(control: &Client) -> Result<Option<OnConflict>> {
         .await
         .context("cannot read odoo_migrate.syncs")?;
     Ok(row.and_then(|r| OnConflict::parse(r.get(0))))
+}
+
+/// Refuses a catch-up, before anything is written into the target (the side schema included),
+/// when the target holds no migration to catch up on: no side schema, or no run of the tool that
+/// is not rolled back.
+pub(super) async fn refuse_without_migration(session: &Session) -> Result<()> {
+    let client = session.target.get().await?;
+    let migrated = side_schema::installed_version(&**client).await? > 0
+        && client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back')",
+                &[],
+            )
+            .await
+            .context("cannot read odoo_migrate.runs")?
+            .get::<_, bool>(0);
+    if migrated {
+        return Ok(());
+    }
+    Err(refuse(
+        Status::WrongDatabase,
+        format!(
+            "--catch-up brings a target that holds a migration up to date, and {} holds none (no \
+             `odoo-migrate run` on it, or it was rolled back); nothing was written. Migrate it first \
+             with `odoo-migrate run`, then catch up from the newer snapshots",
+            session.target_catalog.database
+        ),
+    ))
 }
 
 /// Starts a catch-up after the newest finished run, or resumes an unfinished one; refused when
@@ -59,7 +91,7 @@ pub(super) async fn start_or_resume(
         .await?
         .ok_or_else(|| {
             refuse(
-                Status::Usage,
+                Status::WrongDatabase,
                 "--catch-up needs a finished migration on this target: run `odoo-migrate run` first",
             )
         })?;
@@ -97,6 +129,7 @@ pub(super) async fn start_or_resume(
     if guards::changed_since_plan(session, control, id)
         .await?
         .is_empty()
+        && !hashes::whole_tables_changed(session, id).await?
     {
         return Ok(Start::AlreadyFinished(id));
     }
@@ -145,6 +178,14 @@ pub(super) async fn record_plan(
 ) -> Result<()> {
     let tables: BTreeMap<&str, &str> = pairs
         .iter()
+        .filter(|p| p.kind == TableKind::Model)
+        // A model's own table, not a relation table it owns; its own rows win over derived sets.
+        .filter(|p| p.derived_filter.is_some())
+        .chain(
+            pairs
+                .iter()
+                .filter(|p| p.kind == TableKind::Model && p.derived_filter.is_none()),
+        )
         .filter_map(|p| Some((p.source_model.as_deref()?, p.target_table.as_deref()?)))
         .collect();
     let models: Vec<&str> = vanished.iter().map(|v| v.model.as_str()).collect();
@@ -208,6 +249,7 @@ pub(super) async fn prepare_plans(
                 on_conflict,
                 remove_vanished_pairs: plan.kind == TableKind::Relation
                     && writers.get(&plan.target_table) == Some(&1),
+                reread: Reread::All,
             });
             plan
         })
@@ -277,32 +319,82 @@ pub(super) async fn repoint_to_copies(
     Ok(repointed)
 }
 
-/// The sync's counts, recorded and said in one line.
+/// The sync's counts recorded in `odoo_migrate.syncs`, from the run's tables (created records,
+/// updated ones as [`count_updates`] left them), its deletions and its conflicts; said by the
+/// run's summary ([`crate::side_schema::syncs::Sync::line`]).
 pub(super) async fn record_sync(control: &Client, run_id: i64) -> Result<()> {
-    let row = control
-        .query_one(
+    control
+        .execute(
             "UPDATE odoo_migrate.syncs s SET finished_at = now(), \
              created = (SELECT coalesce(sum(rows_created), 0) FROM odoo_migrate.model_state WHERE run_id = $1 AND kind = 'model'), \
              updated = (SELECT coalesce(sum(rows_updated), 0) FROM odoo_migrate.model_state WHERE run_id = $1 AND kind = 'model'), \
-             deleted = (SELECT count(*) FROM odoo_migrate.catch_up_deletions WHERE run_id = $1 AND status = 'deleted'), \
+             deleted = (SELECT count(*) FROM odoo_migrate.catch_up_deletions WHERE run_id = $1 AND status = 'deleted') \
+                       + (SELECT count(*) FROM odoo_migrate.removed_rows WHERE run_id = $1 AND table_name = 'ir_default'), \
              still_referenced = (SELECT count(*) FROM odoo_migrate.catch_up_deletions WHERE run_id = $1 AND status = 'referenced'), \
              conflicts = (SELECT count(*) FROM odoo_migrate.problems WHERE run_id = $1 AND kind = 'catch_up_conflict') \
-             WHERE s.run_id = $1 \
-             RETURNING s.source_database, left(s.snapshot, 12), s.created, s.updated, s.deleted, s.still_referenced, s.conflicts, s.on_conflict",
+             WHERE s.run_id = $1",
             &[&run_id],
         )
         .await
         .context("cannot record the sync in odoo_migrate.syncs")?;
-    let database: String = row.get(0);
-    let snapshot: Option<String> = row.get(1);
-    let (created, updated, deleted, referenced, conflicts): (i64, i64, i64, i64, i64) =
-        (row.get(2), row.get(3), row.get(4), row.get(5), row.get(6));
-    let on_conflict: String = row.get(7);
-    crate::io::report::emit(&format!(
-        "Caught up with {database} (snapshot {}): {created} records created, {updated} updated, {deleted} deleted; \
-         {referenced} deleted in the source but still referenced in the target (kept); {conflicts} conflict(s) (--on-conflict {on_conflict}). \
-         Details in odoo_migrate.syncs and odoo_migrate.problems.\n",
-        snapshot.unwrap_or_default()
-    ))?;
     Ok(())
+}
+
+/// After the finishing steps, each table's count of updated records is what the target shows:
+/// the records whose row now differs from its before-image (the copy's updates and the numbering
+/// both keep one), so that a value the copy wrote and a rule's final SQL derived back again is no
+/// update. A table's count goes to the first of the plans that write it.
+pub(super) async fn count_updates(control: &mut Client, run_id: i64) -> Result<u64> {
+    let transaction = control.transaction().await?;
+    transaction
+        .execute(
+            "UPDATE odoo_migrate.model_state SET rows_updated = 0 WHERE run_id = $1 AND kind = 'model'",
+            &[&run_id],
+        )
+        .await
+        .context("cannot reset the catch-up's counts of updated records")?;
+    let tables: Vec<String> = transaction
+        .query(
+            "SELECT DISTINCT table_name FROM odoo_migrate.before_images WHERE run_id = $1",
+            &[&run_id],
+        )
+        .await
+        .context("cannot read the catch-up's before-images")?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut updated = 0;
+    for table in &tables {
+        let changed: i64 = transaction
+            .query_one(
+                &format!(
+                    "SELECT count(DISTINCT b.target_id) FROM odoo_migrate.before_images b \
+                     JOIN public.{} t ON t.id = b.target_id \
+                     WHERE b.run_id = $1 AND b.table_name = $2 AND b.image <> to_jsonb(t)",
+                    crate::catalog::quote_ident(table)
+                ),
+                &[&run_id, table],
+            )
+            .await
+            .with_context(|| format!("cannot count the records of {table} the catch-up changed"))?
+            .get(0);
+        transaction
+            .execute(
+                "UPDATE odoo_migrate.model_state s SET rows_updated = $3 \
+                 WHERE s.run_id = $1 AND s.kind = 'model' AND s.source_table = \
+                 (SELECT min(source_table) FROM odoo_migrate.model_state \
+                  WHERE run_id = $1 AND kind = 'model' AND target_table = $2)",
+                &[&run_id, table, &changed],
+            )
+            .await
+            .with_context(|| {
+                format!("cannot record the records of {table} the catch-up changed")
+            })?;
+        updated += changed as u64;
+    }
+    transaction
+        .commit()
+        .await
+        .context("cannot commit the catch-up's counts of updated records")?;
+    Ok(updated)
 }

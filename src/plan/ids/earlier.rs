@@ -31,6 +31,11 @@ pub(super) struct Earlier {
 }
 
 impl Earlier {
+    /// Whether earlier plans were read (a catch-up's planning).
+    pub(super) fn is_some(&self) -> bool {
+        !self.records.is_empty()
+    }
+
     /// Whether the earlier plans mapped this source record.
     pub(super) fn knows(&self, model: &str, source_id: i32) -> bool {
         self.ids

@@ -263,9 +263,14 @@ async fn match_by_external_ids(
     matching
         .conflicts
         .retain(|c| !earlier.knows(&c.model, c.source_id));
-    matching
-        .to_create
-        .retain(|x| !earlier.knows(&x.model, x.source_id));
+    if catch_up_run(earlier) {
+        xmlids::store_lost(transaction, &matching, run_id).await?;
+    }
+    // A record an earlier run created takes the external ids the source gave it since.
+    matching.to_create.retain(|x| {
+        !earlier.knows(&x.model, x.source_id)
+            || !xmlids::already_given(x, &planning.mappings, &external_ids.target)
+    });
     xmlids::record_problems(
         transaction,
         run_id,
@@ -274,6 +279,11 @@ async fn match_by_external_ids(
     )
     .await?;
     Ok((external_ids, matching))
+}
+
+/// Whether the planning is a catch-up's (earlier plans were read).
+fn catch_up_run(earlier: &earlier::Earlier) -> bool {
+    earlier.is_some()
 }
 
 /// The records left out as deleted by Odoo 19 in earlier runs stay left out, unsaid.

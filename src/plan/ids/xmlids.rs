@@ -4,7 +4,7 @@
 //! records created anew are planned in `odoo_migrate.xmlid_plan`. What cannot follow its record is
 //! said in `odoo_migrate.problems`. Reads both `ir_model_data` tables; writes the side schema only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
@@ -104,6 +104,8 @@ pub(super) struct XmlidMatching {
     claimed: HashMap<(String, i32), (i32, String)>,
     /// External ids that point at different records on the two sides, said instead of dropped.
     pub(super) conflicts: Vec<ExternalIdProblem>,
+    /// Every external id the source gives a planned record, as the target names it.
+    named: HashSet<String>,
 }
 
 /// Step 1 of the planning: maps each planned source record to the target record its external id
@@ -168,6 +170,10 @@ impl XmlidMatching {
             || format!("{}.{}", x.module, x.name),
             |(m, n)| format!("{m}.{n}"),
         );
+        self.named.insert(xmlid.clone());
+        if let Some((module, name)) = &candidate {
+            self.named.insert(format!("{module}.{name}"));
+        }
         let matched = planning.mappings.entry(model).get(res_id);
         match (found, matched) {
             (Some(target_id), None) => {
@@ -410,6 +416,44 @@ fn of_created_records(
         .partition(|x| target_xmlids.contains_key(&(x.module.clone(), x.name.clone())))
 }
 
+/// A catch-up: the external ids earlier runs created that the source no longer gives their
+/// record (removed or renamed since), listed for the catch-up to delete.
+pub(super) async fn store_lost(
+    transaction: &Transaction<'_>,
+    matching: &XmlidMatching,
+    run_id: i64,
+) -> Result<()> {
+    let named: Vec<&str> = matching.named.iter().map(String::as_str).collect();
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.catch_up_lost_xmlids (run_id, module, name) \
+             SELECT $1, x.module, x.name FROM odoo_migrate.xmlid_plan x \
+             JOIN odoo_migrate.runs r ON r.id = x.run_id AND r.status <> 'rolled_back' \
+             WHERE x.run_id <> $1 AND NOT (x.module || '.' || x.name = ANY($2::text[])) \
+             ON CONFLICT DO NOTHING",
+            &[&run_id, &named],
+        )
+        .await
+        .context("cannot list the external ids the source no longer gives")?;
+    Ok(())
+}
+
+/// A catch-up: whether the target already gives this external id to the record its source
+/// record became (nothing to create for it).
+pub(super) fn already_given(x: &SourceXmlid, mappings: &Mappings, target: &TargetXmlids) -> bool {
+    let Some(target_id) = mappings.get(&x.model).and_then(|m| m.get(x.source_id)) else {
+        return false;
+    };
+    let name = if x.company_prefixed {
+        with_company_prefix(&x.name, mappings.get("res.company")).unwrap_or_else(|| x.name.clone())
+    } else {
+        x.name.clone()
+    };
+    target
+        .get(&(x.module.clone(), name))
+        .is_some_and(|(_, id)| *id == target_id)
+}
+
 /// An external id the target gives to another record cannot follow this one: said, not dropped.
 fn taken_problems(
     target_xmlids: &TargetXmlids,
@@ -498,7 +542,8 @@ async fn insert_xmlid_plan(
     transaction
         .execute(
             "INSERT INTO odoo_migrate.xmlid_plan (model, source_id, module, name, noupdate, create_date, write_date, target_id, run_id) \
-             SELECT *, $9 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[], $6::timestamp[], $7::timestamp[], $8::int[])",
+             SELECT *, $9 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[], $6::timestamp[], $7::timestamp[], $8::int[]) \
+             ON CONFLICT (module, name) DO NOTHING",
             &[&models, &ids, &modules, &names, &noupdates, &create_dates, &write_dates, &row_ids, &run_id],
         )
         .await

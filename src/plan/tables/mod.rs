@@ -101,6 +101,21 @@ pub struct CatchUpCopy {
     /// For a many2many table: pairs that earlier runs added and the source no longer has are
     /// removed (false when several plans fill the table: none of them sees all its pairs).
     pub remove_vanished_pairs: bool,
+    /// What of the source table is read again (see [`Reread`]).
+    #[serde(skip)]
+    pub reread: Reread,
+}
+
+/// What a catch-up reads again of a source table, from the rows' hashes at the last sync.
+#[derive(Debug, Clone, Default)]
+pub enum Reread {
+    /// Every row (no hashes of the last sync, or too many rows differ).
+    #[default]
+    All,
+    /// Only these source ids (sorted): new rows and rows whose values differ.
+    Only(std::sync::Arc<Vec<i32>>),
+    /// Nothing: the table reads as it did at the last sync.
+    Nothing,
 }
 
 /// One target column and how it is filled.
@@ -178,6 +193,14 @@ impl TablePlan {
             self.source_from()
         );
         let mut conditions: Vec<String> = self.filter.iter().cloned().collect();
+        match self.catch_up.as_ref().map(|c| &c.reread) {
+            Some(Reread::Nothing) => conditions.push("false".to_string()),
+            Some(Reread::Only(ids)) if self.kind == TableKind::Model => {
+                let list: Vec<String> = ids.iter().map(i32::to_string).collect();
+                conditions.push(format!("s.id = ANY('{{{}}}'::int[])", list.join(",")));
+            }
+            _ => {}
+        }
         if self.kind == TableKind::Model
             && let Some(after) = after_id
         {

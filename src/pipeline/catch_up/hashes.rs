@@ -1,0 +1,390 @@
+//! What a catch-up reads again: every run keeps, per source table, a hash of each row as the
+//! table's plan selects it (joined values included; a many2many table: one hash of all its
+//! pairs), in `odoo_migrate.source_row_hashes`. A catch-up hashes the newer snapshot the same way
+//! on the source server, compares with the last finished run's hashes, and reads again only the
+//! rows that are new or whose values differ; a table whose hashes all agree is not read at all.
+//! Values decide, never `write_date`. The hashes of the newer snapshot are kept for the next sync.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use futures::{StreamExt, pin_mut};
+use tokio_postgres::Client;
+
+use crate::catalog::session::Session;
+use crate::plan::tables::{Reread, TablePlan};
+use crate::rules::pairing::TableKind;
+
+/// Above this share of a table's rows differing, the whole table is read (one plain scan costs
+/// less than a long list of ids).
+const MOST_ROWS: f64 = 0.3;
+
+/// Per row (source id, or 0 for a many2many table's one hash), its hash.
+type Hashes = HashMap<i32, u64>;
+
+/// Whether `plan` reads only its own source row: no join, no expression reading another table.
+fn reads_own_row_only(plan: &TablePlan) -> bool {
+    plan.joins.is_empty()
+        && !plan
+            .select
+            .iter()
+            .any(|e| e.to_ascii_lowercase().contains("select"))
+}
+
+/// The statement hashing the source rows of `plan` as it selects them: the row itself where the
+/// plan reads nothing else (cheaper than evaluating its expressions), else what it selects.
+fn hash_sql(plan: &TablePlan) -> String {
+    let row = if reads_own_row_only(plan) {
+        "left(md5(s::text), 16)".to_string()
+    } else {
+        format!("left(md5(ROW({})::text), 16)", plan.select.join(", "))
+    };
+    let filter = plan
+        .filter
+        .as_ref()
+        .map_or(String::new(), |f| format!(" WHERE {f}"));
+    match plan.kind {
+        TableKind::Model => format!(
+            "COPY (SELECT s.id, {row} FROM {}{filter}) TO STDOUT",
+            plan.source_from()
+        ),
+        TableKind::Relation => format!(
+            "COPY (SELECT 0, left(md5(coalesce(string_agg(h, ',' ORDER BY h), '')), 16) FROM \
+             (SELECT {row} AS h FROM {}{filter}) x) TO STDOUT",
+            plan.source_from()
+        ),
+    }
+}
+
+/// The source's hashes of `plan`'s rows, now (`id \t hex` lines of a text COPY).
+async fn source_hashes(source: &Client, plan: &TablePlan) -> Result<Hashes> {
+    let context = || format!("cannot hash the rows of source table {}", plan.source_table);
+    let stream = source
+        .copy_out(&hash_sql(plan))
+        .await
+        .with_context(context)?;
+    pin_mut!(stream);
+    let mut text = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        text.extend_from_slice(&chunk.with_context(context)?);
+    }
+    let mut hashes = Hashes::new();
+    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let line = std::str::from_utf8(line)?;
+        let (id, hash) = line
+            .split_once('\t')
+            .with_context(|| format!("a row hash without its id: {line}"))?;
+        hashes.insert(
+            id.parse()?,
+            u64::from_str_radix(hash, 16).with_context(|| format!("not a hash: {hash}"))?,
+        );
+    }
+    Ok(hashes)
+}
+
+/// The hashes the last finished run before `run_id` kept for `plan`'s table (none: empty).
+async fn last_sync_hashes(target: &Client, plan: &TablePlan, run_id: i64) -> Result<Hashes> {
+    let row = target
+        .query_opt(
+            "SELECT h.ids, h.hashes FROM odoo_migrate.source_row_hashes h JOIN odoo_migrate.runs r ON r.id = h.run_id \
+             WHERE h.source_table = $1 AND r.status = 'finished' AND h.run_id <> $2 ORDER BY h.run_id DESC LIMIT 1",
+            &[&plan.source_table, &run_id],
+        )
+        .await
+        .with_context(|| {
+            format!("cannot read the row hashes of {} kept by the last sync", plan.source_table)
+        })?;
+    let Some(row) = row else {
+        return Ok(Hashes::new());
+    };
+    let (ids, bytes): (Vec<i32>, Vec<u8>) = (row.get(0), row.get(1));
+    Ok(ids
+        .into_iter()
+        .zip(bytes.chunks_exact(8))
+        .map(|(id, hash)| (id, u64::from_be_bytes(hash.try_into().unwrap_or_default())))
+        .collect())
+}
+
+/// The source ids among `now` that the mappings do not know.
+async fn unmapped(target: &Client, plan: &TablePlan, now: &Hashes) -> Result<Vec<i32>> {
+    let context = || format!("cannot read the mappings of {}", plan.model);
+    let mapped: i64 = target
+        .query_one(
+            "SELECT count(*) FROM odoo_migrate.id_map WHERE model = $1",
+            &[&plan.model],
+        )
+        .await
+        .with_context(context)?
+        .get(0);
+    if mapped == now.len() as i64 {
+        return Ok(Vec::new());
+    }
+    let mapped: std::collections::HashSet<i32> = target
+        .query(
+            "SELECT source_id FROM odoo_migrate.id_map WHERE model = $1",
+            &[&plan.model],
+        )
+        .await
+        .with_context(context)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(now
+        .keys()
+        .filter(|id| !mapped.contains(id))
+        .copied()
+        .collect())
+}
+
+/// Keeps `hashes` as the run's hashes of `plan`'s table (those of an interrupted attempt replaced).
+async fn store(target: &Client, plan: &TablePlan, hashes: &Hashes, run_id: i64) -> Result<()> {
+    store_as(target, &plan.source_table, hashes, run_id).await
+}
+
+/// Keeps `hashes` under the name `source_table` for the run.
+async fn store_as(target: &Client, source_table: &str, hashes: &Hashes, run_id: i64) -> Result<()> {
+    let mut rows: Vec<(i32, u64)> = hashes.iter().map(|(id, hash)| (*id, *hash)).collect();
+    rows.sort_unstable();
+    let ids: Vec<i32> = rows.iter().map(|(id, _)| *id).collect();
+    let bytes: Vec<u8> = rows.iter().flat_map(|(_, h)| h.to_be_bytes()).collect();
+    target
+        .execute(
+            "INSERT INTO odoo_migrate.source_row_hashes (run_id, source_table, ids, hashes) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (run_id, source_table) DO UPDATE SET ids = EXCLUDED.ids, hashes = EXCLUDED.hashes",
+            &[&run_id, &source_table, &ids, &bytes],
+        )
+        .await
+        .with_context(|| format!("cannot keep the row hashes of {source_table}"))?;
+    Ok(())
+}
+
+/// Source tables that no plan copies but whose changes a catch-up carries (external ids, company
+/// defaults): one digest each, to tell whether a snapshot has anything new.
+const WHOLE_TABLES: [&str; 2] = ["ir_model_data", "ir_property"];
+
+/// The name a whole table's digest is kept under.
+fn whole_name(table: &str) -> String {
+    format!("{table} (whole)")
+}
+
+/// The digest of a whole source table (`None` when the source has no such table).
+async fn whole_digest(source: &Client, table: &str) -> Result<Option<u64>> {
+    let exists: bool = source
+        .query_one(
+            "SELECT to_regclass(format('public.%I', $1::text)) IS NOT NULL",
+            &[&table],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let hex: String = source
+        .query_one(
+            &format!(
+                "SELECT left(md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')), 16) FROM public.{} t",
+                crate::catalog::quote_ident(table)
+            ),
+            &[],
+        )
+        .await
+        .with_context(|| format!("cannot digest the source's {table}"))?
+        .get(0);
+    Ok(Some(u64::from_str_radix(&hex, 16)?))
+}
+
+/// Keeps the digests of the [`WHOLE_TABLES`] for the run.
+pub(crate) async fn store_whole_tables(session: &Session, run_id: i64) -> Result<()> {
+    let source = session.source.get().await?;
+    let target = session.target.get().await?;
+    for table in WHOLE_TABLES {
+        if let Some(digest) = whole_digest(&source, table).await? {
+            store_as(
+                &target,
+                &whole_name(table),
+                &Hashes::from([(0, digest)]),
+                run_id,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the source's external ids or company defaults differ from what run `run_id` kept
+/// (false when it kept nothing to compare with).
+pub(crate) async fn whole_tables_changed(session: &Session, run_id: i64) -> Result<bool> {
+    let source = session.source.get().await?;
+    let target = session.target.get().await?;
+    for table in WHOLE_TABLES {
+        let kept = target
+            .query_opt(
+                "SELECT hashes FROM odoo_migrate.source_row_hashes WHERE run_id = $1 AND source_table = $2",
+                &[&run_id, &whole_name(table)],
+            )
+            .await
+            .context("cannot read the digests the last sync kept")?;
+        let Some(kept) = kept else {
+            continue;
+        };
+        let kept: Vec<u8> = kept.get(0);
+        let now = whole_digest(&source, table).await?.map(u64::to_be_bytes);
+        if now.as_ref().map(|n| n.as_slice()) != Some(kept.as_slice()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// What to read again of a table whose rows hash to `now`, given the last sync's `then`.
+fn reread(kind: TableKind, now: &Hashes, then: &Hashes) -> Reread {
+    if then.is_empty() && !now.is_empty() {
+        return Reread::All;
+    }
+    let mut differing: Vec<i32> = now
+        .iter()
+        .filter(|(id, hash)| then.get(id) != Some(hash))
+        .map(|(id, _)| *id)
+        .collect();
+    if differing.is_empty() {
+        return Reread::Nothing;
+    }
+    if kind == TableKind::Relation || differing.len() as f64 > MOST_ROWS * now.len() as f64 {
+        return Reread::All;
+    }
+    differing.sort_unstable();
+    Reread::Only(Arc::new(differing))
+}
+
+/// Hashes one table's rows on the source and keeps them in the run; with `compare`, also says
+/// what to read again against the last sync.
+async fn hash_table(
+    session: &Session,
+    plan: &TablePlan,
+    run_id: i64,
+    compare: bool,
+) -> Result<Option<(Reread, usize)>> {
+    let now = {
+        let source = session.source.get().await?;
+        source_hashes(&source, plan).await?
+    };
+    let target = session.target.get().await?;
+    let decided = if compare {
+        let mut then = last_sync_hashes(&target, plan, run_id).await?;
+        // Rows no earlier run mapped (rejected, left out) are read again, to be counted and
+        // reported by this run as by a fresh one.
+        if plan.kind == TableKind::Model && !then.is_empty() {
+            for id in unmapped(&target, plan, &now).await? {
+                then.remove(&id);
+            }
+        }
+        Some((reread(plan.kind, &now, &then), now.len()))
+    } else {
+        None
+    };
+    store(&target, plan, &now, run_id).await?;
+    Ok(decided)
+}
+
+/// A catch-up's plans told what to read again (see the module's doc), `jobs` tables at a time;
+/// the newer snapshot's hashes are kept for the next sync. Returns (tables not read, rows read
+/// again) for the log.
+pub(crate) async fn narrow(
+    session: &Session,
+    plans: &mut [TablePlan],
+    run_id: i64,
+    jobs: usize,
+) -> Result<(usize, usize)> {
+    let decisions: Vec<Result<Option<(Reread, usize)>>> = futures::stream::iter(plans.iter())
+        .map(|plan| hash_table(session, plan, run_id, true))
+        .buffered(jobs.max(1))
+        .collect()
+        .await;
+    store_whole_tables(session, run_id).await?;
+    let (mut skipped, mut reread_rows) = (0, 0);
+    for (plan, decided) in plans.iter_mut().zip(decisions) {
+        let Some((decided, rows)) = decided? else {
+            continue;
+        };
+        match &decided {
+            Reread::Nothing => skipped += 1,
+            Reread::Only(ids) => reread_rows += ids.len(),
+            Reread::All => reread_rows += rows,
+        }
+        if let Some(catch_up) = plan.catch_up.as_mut() {
+            catch_up.reread = decided;
+        }
+    }
+    Ok((skipped, reread_rows))
+}
+
+/// A run's hashes of every table it copied, `jobs` tables at a time, for the next catch-up.
+pub(crate) async fn record_hashes(
+    session: &Session,
+    plans: &[TablePlan],
+    run_id: i64,
+    jobs: usize,
+) -> Result<()> {
+    let results: Vec<Result<Option<(Reread, usize)>>> = futures::stream::iter(plans.iter())
+        .map(|plan| hash_table(session, plan, run_id, false))
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await;
+    for result in results {
+        result?;
+    }
+    store_whole_tables(session, run_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hashes(rows: &[(i32, u64)]) -> Hashes {
+        rows.iter().copied().collect()
+    }
+
+    #[test]
+    fn only_new_and_differing_rows_are_read_again() {
+        let then = hashes(&[
+            (1, 10),
+            (2, 20),
+            (3, 30),
+            (4, 40),
+            (5, 50),
+            (6, 60),
+            (7, 70),
+        ]);
+        let now = hashes(&[
+            (1, 10),
+            (2, 21),
+            (3, 30),
+            (4, 40),
+            (5, 50),
+            (6, 60),
+            (8, 80),
+        ]);
+        match reread(TableKind::Model, &now, &then) {
+            Reread::Only(ids) => assert_eq!(*ids, vec![2, 8]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            reread(TableKind::Model, &then, &then),
+            Reread::Nothing
+        ));
+        assert!(matches!(
+            reread(TableKind::Model, &now, &Hashes::new()),
+            Reread::All
+        ));
+        assert!(matches!(
+            reread(TableKind::Relation, &hashes(&[(0, 1)]), &hashes(&[(0, 2)])),
+            Reread::All
+        ));
+        let most = hashes(&[(1, 11), (2, 21), (3, 30)]);
+        assert!(matches!(
+            reread(TableKind::Model, &most, &then),
+            Reread::All
+        ));
+    }
+}
