@@ -27,6 +27,7 @@ const STEPS: &[&str] = &[
     include_str!("../../sql/side_schema/006_catch_up_syncs.sql"),
     include_str!("../../sql/side_schema/007_final_sql_objects.sql"),
     include_str!("../../sql/side_schema/008_source_row_hashes.sql"),
+    include_str!("../../sql/side_schema/009_not_applicable_in_summary.sql"),
 ];
 
 /// The index of `odoo_migrate.id_map` by target id (`verify`, `rollback` and the finishing steps
