@@ -302,6 +302,18 @@ fn a_catch_up_from_the_flows_dump_equals_a_fresh_migration_and_rolls_back_alone(
     .assert_code(0)
     .assert_stdout_contains("Nothing to do");
 
+    // The first run cannot be rolled back from under the catch-up built on it: refused, and
+    // nothing changed.
+    let before_refusal = pair.target.table_digests();
+    pair.run(&["rollback", "--run", "1"])
+        .assert_code(2)
+        .assert_stderr_contains("later runs");
+    let differing = differing_tables(&before_refusal, &pair.target.table_digests());
+    assert!(
+        differing.is_empty(),
+        "a refused rollback changed {differing:?}"
+    );
+
     // Rolling back the catch-up gives back the target as the first run left it.
     pair.run(&["rollback"])
         .assert_code(0)
