@@ -182,24 +182,8 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         catch_up::store_whole_tables(&session, run_id).await?;
     }
     if catch_up {
-        catch_up::delete_vanished(
-            &session,
-            &mut control,
-            &rules,
-            run_id,
-            foreign_keys == keys::Strategy::Replica,
-        )
-        .await?;
-        tracing::info!("records the source lost deleted or unmapped");
-        let (created, deleted) =
-            catch_up::follow_external_ids(&mut control, &rules, run_id).await?;
-        tracing::info!(
-            created,
-            deleted,
-            "external ids of earlier records followed the source"
-        );
-        let repointed = catch_up::repoint_to_copies(&control, &session, &rules, run_id).await?;
-        tracing::info!(repointed, "rows pointed at their company's copies again");
+        let triggers_off = foreign_keys == keys::Strategy::Replica;
+        catch_up::after_copy(&session, &mut control, &rules, run_id, triggers_off).await?;
     }
     fault::point("before_finish");
     tracing::info!("every table copied");

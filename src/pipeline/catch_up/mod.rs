@@ -27,9 +27,32 @@ use crate::plan::tables::{CatchUpCopy, OnConflict, Reread, TablePlan};
 use crate::rules::pairing::{TableKind, TablePair};
 use crate::side_schema;
 
-pub(super) use delete::delete_vanished;
+use delete::delete_vanished;
 pub(super) use hashes::{narrow, record_hashes, store_whole_tables};
-pub(super) use xmlids::follow_external_ids;
+use xmlids::follow_external_ids;
+
+/// A catch-up's steps once its rows are copied: the records the source lost deleted (or kept
+/// and reported when still referenced), external ids of earlier records made to follow the
+/// source, and rows pointed at their company's copies again.
+pub(super) async fn after_copy(
+    session: &Session,
+    control: &mut Client,
+    rules: &crate::rules::Rules,
+    run_id: i64,
+    triggers_off: bool,
+) -> Result<()> {
+    delete_vanished(session, control, rules, run_id, triggers_off).await?;
+    tracing::info!("records the source lost deleted or unmapped");
+    let (created, deleted) = follow_external_ids(control, rules, run_id).await?;
+    tracing::info!(
+        created,
+        deleted,
+        "external ids of earlier records followed the source"
+    );
+    let repointed = repoint_to_copies(control, session, rules, run_id).await?;
+    tracing::info!(repointed, "rows pointed at their company's copies again");
+    Ok(())
+}
 
 /// The conflict policy of the newest run when it is an unfinished catch-up: a plain `run`
 /// resumes it as the catch-up it is.
