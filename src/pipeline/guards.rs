@@ -113,8 +113,17 @@ pub(super) fn refuse_blocking_differences(session: &Session, rules: &Rules) -> R
 /// A target without a migration of its own yet must be fresh, checked before the side schema or
 /// anything else is written into it: a refused run leaves the target as it was.
 pub(super) async fn refuse_filled_target_before_writing(session: &Session) -> Result<()> {
+    if holds_migration(session).await? {
+        return Ok(());
+    }
+    refuse_non_fresh_target(session).await
+}
+
+/// Whether the target holds a migration of the tool: a side schema with a run not rolled back.
+/// Reads only (no side schema is made when there is none).
+pub(super) async fn holds_migration(session: &Session) -> Result<bool> {
     let client = session.target.get().await?;
-    let migrated = side_schema::installed_version(&**client).await? > 0
+    Ok(side_schema::installed_version(&**client).await? > 0
         && client
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back')",
@@ -122,11 +131,7 @@ pub(super) async fn refuse_filled_target_before_writing(session: &Session) -> Re
             )
             .await
             .context("cannot read odoo_migrate.runs")?
-            .get::<_, bool>(0);
-    if migrated {
-        return Ok(());
-    }
-    refuse_non_fresh_target(session).await
+            .get::<_, bool>(0))
 }
 
 /// Business tables that a freshly created Odoo 19 database has empty.

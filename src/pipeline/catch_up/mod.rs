@@ -73,17 +73,7 @@ pub(super) async fn unfinished(control: &Client) -> Result<Option<OnConflict>> {
 /// when the target holds no migration to catch up on: no side schema, or no run of the tool that
 /// is not rolled back.
 pub(super) async fn refuse_without_migration(session: &Session) -> Result<()> {
-    let client = session.target.get().await?;
-    let migrated = side_schema::installed_version(&**client).await? > 0
-        && client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back')",
-                &[],
-            )
-            .await
-            .context("cannot read odoo_migrate.runs")?
-            .get::<_, bool>(0);
-    if migrated {
+    if guards::holds_migration(session).await? {
         return Ok(());
     }
     Err(refuse(
