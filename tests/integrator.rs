@@ -126,22 +126,9 @@ fn the_verification_views_show_the_current_runs_verification_and_each_command_nu
     let full = summary(&pair);
     assert!(full.len() > 5, "a line per check: {full:?}");
     // The checks of apps the demo source does not have are not applicable, not ok.
-    let apps = [
-        "applicants",
-        "event-registrations",
-        "expenses",
-        "fleet",
-        "landed-costs",
-        "manufacturing",
-        "manufacturing-valuation",
-        "point-of-sale",
-        "repairs",
-        "time-off",
-        "timesheets",
-    ];
     for line in &full {
         let check = line[0].as_deref().unwrap_or_default();
-        let expected = if apps.contains(&check) {
+        let expected = if common::DEMO_NOT_APPLICABLE.contains(&check) {
             "not applicable"
         } else {
             "ok"

@@ -233,19 +233,7 @@ fn every_check_passes_then_each_damage_fails_exactly_its_own_check_in_a_full_ver
     assert_eq!(covered, expected, "one damage per check of a full verify");
     assert_eq!(
         not_applicable,
-        [
-            "applicants",
-            "event-registrations",
-            "expenses",
-            "fleet",
-            "landed-costs",
-            "manufacturing",
-            "manufacturing-valuation",
-            "point-of-sale",
-            "repairs",
-            "time-off",
-            "timesheets"
-        ],
+        common::DEMO_NOT_APPLICABLE,
         "the demo source has none of these apps"
     );
     for check in &expected {

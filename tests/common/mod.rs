@@ -138,6 +138,22 @@ impl Dump {
     }
 }
 
+/// The checks of a full `verify` that are not applicable on the demo pair: the app checks of
+/// apps its source does not have (they pass, comparing nothing), in name order.
+pub const DEMO_NOT_APPLICABLE: [&str; 11] = [
+    "applicants",
+    "event-registrations",
+    "expenses",
+    "fleet",
+    "landed-costs",
+    "manufacturing",
+    "manufacturing-valuation",
+    "point-of-sale",
+    "repairs",
+    "time-off",
+    "timesheets",
+];
+
 /// The directory of the wide pair: `ODOO_MIGRATE_WIDE_DUMPS`, else `../shared/odoo-dumps-wide`
 /// next to the project.
 pub fn wide_dumps_dir() -> PathBuf {
