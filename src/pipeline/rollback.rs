@@ -104,7 +104,8 @@ async fn open_target(endpoint: &Endpoint) -> Result<Client> {
     Ok(client)
 }
 
-/// The run asked for by its number (or the newest not rolled back): its id, number and status.
+/// The run asked for by its number, or else the newest one not rolled back or whose rollback was
+/// cut off before it restored every key and index it set aside: its id, number and status.
 async fn chosen_run(client: &Client, run: Option<i64>) -> Result<(i64, i64, String)> {
     let run = match run {
         Some(number) => client
@@ -115,11 +116,7 @@ async fn chosen_run(client: &Client, run: Option<i64>) -> Result<(i64, i64, Stri
             .await?
             .ok_or_else(|| refuse(Status::Usage, format!("there is no migration run {number} on this target; `odoo-migrate status` shows the current one")))?,
         None => client
-            .query_opt(
-                "SELECT id, number::bigint, status FROM odoo_migrate.runs WHERE command = 'run' AND status <> 'rolled_back' \
-                 ORDER BY id DESC LIMIT 1",
-                &[],
-            )
+            .query_opt(include_str!("../../sql/run/rollback_default_run.sql"), &[])
             .await?
             .ok_or_else(|| refuse(Status::Usage, "there is no migration run to roll back on this target"))?,
     };
