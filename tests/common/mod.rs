@@ -23,7 +23,8 @@
 //! every URL names the host and the port ([`url`], [`url_as`]), whatever `PGPORT` says.
 //! Submodules: `cluster` (the Debian cluster serving the test server, for the tests that restart
 //! it or change its files), `custom_model` (custom models in Odoo's catalog), `damage` (one
-//! migrated target copied per damage, each failing exactly its `verify` check), `scratch`
+//! migrated target copied per damage, each failing exactly its `verify` check), `odoo` (the Odoo 19
+//! installation that judges a target), `scratch`
 //! (temporary files and directories removed when dropped).
 
 #![allow(dead_code)]
@@ -31,6 +32,7 @@
 pub mod cluster;
 pub mod custom_model;
 pub mod damage;
+pub mod odoo;
 mod scratch;
 
 // Each test crate uses some of the helpers only.
