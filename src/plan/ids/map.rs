@@ -317,6 +317,26 @@ impl Mappings {
     }
 }
 
+/// Mappings made by hand, for the unit tests of the modules that read them.
+#[cfg(test)]
+impl Mappings {
+    /// The mappings `(model, source id, target id, how)`; `removed` lists source records left out.
+    pub fn of(pairs: &[(&str, i32, i32, How)], removed: &[(&str, i32)]) -> Mappings {
+        let mut mappings = Mappings::default();
+        for &(model, source, target, how) in pairs {
+            mappings.entry(model).insert(source, target, how);
+        }
+        for &(model, source) in removed {
+            mappings
+                .removed
+                .entry(model.to_string())
+                .or_default()
+                .insert(source);
+        }
+        mappings
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
