@@ -75,6 +75,35 @@ pub struct Table {
     pub row_count: i64,
 }
 
+/// Tables made by hand, for the unit tests of the modules that read the catalog.
+#[cfg(test)]
+impl Table {
+    /// A table of integer columns, keyed by `id` fed by `<name>_id_seq`, with no row.
+    pub fn of_integers(name: &str, columns: &[&str]) -> Table {
+        Table {
+            name: name.to_string(),
+            columns: columns
+                .iter()
+                .zip(1..)
+                .map(|(column, position)| Column {
+                    name: column.to_string(),
+                    position,
+                    data_type: "integer".to_string(),
+                    not_null: false,
+                    default_expr: None,
+                })
+                .collect(),
+            primary_key: vec!["id".to_string()],
+            unique: Vec::new(),
+            foreign_keys: Vec::new(),
+            sequences: [("id".to_string(), format!("{name}_id_seq"))]
+                .into_iter()
+                .collect(),
+            row_count: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Column {
     pub name: String,

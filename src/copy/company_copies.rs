@@ -171,32 +171,8 @@ pub async fn make(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Column, Model, Table};
+    use crate::catalog::{Model, Table};
     use crate::rules::Referrer;
-
-    fn table(name: &str, columns: &[&str]) -> Table {
-        Table {
-            name: name.to_string(),
-            columns: columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| Column {
-                    name: c.to_string(),
-                    position: i as i32 + 1,
-                    data_type: "integer".to_string(),
-                    not_null: false,
-                    default_expr: None,
-                })
-                .collect(),
-            primary_key: vec!["id".to_string()],
-            unique: Vec::new(),
-            foreign_keys: Vec::new(),
-            sequences: [("id".to_string(), format!("{name}_id_seq"))]
-                .into_iter()
-                .collect(),
-            row_count: 0,
-        }
-    }
 
     fn target(groups: Table, taxes: Table) -> Catalog {
         let model = |name: &str, table: &str| {
@@ -247,11 +223,11 @@ mod tests {
 
     fn catalog() -> Catalog {
         target(
-            table(
+            Table::of_integers(
                 "account_tax_group",
                 &["id", "company_id", "name", "sequence"],
             ),
-            table("account_tax", &["id", "company_id", "tax_group_id"]),
+            Table::of_integers("account_tax", &["id", "company_id", "tax_group_id"]),
         )
     }
 
@@ -309,8 +285,8 @@ mod tests {
             "company copies of account.tax.group: target table account_tax_group has no column colour"
         );
         let shared = target(
-            table("account_tax_group", &["id", "name"]),
-            table("account_tax", &["id", "company_id", "tax_group_id"]),
+            Table::of_integers("account_tax_group", &["id", "name"]),
+            Table::of_integers("account_tax", &["id", "company_id", "tax_group_id"]),
         );
         assert_eq!(
             error(&rule("tax_group_id"), &shared),

@@ -261,28 +261,9 @@ fn text_columns(sql: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Column, Table};
+    use crate::catalog::Table;
 
     fn catalog(tables: &[(&str, &[&str])]) -> Catalog {
-        let table = |name: &str, columns: &[&str]| Table {
-            name: name.to_string(),
-            columns: columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| Column {
-                    name: c.to_string(),
-                    position: i as i32 + 1,
-                    data_type: "integer".to_string(),
-                    not_null: false,
-                    default_expr: None,
-                })
-                .collect(),
-            primary_key: vec!["id".to_string()],
-            unique: Vec::new(),
-            foreign_keys: Vec::new(),
-            sequences: Default::default(),
-            row_count: 0,
-        };
         Catalog {
             side: "source",
             database: "s".to_string(),
@@ -292,7 +273,7 @@ mod tests {
             models: Default::default(),
             tables: tables
                 .iter()
-                .map(|(name, columns)| (name.to_string(), table(name, columns)))
+                .map(|(name, columns)| (name.to_string(), Table::of_integers(name, columns)))
                 .collect(),
             loose_sequences: Vec::new(),
             xmlids_per_module: Default::default(),
