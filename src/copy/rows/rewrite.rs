@@ -614,6 +614,7 @@ mod tests {
         assert!(removed.problems.is_empty());
         let unplanned = rewrite(&plan, &mappings(), &[int(9), None, None, None]);
         assert_eq!(kind(&unplanned.destination), "skip");
+        assert_eq!(unplanned.outcome.rejected, 1);
         assert_eq!(unplanned.outcome.rejected_ids, vec![9]);
         assert_eq!(
             unplanned.problems,
