@@ -18,29 +18,34 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-mutants >/dev/null || { echo "cargo-mutants is not installed: cargo install cargo-mutants --locked" >&2; exit 1; }
 
-# group | files (comma separated) | cargo test arguments, then `--` and the test-name filters
+# group | files (comma separated) | test targets (cargo test's --bins / --test NAME) | test-name filters
+# The targets are given to every cargo invocation (--cargo-arg), so that a mutant's build makes
+# only the test binaries its group runs, not all twenty.
 groups=(
-  "sequences|src/copy/sequences.rs|--bins --test migration -- sequences numbering run_moves rollback_gives"
-  "update|src/pipeline/update.rs|--bins --test migration -- update"
-  "rollback|src/pipeline/rollback.rs|--bins --test migration --test constraints --test catch_up --test integrator -- rollback rolls_back"
-  "remap|src/copy/rows/rewrite.rs,src/plan/ids/map.rs|--bins --test migration --test hostile --test rules --test catch_up -- rewrite map:: run_moves dangling huge_ids custom_model every_rule_family a_catch_up"
-  "verify|src/verify/business.rs,src/verify/integrity.rs,src/verify/fields.rs,src/verify/deep.rs,src/verify/results.rs,src/verify/mod.rs|--bins --test verify --test migration -- verify deep"
+  "sequences|src/copy/sequences.rs|--bins --test migration|sequences numbering run_moves rollback_gives"
+  "update|src/pipeline/update.rs|--bins --test migration|update"
+  "rollback|src/pipeline/rollback.rs|--bins --test migration --test constraints --test catch_up --test integrator|rollback rolls_back"
+  "rewrite|src/copy/rows/rewrite.rs|--bins|rewrite"
+  "remap|src/plan/ids/map.rs|--bins --test migration --test hostile --test rules --test catch_up|map:: run_moves dangling huge_ids custom_model every_rule_family a_catch_up"
+  "verify|src/verify/business.rs,src/verify/integrity.rs,src/verify/fields.rs,src/verify/deep.rs,src/verify/results.rs,src/verify/mod.rs|--bins --test verify --test migration|verify deep"
 )
 
 wanted=("$@")
 summary=()
 for group in "${groups[@]}"; do
-  IFS='|' read -r name files test_args <<<"$group"
+  IFS='|' read -r name files targets filters <<<"$group"
   if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then continue; fi
   file_args=()
   IFS=',' read -ra list <<<"$files"
   for f in "${list[@]}"; do file_args+=(-f "$f"); done
+  target_args=()
+  for t in $targets; do target_args+=("--cargo-arg=$t"); done
   out="target/mutants/$name"
   mkdir -p "$out"
   echo "=== $name: ${list[*]}"
-  # shellcheck disable=SC2086 # test_args is a list of arguments
+  # shellcheck disable=SC2086 # filters is a list of test-name filters
   cargo mutants --in-place --no-shuffle --baseline skip --timeout "${MUTANTS_TIMEOUT:-900}" \
-    "${file_args[@]}" -o "$out" -- $test_args || true
+    "${file_args[@]}" "${target_args[@]}" -o "$out" -- $filters || true
   count() { [ -f "$out/mutants.out/$1.txt" ] && wc -l <"$out/mutants.out/$1.txt" || echo 0; }
   summary+=("$name: caught $(count caught), missed $(count missed), timeout $(count timeout), unviable $(count unviable)")
 done
