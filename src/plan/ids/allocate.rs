@@ -2,13 +2,13 @@
 //! ids past both the largest id of their target table and its sequence, and the sequences are moved
 //! past them so that Odoo's next ids stay ahead. Writes only the target's id sequences.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result, bail};
 use tokio_postgres::Transaction;
 
 use super::PlanCounts;
-use super::map::{How, Mappings};
+use super::map::{How, IdMap, Mappings};
 use crate::catalog::{Catalog, quote_ident, quote_literal};
 use crate::rules::Policy;
 use crate::rules::pairing::TablePair;
@@ -25,39 +25,46 @@ pub(super) async fn give_new_ids(
     run_id: i64,
     counts: &mut PlanCounts,
 ) -> Result<()> {
+    // Counted first, the ids given in a second pass: a list of every missing id of every model
+    // (tens of megabytes at production size) is never held.
     let mut needs: Vec<(&str, usize)> = Vec::new();
-    let mut missing_of: Vec<(String, Vec<i32>)> = Vec::new();
-    let mappings_removed = std::mem::take(&mut mappings.removed);
+    let mut models: Vec<String> = Vec::new();
+    let removed = std::mem::take(&mut mappings.removed);
+    let missing = |map: &IdMap, removed: Option<&HashSet<i32>>, id: i32| {
+        map.get(id).is_none() && removed.is_none_or(|r| !r.contains(&id))
+    };
     for pair in planned {
         let model = pair.source_model.clone().unwrap_or_default();
-        let ids = &source_ids[&model];
-        let map = mappings.entry(&model);
-        let removed = mappings_removed.get(&model);
-        let missing: Vec<i32> = ids
+        let (map, left_out) = (mappings.entry(&model), removed.get(&model));
+        let count = source_ids[&model]
             .iter()
-            .copied()
-            .filter(|id| map.get(*id).is_none() && removed.is_none_or(|r| !r.contains(id)))
-            .collect();
+            .filter(|&&id| missing(map, left_out, id))
+            .count();
         if pair.policy == Policy::MatchOnly {
-            counts.unmatched += missing.len();
+            counts.unmatched += count;
             continue;
         }
-        if missing.is_empty() {
+        if count == 0 {
             continue;
         }
-        needs.push((
-            pair.target_table.as_deref().unwrap_or_default(),
-            missing.len(),
-        ));
-        missing_of.push((model, missing));
+        needs.push((pair.target_table.as_deref().unwrap_or_default(), count));
+        models.push(model);
     }
     let firsts = allocate(transaction, target_catalog, &needs, run_id).await?;
-    for ((model, missing), first) in missing_of.into_iter().zip(firsts) {
-        let map = mappings.entry(&model);
-        for (offset, source_id) in missing.iter().enumerate() {
-            map.insert(*source_id, first + offset as i32, How::Created);
+    for ((model, first), &(_, count)) in models.iter().zip(firsts).zip(&needs) {
+        let (map, left_out) = (mappings.entry(model), removed.get(model));
+        let mut given = 0;
+        for &id in &source_ids[model] {
+            if given == count {
+                break;
+            }
+            if missing(map, left_out, id) {
+                // Below `first + count`, which `allocate` keeps within the integer range.
+                map.insert(id, first + given as i32, How::Created);
+                given += 1;
+            }
         }
-        counts.created += missing.len();
+        counts.created += given;
     }
     Ok(())
 }

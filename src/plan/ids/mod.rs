@@ -222,14 +222,12 @@ async fn store(
     matching: &xmlids::XmlidMatching,
     run_id: i64,
 ) -> Result<()> {
-    let mut new_ids = planning.source_ids.clone();
-    for (model, ids) in &mut new_ids {
-        ids.retain(|id| !earlier.knows(model, *id));
-    }
+    // Only the new decisions: a catch-up's earlier ones are in `id_plan` already.
     stored::store_id_plan(
         transaction,
         planned,
-        &new_ids,
+        &planning.source_ids,
+        |model, id| !earlier.knows(model, id),
         &mut planning.mappings,
         run_id,
     )

@@ -136,7 +136,7 @@ async fn match_natural_keys(
             )
         })
         .collect::<Result<Vec<KeyRead>>>()?;
-    let (source_rows, target_rows) = read_keys(source, transaction, pair, plan, &reads).await?;
+    let target_rows = read_target_keys(transaction, pair, &reads).await?;
     let matching = KeyMatching {
         model: &model,
         by_key: target_keys(&target_rows, &reads),
@@ -154,7 +154,25 @@ async fn match_natural_keys(
             .map(|(from, to)| (to, from))
             .collect(),
     };
-    Ok(matching.apply(&source_rows, mappings, taken))
+    drop(target_rows);
+    // Streamed: a keyed model of millions of rows (followers) is never held as rows.
+    let source_table = &pair.source_table;
+    let rows = source
+        .query_raw(
+            &source_keys_sql(pair, plan, &reads),
+            std::iter::empty::<i32>(),
+        )
+        .await
+        .with_context(|| format!("cannot read the natural keys of source table {source_table}"))?;
+    futures::pin_mut!(rows);
+    let mut pass = Pass::default();
+    while let Some(row) = futures::TryStreamExt::try_next(&mut rows)
+        .await
+        .with_context(|| format!("cannot read the natural keys of source table {source_table}"))?
+    {
+        matching.take(&row, mappings, taken, &mut pass);
+    }
+    Ok(matching.finish(pass, mappings))
 }
 
 /// How one key column is read on both sides and compared.
@@ -269,34 +287,29 @@ fn planned_key_read(column: &ColumnPlan, expression: &str, target_column_def: &C
     }
 }
 
-/// Reads the id and key columns of every source row (through the copy plan's joins when there is
-/// one), then of every target row.
-async fn read_keys(
-    source: &Client,
+/// The statement reading the id and key columns of every source row (through the copy plan's
+/// joins when there is one).
+fn source_keys_sql(pair: &TablePair, plan: Option<&TablePlan>, reads: &[KeyRead]) -> String {
+    let source_exprs: Vec<&str> = reads.iter().map(|r| r.source.as_str()).collect();
+    format!(
+        "SELECT s.id, {} FROM {}",
+        source_exprs.join(", "),
+        plan.map_or_else(
+            || format!("public.{} s", quote_ident(&pair.source_table)),
+            TablePlan::source_from
+        )
+    )
+}
+
+/// Reads the id and key columns of every target row.
+async fn read_target_keys(
     transaction: &Transaction<'_>,
     pair: &TablePair,
-    plan: Option<&TablePlan>,
     reads: &[KeyRead],
-) -> Result<(Vec<Row>, Vec<Row>)> {
-    let source_table = &pair.source_table;
+) -> Result<Vec<Row>> {
     let target_table = pair.target_table.as_deref().unwrap_or_default();
-    let source_exprs: Vec<&str> = reads.iter().map(|r| r.source.as_str()).collect();
     let target_exprs: Vec<&str> = reads.iter().map(|r| r.target.as_str()).collect();
-    let source_rows = source
-        .query(
-            &format!(
-                "SELECT s.id, {} FROM {}",
-                source_exprs.join(", "),
-                plan.map_or_else(
-                    || format!("public.{} s", quote_ident(source_table)),
-                    TablePlan::source_from
-                )
-            ),
-            &[],
-        )
-        .await
-        .with_context(|| format!("cannot read the natural keys of source table {source_table}"))?;
-    let target_rows = transaction
+    transaction
         .query(
             &format!(
                 "SELECT t.id, {} FROM public.{} t",
@@ -306,8 +319,7 @@ async fn read_keys(
             &[],
         )
         .await
-        .with_context(|| format!("cannot read the natural keys of target table {target_table}"))?;
-    Ok((source_rows, target_rows))
+        .with_context(|| format!("cannot read the natural keys of target table {target_table}"))
 }
 
 /// The target records by key, the first of each key.
@@ -328,6 +340,14 @@ fn target_keys(target_rows: &[Row], reads: &[KeyRead]) -> HashMap<Key, i32> {
     by_key
 }
 
+/// What a pass over the source rows of a keyed model found: how many matched one to one, and
+/// (with `shared_match`) the records whose target record was taken already.
+#[derive(Default)]
+struct Pass {
+    found: usize,
+    left_over: Vec<(i32, i32)>,
+}
+
 /// One model's natural-key matching, once the target's keys are read.
 struct KeyMatching<'a> {
     model: &'a str,
@@ -344,48 +364,48 @@ struct KeyMatching<'a> {
 }
 
 impl KeyMatching<'_> {
-    /// Maps each still-unmapped source record whose key a target record has, one to one, then
-    /// (with `shared`) the rest onto the target records already taken. Returns how many.
-    fn apply(
+    /// Maps a still-unmapped source record whose key a target record has, one to one; with
+    /// `shared`, keeps it for [`KeyMatching::finish`] when that target record is taken.
+    fn take(
         &self,
-        source_rows: &[Row],
+        row: &Row,
         mappings: &mut Mappings,
         taken: &mut BTreeMap<String, HashSet<i32>>,
-    ) -> usize {
+        pass: &mut Pass,
+    ) {
         let model = self.model;
-        let mut found = 0;
-        let mut left_over: Vec<(i32, i32)> = Vec::new();
-        for row in source_rows {
-            let source_id: i32 = row.get(0);
-            if mappings.get(model).and_then(|m| m.get(source_id)).is_some() {
-                continue;
-            }
-            let Some(key) = self.source_key(row, mappings) else {
-                continue;
-            };
-            if let Some(&target_id) = self.by_key.get(&key) {
-                if taken
-                    .entry(model.to_string())
-                    .or_default()
-                    .insert(target_id)
-                {
-                    mappings
-                        .entry(model)
-                        .insert(source_id, target_id, How::NaturalKey);
-                    found += 1;
-                } else if self.shared {
-                    left_over.push((source_id, target_id));
-                }
+        let source_id: i32 = row.get(0);
+        if mappings.get(model).and_then(|m| m.get(source_id)).is_some() {
+            return;
+        }
+        let Some(key) = self.source_key(row, mappings) else {
+            return;
+        };
+        if let Some(&target_id) = self.by_key.get(&key) {
+            if taken
+                .entry(model.to_string())
+                .or_default()
+                .insert(target_id)
+            {
+                mappings
+                    .entry(model)
+                    .insert(source_id, target_id, How::NaturalKey);
+                pass.found += 1;
+            } else if self.shared {
+                pass.left_over.push((source_id, target_id));
             }
         }
+    }
+
+    /// Once every source row was taken: the records left over (with `shared`) onto the target
+    /// records already taken. Returns how many records were matched in all.
+    fn finish(&self, pass: Pass, mappings: &mut Mappings) -> usize {
         // After every one-to-one match, so that a key both sides have twice still pairs up.
-        for (source_id, target_id) in left_over {
-            mappings
-                .entry(model)
-                .insert(source_id, target_id, How::NaturalKey);
-            found += 1;
+        let map = mappings.entry(self.model);
+        for &(source_id, target_id) in &pass.left_over {
+            map.insert(source_id, target_id, How::NaturalKey);
         }
-        found
+        pass.found + pass.left_over.len()
     }
 
     /// A source row's key as the target would hold it: ids through their mappings, company keys

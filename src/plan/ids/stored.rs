@@ -14,11 +14,13 @@ use crate::rules::Rules;
 use crate::rules::pairing::TablePair;
 
 /// Writes the plan of every planned model into `odoo_migrate.id_plan` with a binary COPY, a
-/// megabyte at a time: no array of the whole plan is built.
+/// megabyte at a time: no array of the whole plan is built. Only the source ids that `new` keeps
+/// are written.
 pub(super) async fn store_id_plan(
     transaction: &Transaction<'_>,
     planned: &[&TablePair],
     source_ids: &BTreeMap<String, Vec<i32>>,
+    new: impl Fn(&str, i32) -> bool,
     mappings: &mut Mappings,
     run_id: i64,
 ) -> Result<()> {
@@ -34,6 +36,9 @@ pub(super) async fn store_id_plan(
         let model = pair.source_model.as_deref().unwrap_or_default();
         let map = mappings.entry(model);
         for &id in source_ids.get(model).map(Vec::as_slice).unwrap_or_default() {
+            if !new(model, id) {
+                continue;
+            }
             if let (Some(target), Some(how)) = (map.get(id), map.how(id)) {
                 writer.begin_tuple();
                 writer.bytes(model.as_bytes());
