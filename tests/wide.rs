@@ -1,13 +1,16 @@
-//! The wide pair (`shared/odoo-dumps-wide`: Odoo 16 with the apps real companies run, into an
-//! empty Odoo 19 with the same apps): `analyze` finds nothing blocking and nothing no rule covers;
-//! `run` ends with every foreign key proven and `verify` (integrity, business, deep) passes; and
-//! each app's storage changes carry their meaning on the real rows, source and target rows compared
+//! The wide pair (`shared/odoo-dumps-wide`: Odoo 16 with the apps real companies run, into an empty
+//! Odoo 19 with the same apps): `analyze` finds nothing blocking and nothing no rule covers; `run`
+//! ends with every foreign key proven and `verify` (integrity, business, deep) passes; and each
+//! app's storage changes carry their meaning on the real rows, source and target rows compared
 //! through the mappings the run recorded (tasks' states and hours, repair lines as stock moves,
-//! employee versions, maintenance team aliases, point of sale payment method types, expenses,
-//! time off allocations, followers of matched records); and each app's business check of `verify`
-//! (timesheets, manufacturing and its valuation, landed costs, expenses, time off, point of sale,
-//! repairs, event registrations, fleet, applicants) passes with subjects of its own and fails,
-//! alone in a full `verify`, for a damage to what it guards, on copies of the one migrated target.
+//! employee versions, maintenance team aliases, point of sale payment method types, expenses, time
+//! off allocations, followers of matched records), and the values Odoo 19 computes where 16 stored
+//! another meaning (attendance hours, time off spans and displays, allocation hours, activity
+//! names, drivers, equipment owners, applicant phones, job hires); and each app's business check of
+//! `verify` (timesheets, manufacturing and its valuation, landed costs, expenses, time off, point
+//! of sale, repairs, event registrations, fleet, applicants) passes with subjects of its own and
+//! fails, alone in a full `verify`, for a damage to what it guards, on copies of the one migrated
+//! target.
 
 mod common;
 
@@ -511,7 +514,9 @@ fn followers_of_matched_records_are_matched_not_doubled(source: &Database, targe
 
 /// A float read as text, for comparisons at a hundredth of an hour or day.
 fn float(value: &Option<String>) -> f64 {
-    value.as_deref().map_or(0.0, |v| v.parse().expect("a number"))
+    value
+        .as_deref()
+        .map_or(0.0, |v| v.parse().expect("a number"))
 }
 
 /// 17 left the schedule's lunch breaks out of an attendance's worked hours and linked overtime
@@ -549,7 +554,11 @@ fn attendances_count_hours_as_odoo_19_does(source: &Database, target: &Database)
     let stored = target.rows_by_id(
         "SELECT id, worked_hours::text, overtime_hours::text, validated_overtime_hours::text, expected_hours::text FROM hr_attendance",
     );
-    assert_eq!(map.len(), lengths.len(), "every closed attendance is mapped");
+    assert_eq!(
+        map.len(),
+        lengths.len(),
+        "every closed attendance is mapped"
+    );
     let mut with_lunch = 0;
     let mut with_overtime = 0;
     for (source_id, length) in &lengths {
@@ -574,7 +583,10 @@ fn attendances_count_hours_as_odoo_19_does(source: &Database, target: &Database)
         );
     }
     assert!(with_lunch > 0, "some attendances span a lunch break");
-    assert!(with_overtime > 0, "some attendances carry their day's extra hours");
+    assert!(
+        with_overtime > 0,
+        "some attendances carry their day's extra hours"
+    );
 }
 
 /// 19 derives a time off's span from its requested days at the schedule's hours of those days (in
@@ -604,10 +616,18 @@ fn leaves_take_their_span_and_display_from_odoo_19s_rules(source: &Database, tar
         let target_id = map[source_id];
         let row = &spans[&target_id];
         if fact[2].as_deref() == Some("true") {
-            assert_eq!((&row[2], &row[3]), (&fact[0], &fact[1]), "16 span of leave {source_id} → {target_id}");
+            assert_eq!(
+                (&row[2], &row[3]),
+                (&fact[0], &fact[1]),
+                "16 span of leave {source_id} → {target_id}"
+            );
             kept += 1;
         } else {
-            assert_eq!((&row[2], &row[3]), (&row[0], &row[1]), "span of leave {source_id} → {target_id}");
+            assert_eq!(
+                (&row[2], &row[3]),
+                (&row[0], &row[1]),
+                "span of leave {source_id} → {target_id}"
+            );
             derived += 1;
         }
         assert_eq!(row[4], fact[3], "hourly leave {source_id} → {target_id}");
@@ -618,10 +638,17 @@ fn leaves_take_their_span_and_display_from_odoo_19s_rules(source: &Database, tar
         } else {
             format!("{} days", float(&row[7]))
         };
-        assert_eq!(row[5].as_deref(), Some(display.as_str()), "duration of leave {source_id} → {target_id}");
+        assert_eq!(
+            row[5].as_deref(),
+            Some(display.as_str()),
+            "duration of leave {source_id} → {target_id}"
+        );
         assert_eq!(row[7], fact[4], "days of leave {source_id} → {target_id}");
     }
-    assert!(derived > 0 && kept > 0 && hourly > 0, "derived {derived}, kept {kept}, hourly {hourly}");
+    assert!(
+        derived > 0 && kept > 0 && hourly > 0,
+        "derived {derived}, kept {kept}, hourly {hourly}"
+    );
 }
 
 /// 19 counts an allocation's hours with the hours per day of the schedule of the employee's version
@@ -635,7 +662,10 @@ fn allocation_hours_and_activity_names_are_odoo_19s(source: &Database, target: &
     );
     assert!(!hours.is_empty(), "allocations of employees in contract");
     for row in &hours {
-        assert!((float(&row[1]) - float(&row[2])).abs() < 0.01, "hours of allocation {row:?}");
+        assert!(
+            (float(&row[1]) - float(&row[2])).abs() < 0.01,
+            "hours of allocation {row:?}"
+        );
     }
     let activities = target.id_map("mail.activity");
     let allocations = target.id_map("hr.leave.allocation");
@@ -648,13 +678,23 @@ fn allocation_hours_and_activity_names_are_odoo_19s(source: &Database, target: &
          JOIN hr_applicant p ON a.res_model = 'hr.applicant' AND p.id = a.res_id WHERE p.partner_name IS NOT NULL",
     );
     let kinds: std::collections::BTreeSet<_> = expected.iter().map(|r| r[1].clone()).collect();
-    assert_eq!(kinds.len(), 2, "activities of allocations and applicants: {kinds:?}");
+    assert_eq!(
+        kinds.len(),
+        2,
+        "activities of allocations and applicants: {kinds:?}"
+    );
     for row in &expected {
         let activity = activities[&row[0].as_deref().expect("id").parse::<i32>().expect("id")];
         if row[1].as_deref() == Some("hr.leave.allocation") {
-            assert!(allocations.contains_key(&row[2].as_deref().expect("id").parse::<i32>().expect("id")));
+            assert!(
+                allocations
+                    .contains_key(&row[2].as_deref().expect("id").parse::<i32>().expect("id"))
+            );
         }
-        assert_eq!(names[&activity], row[3], "name in activity {row:?} → {activity}");
+        assert_eq!(
+            names[&activity], row[3],
+            "name in activity {row:?} → {activity}"
+        );
     }
 }
 
@@ -670,31 +710,49 @@ fn drivers_and_owners_follow_odoo_19s_links(source: &Database, target: &Database
         "SELECT v.id, v.driver_employee_id::text, e.work_contact_id::text FROM fleet_vehicle v JOIN hr_employee e ON e.id = v.driver_employee_id",
     );
     assert!(!drivers.is_empty(), "vehicles driven by employees");
-    let stored = target.rows_by_id("SELECT id, driver_id::text, driver_employee_id::text FROM fleet_vehicle");
+    let stored = target
+        .rows_by_id("SELECT id, driver_id::text, driver_employee_id::text FROM fleet_vehicle");
     for (source_id, fact) in &drivers {
         let id = |v: &Option<String>| v.as_deref().expect("id").parse::<i32>().expect("id");
         let expected = vec![
             Some(partners[&id(&fact[1])].to_string()),
             Some(employees[&id(&fact[0])].to_string()),
         ];
-        assert_eq!(stored[&vehicles[source_id]], expected, "driver of vehicle {source_id}");
+        assert_eq!(
+            stored[&vehicles[source_id]], expected,
+            "driver of vehicle {source_id}"
+        );
     }
     for (model, table, sql) in [
-        ("maintenance.equipment", "maintenance_equipment",
-         "SELECT q.id, CASE q.equipment_assign_to WHEN 'employee' THEN e.user_id WHEN 'department' THEN m.user_id ELSE q.owner_user_id END::text \
+        (
+            "maintenance.equipment",
+            "maintenance_equipment",
+            "SELECT q.id, CASE q.equipment_assign_to WHEN 'employee' THEN e.user_id WHEN 'department' THEN m.user_id ELSE q.owner_user_id END::text \
           FROM maintenance_equipment q LEFT JOIN hr_employee e ON e.id = q.employee_id LEFT JOIN hr_department d ON d.id = q.department_id \
-          LEFT JOIN hr_employee m ON m.id = d.manager_id"),
-        ("maintenance.request", "maintenance_request",
-         "SELECT r.id, CASE WHEN q.equipment_assign_to = 'employee' THEN e.user_id END::text FROM maintenance_request r \
-          LEFT JOIN maintenance_equipment q ON q.id = r.equipment_id LEFT JOIN hr_employee e ON e.id = r.employee_id"),
+          LEFT JOIN hr_employee m ON m.id = d.manager_id",
+        ),
+        (
+            "maintenance.request",
+            "maintenance_request",
+            "SELECT r.id, CASE WHEN q.equipment_assign_to = 'employee' THEN e.user_id END::text FROM maintenance_request r \
+          LEFT JOIN maintenance_equipment q ON q.id = r.equipment_id LEFT JOIN hr_employee e ON e.id = r.employee_id",
+        ),
     ] {
         let map = target.id_map(model);
-        let owners = by_id(target, &format!("SELECT id, owner_user_id::text FROM {table}"));
+        let owners = by_id(
+            target,
+            &format!("SELECT id, owner_user_id::text FROM {table}"),
+        );
         let expected = by_id(source, sql);
         assert!(!expected.is_empty(), "{model}");
         for (source_id, owner) in &expected {
-            let owner = owner.as_deref().map(|u| users[&u.parse::<i32>().expect("id")].to_string());
-            assert_eq!(owners[&map[source_id]], owner, "owner of {model} {source_id}");
+            let owner = owner
+                .as_deref()
+                .map(|u| users[&u.parse::<i32>().expect("id")].to_string());
+            assert_eq!(
+                owners[&map[source_id]], owner,
+                "owner of {model} {source_id}"
+            );
         }
     }
 }
@@ -709,14 +767,23 @@ fn applicant_phones_and_job_hires(source: &Database, target: &Database) {
          JOIN res_country c ON c.id = p.country_id WHERE a.partner_phone ~ '^[0-9 ]+$' AND a.partner_id IS NULL",
     );
     assert!(!expected.is_empty(), "applicants with a plain phone number");
-    let stored = target.rows_by_id("SELECT id, phone_sanitized, partner_phone_sanitized FROM hr_applicant");
+    let stored =
+        target.rows_by_id("SELECT id, phone_sanitized, partner_phone_sanitized FROM hr_applicant");
     for (source_id, phone) in &expected {
-        assert_eq!(stored[&map[source_id]], vec![phone[0].clone(), phone[0].clone()], "phones of applicant {source_id}");
+        assert_eq!(
+            stored[&map[source_id]],
+            vec![phone[0].clone(), phone[0].clone()],
+            "phones of applicant {source_id}"
+        );
     }
     let jobs = target.id_map("hr.job");
     let hires = by_id(source, "SELECT id, no_of_hired_employee::text FROM hr_job");
     let stored = by_id(target, "SELECT id, no_of_hired_employee::text FROM hr_job");
-    assert!(hires.values().any(|h| h.as_deref().is_some_and(|h| h != "0")));
+    assert!(
+        hires
+            .values()
+            .any(|h| h.as_deref().is_some_and(|h| h != "0"))
+    );
     for (source_id, count) in &hires {
         assert_eq!(&stored[&jobs[source_id]], count, "hires of job {source_id}");
     }
