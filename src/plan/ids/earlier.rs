@@ -51,8 +51,8 @@ pub(super) async fn read(transaction: &Transaction<'_>, run_id: i64) -> Result<E
     let mut earlier = Earlier::default();
     for row in transaction
         .query(
-            "SELECT model, array_agg(source_id ORDER BY source_id), array_agg(target_id ORDER BY source_id), \
-             array_agg(how ORDER BY source_id), array_agg(run_id ORDER BY source_id) \
+            // The four arrays list one group's rows in the same order; sorted below.
+            "SELECT model, array_agg(source_id), array_agg(target_id), array_agg(how), array_agg(run_id) \
              FROM odoo_migrate.id_plan WHERE run_id <> $1 GROUP BY model",
             &[&run_id],
         )
@@ -70,8 +70,7 @@ pub(super) async fn read(transaction: &Transaction<'_>, run_id: i64) -> Result<E
                 Some((source, target, How::parse(how)?, run))
             })
             .collect();
-        // One source record mapped by two runs (never expected): the later plan wins a lookup.
-        records.sort_by_key(|&(id, _, _, run)| (id, run));
+        records.sort_unstable_by_key(|&(id, ..)| id);
         earlier.records.insert(model, records);
     }
     Ok(earlier)
