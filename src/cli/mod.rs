@@ -247,7 +247,8 @@ pub struct RunArgs {
     /// For a migration made ahead of go-live: keep a hash of every source row the run reads (in
     /// the side schema), so that the first `--catch-up` from a newer snapshot reads again only
     /// the rows that changed. Costs one more read of the source during this run; without it the
-    /// first catch-up reads the whole source again (catch-ups always keep the hashes).
+    /// first catch-up reads the whole source again (catch-ups keep the hashes too, but for the
+    /// tables a `--catch-up-compare write-date` catch-up trusted `write_date` on).
     #[arg(long, conflicts_with_all = ["update", "catch_up"])]
     pub prepare_catch_up: bool,
 
