@@ -10,6 +10,9 @@
 #
 #   bench/catch_up.sh [FACTOR …]       default: 100
 #
+# CATCH_UP_OPTIONS: more options of the timed catch-up, e.g. "--catch-up-compare write-date
+# --write-date-margin 0" (the demo's rows were all written within two minutes when it was made:
+# any margin of minutes takes them all in).
 # Settings as bench/run.sh (common.sh): PGHOST, PGPORT, PGUSER, ODOO_MIGRATE_DUMPS, JOBS,
 # BENCH_SOURCE_NAME, BENCH_TARGET_TEMPLATE, BENCH_KEEP=1 to keep the databases. The scaled sources
 # are those of bench/run.sh (kept between runs); the changed copy and the target are dropped.
@@ -51,10 +54,10 @@ for factor in "${FACTORS[@]}"; do
     target="${TARGET_TEMPLATE}_${factor}_catch_up"
     changed="${src}_changed"
     fresh_target "$target"
-    say "×$factor: odoo-migrate run --prepare-catch-up"
+    say "×$factor: odoo-migrate run --prepare-catch-up (load $(cut -d' ' -f1-3 /proc/loadavg))"
     timed_run "$src" "$target" --jobs "$JOBS" --prepare-catch-up
     read -r _ full_s < "$WORK/time"
-    say "  $full_s s"
+    say "  $full_s s (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
 
     q -d postgres -c "DROP DATABASE IF EXISTS $changed" -c "CREATE DATABASE $changed TEMPLATE $src"
     q -d "$changed" -f bench/catch_up_change.sql > "$WORK/changes"
@@ -62,10 +65,11 @@ for factor in "${FACTORS[@]}"; do
     rows=$(q -d "$src" -c "SELECT sum(n_live_tup)::bigint FROM pg_stat_user_tables WHERE schemaname = 'public'")
     say "  changed in the source: $(tr '\n' ' ' < "$WORK/changes")"
 
-    say "×$factor: odoo-migrate run --catch-up"
-    timed_run "$changed" "$target" --jobs "$JOBS" --catch-up
+    say "×$factor: odoo-migrate run --catch-up ${CATCH_UP_OPTIONS:-} (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    # shellcheck disable=SC2086 # several options in one variable
+    timed_run "$changed" "$target" --jobs "$JOBS" --catch-up ${CATCH_UP_OPTIONS:-}
     read -r _ catch_up_s < "$WORK/time"
-    say "  $catch_up_s s: $(cat "$WORK/run.out")"
+    say "  $catch_up_s s (load after: $(cut -d' ' -f1-3 /proc/loadavg)): $(cat "$WORK/run.out")"
     phases "$catch_up_s" > "$WORK/phases"
 
     awk -v f="$factor" -v rows="$rows" -v changed="$rows_changed" -v full="$full_s" -v c="$catch_up_s" 'BEGIN {

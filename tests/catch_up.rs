@@ -625,3 +625,105 @@ fn external_ids_and_company_defaults_of_earlier_records_follow_the_source() {
         "tables differing from the state after the first run: {differing:?}"
     );
 }
+
+#[test]
+fn trusting_write_date_misses_an_unstamped_sql_change_that_the_full_comparison_catches() {
+    // Messages: a model whose plan reads its own row alone, where write_date is trusted.
+    let pair = DatabasePair::new("catch_up_write_date");
+    pair.run(&["run", "--prepare-catch-up"]).assert_code(0);
+    let created = |source_id: i64| {
+        pair.target.count(&format!(
+            "SELECT 1 FROM odoo_migrate.id_map WHERE model = 'mail.message' AND source_id = {source_id} AND how = 'created'"
+        )) == 1
+    };
+    // A reply and the message it answers, both created by the run.
+    let (parent, reply) = pair
+        .source
+        .rows("SELECT parent_id, id FROM mail_message WHERE parent_id IS NOT NULL ORDER BY id")
+        .into_iter()
+        .filter_map(|r| {
+            Some((
+                r[0].as_deref()?.parse().ok()?,
+                r[1].as_deref()?.parse().ok()?,
+            ))
+        })
+        .find(|&(p, r): &(i64, i64)| created(p) && created(r))
+        .expect("a reply and its message created by the run");
+    let messages: Vec<i64> = pair
+        .source
+        .column(&format!(
+            "SELECT id FROM mail_message WHERE parent_id IS NULL AND id NOT IN ({parent}, {reply}) \
+             AND NOT EXISTS (SELECT 1 FROM mail_message c WHERE c.parent_id = mail_message.id) ORDER BY id"
+        ))
+        .iter()
+        .map(|v| v.parse().expect("an id"))
+        .filter(|id| created(*id))
+        .take(3)
+        .collect();
+    assert_eq!(messages.len(), 3, "three messages created by the run");
+    let (stamped, silent, later) = (messages[0], messages[1], messages[2]);
+    let newest: i64 = pair
+        .source
+        .scalar("SELECT max(id) + 1 FROM mail_message")
+        .and_then(|v| v.parse().ok())
+        .expect("a new id");
+    // Through the ORM (write_date stamped), by SQL alone (not stamped), a deletion whose foreign
+    // key sets the reply's parent_id to null (not stamped), and a new message whose stamp is
+    // older than the last sync.
+    pair.source.execute(&format!(
+        "UPDATE mail_message SET subject = 'stamped', write_date = now() at time zone 'UTC' WHERE id = {stamped}; \
+         UPDATE mail_message SET subject = 'silent' WHERE id = {silent}; \
+         DELETE FROM mail_message WHERE id = {parent}; \
+         CREATE TEMP TABLE m AS SELECT * FROM mail_message WHERE id = {stamped}; \
+         UPDATE m SET id = {newest}, message_id = NULL, subject = 'new', \
+                      create_date = '2000-01-01', write_date = '2000-01-01'; \
+         INSERT INTO mail_message SELECT * FROM m"
+    ));
+    let target_of = |source_id: i64| target_id(&pair.target, "mail.message", source_id);
+    let subject_of = |source_id: i64| {
+        pair.target.scalar(&format!(
+            "SELECT subject FROM mail_message WHERE id = {}",
+            target_of(source_id)
+        ))
+    };
+
+    pair.run(&[
+        "run",
+        "--catch-up",
+        "--catch-up-compare",
+        "write-date",
+        "--write-date-margin",
+        "0",
+    ])
+    .assert_code(0);
+    // What trusting write_date guarantees: stamped rows, new records whatever their stamp, rows
+    // a deletion changed through a foreign key.
+    assert_eq!(subject_of(stamped).as_deref(), Some("stamped"));
+    assert_eq!(subject_of(newest).as_deref(), Some("new"));
+    assert_eq!(
+        pair.target.scalar(&format!(
+            "SELECT parent_id FROM mail_message WHERE id = {}",
+            target_of(reply)
+        )),
+        None,
+        "the reply no longer points at the message the source deleted"
+    );
+    assert_eq!(
+        pair.target.count(
+            "SELECT 1 FROM odoo_migrate.problems WHERE kind = 'deleted_record_still_referenced'"
+        ),
+        0,
+        "the deleted message is deleted, not kept as still referenced"
+    );
+    // What it misses, as --help says: a change made by SQL without the stamp.
+    assert_ne!(subject_of(silent).as_deref(), Some("silent"));
+
+    // The full comparison (the default) of the next snapshot catches it.
+    pair.source.execute(&format!(
+        "UPDATE mail_message SET subject = 'later', write_date = now() at time zone 'UTC' WHERE id = {later}"
+    ));
+    pair.run(&["run", "--catch-up"]).assert_code(0);
+    assert_eq!(subject_of(later).as_deref(), Some("later"));
+    assert_eq!(subject_of(silent).as_deref(), Some("silent"));
+    pair.run(&["verify"]).assert_code(0);
+}

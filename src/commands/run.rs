@@ -32,6 +32,8 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         catch_up: args.catch_up,
         on_conflict: args.on_conflict,
         keep_row_hashes: args.prepare_catch_up,
+        write_date_margin: (args.catch_up_compare == "write-date")
+            .then_some(args.write_date_margin),
     };
     pipeline::run(&options, stop).await
 }

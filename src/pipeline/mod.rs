@@ -84,6 +84,9 @@ pub struct RunOptions {
     pub on_conflict: Option<OnConflict>,
     /// `--prepare-catch-up`: keep a hash of every source row read, for the next catch-up.
     pub keep_row_hashes: bool,
+    /// `--catch-up-compare write-date`: trust `write_date` where it is safe, reading the rows
+    /// written since the last sync's newest less this many minutes; `None`: compare every row.
+    pub write_date_margin: Option<u32>,
 }
 
 /// Migrates the source into the target, resuming an unfinished run; stops cleanly at a chunk
@@ -123,7 +126,14 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     let mut load_options = options.clone();
     if catch_up {
         plans = catch_up::prepare_plans(&control, plans, run_id).await?;
-        let (unchanged, rows) = catch_up::narrow(&session, &mut plans, run_id, jobs).await?;
+        let (unchanged, rows) = catch_up::narrow(
+            &session,
+            &mut plans,
+            run_id,
+            jobs,
+            options.write_date_margin,
+        )
+        .await?;
         tracing::info!(
             tables_unchanged = unchanged,
             rows_to_read = rows,

@@ -28,6 +28,7 @@ const STEPS: &[&str] = &[
     include_str!("../../sql/side_schema/007_final_sql_objects.sql"),
     include_str!("../../sql/side_schema/008_source_row_hashes.sql"),
     include_str!("../../sql/side_schema/009_not_applicable_in_summary.sql"),
+    include_str!("../../sql/side_schema/010_row_hash_method.sql"),
 ];
 
 /// The index of `odoo_migrate.id_map` by target id (`verify`, `rollback` and the finishing steps

@@ -11,6 +11,7 @@
 
 mod delete;
 mod hashes;
+mod written;
 mod xmlids;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

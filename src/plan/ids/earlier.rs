@@ -4,7 +4,7 @@
 //! or given new ids; the records they mapped that the source no longer has are listed as vanished,
 //! for the catch-up to delete or unmap. Reads the side schema only.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result};
 use tokio_postgres::Transaction;
@@ -23,11 +23,10 @@ pub struct Vanished {
     pub run_id: i64,
 }
 
-/// The earlier plans' records, per model: (source id, target id, how, run), and their source ids.
+/// The earlier plans' records, per model: (source id, target id, how, run), in source id order.
 #[derive(Default)]
 pub(super) struct Earlier {
     records: BTreeMap<String, Vec<(i32, i32, How, i64)>>,
-    ids: HashMap<String, HashSet<i32>>,
 }
 
 impl Earlier {
@@ -38,37 +37,41 @@ impl Earlier {
 
     /// Whether the earlier plans mapped this source record.
     pub(super) fn knows(&self, model: &str, source_id: i32) -> bool {
-        self.ids
-            .get(model)
-            .is_some_and(|ids| ids.contains(&source_id))
+        self.records.get(model).is_some_and(|records| {
+            records
+                .binary_search_by_key(&source_id, |&(id, ..)| id)
+                .is_ok()
+        })
     }
 }
 
-/// Reads the plans of the runs before `run_id` (rolled back runs have none left).
+/// Reads the plans of the runs before `run_id` (rolled back runs have none left): one row of
+/// arrays per model, far cheaper to read than a row per record.
 pub(super) async fn read(transaction: &Transaction<'_>, run_id: i64) -> Result<Earlier> {
     let mut earlier = Earlier::default();
     for row in transaction
         .query(
-            "SELECT model, source_id, target_id, how, run_id FROM odoo_migrate.id_plan WHERE run_id <> $1",
+            // The four arrays list one group's rows in the same order; sorted below.
+            "SELECT model, array_agg(source_id), array_agg(target_id), array_agg(how), array_agg(run_id) \
+             FROM odoo_migrate.id_plan WHERE run_id <> $1 GROUP BY model",
             &[&run_id],
         )
         .await
         .context("cannot read the id plans of the earlier runs")?
     {
-        let Some(how) = How::parse(row.get(3)) else {
-            continue;
-        };
         let model: String = row.get(0);
-        earlier
-            .ids
-            .entry(model.clone())
-            .or_default()
-            .insert(row.get(1));
-        earlier
-            .records
-            .entry(model)
-            .or_default()
-            .push((row.get(1), row.get(2), how, row.get(4)));
+        let (sources, targets, hows, runs): (Vec<i32>, Vec<i32>, Vec<String>, Vec<i64>) =
+            (row.get(1), row.get(2), row.get(3), row.get(4));
+        let mut records: Vec<(i32, i32, How, i64)> = sources
+            .into_iter()
+            .zip(targets)
+            .zip(hows.iter().zip(runs))
+            .filter_map(|((source, target), (how, run))| {
+                Some((source, target, How::parse(how)?, run))
+            })
+            .collect();
+        records.sort_unstable_by_key(|&(id, ..)| id);
+        earlier.records.insert(model, records);
     }
     Ok(earlier)
 }

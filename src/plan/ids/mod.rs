@@ -80,7 +80,16 @@ pub async fn plan(
     catch_up: bool,
 ) -> Result<PlanCounts> {
     let planned: Vec<&TablePair> = planned_pairs(pairs).collect();
+    let step = std::time::Instant::now();
+    let lap = |name: &str| {
+        tracing::debug!(
+            step = name,
+            ms = step.elapsed().as_millis() as u64,
+            "id plan"
+        )
+    };
     let mut planning = read_all_ids(source, transaction, &planned).await?;
+    lap("ids of both sides read");
     let mut counts = PlanCounts::default();
     let earlier = if catch_up {
         earlier::read(transaction, run_id).await?
@@ -90,6 +99,7 @@ pub async fn plan(
     if catch_up {
         counts.vanished = earlier::seed(&mut planning, &earlier);
         seed_removed(transaction, &mut planning.mappings).await?;
+        lap("earlier plans read and seeded");
     }
 
     // 1. External ids, both sides read at once.
@@ -103,6 +113,7 @@ pub async fn plan(
         &mut counts,
     )
     .await?;
+    lap("external ids");
 
     // 2. Natural keys, models whose keys reference no other keyed model first.
     counts.natural_key += natural_keys::match_keyed_models(
@@ -117,6 +128,7 @@ pub async fn plan(
         &mut planning.taken,
     )
     .await?;
+    lap("natural keys");
 
     // 2b. The files of binary fields of matched records: the target's record has its own.
     counts.natural_key +=
@@ -169,6 +181,7 @@ pub async fn plan(
     )
     .await?;
 
+    lap("left out, derived, new ids");
     // Persisted with one binary COPY, streamed from the maps.
     store(
         transaction,
@@ -181,6 +194,7 @@ pub async fn plan(
         run_id,
     )
     .await?;
+    lap("stored");
     Ok(counts)
 }
 
