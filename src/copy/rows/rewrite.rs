@@ -191,8 +191,12 @@ impl<'a> Rewriter<'a> {
             Output::Remap { field, model } => {
                 self.write_remap(index, column, *field, model, row)?;
             }
-            Output::Polymorphic { field, model_field } => {
-                self.write_polymorphic(column, *field, *model_field, row)?;
+            Output::Polymorphic {
+                field,
+                model_field,
+                owner,
+            } => {
+                self.write_polymorphic(column, *field, *model_field, *owner, row)?;
             }
             Output::Reference { field } => self.write_reference(column, *field, row),
             Output::Xmlid { field, .. } => match &self.xmlid_targets[index] {
@@ -244,18 +248,20 @@ impl<'a> Rewriter<'a> {
     }
 
     /// A `res_model`/`res_id` pair's id: the mapped id, else NULL and reported; a record of a model
-    /// that is not migrated at all rejects the row.
+    /// that is not migrated at all rejects the row when it is the row's owner (`res_id`), and is
+    /// NULL and reported for another polymorphic id (a rule's `model_in`).
     fn write_polymorphic(
         &self,
         column: &ColumnPlan,
         field: usize,
         model_field: usize,
+        owner: bool,
         row: &mut Row<'_, '_>,
     ) -> Result<(), Rejected> {
         match polymorphic(row.tuple, field, model_field, self.mappings) {
             Ok(Some(target)) => row.out.int4(target),
             Ok(None) => row.out.null(),
-            Err(model) if self.mappings.get(&model).is_none() => {
+            Err(model) if owner && self.mappings.get(&model).is_none() => {
                 // The record's model is not migrated at all: the row has nothing to belong to in
                 // the target.
                 row.problems.add(
