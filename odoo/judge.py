@@ -357,6 +357,11 @@ def normal(field, value):
         return float(value) or None
     if field.type in ("integer", "many2one_reference") and value == 0:
         return None
+    # Odoo's own empty value of a string field ('' for char, text, html: `falsy_value`), which
+    # its domains take for NULL: 19 itself leaves NULL where its compute gives '' (website_sale's
+    # variants_default_code of the templates that existed when it was installed).
+    if value == "" and getattr(field, "falsy_value", None) == "":
+        return None
     if isinstance(value, Markup):
         return str(value)
     if field.type == "json":

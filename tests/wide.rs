@@ -116,6 +116,8 @@ fn the_wide_pair_migrates_with_every_key_proven_and_each_app_keeps_its_meaning()
     allocation_hours_and_activity_names_are_odoo_19s(source, target);
     drivers_and_owners_follow_odoo_19s_links(source, target);
     applicant_phones_and_job_hires(source, target);
+    stored_computes_follow_their_sources(source, target);
+    brands_count_their_models_and_rollback_restores_19s(&pair);
 
     // Business equality per app: each app's check of `verify` passed above with subjects of its
     // own, and fails, alone, for a damage to what it guards (copies of this one migrated target,
@@ -815,4 +817,256 @@ fn applicant_phones_and_job_hires(source: &Database, target: &Database) {
     for (source_id, count) in &hires {
         assert_eq!(&stored[&jobs[source_id]], count, "hires of job {source_id}");
     }
+}
+
+/// The target id of a source id read as text (`None` for NULL), through `map`.
+fn mapped(map: &HashMap<i32, i32>, value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(|id| map[&id].to_string())
+}
+
+/// Stored values Odoo 19 computes from other data, on real rows (its judge recomputes them): a
+/// production's readiness is empty once it is draft, done or cancelled; a repair's removed parts go
+/// where its operation type sends them; a rating's parent is the 16 parent through the mappings of
+/// its model; a timesheet knows its task's parent; a purchase line says how it is received.
+fn stored_computes_follow_their_sources(source: &Database, target: &Database) {
+    let productions = target.id_map("mrp.production");
+    let readiness = source.rows_by_id("SELECT id, state, reservation_state FROM mrp_production");
+    let stored = by_id(target, "SELECT id, reservation_state FROM mrp_production");
+    for (production, fact) in &readiness {
+        let expected = match fact[0].as_deref() {
+            Some("draft" | "done" | "cancel") => None,
+            _ => fact[1].clone(),
+        };
+        assert_eq!(
+            stored[&productions[production]], expected,
+            "readiness of production {production} ({fact:?})"
+        );
+    }
+    assert!(
+        readiness
+            .values()
+            .any(|f| f[0].as_deref() == Some("done") && f[1].is_some()),
+        "16 kept a readiness on a done production"
+    );
+
+    let repairs = target.id_map("repair.order");
+    assert!(!repairs.is_empty(), "the demo has repairs");
+    let destinations = target.rows_by_id(
+        "SELECT r.id, r.parts_location_id::text, t.default_remove_location_dest_id::text \
+         FROM repair_order r JOIN stock_picking_type t ON t.id = r.picking_type_id",
+    );
+    for repair in repairs.values() {
+        let row = &destinations[repair];
+        assert!(row[1].is_some(), "repair {repair}'s type has a destination");
+        assert_eq!(row[0], row[1], "removed parts of repair {repair}");
+    }
+
+    let ratings = target.id_map("rating.rating");
+    let parents =
+        source.rows_by_id("SELECT id, parent_res_model, parent_res_id::text FROM rating_rating");
+    let stored = by_id(target, "SELECT id, parent_res_id::text FROM rating_rating");
+    let mut moved = 0;
+    for (rating, fact) in &parents {
+        let model = fact[0]
+            .as_deref()
+            .expect("the demo's ratings have a parent");
+        let expected = mapped(&target.id_map(model), &fact[1]);
+        assert_eq!(
+            stored[&ratings[rating]], expected,
+            "parent of rating {rating} ({fact:?})"
+        );
+        moved += usize::from(expected != fact[1]);
+    }
+    assert!(moved > 0, "some rating's parent has another id in 19");
+
+    let tasks = target.id_map("project.task");
+    let lines = target.id_map("account.analytic.line");
+    let task_parents = source.rows_by_id(
+        "SELECT l.id, t.parent_id::text FROM account_analytic_line l \
+         LEFT JOIN project_task t ON t.id = l.task_id",
+    );
+    let stored = by_id(
+        target,
+        "SELECT id, parent_task_id::text FROM account_analytic_line",
+    );
+    for (line, fact) in &task_parents {
+        assert_eq!(
+            stored[&lines[line]],
+            mapped(&tasks, &fact[0]),
+            "parent task of timesheet {line}"
+        );
+    }
+    assert!(
+        task_parents.values().any(|f| f[0].is_some()),
+        "timesheets of subtasks"
+    );
+
+    let purchase_lines = target.id_map("purchase.order.line");
+    let methods = source.rows_by_id(
+        "SELECT l.id, l.qty_received_method, pt.type FROM purchase_order_line l \
+         LEFT JOIN product_product p ON p.id = l.product_id \
+         LEFT JOIN product_template pt ON pt.id = p.product_tmpl_id WHERE l.display_type IS NULL",
+    );
+    let stored = by_id(
+        target,
+        "SELECT id, qty_received_method FROM purchase_order_line",
+    );
+    for (line, fact) in &methods {
+        // 16 (purchase_stock) receives goods by stock moves and services by hand, as 19 does.
+        let from_type = match fact[1].as_deref() {
+            Some("product" | "consu") => Some("stock_moves".to_string()),
+            Some("service") => Some("manual".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            stored[&purchase_lines[line]],
+            fact[0].clone().or(from_type),
+            "received-quantity method of purchase line {line} ({fact:?})"
+        );
+    }
+    assert!(
+        methods.values().any(|f| f[0].is_none()),
+        "16 left a line without a method"
+    );
+}
+
+/// 19 counts a brand's active models: the 16 models added to 19's own brands (matched by external
+/// id) are counted, and rolling the run back gives 19's brands their pristine counts again.
+fn brands_count_their_models_and_rollback_restores_19s(pair: &DatabasePair) {
+    let (source, target) = (&pair.source, &pair.target);
+    let brands = target.id_map_how("fleet.vehicle.model.brand");
+    let models = target.id_map("fleet.vehicle.model");
+    let source_models =
+        source.rows_by_id("SELECT id, brand_id::text FROM fleet_vehicle_model WHERE active");
+    let pristine_models =
+        target.rows_by_id("SELECT id, brand_id::text FROM fleet_vehicle_model WHERE active");
+    let counts = by_id(
+        target,
+        "SELECT id, model_count::text FROM fleet_vehicle_model_brand",
+    );
+    let mut matched_with_models = 0;
+    for (brand, (target_brand, how)) in &brands {
+        let mut counted: Vec<i32> = source_models
+            .iter()
+            .filter(|(_, m)| m[0].as_deref() == Some(brand.to_string().as_str()))
+            .map(|(model, _)| models[model])
+            .collect();
+        // And 19's own models of the brand, which the run did not bring.
+        counted.extend(pristine_models.iter().filter_map(|(model, m)| {
+            (m[0].as_deref() == Some(target_brand.to_string().as_str())
+                && !models.values().any(|t| t == model))
+            .then_some(*model)
+        }));
+        counted.sort_unstable();
+        counted.dedup();
+        assert_eq!(
+            counts[target_brand].as_deref(),
+            Some(counted.len().to_string().as_str()),
+            "models of brand {brand} → {target_brand} ({how})"
+        );
+        matched_with_models += usize::from(how != "created" && !counted.is_empty());
+    }
+    assert!(matched_with_models > 0, "19's own brands got 16 models");
+
+    let rolled_back = target.copy("wide_brand_rollback");
+    common::migrate(&source.url(), &rolled_back.url(), &["rollback"], &[]).assert_code(0);
+    let pristine = Database::copy_of(common::Dump::WideTarget, "wide_brand_pristine");
+    let brand_rows = "SELECT id, to_jsonb(b)::text FROM fleet_vehicle_model_brand b";
+    assert_eq!(
+        rolled_back.rows_by_id(brand_rows),
+        pristine.rows_by_id(brand_rows),
+        "rollback gives 19's brands back as they were"
+    );
+}
+
+/// Issue #18: components recorded as consumed on a production not done yet. The wide demo has
+/// none, so the source copy is given what Odoo 16 stores then: a done quantity on the reserved
+/// lines of an open component move (all of one line's reservation, part of another's), the moves'
+/// stored `quantity_done`, the production in progress. In 19 the done quantities are picked lines,
+/// the rest of a reservation an unpicked line of the same move, the moves picked with the sum of
+/// their lines; `verify`'s manufacturing check sees the consumed quantities.
+#[test]
+fn open_component_moves_keep_what_was_consumed_apart_from_what_is_reserved() {
+    let pair = DatabasePair::wide("wide_consumed");
+    let source = &pair.source;
+    // The reserved lines of the first production not done that has two of them.
+    let production = source
+        .scalar(
+            "SELECT m.raw_material_production_id FROM stock_move m JOIN stock_move_line l ON l.move_id = m.id \
+             WHERE m.raw_material_production_id IS NOT NULL AND m.state = 'assigned' AND l.reserved_uom_qty > 1 \
+             GROUP BY 1 HAVING count(*) >= 2 ORDER BY 1 LIMIT 1",
+        )
+        .expect("the demo has a production with reserved components");
+    source.execute(&format!(
+        "WITH lines AS (SELECT l.id, row_number() OVER (ORDER BY l.id) AS n FROM stock_move_line l \
+           JOIN stock_move m ON m.id = l.move_id WHERE m.raw_material_production_id = {production} \
+           AND m.state = 'assigned' AND l.reserved_uom_qty > 1) \
+         UPDATE stock_move_line l SET qty_done = CASE WHEN x.n = 1 THEN l.reserved_uom_qty ELSE floor(l.reserved_uom_qty / 2) END \
+         FROM lines x WHERE x.id = l.id AND x.n <= 2; \
+         UPDATE stock_move m SET quantity_done = (SELECT sum(l.qty_done) FROM stock_move_line l WHERE l.move_id = m.id) \
+         WHERE m.raw_material_production_id = {production}; \
+         UPDATE mrp_production SET state = 'progress' WHERE id = {production}"
+    ));
+    pair.run(&["run"]).assert_code(0);
+    pair.run(&["verify", "--check", "manufacturing"])
+        .assert_code(0);
+
+    let target = &pair.target;
+    let facts = source.rows_by_id(&format!(
+        "SELECT l.id, l.move_id::text, l.qty_done::text, (l.reserved_uom_qty - l.qty_done)::text FROM stock_move_line l \
+         JOIN stock_move m ON m.id = l.move_id WHERE m.raw_material_production_id = {production} AND l.qty_done > 0"
+    ));
+    assert_eq!(facts.len(), 2, "two lines recorded as consumed");
+    let lines = target.id_map("stock.move.line");
+    let rests = target.id_map("stock.move.line:reserved_rest");
+    let moves = target.id_map("stock.move");
+    let made = target.rows_by_id(
+        "SELECT id, move_id::text, quantity::numeric(12,2)::text, picked::text FROM stock_move_line",
+    );
+    let number = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<f64>().ok());
+    let mut partial = 0;
+    for (line, fact) in &facts {
+        let move_id = mapped(&moves, &fact[0]);
+        let done = &made[&lines[line]];
+        assert_eq!(done[0], move_id, "move of line {line}");
+        assert_eq!(
+            number(&done[1]),
+            number(&fact[1]),
+            "consumed on line {line}"
+        );
+        assert_eq!(done[2].as_deref(), Some("true"), "line {line} is picked");
+        let rest = number(&fact[2]).unwrap_or_default();
+        match rests.get(line) {
+            Some(rest_line) => {
+                let row = &made[rest_line];
+                assert_eq!(row[0], move_id, "move of the rest of line {line}");
+                assert_eq!(number(&row[1]), Some(rest), "reserved rest of line {line}");
+                assert_eq!(
+                    row[2].as_deref(),
+                    Some("false"),
+                    "the rest of line {line} is not picked"
+                );
+                partial += 1;
+            }
+            None => assert_eq!(rest, 0.0, "line {line} has no reservation left"),
+        }
+        let move_row = target.rows(&format!(
+            "SELECT picked::text, quantity::numeric(12,2)::text FROM stock_move WHERE id = {}",
+            move_id.as_deref().unwrap_or("0")
+        ));
+        assert_eq!(
+            move_row[0][0].as_deref(),
+            Some("true"),
+            "move of line {line} is picked"
+        );
+        assert_eq!(
+            number(&move_row[0][1]),
+            Some(number(&fact[1]).unwrap_or_default() + rest),
+            "move of line {line}: what was consumed and what is still reserved"
+        );
+    }
+    assert_eq!(partial, 1, "one line was consumed in part");
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
 use super::copying::Copied;
-use super::{Load, RunOptions};
+use super::{FinalStatement, Load, RunOptions};
 use crate::catalog::session::Session;
 use crate::catalog::{quote_ident, quote_literal};
 use crate::copy::keys;
@@ -48,7 +48,7 @@ pub(super) async fn finish(
     let named: Vec<String> = load
         .post_sql
         .iter()
-        .chain(load.final_sql.iter().map(|(_, sql)| sql))
+        .chain(load.final_sql.iter().map(|s| &s.sql))
         .cloned()
         .collect();
     let changed = tables_changed(control, &load.written, &named, run_id).await?;
@@ -109,10 +109,12 @@ async fn carry_over_company_data(
 /// The rules' `final_sql`, once every table is copied and the keys are in force, in one
 /// transaction: derived values that read rows of several migrated tables. What the statements
 /// create beyond values (tables, columns, constraints, indexes, rows such as the manual fields of
-/// new columns) is recorded for `rollback` in the same transaction.
+/// new columns) is recorded for `rollback` in the same transaction, and so are the former values
+/// of the matched records of a statement's own model that it changes (a 19 record whose stored
+/// count the migrated rows change).
 pub(crate) async fn run_final_sql(
     control: &mut Client,
-    statements: &[(String, String)],
+    statements: &[FinalStatement],
     run_id: i64,
 ) -> Result<()> {
     if statements.is_empty() {
@@ -126,7 +128,7 @@ pub(crate) async fn run_final_sql(
                 &quote_literal(
                     &statements
                         .iter()
-                        .map(|(_, sql)| sql.as_str())
+                        .map(|s| s.sql.as_str())
                         .collect::<Vec<_>>()
                         .join("\n"),
                 ),
@@ -134,7 +136,12 @@ pub(crate) async fn run_final_sql(
         )
         .await
         .context("cannot record the target's tables, columns, keys, indexes and largest ids before the rules' final SQL")?;
-    for (model, sql) in statements {
+    let owners: BTreeSet<(&str, &str)> = statements
+        .iter()
+        .filter_map(|s| Some((s.model.as_str(), s.table.as_deref()?)))
+        .collect();
+    keep_matched_images(&transaction, &owners, run_id).await?;
+    for FinalStatement { model, sql, .. } in statements {
         transaction.batch_execute(sql).await.with_context(|| {
             format!(
                 "the final SQL of the rules of {model} failed: {sql}; correct the rule (it runs \
@@ -149,11 +156,73 @@ pub(crate) async fn run_final_sql(
         )
         .await
         .context("cannot record what the rules' final SQL created, for rollback")?;
+    forget_unchanged_images(&transaction, &owners, run_id).await?;
     transaction
         .commit()
         .await
         .context("cannot commit the rules' final SQL")?;
     tracing::info!(statements = statements.len(), "rules' final SQL run");
+    Ok(())
+}
+
+/// Before the final SQL, in its transaction: the before-image of every matched record of the
+/// statements' own models (`odoo_migrate.before_images`, kept when the copy already took one), and
+/// which of them this step added (a temporary table), so that those the statements leave as they
+/// were are forgotten afterwards ([`forget_unchanged_images`]).
+async fn keep_matched_images(
+    transaction: &tokio_postgres::Transaction<'_>,
+    owners: &BTreeSet<(&str, &str)>,
+    run_id: i64,
+) -> Result<()> {
+    transaction
+        .batch_execute(
+            "CREATE TEMP TABLE odoo_migrate_final_images (table_name text, target_id integer) ON COMMIT DROP",
+        )
+        .await
+        .context("cannot prepare the before-images of the final SQL")?;
+    for (model, table) in owners {
+        transaction
+            .execute(
+                &format!(
+                    "WITH kept AS (INSERT INTO odoo_migrate.before_images (run_id, table_name, target_id, image) \
+                     SELECT $1, $2, t.id, to_jsonb(t) FROM public.{} t WHERE t.id IN \
+                     (SELECT target_id FROM odoo_migrate.id_map WHERE model = $3 AND how <> 'created') \
+                     ON CONFLICT DO NOTHING RETURNING table_name, target_id) \
+                     INSERT INTO pg_temp.odoo_migrate_final_images SELECT table_name, target_id FROM kept",
+                    quote_ident(table)
+                ),
+                &[&run_id, table, model],
+            )
+            .await
+            .with_context(|| {
+                format!("cannot keep the before-images of the matched records of {table}")
+            })?;
+    }
+    Ok(())
+}
+
+/// After the final SQL: the before-images [`keep_matched_images`] took of records the statements
+/// did not change are removed (rollback has nothing to give back to them).
+async fn forget_unchanged_images(
+    transaction: &tokio_postgres::Transaction<'_>,
+    owners: &BTreeSet<(&str, &str)>,
+    run_id: i64,
+) -> Result<()> {
+    let tables: BTreeSet<&str> = owners.iter().map(|(_, table)| *table).collect();
+    for table in tables {
+        transaction
+            .execute(
+                &format!(
+                    "DELETE FROM odoo_migrate.before_images b USING pg_temp.odoo_migrate_final_images f, public.{} t \
+                     WHERE b.run_id = $1 AND b.table_name = $2 AND f.table_name = b.table_name \
+                     AND f.target_id = b.target_id AND t.id = b.target_id AND b.image = to_jsonb(t)",
+                    quote_ident(table)
+                ),
+                &[&run_id, &table],
+            )
+            .await
+            .with_context(|| format!("cannot forget the unchanged records of {table}"))?;
+    }
     Ok(())
 }
 

@@ -286,7 +286,7 @@ pub(crate) struct Load {
     /// The rules' post-copy SQL of every plan.
     post_sql: Vec<String>,
     /// The rules' SQL run once every table is copied, with the model it belongs to.
-    final_sql: Vec<(String, String)>,
+    final_sql: Vec<FinalStatement>,
     /// Tables already done when this attempt started.
     done_at_start: Vec<String>,
 }
@@ -348,14 +348,27 @@ async fn prepare_load(
     })
 }
 
+/// One statement of the rules' `final_sql`, with the model whose rules give it and, for a model's
+/// own table, that table (whose matched records it may change: their before-images are kept).
+pub(crate) struct FinalStatement {
+    pub model: String,
+    pub table: Option<String>,
+    pub sql: String,
+}
+
 /// The rules' `final_sql` of the plans, each with its model, in the plans' order and once each
 /// (a model copied in chunks has one plan).
-pub(crate) fn final_statements(plans: &[TablePlan]) -> Vec<(String, String)> {
-    let mut statements: Vec<(String, String)> = Vec::new();
+pub(crate) fn final_statements(plans: &[TablePlan]) -> Vec<FinalStatement> {
+    let mut statements: Vec<FinalStatement> = Vec::new();
     for plan in plans {
         for sql in &plan.final_sql {
-            if !statements.iter().any(|(_, s)| s == sql) {
-                statements.push((plan.model.clone(), sql.clone()));
+            if !statements.iter().any(|s| &s.sql == sql) {
+                statements.push(FinalStatement {
+                    model: plan.model.clone(),
+                    table: (plan.kind == crate::rules::pairing::TableKind::Model && !plan.derived)
+                        .then(|| plan.target_table.clone()),
+                    sql: sql.clone(),
+                });
             }
         }
     }

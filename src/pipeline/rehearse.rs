@@ -156,7 +156,9 @@ async fn rehearse_final_sql(
     plans: &[TablePlan],
     results: &mut Vec<TableRehearsal>,
 ) -> Result<()> {
-    for (model, sql) in crate::pipeline::final_statements(plans) {
+    for crate::pipeline::FinalStatement { model, sql, .. } in
+        crate::pipeline::final_statements(plans)
+    {
         let savepoint = transaction.savepoint("rehearse_final").await?;
         match savepoint.batch_execute(&sql).await {
             Ok(()) => savepoint.commit().await?,

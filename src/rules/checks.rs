@@ -317,7 +317,7 @@ impl<'a> NameCheck<'a> {
         }
     }
 
-    /// A column rule's `from` names a column of the owner's source table (`the_source_table`, as
+    /// A column rule's `from` (and `model_in`) names a column of the owner's source table (`the_source_table`, as
     /// the message names it).
     fn column_read(
         &mut self,
@@ -332,6 +332,16 @@ impl<'a> NameCheck<'a> {
             self.report(
                 key,
                 format!("`from = \"{from}\"`: {the_source_table} has no column {from}"),
+            );
+        }
+        if let Some(model_column) = &column_rule.model_in
+            && !owner.source_columns.contains(&model_column.as_str())
+        {
+            self.report(
+                key,
+                format!(
+                    "`model_in = \"{model_column}\"`: {the_source_table} has no column {model_column}"
+                ),
             );
         }
     }

@@ -329,6 +329,11 @@ pub struct ColumnRule {
     /// a many2one that 19 requires and whose record 16 did not have (a transaction's payment
     /// method, found from its provider).
     pub xmlid: Option<String>,
+    /// The value is an id of a record of the model (its Odoo 16 name) that this source column of
+    /// the same row holds: a polymorphic id besides the row's own `res_model`/`res_id` (a rating's
+    /// `parent_res_id`, of its `parent_res_model`). Remapped through that model's mappings; an id
+    /// of a record or model not migrated is written NULL and reported, the row is kept.
+    pub model_in: Option<String>,
     /// Leave the column to the target's default (or NULL).
     #[serde(default)]
     pub skip: bool,
@@ -358,6 +363,7 @@ impl ColumnRule {
                 "keyed_by" => self.keyed_by.is_some(),
                 "id_list" => self.id_list.is_some(),
                 "xmlid" => self.xmlid.is_some(),
+                "model_in" => self.model_in.is_some(),
                 _ => false,
             })
             .collect()
@@ -412,6 +418,21 @@ pub(super) fn parse(name: &str, text: &str) -> Result<RulesFile> {
                     "rules file {}: conflicting rules for column {column} of {owner}: `id_list` remaps a list of ids, `{}` another kind of value; keep one",
                     line_of(&[section, owner, "columns", column]),
                     id_list_conflicts.join("` and `")
+                ));
+            }
+            let model_in_conflicts = rule.keys_set(&[
+                "references",
+                "company_json",
+                "keyed_by",
+                "id_list",
+                "property",
+                "xmlid",
+            ]);
+            if rule.model_in.is_some() && !model_in_conflicts.is_empty() {
+                problems.push(format!(
+                    "rules file {}: conflicting rules for column {column} of {owner}: `model_in` remaps an id of the model its row names, `{}` another kind of value; keep one",
+                    line_of(&[section, owner, "columns", column]),
+                    model_in_conflicts.join("` and `")
                 ));
             }
             if key_kinds.len() > 1 {

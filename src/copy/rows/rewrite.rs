@@ -191,8 +191,12 @@ impl<'a> Rewriter<'a> {
             Output::Remap { field, model } => {
                 self.write_remap(index, column, *field, model, row)?;
             }
-            Output::Polymorphic { field, model_field } => {
-                self.write_polymorphic(column, *field, *model_field, row)?;
+            Output::Polymorphic {
+                field,
+                model_field,
+                owner,
+            } => {
+                self.write_polymorphic(column, *field, *model_field, *owner, row)?;
             }
             Output::Reference { field } => self.write_reference(column, *field, row),
             Output::Xmlid { field, .. } => match &self.xmlid_targets[index] {
@@ -244,18 +248,20 @@ impl<'a> Rewriter<'a> {
     }
 
     /// A `res_model`/`res_id` pair's id: the mapped id, else NULL and reported; a record of a model
-    /// that is not migrated at all rejects the row.
+    /// that is not migrated at all rejects the row when it is the row's owner (`res_id`), and is
+    /// NULL and reported for another polymorphic id (a rule's `model_in`).
     fn write_polymorphic(
         &self,
         column: &ColumnPlan,
         field: usize,
         model_field: usize,
+        owner: bool,
         row: &mut Row<'_, '_>,
     ) -> Result<(), Rejected> {
         match polymorphic(row.tuple, field, model_field, self.mappings) {
             Ok(Some(target)) => row.out.int4(target),
             Ok(None) => row.out.null(),
-            Err(model) if self.mappings.get(&model).is_none() => {
+            Err(model) if owner && self.mappings.get(&model).is_none() => {
                 // The record's model is not migrated at all: the row has nothing to belong to in
                 // the target.
                 row.problems.add(
@@ -459,6 +465,7 @@ mod tests {
                     Output::Polymorphic {
                         field: 2,
                         model_field: 3,
+                        owner: true,
                     },
                 ),
                 column("res_model", false, Output::Copy { field: 3 }),
@@ -778,6 +785,21 @@ mod tests {
         // A record of a model not migrated at all: the row has nothing to belong to.
         let row = rewrite(&plan, &mappings, &[int(3), None, int(1), text("x.gone")]);
         assert!(row.fields.is_none());
+        // Unless the pair only points at that record (a `model_in` column, not the row's owner):
+        // NULL and reported, the row kept.
+        let mut pointing = plan.clone();
+        pointing.columns[2].output = Output::Polymorphic {
+            field: 2,
+            model_field: 3,
+            owner: false,
+        };
+        let kept = rewrite(
+            &pointing,
+            &mappings,
+            &[int(3), None, int(1), text("x.gone")],
+        );
+        assert_eq!(kept.fields.expect("written")[2], None);
+        assert_eq!(kept.problems[0].0, "unmapped_reference");
         assert_eq!(
             row.problems,
             vec![(

@@ -38,7 +38,10 @@ pub(super) async fn leave_out_rows_of_unmigrated_models(
             continue;
         };
         for column in &plan.columns {
-            let Output::Polymorphic { field, .. } = column.output else {
+            let Output::Polymorphic {
+                field, owner: true, ..
+            } = column.output
+            else {
                 continue;
             };
             let (Some(id_expression), Some(model_column)) = (

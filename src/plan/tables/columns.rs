@@ -288,6 +288,12 @@ impl TableContext<'_> {
                 field: field_index,
                 model,
             }
+        } else if rule.is_some_and(|r| r.model_in.is_some()) {
+            Output::Polymorphic {
+                field: field_index,
+                model_field: usize::MAX,
+                owner: false,
+            }
         } else if let Some(referenced) = rule.and_then(|r| r.references.clone()) {
             Output::Remap {
                 field: field_index,
@@ -313,6 +319,7 @@ impl TableContext<'_> {
                 Some("many2one_reference") => Output::Polymorphic {
                     field: field_index,
                     model_field: usize::MAX,
+                    owner: true,
                 },
                 _ => Output::Copy { field: field_index },
             }
@@ -320,13 +327,21 @@ impl TableContext<'_> {
     }
 
     /// Polymorphic ids need the model column of the same row, read as it is in the source: each
-    /// gets the field that reads it, added to the select when no field does yet.
+    /// gets the field that reads it, added to the select when no field does yet. The column is
+    /// the rule's `model_in`, else `res_model` or `model`.
     fn link_polymorphic_models(&self, built: &mut ColumnsBuilt) -> Result<()> {
         for column in &mut built.columns {
             if let Output::Polymorphic { model_field, .. } = &mut column.output {
-                let model_column = ["res_model", "model"]
-                    .into_iter()
-                    .find(|c| self.source_table.has_column(c));
+                let named = self
+                    .column_rules
+                    .and_then(|rules| rules.get(&column.target_column))
+                    .and_then(|rule| rule.model_in.as_deref());
+                let model_column = match named {
+                    Some(named) => Some(named).filter(|c| self.source_table.has_column(c)),
+                    None => ["res_model", "model"]
+                        .into_iter()
+                        .find(|c| self.source_table.has_column(c)),
+                };
                 let Some(model_column) = model_column else {
                     bail!(
                         "{}.{} is a many2one_reference but the table has no res_model or model column; add a rule for it",
@@ -354,7 +369,7 @@ impl TableContext<'_> {
 fn update_owners(rules: &Rules, columns: &[ColumnPlan]) -> Vec<String> {
     if columns
         .iter()
-        .any(|c| matches!(c.output, Output::Polymorphic { .. }))
+        .any(|c| matches!(c.output, Output::Polymorphic { owner: true, .. }))
     {
         rules
             .models

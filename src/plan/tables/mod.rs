@@ -27,8 +27,13 @@ pub enum Output {
     OwnId { field: usize },
     /// An id of `model`, replaced by its mapped id; NULL (and reported) when unmapped.
     Remap { field: usize, model: String },
-    /// An id whose model is named by another field of the row (`res_model`/`res_id`).
-    Polymorphic { field: usize, model_field: usize },
+    /// An id whose model is named by another field of the row: the record the row belongs to
+    /// (`owner`: `res_model`/`res_id`), or another one a rule names (`model_in`).
+    Polymorphic {
+        field: usize,
+        model_field: usize,
+        owner: bool,
+    },
     /// A `model,id` string.
     Reference { field: usize },
     /// A jsonb object keyed by ids of `key_model` (a company, for company-dependent values),
@@ -178,7 +183,11 @@ impl TablePlan {
     /// The field holding the model of the record the row belongs to, when it has one.
     pub fn owner_model_field(&self) -> Option<usize> {
         self.columns.iter().find_map(|c| match c.output {
-            Output::Polymorphic { model_field, .. } => Some(model_field),
+            Output::Polymorphic {
+                model_field,
+                owner: true,
+                ..
+            } => Some(model_field),
             _ => None,
         })
     }
