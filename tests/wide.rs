@@ -95,13 +95,29 @@ fn the_wide_pair_migrates_with_every_key_proven_and_each_app_keeps_its_meaning()
         verify.stderr
     );
     if odoo.is_some() {
-        assert!(
-            target.count(
-                "SELECT 1 FROM odoo_migrate.verification_results WHERE check_name = 'odoo-recompute' \
-                 AND run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'verify')"
-            ) > 500,
-            "the judge recomputed the wide pair's stored computed fields"
+        // The judge did look at the apps: their stored computes were recomputed and agree.
+        let agreeing = target.column(
+            "SELECT subject FROM odoo_migrate.verification_results WHERE check_name = 'odoo-recompute' \
+             AND passed AND run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'verify')",
         );
+        for subject in [
+            "hr.attendance.worked_hours",
+            "hr.leave.duration_display",
+            "hr.leave.allocation.number_of_hours_display",
+            "mrp.production.reservation_state",
+            "repair.order.parts_location_id",
+            "account.analytic.line.parent_task_id",
+            "fleet.vehicle.driver_employee_id",
+            "fleet.vehicle.model.brand.model_count",
+            "maintenance.request.owner_user_id",
+            "purchase.order.line.qty_received_method",
+            "rating.rating.parent_res_name",
+        ] {
+            assert!(
+                agreeing.iter().any(|s| s == subject),
+                "the judge recomputed {subject} and agrees"
+            );
+        }
     }
 
     project_tasks_keep_their_state_and_hours(source, target);
