@@ -7,6 +7,9 @@
 //! The migrated demo passes every check of the judge (skips with their reasons aside); each damage
 //! is compared with the judge's results just before it, and the delta is asserted.
 //!
+//! The same judge passes on a migration of the demo database after a day of work in Odoo 16
+//! (`holdout/odoo16_flows.dump`): every check, and its business actions run on migrated records.
+//!
 //! Needs an Odoo 19 installation as made by `../shared/odoo19/setup.sh DIR` (DIR/venv and
 //! DIR/src), named by `ODOO_MIGRATE_ODOO19=DIR`; without it the test fails and says how to make
 //! one, unless `ODOO_MIGRATE_SKIP_JUDGE=1`.
@@ -16,7 +19,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::odoo::{Odoo, odoo19};
-use common::{DatabasePair, Outcome};
+use common::{Database, DatabasePair, Dump, Outcome, migrate};
 use serde_json::Value;
 
 /// (check, subject) → (passed, target_value) of the judge's results of one `verify`.
@@ -161,6 +164,19 @@ fn the_judge_sees_each_damage_and_nothing_else() {
         let results: Vec<_> = baseline.iter().filter(|(k, _)| k.0 == check).collect();
         assert!(!results.is_empty(), "{check} recorded: {baseline:?}");
         assert!(results.iter().all(|(_, v)| v.0), "{check}: {results:?}");
+    }
+    // The demo has a record for each business action: each ran, none was skipped.
+    for action in [
+        "post_invoice",
+        "register_payment",
+        "confirm_quotation",
+        "validate_transfer",
+    ] {
+        let result = baseline.get(&("odoo-actions".to_string(), action.to_string()));
+        assert!(
+            result.is_some_and(|(passed, value)| *passed && value != "skipped"),
+            "{action} ran and passed on the migrated demo: {result:?}"
+        );
     }
 
     // A variant whose attribute value ids are not Odoo 19's: variant lookup would break.
@@ -368,4 +384,72 @@ fn refusals(pair: &DatabasePair, odoo: &Odoo) {
         0,
         "without --odoo-bin the judge records nothing"
     );
+}
+
+/// The demo database after a day of work in Odoo 16 (`holdout/odoo16_flows.dump`: new orders,
+/// deliveries, invoices and payments), migrated into an empty Odoo 19: the judge passes every
+/// check, and each of its business actions (post an invoice after the migrated numbers, register
+/// a payment, confirm a quotation with its delivery numbered after the migrated ones, validate a
+/// ready transfer) ran on a migrated record exactly when the source had one to act on.
+#[test]
+fn the_judge_agrees_with_a_migrated_day_of_work() {
+    let Some(odoo) = odoo19() else {
+        return;
+    };
+    let flows = Database::copy_of(Dump::Flows, "judge_flows_src");
+    let target = Database::copy_of(Dump::Target, "judge_flows_tgt");
+    migrate(&flows.url(), &target.url(), &["run"], &[]).assert_code(0);
+    let mut args = vec![
+        "verify".to_string(),
+        "--check".to_string(),
+        "odoo".to_string(),
+    ];
+    args.extend(odoo.verify_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let outcome = migrate(&flows.url(), &target.url(), &args, &[]);
+    let results = "FROM odoo_migrate.verification_results \
+         WHERE run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'verify')";
+    assert_eq!(
+        outcome.code,
+        0,
+        "the judge fails on the migrated day of work: {:#?}\n{}",
+        target.rows(&format!(
+            "SELECT check_name, subject, detail {results} AND NOT passed"
+        )),
+        outcome.stderr
+    );
+    let actions = target.rows(&format!(
+        "SELECT subject, target_value, detail {results} AND check_name = 'odoo-actions'"
+    ));
+    // Each action needs a migrated record to act on; the source says which it has.
+    for (action, records) in [
+        (
+            "post_invoice",
+            "SELECT 1 FROM account_move WHERE move_type = 'out_invoice' AND state = 'posted'",
+        ),
+        (
+            "register_payment",
+            "SELECT 1 FROM account_move WHERE move_type = 'out_invoice' AND state = 'posted' \
+             AND payment_state IN ('not_paid', 'partial')",
+        ),
+        (
+            "confirm_quotation",
+            "SELECT 1 FROM sale_order WHERE state IN ('draft', 'sent')",
+        ),
+        (
+            "validate_transfer",
+            "SELECT 1 FROM stock_picking WHERE state = 'assigned'",
+        ),
+    ] {
+        let row = actions
+            .iter()
+            .find(|row| row[0].as_deref() == Some(action))
+            .unwrap_or_else(|| panic!("{action} recorded: {actions:?}"));
+        let skipped = row[2].as_deref().is_some_and(|d| d.starts_with("skipped"));
+        assert_eq!(
+            skipped,
+            flows.count(records) == 0,
+            "{action} runs exactly when the source has a record for it: {row:?}"
+        );
+    }
 }
