@@ -111,7 +111,8 @@ async fn carry_over_company_data(
 /// create beyond values (tables, columns, constraints, indexes, rows such as the manual fields of
 /// new columns) is recorded for `rollback` in the same transaction, and so are the former values
 /// of the matched records of a statement's own model that it changes (a 19 record whose stored
-/// count the migrated rows change).
+/// count the migrated rows change). The ids its new rows take are those of an uninterrupted run
+/// even when it is cut off and run again (`sql/run/final_sql_sequences.sql`).
 pub(crate) async fn run_final_sql(
     control: &mut Client,
     statements: &[FinalStatement],
@@ -120,20 +121,26 @@ pub(crate) async fn run_final_sql(
     if statements.is_empty() {
         return Ok(());
     }
+    let named = quote_literal(
+        &statements
+            .iter()
+            .map(|s| s.sql.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    control
+        .batch_execute(
+            &include_str!("../../sql/run/final_sql_sequences.sql")
+                .replace("{statements}", &named)
+                .replace("{run_id}", &run_id.to_string()),
+        )
+        .await
+        .context(
+            "cannot record or set back the id sequences of the tables the rules' final SQL names",
+        )?;
     let transaction = control.transaction().await?;
     transaction
-        .batch_execute(
-            &include_str!("../../sql/run/final_sql_before.sql").replace(
-                "{statements}",
-                &quote_literal(
-                    &statements
-                        .iter()
-                        .map(|s| s.sql.as_str())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
-            ),
-        )
+        .batch_execute(&include_str!("../../sql/run/final_sql_before.sql").replace("{statements}", &named))
         .await
         .context("cannot record the target's tables, columns, keys, indexes and largest ids before the rules' final SQL")?;
     let owners: BTreeSet<(&str, &str)> = statements
@@ -157,6 +164,14 @@ pub(crate) async fn run_final_sql(
         .await
         .context("cannot record what the rules' final SQL created, for rollback")?;
     forget_unchanged_images(&transaction, &owners, run_id).await?;
+    transaction
+        .execute(
+            "INSERT INTO odoo_migrate.final_sql_done (run_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&run_id],
+        )
+        .await
+        .context("cannot record that the rules' final SQL ran")?;
+    fault::point("before_final_sql_commit");
     transaction
         .commit()
         .await

@@ -612,6 +612,8 @@ async fn forget_run(transaction: &Transaction<'_>, run_id: i64) -> Result<()> {
         "DELETE FROM odoo_migrate.removed_rows WHERE run_id = $1",
         "DELETE FROM odoo_migrate.catch_up_deletions WHERE run_id = $1",
         "DELETE FROM odoo_migrate.final_sql_objects WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.final_sql_sequences WHERE run_id = $1",
+        "DELETE FROM odoo_migrate.final_sql_done WHERE run_id = $1",
         "DELETE FROM odoo_migrate.source_row_hashes WHERE run_id = $1",
         "DELETE FROM odoo_migrate.catch_up_lost_xmlids WHERE run_id = $1",
         "UPDATE odoo_migrate.runs SET status = 'rolled_back', finished_at = now(), \
