@@ -2,10 +2,13 @@
 //! Odoo 19 with the same apps): `analyze` finds nothing blocking and nothing no rule covers; `run`
 //! ends with every foreign key proven and `verify` (integrity, business, deep, and Odoo 19's judge)
 //! passes; and each app's storage changes carry their meaning on the real rows, source and target
-//! rows compared
-//! through the mappings the run recorded (tasks' states and hours, repair lines as stock moves,
-//! employee versions, maintenance team aliases, point of sale payment method types, expenses, time
-//! off allocations, followers of matched records), and the values Odoo 19 computes where 16 stored
+//! rows compared through the mappings the run recorded (tasks' states and hours, repair lines as
+//! stock moves, employee versions, maintenance team aliases, point of sale payment method types,
+//! expenses, time off allocations, followers of matched records, shop ribbons' text, side and shape
+//! and the products' ribbons, events' badge format and registrations with their event, state, sale
+//! status and barcode, fleet power, range and emission units; the source copy is first given a
+//! ribbon of its own, products with ribbons and horsepower-only vehicles the demo lacks), and the
+//! values Odoo 19 computes where 16 stored
 //! another meaning (attendance hours, time off spans and displays, allocation hours, activity
 //! names, drivers, equipment owners, applicant phones, job hires); and each app's business check of
 //! `verify` (timesheets, manufacturing and its valuation, landed costs, expenses, time off, point
@@ -62,6 +65,7 @@ fn analyze_on_the_wide_pair_finds_nothing_blocking_or_uncovered() {
 #[test]
 fn the_wide_pair_migrates_with_every_key_proven_and_each_app_keeps_its_meaning() {
     let pair = DatabasePair::wide("wide_run");
+    give_the_source_the_cases_its_demo_lacks(&pair.source);
     let run = pair.run(&["run"]);
     run.assert_code(0);
     // Every key set aside is back and valid: none is left recorded as deferred.
@@ -133,6 +137,9 @@ fn the_wide_pair_migrates_with_every_key_proven_and_each_app_keeps_its_meaning()
     drivers_and_owners_follow_odoo_19s_links(source, target);
     applicant_phones_and_job_hires(source, target);
     stored_computes_follow_their_sources(source, target);
+    shop_ribbons_keep_their_text_side_and_shape(source, target);
+    events_keep_their_registrations_and_get_19s_required_values(source, target);
+    fleet_units_say_what_16_meant(source, target);
     brands_count_their_models_and_rollback_restores_19s(&pair);
 
     // Business equality per app: each app's check of `verify` passed above with subjects of its
@@ -160,6 +167,24 @@ fn the_wide_pair_migrates_with_every_key_proven_and_each_app_keeps_its_meaning()
         );
     }
     damage::assert_each_fails_alone(&pair, &damages, "wide", 1);
+}
+
+/// Rows as Odoo 16 stores them for cases the wide demo lacks, so that their rules meet real rows:
+/// a ribbon of the user's own (HTML text, a tag on the right) and products with a ribbon (that one
+/// and one of the module's), a vehicle and a vehicle model given only a horsepower, a vehicle given
+/// both a horsepower and a power.
+fn give_the_source_the_cases_its_demo_lacks(source: &Database) {
+    source.execute(
+        "WITH r AS (INSERT INTO product_ribbon (create_uid, write_uid, create_date, write_date, html, html_class) \
+           VALUES (1, 1, now(), now(), '{\"en_US\": \"<span>Last <b>pieces</b></span>\"}', 'text-bg-info o_tag_right') RETURNING id) \
+         UPDATE product_template SET website_ribbon_id = (SELECT id FROM r) \
+         WHERE id = (SELECT min(id) FROM product_template WHERE sale_ok); \
+         UPDATE product_template SET website_ribbon_id = (SELECT min(id) FROM product_ribbon) \
+         WHERE id = (SELECT max(id) FROM product_template WHERE sale_ok); \
+         UPDATE fleet_vehicle SET horsepower = 150, power = 0 WHERE id = (SELECT min(id) FROM fleet_vehicle); \
+         UPDATE fleet_vehicle SET horsepower = 200, power = 147 WHERE id = (SELECT max(id) FROM fleet_vehicle); \
+         UPDATE fleet_vehicle_model SET horsepower = 110 WHERE id = (SELECT min(id) FROM fleet_vehicle_model)",
+    );
 }
 
 /// One damage per app check of `verify`, each to what only that check reads (values of rows that
@@ -947,6 +972,166 @@ fn stored_computes_follow_their_sources(source: &Database, target: &Database) {
         methods.values().any(|f| f[0].is_none()),
         "16 left a line without a method"
     );
+}
+
+/// 17/18 rebuilt shop ribbons: 16's HTML text per language and CSS class became a plain name, a
+/// side (right where the class says so, else left), a shape (tag where the class says so, else
+/// ribbon) and a manual assignment; products keep their ribbon through the mappings.
+fn shop_ribbons_keep_their_text_side_and_shape(source: &Database, target: &Database) {
+    let ribbons = target.id_map("product.ribbon");
+    let facts = source.rows_by_id("SELECT id, html->>'en_US', html_class FROM product_ribbon");
+    let stored =
+        target.rows_by_id("SELECT id, name->>'en_US', position, style, assign FROM product_ribbon");
+    let mut shapes = std::collections::BTreeSet::new();
+    for (id, fact) in &facts {
+        let (html, class) = (fact[0].as_deref().unwrap_or(""), fact[1].as_deref());
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' if in_tag => in_tag = false,
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        let has = |part: &str| class.is_some_and(|c| c.contains(part));
+        let side = if has("o_ribbon_right") || has("o_tag_right") {
+            "right"
+        } else {
+            "left"
+        };
+        let shape = if has("o_tag_") { "tag" } else { "ribbon" };
+        let expected = [text.trim_matches(' '), side, shape, "manual"].map(|v| Some(v.to_string()));
+        assert_eq!(stored[&ribbons[id]], expected, "ribbon {id}");
+        shapes.insert((side, shape));
+    }
+    assert!(
+        shapes.len() >= 2,
+        "left ribbons and a right tag: {shapes:?}"
+    );
+    let products = target.id_map("product.template");
+    let stored = by_id(
+        target,
+        "SELECT id, website_ribbon_id::text FROM product_template",
+    );
+    let given = by_id(
+        source,
+        "SELECT id, website_ribbon_id::text FROM product_template WHERE website_ribbon_id IS NOT NULL",
+    );
+    assert_eq!(given.len(), 2, "products with a ribbon");
+    for (product, ribbon) in &given {
+        assert_eq!(
+            stored[&products[product]],
+            mapped(&ribbons, ribbon),
+            "product {product}"
+        );
+    }
+}
+
+/// Events get 19's required values (16's A6 badge, no slots); each registration stays with its
+/// event in its state, has a unique numeric barcode (17), and a sale status from its order (17):
+/// free without an order or at no cost, sold once the order is confirmed or paid, else to pay.
+fn events_keep_their_registrations_and_get_19s_required_values(
+    source: &Database,
+    target: &Database,
+) {
+    let events = target.id_map("event.event");
+    let stored =
+        target.rows_by_id("SELECT id, badge_format, is_multi_slots::text FROM event_event");
+    assert!(!events.is_empty(), "the demo has events");
+    for (event, target_event) in &events {
+        let expected = vec![Some("A6".to_string()), Some("false".to_string())];
+        assert_eq!(stored[target_event], expected, "event {event}");
+    }
+    let registrations = target.id_map("event.registration");
+    let facts = source.rows_by_id(
+        "SELECT r.id, r.event_id::text, r.state, o.state, o.amount_total::text, COALESCE(r.is_paid, false)::text \
+         FROM event_registration r LEFT JOIN sale_order o ON o.id = r.sale_order_id",
+    );
+    let stored =
+        target.rows_by_id("SELECT id, event_id::text, state, sale_status FROM event_registration");
+    assert_eq!(
+        registrations.len(),
+        facts.len(),
+        "every registration is mapped"
+    );
+    let mut statuses = BTreeMap::new();
+    for (id, fact) in &facts {
+        let status = if fact[2].is_none() || float(&fact[3]).abs() < 0.005 {
+            "free"
+        } else if fact[1].as_deref() != Some("cancel")
+            && (fact[4].as_deref() == Some("true")
+                || matches!(fact[2].as_deref(), Some("sale" | "done")))
+        {
+            "sold"
+        } else {
+            "to_pay"
+        };
+        *statuses.entry(status).or_insert(0) += 1;
+        let expected = vec![
+            mapped(&events, &fact[0]),
+            fact[1].clone(),
+            Some(status.to_string()),
+        ];
+        assert_eq!(stored[&registrations[id]], expected, "registration {id}");
+    }
+    assert!(
+        statuses.len() >= 2,
+        "free and sold registrations: {statuses:?}"
+    );
+    assert_eq!(
+        target.count(
+            "SELECT 1 FROM event_registration GROUP BY barcode HAVING count(*) > 1 OR barcode IS NULL OR barcode !~ '^[0-9]+$'"
+        ),
+        0,
+        "unique numeric barcodes"
+    );
+}
+
+/// 18/19 gave fleet power, range and CO2 emissions a unit where 16 meant kW, km and g/km: power in
+/// horsepower exactly where 16 gave a horsepower and no power, else kW ("power"); vehicles keep
+/// their odometer unit, their first contract's date as contract start, and their driver's plans to
+/// change car or bike (16 kept those on the driver).
+fn fleet_units_say_what_16_meant(source: &Database, target: &Database) {
+    for (model, table) in [
+        ("fleet.vehicle", "fleet_vehicle"),
+        ("fleet.vehicle.model", "fleet_vehicle_model"),
+    ] {
+        let map = target.id_map(model);
+        let powers = source.rows_by_id(&format!(
+            "SELECT id, horsepower::text, power::text FROM {table}"
+        ));
+        let stored = target.rows_by_id(&format!("SELECT id, power_unit, range_unit FROM {table}"));
+        let mut units = BTreeMap::new();
+        for (id, power) in &powers {
+            let only_horsepower = float(&power[0]) > 0.0 && float(&power[1]) <= 0.0;
+            let unit = if only_horsepower {
+                "horsepower"
+            } else {
+                "power"
+            };
+            let expected = vec![Some(unit.to_string()), Some("km".to_string())];
+            assert_eq!(stored[&map[id]], expected, "{model} {id} ({power:?})");
+            *units.entry(unit).or_insert(0) += 1;
+        }
+        assert_eq!(units.len(), 2, "{model} in both units: {units:?}");
+    }
+    let vehicles = target.id_map("fleet.vehicle");
+    let facts = source.rows_by_id(
+        "SELECT v.id, v.first_contract_date::text, v.odometer_unit, \
+         COALESCE(p.plan_to_change_car, v.plan_to_change_car)::text, COALESCE(p.plan_to_change_bike, v.plan_to_change_bike)::text \
+         FROM fleet_vehicle v LEFT JOIN res_partner p ON p.id = v.driver_id",
+    );
+    let stored = target.rows_by_id(
+        "SELECT id, contract_date_start::text, odometer_unit, plan_to_change_car::text, plan_to_change_bike::text, co2_emission_unit FROM fleet_vehicle",
+    );
+    assert!(!facts.is_empty(), "the demo has vehicles");
+    for (id, fact) in &facts {
+        let mut expected = fact.clone();
+        expected.push(Some("g/km".to_string()));
+        assert_eq!(stored[&vehicles[id]], expected, "vehicle {id}");
+    }
 }
 
 /// 19 counts a brand's active models: the 16 models added to 19's own brands (matched by external
