@@ -534,43 +534,15 @@ fn render(results: &[TableRehearsal], format: Format, sample: u32) -> Result<Str
 mod tests {
     use super::*;
     use crate::plan::tables::ColumnPlan;
-    use crate::rules::OnMatch;
 
     fn column(name: &str, output: Output) -> ColumnPlan {
-        ColumnPlan {
-            target_column: name.to_string(),
-            target_type: "integer".to_string(),
-            not_null: false,
-            output,
-            set_by_post_sql: false,
-        }
+        ColumnPlan::for_tests(name, false, output)
     }
 
     fn plan(kind: TableKind, model: &str, columns: Vec<ColumnPlan>) -> TablePlan {
-        TablePlan {
-            key: "t".to_string(),
-            kind,
-            source_table: "t".to_string(),
-            target_table: "t".to_string(),
-            model: model.to_string(),
-            target_model: model.to_string(),
-            select: vec![
-                "s.id".to_string(),
-                "s.a_id".to_string(),
-                "s.b_id".to_string(),
-            ],
-            joins: Vec::new(),
-            columns,
-            on_match: OnMatch::Keep,
-            post_sql: Vec::new(),
-            final_sql: Vec::new(),
-            rows: 0,
-            filter: None,
-            update_only: false,
-            catch_up: None,
-            update_owners: Vec::new(),
-            derived: false,
-        }
+        let mut plan = TablePlan::for_tests(kind, model, columns);
+        plan.select = ["s.id", "s.a_id", "s.b_id"].map(str::to_string).to_vec();
+        plan
     }
 
     fn samples(entries: &[(&str, &[i32])]) -> BTreeMap<String, BTreeSet<i32>> {

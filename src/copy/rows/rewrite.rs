@@ -412,36 +412,11 @@ mod tests {
     }
 
     fn column(name: &str, not_null: bool, output: Output) -> ColumnPlan {
-        ColumnPlan {
-            target_column: name.to_string(),
-            target_type: "integer".to_string(),
-            not_null,
-            output,
-            set_by_post_sql: false,
-        }
+        ColumnPlan::for_tests(name, not_null, output)
     }
 
     fn plan(kind: TableKind, model: &str, columns: Vec<ColumnPlan>) -> TablePlan {
-        TablePlan {
-            key: "t".to_string(),
-            kind,
-            source_table: "t".to_string(),
-            target_table: "t".to_string(),
-            model: model.to_string(),
-            target_model: model.to_string(),
-            select: Vec::new(),
-            joins: Vec::new(),
-            columns,
-            on_match: OnMatch::Keep,
-            post_sql: Vec::new(),
-            final_sql: Vec::new(),
-            rows: 0,
-            filter: None,
-            update_only: false,
-            catch_up: None,
-            update_owners: Vec::new(),
-            derived: false,
-        }
+        TablePlan::for_tests(kind, model, columns)
     }
 
     /// A partner row: its id, a many2one to a partner, and the `res_model`/`res_id` pair.

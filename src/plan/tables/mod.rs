@@ -172,6 +172,48 @@ pub struct TablePlan {
     pub derived: bool,
 }
 
+/// Plans made by hand, for the unit tests of the modules that read them.
+#[cfg(test)]
+impl TablePlan {
+    /// A plan of `model` in table `t` with these columns, reading nothing beyond them.
+    pub fn for_tests(kind: TableKind, model: &str, columns: Vec<ColumnPlan>) -> TablePlan {
+        TablePlan {
+            key: "t".to_string(),
+            kind,
+            source_table: "t".to_string(),
+            target_table: "t".to_string(),
+            model: model.to_string(),
+            target_model: model.to_string(),
+            select: Vec::new(),
+            joins: Vec::new(),
+            columns,
+            on_match: crate::rules::OnMatch::Keep,
+            post_sql: Vec::new(),
+            final_sql: Vec::new(),
+            rows: 0,
+            filter: None,
+            update_only: false,
+            catch_up: None,
+            update_owners: Vec::new(),
+            derived: false,
+        }
+    }
+}
+
+#[cfg(test)]
+impl ColumnPlan {
+    /// An integer column filled as `output`.
+    pub fn for_tests(name: &str, not_null: bool, output: Output) -> ColumnPlan {
+        ColumnPlan {
+            target_column: name.to_string(),
+            target_type: "integer".to_string(),
+            not_null,
+            output,
+            set_by_post_sql: false,
+        }
+    }
+}
+
 impl TablePlan {
     /// Whether a matched row is written over its target record.
     pub fn updates_match(&self, owner_model: Option<&[u8]>) -> bool {
