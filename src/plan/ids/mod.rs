@@ -63,6 +63,29 @@ struct Planning {
     taken: BTreeMap<String, HashSet<i32>>,
 }
 
+/// How long the id plan has taken so far, at a step's end (debug log).
+fn lap(started: std::time::Instant, step: &str) {
+    tracing::debug!(step, ms = started.elapsed().as_millis() as u64, "id plan");
+}
+
+/// A catch-up's earlier plans, read and seeded into `planning` (the records the source lost
+/// counted as vanished); none for a plain run.
+async fn earlier_plans(
+    transaction: &Transaction<'_>,
+    run_id: i64,
+    catch_up: bool,
+    planning: &mut Planning,
+    counts: &mut PlanCounts,
+) -> Result<earlier::Earlier> {
+    if !catch_up {
+        return Ok(earlier::Earlier::default());
+    }
+    let earlier = earlier::read(transaction, run_id).await?;
+    counts.vanished = earlier::seed(planning, &earlier);
+    seed_removed(transaction, &mut planning.mappings).await?;
+    Ok(earlier)
+}
+
 #[allow(clippy::too_many_arguments)]
 /// Decides the target id of every source record and persists the decisions in `id_plan` and the
 /// external ids to recreate in `xmlid_plan`, inside `transaction`. With `catch_up`, the records
@@ -80,27 +103,13 @@ pub async fn plan(
     catch_up: bool,
 ) -> Result<PlanCounts> {
     let planned: Vec<&TablePair> = planned_pairs(pairs).collect();
-    let step = std::time::Instant::now();
-    let lap = |name: &str| {
-        tracing::debug!(
-            step = name,
-            ms = step.elapsed().as_millis() as u64,
-            "id plan"
-        )
-    };
+    let started = std::time::Instant::now();
+    let lap = |name: &str| lap(started, name);
     let mut planning = read_all_ids(source, transaction, &planned).await?;
     lap("ids of both sides read");
     let mut counts = PlanCounts::default();
-    let earlier = if catch_up {
-        earlier::read(transaction, run_id).await?
-    } else {
-        earlier::Earlier::default()
-    };
-    if catch_up {
-        counts.vanished = earlier::seed(&mut planning, &earlier);
-        seed_removed(transaction, &mut planning.mappings).await?;
-        lap("earlier plans read and seeded");
-    }
+    let earlier = earlier_plans(transaction, run_id, catch_up, &mut planning, &mut counts).await?;
+    lap("earlier plans read and seeded");
 
     // 1. External ids, both sides read at once.
     let (external_ids, matching) = match_by_external_ids(
