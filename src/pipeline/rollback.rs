@@ -701,5 +701,68 @@ mod tests {
             parse_foreign_key("FOREIGN KEY (a, b) REFERENCES t(x, y)"),
             None
         );
+        // Either side over several columns is enough to leave the key alone.
+        assert_eq!(
+            parse_foreign_key("FOREIGN KEY (a, b) REFERENCES t(x)"),
+            None
+        );
+        assert_eq!(
+            parse_foreign_key("FOREIGN KEY (a) REFERENCES t(x, y)"),
+            None
+        );
+        assert_eq!(parse_foreign_key("UNIQUE (a)"), None);
+    }
+
+    fn key(on_delete: OnDelete) -> ForeignKey {
+        ForeignKey {
+            column: "partner_id".into(),
+            parent: "res_partner".into(),
+            parent_column: "id".into(),
+            on_delete,
+        }
+    }
+
+    #[test]
+    fn a_cascading_key_deletes_the_orphans_and_a_set_null_key_empties_their_column() {
+        let orphan = "c.\"partner_id\" IS NOT NULL AND NOT EXISTS \
+                      (SELECT 1 FROM public.\"res_partner\" p WHERE p.\"id\" = c.\"partner_id\")";
+        assert_eq!(
+            cascade("sale_order", &key(OnDelete::Cascade)).as_deref(),
+            Some(format!("DELETE FROM public.\"sale_order\" c WHERE {orphan}").as_str())
+        );
+        assert_eq!(
+            cascade("sale_order", &key(OnDelete::SetNull)).as_deref(),
+            Some(
+                format!("UPDATE public.\"sale_order\" c SET \"partner_id\" = NULL WHERE {orphan}")
+                    .as_str()
+            )
+        );
+        // RESTRICT, NO ACTION, SET DEFAULT: the deletion would have failed or left the row.
+        assert_eq!(cascade("sale_order", &key(OnDelete::Other)), None);
+    }
+
+    #[test]
+    fn each_kind_of_object_the_final_sql_made_has_its_own_drop() {
+        assert_eq!(
+            undo_statement("index", "res_partner", "my_index").as_deref(),
+            Some("DROP INDEX IF EXISTS public.\"my_index\"")
+        );
+        assert_eq!(
+            undo_statement("constraint", "res_partner", "my_check").as_deref(),
+            Some(
+                "ALTER TABLE IF EXISTS public.\"res_partner\" DROP CONSTRAINT IF EXISTS \"my_check\""
+            )
+        );
+        assert_eq!(
+            undo_statement("column", "res_partner", "x_plan").as_deref(),
+            Some("ALTER TABLE IF EXISTS public.\"res_partner\" DROP COLUMN IF EXISTS \"x_plan\"")
+        );
+        assert_eq!(
+            undo_statement("table", "x_rel", "x_rel").as_deref(),
+            Some("DROP TABLE IF EXISTS public.\"x_rel\"")
+        );
+        // Rows are deleted per table, not dropped; an unknown kind is left alone.
+        assert_eq!(undo_statement("row", "res_partner", "1"), None);
+        assert_eq!(undo_statement("view", "v", "v"), None);
     }
 }
