@@ -10,6 +10,8 @@ mod pipeline;
 mod plan;
 mod rules;
 mod side_schema;
+#[cfg(test)]
+mod test_utils;
 mod verify;
 
 use std::process::ExitCode;

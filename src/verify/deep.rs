@@ -326,4 +326,182 @@ mod tests {
         let long = "x".repeat(61);
         assert_eq!(shorten(Some(&long)), format!("{:?}…", "x".repeat(60)));
     }
+    use crate::plan::tables::ColumnPlan;
+
+    #[test]
+    fn copied_values_and_ids_are_compared_and_the_rest_left_to_other_checks() {
+        let mut completed =
+            ColumnPlan::for_tests("commercial_partner_id", false, Output::Copy { field: 4 });
+        completed.set_by_post_sql = true;
+        let plan = TablePlan::for_tests(
+            TableKind::Model,
+            "res.partner",
+            vec![
+                ColumnPlan::for_tests("id", true, Output::OwnId { field: 0 }),
+                ColumnPlan::for_tests("name", false, Output::Copy { field: 1 }),
+                ColumnPlan::for_tests(
+                    "parent_id",
+                    false,
+                    Output::Remap {
+                        field: 2,
+                        model: "res.partner".into(),
+                    },
+                ),
+                ColumnPlan::for_tests("ref", false, Output::Reference { field: 3 }),
+                completed,
+                ColumnPlan::for_tests("number_next", false, Output::Copy { field: 5 }),
+            ],
+        );
+        assert_eq!(
+            compared_columns(&plan),
+            vec![
+                ("name", 1, None),
+                ("parent_id", 2, Some("res.partner")),
+                ("number_next", 5, None)
+            ]
+        );
+        // A numbering's next number is moved on purpose by the numbering step.
+        let mut sequence = plan.clone();
+        sequence.model = "ir.sequence".into();
+        assert_eq!(
+            compared_columns(&sequence),
+            vec![("name", 1, None), ("parent_id", 2, Some("res.partner"))]
+        );
+        sequence.model = "ir.sequence.date_range".into();
+        assert_eq!(compared_columns(&sequence).len(), 2);
+    }
+
+    fn partner_table() -> TablePlan {
+        let mut plan = TablePlan::for_tests(TableKind::Model, "res.partner", Vec::new());
+        plan.target_table = "res_partner".into();
+        plan
+    }
+
+    #[test]
+    fn a_table_is_clean_or_has_a_finding_per_differing_column() {
+        let plan = partner_table();
+        let columns: Vec<Column<'_>> =
+            vec![("name", 1, None), ("parent_id", 2, Some("res.partner"))];
+        let explained: HashMap<String, i64> =
+            [("parent_id".to_string(), 2), ("name".to_string(), 9)].into();
+        let clean = plan_results(
+            &plan,
+            &columns,
+            vec![(0, vec![]), (0, vec![])],
+            &explained,
+            4,
+        );
+        assert_eq!(clean.len(), 1);
+        assert!(clean[0].passed);
+        assert_eq!(clean[0].subject, "res_partner");
+        assert_eq!(clean[0].detail, "2 columns equal in every created record");
+        // Two ids that the run reported it could not keep: explained, so the table still passes.
+        let explained_ids = plan_results(
+            &plan,
+            &columns,
+            vec![(0, vec![]), (2, vec![])],
+            &explained,
+            4,
+        );
+        assert_eq!(explained_ids.len(), 2, "the finding and the table's summary");
+        assert!(explained_ids[0].passed);
+        assert_eq!(explained_ids[1].subject, "res_partner");
+        assert_eq!(explained_ids[0].subject, "res_partner.parent_id");
+        assert_eq!(explained_ids[0].target_value, "2 differ");
+        // A third id, or any difference of a plain value (its reported references do not count).
+        let failed = plan_results(
+            &plan,
+            &columns,
+            vec![
+                (1, vec!["source id 3: expected \"a\" found \"b\"".into()]),
+                (3, vec![]),
+            ],
+            &explained,
+            4,
+        );
+        assert_eq!(failed.iter().filter(|r| !r.passed).count(), 2);
+        assert!(
+            failed[0].detail.contains("source id 3"),
+            "{}",
+            failed[0].detail
+        );
+        assert_eq!(failed.len(), 2, "no clean summary beside findings");
+    }
+
+    #[tokio::test]
+    async fn a_value_is_compared_through_the_mappings_and_a_copy_stands_for_its_original() {
+        let client = crate::test_utils::test_server().await;
+        // Source id 3: name "Azure", parent 7; columns (name, parent_id).
+        let source = client
+            .query_one("SELECT 3::int, 'Azure'::text, '7'::text", &[])
+            .await
+            .expect("a source row");
+        let target = |name: &str, parent: &str| {
+            let sql = format!("SELECT 3::int, '{name}'::text, '{parent}'::text");
+            let client = &client;
+            async move {
+                client
+                    .query_one(sql.as_str(), &[])
+                    .await
+                    .expect("a target row")
+            }
+        };
+        let all_mappings: AllMappings = [(
+            "res.partner".to_string(),
+            [(7, (70, "created".to_string()))].into(),
+        )]
+        .into();
+        let copies: Copies = [(("res.partner".to_string(), 71), 70)].into();
+        let expected = Expected {
+            all_mappings: &all_mappings,
+            copies: &copies,
+        };
+        let columns: Vec<Column<'_>> =
+            vec![("name", 1, None), ("parent_id", 2, Some("res.partner"))];
+        let mut differences: Differences = vec![(0, vec![]); 2];
+        for (name, parent) in [("Azure", "70"), ("Azure", "71")] {
+            expected.compare_row(
+                &columns,
+                &source,
+                &target(name, parent).await,
+                &mut differences,
+            );
+        }
+        assert_eq!(
+            differences,
+            vec![(0, vec![]), (0, vec![])],
+            "the mapped id and a copy of it"
+        );
+        for (name, parent) in [
+            ("Azur", "70"),
+            ("Azure", "7"),
+            ("Azure", "72"),
+            ("Azure", "70"),
+        ] {
+            expected.compare_row(
+                &columns,
+                &source,
+                &target(name, parent).await,
+                &mut differences,
+            );
+        }
+        assert_eq!(
+            differences[0],
+            (
+                1,
+                vec!["source id 3: expected \"Azure\" found \"Azur\"".to_string()]
+            )
+        );
+        assert_eq!(
+            differences[1].0, 2,
+            "the source id itself, and an unrelated record"
+        );
+        assert_eq!(
+            differences[1].1,
+            [
+                "source id 3: expected \"70\" found \"7\"",
+                "source id 3: expected \"70\" found \"72\""
+            ]
+        );
+    }
 }

@@ -343,3 +343,218 @@ fn unknown_values_query(
         .collect();
     branches.join(" UNION ALL ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::tables::ColumnPlan;
+
+    fn partner_plan() -> TablePlan {
+        let mut set_later =
+            ColumnPlan::for_tests("commercial_partner_id", false, Output::Copy { field: 3 });
+        set_later.set_by_post_sql = true;
+        let mut plan = TablePlan::for_tests(
+            TableKind::Model,
+            "res.partner",
+            vec![
+                ColumnPlan::for_tests("id", true, Output::OwnId { field: 0 }),
+                ColumnPlan::for_tests("name", false, Output::Copy { field: 1 }),
+                ColumnPlan::for_tests(
+                    "parent_id",
+                    false,
+                    Output::Remap {
+                        field: 2,
+                        model: "res.partner".into(),
+                    },
+                ),
+                set_later,
+                ColumnPlan::for_tests("ref", false, Output::Reference { field: 4 }),
+            ],
+        );
+        plan.target_table = "res_partner".into();
+        plan
+    }
+
+    #[test]
+    fn the_compared_columns_are_those_copied_or_remapped_and_not_set_afterwards() {
+        assert_eq!(
+            copied_columns(&partner_plan()),
+            vec![("name", 1), ("parent_id", 2)]
+        );
+    }
+
+    #[test]
+    fn a_column_passes_silently_when_nothing_is_lost_and_with_a_finding_when_every_loss_is_reported()
+     {
+        let plan = partner_plan();
+        assert!(column_result(&plan, "name", 7, 7, 0).is_none());
+        let explained = column_result(&plan, "parent_id", 7, 5, 2).unwrap();
+        assert!(explained.passed);
+        assert_eq!(explained.subject, "res_partner.parent_id");
+        assert_eq!(
+            (
+                explained.source_value.as_str(),
+                explained.target_value.as_str()
+            ),
+            ("7", "5")
+        );
+        assert!(
+            explained.detail.starts_with("2 value(s) were references"),
+            "{}",
+            explained.detail
+        );
+        // One loss more than the run reported.
+        let lost = column_result(&plan, "parent_id", 7, 4, 2).unwrap();
+        assert!(!lost.passed);
+        assert!(
+            lost.detail.starts_with("3 value(s) present in the source"),
+            "{}",
+            lost.detail
+        );
+        // More values in the target than in the source is no loss but still a difference.
+        let more = column_result(&plan, "name", 7, 8, 5).unwrap();
+        assert!(!more.passed);
+    }
+
+    fn result(subject: &str, detail: &str) -> CheckResult {
+        CheckResult {
+            check: "fields",
+            subject: subject.into(),
+            passed: true,
+            source_value: String::new(),
+            target_value: String::new(),
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn a_table_summary_is_kept_only_when_the_table_has_no_finding() {
+        let mut results = vec![
+            result(
+                "res_partner.email",
+                "1 value(s) present in the source are empty in the target",
+            ),
+            result("res_partner (3 columns)", "non-null values compared"),
+            result("res_partner_bank (2 columns)", "non-null values compared"),
+            result("sale_order (4 columns)", "non-null values compared"),
+        ];
+        keep_summaries_of_clean_tables(&mut results);
+        let subjects: Vec<&str> = results.iter().map(|r| r.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            [
+                "res_partner.email",
+                "res_partner_bank (2 columns)",
+                "sale_order (4 columns)"
+            ]
+        );
+    }
+
+    #[test]
+    fn each_copied_model_table_is_checked_once_for_selection_values() {
+        let mut own = TablePlan::for_tests(TableKind::Model, "sale.order", Vec::new());
+        own.target_table = "sale_order".into();
+        let mut second = TablePlan::for_tests(TableKind::Model, "sale.order", Vec::new());
+        second.target_table = "sale_order".into();
+        let mut earlier = TablePlan::for_tests(TableKind::Model, "account.move", Vec::new());
+        earlier.target_table = "account_move".into();
+        let relation = TablePlan::for_tests(TableKind::Relation, "x.rel", Vec::new());
+        assert_eq!(
+            target_tables(&[own, relation, second, earlier]),
+            vec![
+                ("account.move", "account_move"),
+                ("sale.order", "sale_order")
+            ]
+        );
+    }
+    fn selection(name: &str, values: &[&str]) -> catalog::Field {
+        catalog::Field {
+            name: name.into(),
+            ttype: "selection".into(),
+            relation: None,
+            relation_table: None,
+            column1: None,
+            column2: None,
+            store: true,
+            required: false,
+            company_dependent: false,
+            translate: false,
+            selection: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn selection_fields_are_the_stored_ones_with_known_values_and_a_column() {
+        let mut model = catalog::Model {
+            name: "res.partner".into(),
+            table: Some("res_partner".into()),
+            transient: false,
+            custom: false,
+            fields: Default::default(),
+        };
+        let mut computed = selection("computed_state", &["a"]);
+        computed.store = false;
+        let mut text = selection("name", &[]);
+        text.ttype = "char".into();
+        for field in [
+            selection("type", &["contact", "invoice"]),
+            selection("open_list", &[]),
+            selection("no_column", &["x"]),
+            computed,
+            text,
+        ] {
+            model.fields.insert(field.name.clone(), field);
+        }
+        let table = catalog::Table::of_integers(
+            "res_partner",
+            &["id", "type", "open_list", "computed_state", "name"],
+        );
+        let names: Vec<&str> = selection_fields(&model, &table)
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["type"]);
+    }
+
+    /// The query, run on a real table inside a transaction that is rolled back: one row per
+    /// unknown value (plain and company-dependent columns), none for known values or NULL.
+    #[tokio::test]
+    async fn the_unknown_values_query_finds_each_unknown_value_with_its_rows() {
+        let mut client = crate::test_utils::test_server().await;
+        let transaction = client.transaction().await.expect("a transaction");
+        let name = format!("om_unit_selection_{}", std::process::id());
+        transaction
+            .batch_execute(&format!(
+                "CREATE TABLE public.{name} (id int, type text, policy jsonb); \
+                 INSERT INTO public.{name} VALUES (1, 'contact', '{{\"1\": \"a\"}}'), \
+                 (2, 'other', '{{\"1\": \"a\", \"2\": \"zz\"}}'), (3, 'other', NULL), (4, NULL, NULL)"
+            ))
+            .await
+            .expect("the scratch table");
+        let mut table = catalog::Table::of_integers(&name, &["id", "type", "policy"]);
+        table.columns[2].data_type = "jsonb".into();
+        let (kind, policy) = (
+            selection("type", &["contact"]),
+            selection("policy", &["a", "b"]),
+        );
+        let fields = [&kind, &policy];
+        let sql = unknown_values_query(&name, &table, &fields);
+        let rows = transaction
+            .query(sql.as_str(), &[&kind.selection, &policy.selection])
+            .await
+            .expect("the query runs");
+        let mut found: Vec<(i32, String, i64, Vec<i32>)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            vec![
+                (0, "other".into(), 2, vec![2, 3]),
+                (1, "zz".into(), 1, vec![2])
+            ]
+        );
+        transaction.rollback().await.expect("rolled back");
+    }
+}
