@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The folders of `src/`, bottom to top (ARCHITECTURE.md).
 const ORDER: &[&str] = &[
+    "test_utils",
     "io",
     "side_schema",
     "catalog",
