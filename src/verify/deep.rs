@@ -403,7 +403,11 @@ mod tests {
             &explained,
             4,
         );
-        assert_eq!(explained_ids.len(), 2, "the finding and the table's summary");
+        assert_eq!(
+            explained_ids.len(),
+            2,
+            "the finding and the table's summary"
+        );
         assert!(explained_ids[0].passed);
         assert_eq!(explained_ids[1].subject, "res_partner");
         assert_eq!(explained_ids[0].subject, "res_partner.parent_id");

@@ -229,4 +229,88 @@ mod tests {
             "in the order of their names: {lines:?}"
         );
     }
+    #[test]
+    fn the_text_counts_skipped_subjects_lists_failures_and_names_checks_not_run() {
+        let results = [
+            result(
+                "judge",
+                true,
+                crate::verify::judge::SKIPPED,
+                "no quotation to confirm",
+            ),
+            result("judge", true, "ok", ""),
+            result("judge", false, "2", "sale.order.amount_total differs"),
+            result("counts", true, "3", ""),
+        ];
+        let text = render(&results, Format::Text, 4, &["odoo-judge"]).expect("text");
+        assert!(text.starts_with("Verification 4:\n"), "{text}");
+        assert!(
+            text.contains("judge                    FAILED (1 of 3 subjects, 1 skipped)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("counts                   passed (1 subject)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("odoo-judge               not run (give --odoo-bin PATH"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Failures:\n  [judge] company 1: source 1 / target 2: sale.order.amount_total differs\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("4 checks, 3 passed, 1 failed.\n"), "{text}");
+        let clean = render(&results[3..], Format::Text, 5, &[]).expect("text");
+        assert!(!clean.contains("Failures"), "{clean}");
+        assert!(!clean.contains("not run"), "{clean}");
+        assert!(
+            clean.ends_with("1 checks, 1 passed, 0 failed.\n"),
+            "{clean}"
+        );
+    }
+
+    #[test]
+    fn machine_formats_carry_every_result() {
+        let results = [
+            result("counts", true, "3", ""),
+            result("fields", false, "2", "lost"),
+        ];
+        let json: serde_json::Value = serde_json::from_str(
+            &render(&results, Format::Json, 9, &["odoo-judge"]).expect("json"),
+        )
+        .expect("valid JSON");
+        assert_eq!(json["verification"], 9);
+        assert_eq!(json["passed"], false);
+        assert_eq!(json["not_run"], serde_json::json!(["odoo-judge"]));
+        assert_eq!(json["results"].as_array().map(Vec::len), Some(2));
+        assert_eq!(json["results"][1]["detail"], "lost");
+        let passing: serde_json::Value =
+            serde_json::from_str(&render(&results[..1], Format::Json, 9, &[]).expect("json"))
+                .expect("valid JSON");
+        assert_eq!(passing["passed"], true);
+        let csv = render(&results, Format::Csv, 9, &[]).expect("csv");
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 3, "{csv}");
+        assert_eq!(
+            lines[0],
+            "check,subject,passed,source_value,target_value,detail"
+        );
+        assert_eq!(lines[2], "fields,company 1,false,1,2,lost");
+    }
+
+    #[test]
+    fn the_csv_report_is_written_under_the_verification_number() {
+        let directory =
+            std::env::temp_dir().join(format!("om-unit-results-{}", std::process::id()));
+        let results = [result("counts", true, "3", "")];
+        write_csv(&directory.join("reports"), 12, &results).expect("written");
+        let written = std::fs::read_to_string(directory.join("reports/verification-12.csv"))
+            .expect("the file");
+        assert_eq!(
+            written,
+            "check,subject,passed,source_value,target_value,detail\ncounts,company 1,true,1,3,\n"
+        );
+        std::fs::remove_dir_all(&directory).expect("removed");
+    }
 }
