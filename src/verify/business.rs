@@ -326,4 +326,28 @@ mod tests {
             }
         }
     }
+    /// The wrapped query, run on the test server: company and subject apart, every other column
+    /// as exact text, NULL spelled out, in jsonb's order of the column names (shorter names
+    /// first), which is the same on both sides since their queries name their columns alike.
+    #[tokio::test]
+    async fn a_query_s_values_come_back_as_exact_text_in_column_order() {
+        let client = crate::test_utils::test_server().await;
+        let sql = text_columns(
+            " SELECT 3 AS company_id, 'sale|draft' AS subject, 2.50::numeric AS amount, \
+              NULL::int AS missing, 7 AS lines;\n",
+        );
+        let row = client
+            .query_one(sql.as_str(), &[])
+            .await
+            .expect("the query runs");
+        assert_eq!(row.get::<_, Option<i32>>(0), Some(3));
+        assert_eq!(
+            row.get::<_, Option<String>>(1).as_deref(),
+            Some("sale|draft")
+        );
+        assert_eq!(
+            row.get::<_, Option<String>>(2).as_deref(),
+            Some("7 2.50 NULL")
+        );
+    }
 }
