@@ -19,21 +19,30 @@ cd "$(dirname "$0")/.."
 command -v cargo-mutants >/dev/null || { echo "cargo-mutants is not installed: cargo install cargo-mutants --locked" >&2; exit 1; }
 
 # group | files (comma separated) | test targets (cargo test's --bins / --test NAME) | test-name filters
+#       | unit-test filters (optional)
 # The targets are given to every cargo invocation (--cargo-arg), so that a mutant's build makes
-# only the test binaries its group runs, not all twenty.
+# only the test binaries its group runs, not all twenty. A group with unit-test filters runs in two
+# tiers: first every mutant against the unit tests alone (`--bins`, seconds once built), then only
+# the mutants those missed against the end-to-end tests (`--iterate` skips the caught ones).
+#
+# MUTANTS_SHARD=k/n tests only the k-th of n slices of each group's mutants (`--shard`), so that
+# a long group can be spread over several sittings; MUTANTS_TIMEOUT (default 900 s) bounds a
+# mutant's tests.
 groups=(
   "sequences|src/copy/sequences.rs|--bins --test migration|sequences numbering run_moves rollback_gives"
   "update|src/pipeline/update.rs|--bins --test migration|update"
-  "rollback|src/pipeline/rollback.rs|--bins --test migration --test constraints --test catch_up --test integrator|rollback rolls_back"
-  "rewrite|src/copy/rows/rewrite.rs|--bins|rewrite"
+  "rollback|src/pipeline/rollback.rs|--bins --test migration --test constraints --test catch_up --test integrator|rollback rolls_back|rollback::"
+  "rewrite|src/copy/rows/rewrite.rs|--bins|rewrite|"
   "remap|src/plan/ids/map.rs|--bins --test migration --test hostile --test rules --test catch_up|map:: run_moves dangling huge_ids custom_model every_rule_family a_catch_up"
-  "verify|src/verify/business.rs,src/verify/integrity.rs,src/verify/fields.rs,src/verify/deep.rs,src/verify/results.rs,src/verify/mod.rs|--bins --test verify --test migration|verify deep"
+  "verify|src/verify/business.rs,src/verify/integrity.rs,src/verify/fields.rs,src/verify/deep.rs,src/verify/results.rs,src/verify/mod.rs|--bins --test verify --test migration|verify deep|verify::"
 )
 
 wanted=("$@")
 summary=()
+shard=()
+[ -n "${MUTANTS_SHARD:-}" ] && shard=(--shard "$MUTANTS_SHARD")
 for group in "${groups[@]}"; do
-  IFS='|' read -r name files targets filters <<<"$group"
+  IFS='|' read -r name files targets filters unit_filters <<<"$group"
   if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then continue; fi
   file_args=()
   IFS=',' read -ra list <<<"$files"
@@ -42,11 +51,19 @@ for group in "${groups[@]}"; do
   for t in $targets; do target_args+=("--cargo-arg=$t"); done
   out="target/mutants/$name"
   mkdir -p "$out"
+  common=(--in-place --no-shuffle --baseline skip --timeout "${MUTANTS_TIMEOUT:-900}" "${shard[@]}" "${file_args[@]}" -o "$out")
+  iterate=()
+  if [ -n "$unit_filters" ]; then
+    echo "=== $name, unit tests: ${list[*]}"
+    # shellcheck disable=SC2086 # unit_filters is a list of test-name filters
+    cargo mutants "${common[@]}" --cargo-arg=--bins -- $unit_filters || true
+    iterate=(--iterate)
+  fi
   echo "=== $name: ${list[*]}"
   # shellcheck disable=SC2086 # filters is a list of test-name filters
-  cargo mutants --in-place --no-shuffle --baseline skip --timeout "${MUTANTS_TIMEOUT:-900}" \
-    "${file_args[@]}" "${target_args[@]}" -o "$out" -- $filters || true
-  count() { [ -f "$out/mutants.out/$1.txt" ] && wc -l <"$out/mutants.out/$1.txt" || echo 0; }
-  summary+=("$name: caught $(count caught), missed $(count missed), timeout $(count timeout), unviable $(count unviable)")
+  cargo mutants "${common[@]}" "${iterate[@]}" "${target_args[@]}" -- $filters || true
+  count() { cat "$out/mutants.out/$1.txt" 2>/dev/null | wc -l; }
+  # With --iterate, the mutants the unit tests caught are listed as previously caught.
+  summary+=("$name: caught $(($(count caught) + $(count previously_caught))), missed $(count missed), timeout $(count timeout), unviable $(count unviable)")
 done
 printf '\n%s\n' "${summary[@]}"
