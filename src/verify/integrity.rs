@@ -369,3 +369,112 @@ pub(super) async fn attachment_files(target: &Client, filestore: &Path) -> Resul
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::ModelRule;
+
+    /// The side schema's tables these checks read, made in a transaction that is never committed.
+    const SIDE_TABLES: &str = "CREATE SCHEMA odoo_migrate; \
+        CREATE TABLE odoo_migrate.id_map (model text, source_id int, target_id int, how text, run_id bigint); \
+        CREATE TABLE odoo_migrate.deferred_constraints (table_name text, constraint_name text);";
+
+    #[tokio::test]
+    async fn a_target_record_mapped_from_two_source_records_is_a_duplicate_unless_its_rule_shares_it()
+     {
+        let client = crate::test_utils::test_server().await;
+        client.batch_execute("BEGIN").await.expect("a transaction");
+        client
+            .batch_execute(&format!(
+                "{SIDE_TABLES} INSERT INTO odoo_migrate.id_map VALUES \
+                 ('res.partner', 1, 10, 'created', 1), ('res.partner', 2, 11, 'created', 1), \
+                 ('account.tax.repartition.line', 5, 50, 'natural_key', 1), \
+                 ('account.tax.repartition.line', 6, 50, 'natural_key', 1), \
+                 ('account.tax.repartition.line', 7, 51, 'created', 1), \
+                 ('account.tax.repartition.line', 8, 51, 'xmlid', 1)"
+            ))
+            .await
+            .expect("the side tables");
+        let mut rules = Rules::default();
+        let found = duplicates(&client, &rules).await.expect("the check runs");
+        assert_eq!(found.len(), 1);
+        assert!(!found[0].passed);
+        assert_eq!(found[0].target_value, "2 target record(s) mapped twice");
+        assert!(
+            found[0].detail.contains(
+                "account.tax.repartition.line target id 50 is mapped from source ids [5, 6]"
+            ),
+            "{}",
+            found[0].detail
+        );
+        // Lines matched on purpose to one 19 line are no duplicate; other mappings still are.
+        rules.models.insert(
+            "account.tax.repartition.line".into(),
+            ModelRule {
+                shared_match: true,
+                ..Default::default()
+            },
+        );
+        let found = duplicates(&client, &rules).await.expect("the check runs");
+        assert!(!found[0].passed);
+        assert_eq!(found[0].target_value, "1 target record(s) mapped twice");
+        assert!(
+            found[0].detail.contains("target id 51"),
+            "{}",
+            found[0].detail
+        );
+        client
+            .batch_execute("DELETE FROM odoo_migrate.id_map WHERE source_id = 8")
+            .await
+            .expect("deleted");
+        let found = duplicates(&client, &rules).await.expect("the check runs");
+        assert!(found[0].passed, "{}", found[0].detail);
+        client.batch_execute("ROLLBACK").await.expect("rolled back");
+    }
+
+    #[tokio::test]
+    async fn a_key_set_aside_or_not_validated_is_not_in_force() {
+        let client = crate::test_utils::test_server().await;
+        client.batch_execute("BEGIN").await.expect("a transaction");
+        let table = format!("om_unit_keys_{}", std::process::id());
+        client
+            .batch_execute(&format!(
+                "{SIDE_TABLES} CREATE TABLE public.{table} (id int PRIMARY KEY, parent_id int); \
+                 ALTER TABLE public.{table} ADD CONSTRAINT {table}_parent_fkey \
+                 FOREIGN KEY (parent_id) REFERENCES public.{table}(id)"
+            ))
+            .await
+            .expect("the tables");
+        let in_force = foreign_keys_in_force(&client)
+            .await
+            .expect("the check runs");
+        assert!(in_force.passed, "{}", in_force.detail);
+        assert_eq!(in_force.target_value, "0 not in force");
+        client
+            .batch_execute(&format!(
+                "INSERT INTO odoo_migrate.deferred_constraints VALUES ('res_partner', 'res_partner_parent_id_fkey'); \
+                 ALTER TABLE public.{table} DROP CONSTRAINT {table}_parent_fkey; \
+                 ALTER TABLE public.{table} ADD CONSTRAINT {table}_parent_fkey \
+                 FOREIGN KEY (parent_id) REFERENCES public.{table}(id) NOT VALID"
+            ))
+            .await
+            .expect("a key set aside, another not validated");
+        let broken = foreign_keys_in_force(&client)
+            .await
+            .expect("the check runs");
+        assert!(!broken.passed);
+        assert_eq!(broken.target_value, "2 not in force");
+        assert!(
+            broken
+                .detail
+                .contains("res_partner.res_partner_parent_id_fkey is still set aside")
+                && broken
+                    .detail
+                    .contains(&format!("{table}.{table}_parent_fkey is not validated")),
+            "{}",
+            broken.detail
+        );
+        client.batch_execute("ROLLBACK").await.expect("rolled back");
+    }
+}
