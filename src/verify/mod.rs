@@ -349,4 +349,94 @@ mod tests {
             }
         }
     }
+    fn options(check: Option<&str>, deep: bool, filestore: bool) -> Options {
+        let endpoint = |side, db: &str| {
+            Endpoint::parse(side, &format!("postgres://u@127.0.0.1:5432/{db}")).expect("a URL")
+        };
+        Options {
+            rules: Rules::default(),
+            source: endpoint(crate::io::connect::Side::Source, "s"),
+            target: endpoint(crate::io::connect::Side::Target, "t"),
+            check: check.map(str::to_string),
+            deep,
+            target_filestore: filestore.then(|| PathBuf::from("/var/lib/odoo/filestore/t")),
+            report_dir: None,
+            judge: None,
+        }
+    }
+
+    #[test]
+    fn the_checks_run_are_those_asked_for_in_their_order() {
+        let all = checks_to_run(&options(None, false, false));
+        let business: Vec<&str> = BUSINESS_CHECKS.iter().map(|c| c.name).collect();
+        assert_eq!(
+            all,
+            [
+                "external-ids",
+                "counts",
+                "fields",
+                "references",
+                "duplicates",
+                "selection-values"
+            ]
+            .into_iter()
+            .chain(business.iter().copied())
+            .collect::<Vec<_>>(),
+            "deep and attachment-files only when asked for"
+        );
+        let deep = checks_to_run(&options(None, true, true));
+        assert_eq!(deep.len(), all.len() + 2);
+        assert!(deep.contains(&"deep") && deep.contains(&"attachment-files"));
+        assert_eq!(
+            checks_to_run(&options(Some("counts"), true, true)),
+            ["counts"]
+        );
+        assert_eq!(
+            checks_to_run(&options(Some("trial-balance"), false, false)),
+            ["trial-balance"]
+        );
+        assert!(
+            checks_to_run(&options(Some("deep"), false, false)).is_empty(),
+            "deep needs --deep"
+        );
+    }
+
+    #[test]
+    fn the_judge_is_told_each_unknowable_field_of_the_copied_models() {
+        let rules = Rules::load(&[]).expect("the default pack");
+        let (with, rule) = rules
+            .models
+            .iter()
+            .find(|(_, r)| !r.unknowable.is_empty())
+            .expect("the pack has unknowable fields");
+        let mut plan =
+            TablePlan::for_tests(crate::rules::pairing::TableKind::Model, with, Vec::new());
+        plan.target_model = format!("{with}.in19");
+        plan.target_table = "t19".into();
+        let relation =
+            TablePlan::for_tests(crate::rules::pairing::TableKind::Relation, with, Vec::new());
+        let other = TablePlan::for_tests(
+            crate::rules::pairing::TableKind::Model,
+            "no.rule.model",
+            Vec::new(),
+        );
+        let known = known_unknowable(&rules, &[relation, plan, other]);
+        assert_eq!(known.len(), rule.unknowable.len());
+        let (field, unknowable) = rule.unknowable.iter().next().expect("one");
+        let first = &known[0];
+        assert_eq!(
+            (
+                first.model.as_str(),
+                first.field.as_str(),
+                first.table.as_str()
+            ),
+            (format!("{with}.in19").as_str(), field.as_str(), "t19")
+        );
+        assert_eq!(first.reason, unknowable.reason);
+        assert_eq!(first.filter, unknowable.filter);
+        assert_eq!(
+            first.rule,
+            format!("rule models.\"{with}\".unknowable.{field}")
+        );
+    }
 }
