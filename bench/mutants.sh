@@ -33,7 +33,7 @@ groups=(
   "update|src/pipeline/update.rs|--bins --test migration|update"
   "rollback|src/pipeline/rollback.rs|--bins --test migration --test constraints --test catch_up --test integrator|rollback rolls_back|rollback::"
   "rewrite|src/copy/rows/rewrite.rs|--bins|rewrite|"
-  "remap|src/plan/ids/map.rs|--bins --test migration --test hostile --test rules --test catch_up|map:: run_moves dangling huge_ids custom_model every_rule_family a_catch_up"
+  "remap|src/plan/ids/map.rs|--bins --test migration --test hostile --test rules --test catch_up|map:: run_moves dangling huge_ids custom_model every_rule_family a_catch_up|map::"
   "verify|src/verify/business.rs,src/verify/integrity.rs,src/verify/fields.rs,src/verify/deep.rs,src/verify/results.rs,src/verify/mod.rs|--bins --test verify --test migration|verify deep|verify::"
 )
 
