@@ -350,4 +350,51 @@ mod tests {
             Some("7 2.50 NULL")
         );
     }
+    /// A check's queries run on the test server: rows compared by (company, subject), a
+    /// result per company with the subjects counted on each side and the differences named.
+    #[tokio::test]
+    async fn each_company_passes_or_names_the_subjects_that_differ() {
+        let source = crate::test_utils::test_server().await;
+        let target = crate::test_utils::test_server().await;
+        let check = BusinessCheck {
+            name: "order-states",
+            requires: &[],
+            source_sql: "SELECT * FROM (VALUES (1, 'sale|draft', 3, 10.5), (1, 'sale|done', 1, 2.0), \
+                         (2, 'sale|draft', 4, 7.0), (3, 'sale|sent', 1, 1.0)) v(company_id, subject, orders, amount)",
+            target_sql: "SELECT * FROM (VALUES (1, 'sale|draft', 3, 10.5), (1, 'sale|done', 1, 2.0), \
+                         (2, 'sale|draft', 4, 7.5), (2, 'sale|cancel', 1, 1.0)) v(company_id, subject, orders, amount)",
+        };
+        let results = business(&check, &source, &target)
+            .await
+            .expect("the check runs");
+        let by_company: Vec<(&str, bool, &str, &str)> = results
+            .iter()
+            .map(|r| {
+                (
+                    r.subject.as_str(),
+                    r.passed,
+                    r.source_value.as_str(),
+                    r.target_value.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            by_company,
+            [
+                ("company 1", true, "2", "2"),
+                ("company 2", false, "1", "2"),
+                ("company 3", false, "1", "0"),
+            ]
+        );
+        assert!(results.iter().all(|r| r.check == "order-states"));
+        assert_eq!(results[0].detail, "");
+        assert_eq!(
+            results[1].detail,
+            "sale|cancel: source missing / target 1.0 1; sale|draft: source 7.0 4 / target 7.5 4"
+        );
+        assert_eq!(
+            results[2].detail,
+            "sale|sent: source 1.0 1 / target missing"
+        );
+    }
 }
