@@ -508,4 +508,111 @@ mod tests {
             ]
         );
     }
+    #[tokio::test]
+    async fn created_records_are_compared_value_by_value_through_the_mappings() {
+        use crate::verify::fixture;
+        let client = fixture::migrated().await;
+        let (_, target) = fixture::tables();
+        let plan = fixture::plan();
+        let clean = compare(&client, &client, std::slice::from_ref(&plan))
+            .await
+            .expect("compared");
+        assert_eq!(
+            clean.len(),
+            1,
+            "{:?}",
+            clean.iter().map(|r| &r.detail).collect::<Vec<_>>()
+        );
+        assert!(clean[0].passed);
+        assert_eq!(clean[0].subject, target);
+        assert_eq!(
+            (
+                clean[0].source_value.as_str(),
+                clean[0].target_value.as_str()
+            ),
+            ("2", "2")
+        );
+        // A created record's parent pointing at another record, and its name changed; the
+        // matched record 103 differs from its source row but is not the run's to compare.
+        client
+            .batch_execute(&format!(
+                "UPDATE public.{target} SET parent_id = 103, name = 'b' WHERE id = 102"
+            ))
+            .await
+            .expect("damaged");
+        let damaged = compare(&client, &client, std::slice::from_ref(&plan))
+            .await
+            .expect("compared");
+        let failed: Vec<(&str, &str, &str)> = damaged
+            .iter()
+            .filter(|r| !r.passed)
+            .map(|r| {
+                (
+                    r.subject.as_str(),
+                    r.target_value.as_str(),
+                    r.detail.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                (
+                    format!("{target}.name").as_str(),
+                    "1 differ",
+                    "source id 2: expected \"B\" found \"b\""
+                ),
+                (
+                    format!("{target}.parent_id").as_str(),
+                    "1 differ",
+                    "source id 2: expected \"101\" found \"103\""
+                ),
+            ]
+        );
+        assert_eq!(damaged.len(), 2, "no clean summary beside failures");
+        // A reference the run reported it could not keep explains an id, not a name.
+        fixture::report_unmapped(&client, "parent_id", 1).await;
+        fixture::report_unmapped(&client, "name", 1).await;
+        let explained = compare(&client, &client, std::slice::from_ref(&plan))
+            .await
+            .expect("compared");
+        let passed: Vec<(&str, bool)> = explained
+            .iter()
+            .map(|r| (r.subject.as_str(), r.passed))
+            .collect();
+        assert_eq!(
+            passed,
+            [
+                (format!("{target}.name").as_str(), false),
+                (format!("{target}.parent_id").as_str(), true)
+            ]
+        );
+        // A per-company copy of record 101 stands for it.
+        client
+            .batch_execute(&format!(
+                "UPDATE public.{target} SET parent_id = 104, name = 'B' WHERE id = 102; \
+                 INSERT INTO odoo_migrate.copied_rows VALUES ('res.partner', 104, 101)"
+            ))
+            .await
+            .expect("a copy");
+        let copied = compare(&client, &client, std::slice::from_ref(&plan))
+            .await
+            .expect("compared");
+        assert!(
+            copied.iter().all(|r| r.passed),
+            "{:?}",
+            copied.iter().map(|r| &r.detail).collect::<Vec<_>>()
+        );
+        // Nothing created, nothing compared.
+        client
+            .batch_execute("UPDATE odoo_migrate.id_map SET how = 'natural_key'")
+            .await
+            .expect("all matched");
+        assert!(
+            compare(&client, &client, &[plan])
+                .await
+                .expect("compared")
+                .is_empty()
+        );
+    }
 }

@@ -557,4 +557,67 @@ mod tests {
         );
         transaction.rollback().await.expect("rolled back");
     }
+    #[tokio::test]
+    async fn a_value_emptied_on_the_way_fails_unless_the_run_reported_it() {
+        use crate::verify::fixture;
+        let client = fixture::migrated().await;
+        let (_, target) = fixture::tables();
+        let plan = fixture::plan();
+        let clean = fields(&client, &client, std::slice::from_ref(&plan))
+            .await
+            .expect("counted");
+        let summary: Vec<(&str, bool, &str)> = clean
+            .iter()
+            .map(|r| (r.subject.as_str(), r.passed, r.target_value.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [(format!("{target} (2 columns)").as_str(), true, "2")]
+        );
+        // The matched record's values are not the run's: emptying one changes nothing.
+        client
+            .batch_execute(&format!(
+                "UPDATE public.{target} SET name = NULL WHERE id = 103"
+            ))
+            .await
+            .expect("changed");
+        assert_eq!(
+            fields(&client, &client, std::slice::from_ref(&plan))
+                .await
+                .expect("counted")
+                .len(),
+            1
+        );
+        client
+            .batch_execute(&format!(
+                "UPDATE public.{target} SET parent_id = NULL WHERE id = 102"
+            ))
+            .await
+            .expect("emptied");
+        let lost = fields(&client, &client, std::slice::from_ref(&plan))
+            .await
+            .expect("counted");
+        assert_eq!(lost.len(), 1, "the finding, without the table's summary");
+        assert_eq!(lost[0].subject, format!("{target}.parent_id"));
+        assert!(!lost[0].passed);
+        assert_eq!(
+            (lost[0].source_value.as_str(), lost[0].target_value.as_str()),
+            ("1", "0")
+        );
+        fixture::report_unmapped(&client, "parent_id", 1).await;
+        let explained = fields(&client, &client, std::slice::from_ref(&plan))
+            .await
+            .expect("counted");
+        assert!(explained[0].passed, "{}", explained[0].detail);
+        client
+            .batch_execute("UPDATE odoo_migrate.id_map SET how = 'xmlid'")
+            .await
+            .expect("all matched");
+        assert!(
+            fields(&client, &client, &[plan])
+                .await
+                .expect("counted")
+                .is_empty()
+        );
+    }
 }

@@ -375,27 +375,20 @@ mod tests {
     use super::*;
     use crate::rules::ModelRule;
 
-    /// The side schema's tables these checks read, made in a transaction that is never committed.
-    const SIDE_TABLES: &str = "CREATE SCHEMA odoo_migrate; \
-        CREATE TABLE odoo_migrate.id_map (model text, source_id int, target_id int, how text, run_id bigint); \
-        CREATE TABLE odoo_migrate.deferred_constraints (table_name text, constraint_name text);";
-
     #[tokio::test]
     async fn a_target_record_mapped_from_two_source_records_is_a_duplicate_unless_its_rule_shares_it()
      {
-        let client = crate::test_utils::test_server().await;
-        client.batch_execute("BEGIN").await.expect("a transaction");
+        let client = crate::verify::fixture::migrated().await;
         client
-            .batch_execute(&format!(
-                "{SIDE_TABLES} INSERT INTO odoo_migrate.id_map VALUES \
-                 ('res.partner', 1, 10, 'created', 1), ('res.partner', 2, 11, 'created', 1), \
+            .batch_execute(
+                "INSERT INTO odoo_migrate.id_map VALUES \
                  ('account.tax.repartition.line', 5, 50, 'natural_key', 1), \
                  ('account.tax.repartition.line', 6, 50, 'natural_key', 1), \
                  ('account.tax.repartition.line', 7, 51, 'created', 1), \
-                 ('account.tax.repartition.line', 8, 51, 'xmlid', 1)"
-            ))
+                 ('account.tax.repartition.line', 8, 51, 'xmlid', 1)",
+            )
             .await
-            .expect("the side tables");
+            .expect("two tax lines mapped to each of two target lines");
         let mut rules = Rules::default();
         let found = duplicates(&client, &rules).await.expect("the check runs");
         assert_eq!(found.len(), 1);
@@ -435,12 +428,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_set_aside_or_not_validated_is_not_in_force() {
-        let client = crate::test_utils::test_server().await;
-        client.batch_execute("BEGIN").await.expect("a transaction");
+        let client = crate::verify::fixture::migrated().await;
         let table = format!("om_unit_keys_{}", std::process::id());
         client
             .batch_execute(&format!(
-                "{SIDE_TABLES} CREATE TABLE public.{table} (id int PRIMARY KEY, parent_id int); \
+                "CREATE TABLE public.{table} (id int PRIMARY KEY, parent_id int); \
                  ALTER TABLE public.{table} ADD CONSTRAINT {table}_parent_fkey \
                  FOREIGN KEY (parent_id) REFERENCES public.{table}(id)"
             ))
@@ -476,5 +468,91 @@ mod tests {
             broken.detail
         );
         client.batch_execute("ROLLBACK").await.expect("rolled back");
+    }
+    #[tokio::test]
+    async fn every_source_row_is_mapped_and_present_or_reported() {
+        use crate::verify::fixture;
+        let client = fixture::migrated().await;
+        let (source, target) = fixture::tables();
+        let plan = fixture::plan();
+        let counted = counts(&client, &client, std::slice::from_ref(&plan))
+            .await
+            .expect("counted");
+        assert_eq!(counted.len(), 1);
+        assert!(counted[0].passed, "{}", counted[0].detail);
+        assert_eq!(
+            (
+                counted[0].source_value.as_str(),
+                counted[0].target_value.as_str()
+            ),
+            ("3", "3")
+        );
+        assert_eq!(
+            counted[0].detail,
+            "3 mapped (2 created, 1 matched), 100.0% complete"
+        );
+        // A source row that no run mapped nor reported.
+        client
+            .batch_execute(&format!(
+                "INSERT INTO public.{source} VALUES (4, 'D', NULL)"
+            ))
+            .await
+            .expect("a row more");
+        let missing = counts(&client, &client, std::slice::from_ref(&plan))
+            .await
+            .expect("counted");
+        assert!(!missing[0].passed);
+        assert!(
+            missing[0].detail.ends_with(
+                "75.0% complete; 1 not migrated, 0 of them reported in odoo_migrate.problems"
+            ),
+            "{}",
+            missing[0].detail
+        );
+        // Reported as rejected by the newest run that is not rolled back.
+        client
+            .batch_execute(&format!(
+                "UPDATE odoo_migrate.model_state SET rows_rejected = 1; \
+                 INSERT INTO odoo_migrate.runs VALUES (2, 'rolled_back'); \
+                 INSERT INTO odoo_migrate.model_state VALUES (2, '{source}', 5)"
+            ))
+            .await
+            .expect("reported");
+        assert!(
+            counts(&client, &client, std::slice::from_ref(&plan))
+                .await
+                .expect("counted")[0]
+                .passed
+        );
+        // A mapped record gone from the target.
+        client
+            .batch_execute(&format!("DELETE FROM public.{target} WHERE id = 101"))
+            .await
+            .expect("deleted");
+        let gone = counts(&client, &client, std::slice::from_ref(&plan))
+            .await
+            .expect("counted");
+        assert!(!gone[0].passed);
+        assert_eq!(gone[0].target_value, "2");
+        assert!(
+            gone[0]
+                .detail
+                .ends_with(&format!("1 mapped record(s) missing from {target}")),
+            "{}",
+            gone[0].detail
+        );
+        // A filtered plan counts only the rows its filter selects.
+        let mut filtered = plan.clone();
+        filtered.filter = Some("s.id <> 4".into());
+        client
+            .batch_execute(&format!("INSERT INTO public.{target} VALUES (101, 'A', NULL); UPDATE odoo_migrate.model_state SET rows_rejected = 0"))
+            .await
+            .expect("put back");
+        assert!(
+            counts(&client, &client, &[filtered])
+                .await
+                .expect("counted")[0]
+                .passed
+        );
     }
 }

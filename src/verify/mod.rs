@@ -22,6 +22,8 @@ use crate::side_schema;
 mod business;
 mod deep;
 mod fields;
+#[cfg(test)]
+mod fixture;
 mod integrity;
 pub mod judge;
 mod results;

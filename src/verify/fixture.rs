@@ -1,0 +1,83 @@
+//! Unit tests only: a migration in miniature on the test server, inside a transaction that is
+//! never committed: the side schema's tables the checks read, a source table of three partners
+//! and its target table, and the plan of that copy. Each test changes it and runs a check on it.
+
+use tokio_postgres::Client;
+
+use crate::plan::tables::{ColumnPlan, Output, TablePlan};
+use crate::rules::pairing::TableKind;
+
+/// The source and target tables (in `public`), made for this process.
+pub fn tables() -> (String, String) {
+    let pid = std::process::id();
+    (format!("om_unit_src_{pid}"), format!("om_unit_tgt_{pid}"))
+}
+
+/// A connection holding the open transaction, with:
+/// - source rows (1, 'A', NULL), (2, 'B', 1), (3, 'C', NULL);
+/// - target rows (101, 'A', NULL), (102, 'B', 101), (103, 'Z', NULL): 3 was matched to a record
+///   the target had (`xmlid`, not compared), 1 and 2 created;
+/// - run 1 finished, its model state with no row rejected, no problem, no per-company copy.
+pub async fn migrated() -> Client {
+    let client = crate::test_utils::test_server().await;
+    let (source, target) = tables();
+    client
+        .batch_execute(&format!(
+            "BEGIN; CREATE SCHEMA odoo_migrate;
+             CREATE TABLE odoo_migrate.runs (id bigint PRIMARY KEY, status text);
+             CREATE TABLE odoo_migrate.id_map (model text, source_id int, target_id int, how text, run_id bigint);
+             CREATE TABLE odoo_migrate.copied_rows (model text, target_id int, copy_of int);
+             CREATE TABLE odoo_migrate.problems (table_name text, kind text, column_name text, detail jsonb);
+             CREATE TABLE odoo_migrate.model_state (run_id bigint, source_table text, rows_rejected bigint);
+             CREATE TABLE odoo_migrate.deferred_constraints (table_name text, constraint_name text);
+             CREATE TABLE public.{source} (id int, name text, parent_id int);
+             CREATE TABLE public.{target} (id int, name text, parent_id int);
+             INSERT INTO odoo_migrate.runs VALUES (1, 'finished');
+             INSERT INTO odoo_migrate.model_state VALUES (1, '{source}', 0);
+             INSERT INTO public.{source} VALUES (1, 'A', NULL), (2, 'B', 1), (3, 'C', NULL);
+             INSERT INTO public.{target} VALUES (101, 'A', NULL), (102, 'B', 101), (103, 'Z', NULL);
+             INSERT INTO odoo_migrate.id_map VALUES ('res.partner', 1, 101, 'created', 1),
+               ('res.partner', 2, 102, 'created', 1), ('res.partner', 3, 103, 'xmlid', 1);"
+        ))
+        .await
+        .expect("the miniature migration");
+    client
+}
+
+/// The plan of the copy: `id` its own, `name` as it is, `parent_id` through the partners' map.
+pub fn plan() -> TablePlan {
+    let (source, target) = tables();
+    let mut plan = TablePlan::for_tests(
+        TableKind::Model,
+        "res.partner",
+        vec![
+            ColumnPlan::for_tests("id", true, Output::OwnId { field: 0 }),
+            ColumnPlan::for_tests("name", false, Output::Copy { field: 1 }),
+            ColumnPlan::for_tests(
+                "parent_id",
+                false,
+                Output::Remap {
+                    field: 2,
+                    model: "res.partner".into(),
+                },
+            ),
+        ],
+    );
+    plan.key = source.clone();
+    plan.source_table = source;
+    plan.target_table = target;
+    plan.select = vec!["s.id".into(), "s.name".into(), "s.parent_id".into()];
+    plan
+}
+
+/// Records that the run could not keep `count` references of the target table's `column`.
+pub async fn report_unmapped(client: &Client, column: &str, count: i64) {
+    let (_, target) = tables();
+    client
+        .execute(
+            "INSERT INTO odoo_migrate.problems VALUES ($1, 'unmapped_reference', $2, jsonb_build_object('count', $3::bigint))",
+            &[&target, &column, &count],
+        )
+        .await
+        .expect("a problem recorded");
+}
