@@ -400,4 +400,68 @@ mod tests {
         );
         assert_eq!(map.mapped_between(2, 2_000_000_000), vec![2_000_000_000]);
     }
+    #[test]
+    fn each_way_of_finding_a_record_has_the_name_the_side_schema_stores() {
+        for (how, name) in [
+            (How::Xmlid, "xmlid"),
+            (How::NaturalKey, "natural_key"),
+            (How::Created, "created"),
+        ] {
+            assert_eq!(how.as_str(), name);
+            assert_eq!(How::parse(name), Some(how));
+            let mut map = IdMap::default();
+            map.insert(4, 40, how);
+            assert_eq!(map.how(4), Some(how));
+        }
+        assert_eq!(How::parse("matched"), None);
+    }
+
+    #[test]
+    fn framed_ids_take_their_slots_whatever_the_order_they_are_mapped_in() {
+        let mut map = IdMap::default();
+        map.frame(&[2, 64, 65, 70, 71, 900]);
+        for id in [900, 71, 2, 70, 65, 64] {
+            map.insert(id, id + 1000, How::Created);
+        }
+        assert!(
+            map.outliers.is_empty(),
+            "framed ids kept aside: {:?}",
+            map.outliers
+        );
+        // Ids the frame did not list still get slots past the last one, below the floor.
+        map.insert(FRAME_FLOOR as i32 - 1, 1, How::Created);
+        assert!(map.outliers.is_empty(), "{:?}", map.outliers);
+        // Scanning from inside a word finds the ids after the start, and only them.
+        assert_eq!(map.mapped_between(66, 127), vec![70, 71]);
+        assert_eq!(map.mapped_between(65, 70), vec![65, 70]);
+    }
+
+    #[test]
+    fn the_frame_grows_with_the_number_of_records_and_stops_at_its_limit() {
+        let mut map = IdMap::default();
+        // The floor alone: an id at the floor is kept aside.
+        map.insert(FRAME_FLOOR as i32, 1, How::Created);
+        assert_eq!(map.outliers.len(), 1);
+        // 100 000 records may be framed up to 6.4 M ids.
+        let mut big = IdMap::default();
+        big.reserve_for(6_000_000, 100_000);
+        big.frame(&[1, 5_000_000]);
+        big.insert(5_000_000, 2, How::Created);
+        big.insert(6_399_999, 3, How::Created);
+        assert!(big.outliers.is_empty(), "{:?}", big.outliers);
+        big.insert(6_400_000, 4, How::Created);
+        assert_eq!(big.outliers.len(), 1, "past 64 ids a record");
+        assert_eq!(big.get(5_000_000), Some(2));
+    }
+
+    #[test]
+    fn a_key_of_ids_is_remapped_id_by_id_or_not_at_all() {
+        let mut map = IdMap::default();
+        map.insert(3, 30, How::Created);
+        map.insert(5, 50, How::Xmlid);
+        assert_eq!(map.remap_key("3").as_deref(), Some("30"));
+        assert_eq!(map.remap_key("3, 5").as_deref(), Some("30,50"));
+        assert_eq!(map.remap_key("3,4"), None, "4 is not mapped");
+        assert_eq!(map.remap_key("x"), None);
+    }
 }
