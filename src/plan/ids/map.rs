@@ -452,6 +452,13 @@ mod tests {
         big.insert(6_400_000, 4, How::Created);
         assert_eq!(big.outliers.len(), 1, "past 64 ids a record");
         assert_eq!(big.get(5_000_000), Some(2));
+        // Sized again for fewer records (a stored plan read back): what is framed stays framed.
+        let mut again = IdMap::default();
+        again.reserve_for(6_000_000, 100_000);
+        again.frame(&[5_000_000]);
+        again.reserve_for(6_000_000, 10);
+        again.insert(5_000_010, 5, How::Created);
+        assert!(again.outliers.is_empty(), "{:?}", again.outliers);
     }
 
     #[test]
