@@ -727,3 +727,89 @@ fn trusting_write_date_misses_an_unstamped_sql_change_that_the_full_comparison_c
     assert_eq!(subject_of(silent).as_deref(), Some("silent"));
     pair.run(&["verify"]).assert_code(0);
 }
+
+#[test]
+fn a_value_changed_by_sql_without_its_stamp_after_a_catch_up_is_caught_up() {
+    let pair = DatabasePair::new("catch_up_unstamped");
+    pair.run(&["run", "--prepare-catch-up"]).assert_code(0);
+    let partners: Vec<i64> = pair
+        .target
+        .column(
+            "SELECT source_id FROM odoo_migrate.id_map WHERE model = 'res.partner' AND how = 'created' \
+             ORDER BY source_id LIMIT 2",
+        )
+        .iter()
+        .map(|v| v.parse().expect("an id"))
+        .collect();
+    assert_eq!(partners.len(), 2, "two partners created by the run");
+    let (stamped, ranked) = (partners[0], partners[1]);
+    let rank_in_target = |source_id: i64| {
+        pair.target.scalar(&format!(
+            "SELECT customer_rank FROM res_partner WHERE id = {}",
+            target_id(&pair.target, "res.partner", source_id)
+        ))
+    };
+    // A first catch-up, of a change stamped as the ORM stamps it.
+    pair.source.execute(&format!(
+        "UPDATE res_partner SET phone = '+32 3 stamped', write_date = now() at time zone 'UTC' WHERE id = {stamped}"
+    ));
+    pair.run(&["run", "--catch-up"]).assert_code(0);
+    let syncs = pair.target.count("SELECT 1 FROM odoo_migrate.syncs");
+
+    // Then Odoo's `_increase_rank`: the rank raised by SQL, write_date, counts and ids untouched.
+    let extents = "SELECT count(*), max(id), max(write_date) FROM res_partner";
+    let before = pair.source.rows(extents);
+    pair.source.execute(&format!(
+        "UPDATE res_partner SET customer_rank = customer_rank + 7 WHERE id = {ranked}"
+    ));
+    let rank: i64 = pair
+        .source
+        .scalar(&format!(
+            "SELECT customer_rank FROM res_partner WHERE id = {ranked}"
+        ))
+        .and_then(|v| v.parse().ok())
+        .expect("the new rank");
+    assert_eq!(
+        pair.source.rows(extents),
+        before,
+        "nothing but the value changed"
+    );
+    assert_ne!(rank_in_target(ranked), Some(rank.to_string()));
+
+    let caught_up = pair.run(&["run", "--catch-up"]);
+    caught_up.assert_code(0);
+    caught_up.assert_stdout_contains("Caught up with");
+    assert_eq!(
+        rank_in_target(ranked),
+        Some(rank.to_string()),
+        "the rank changed without a stamp is carried to the target"
+    );
+    let sync = pair.target.rows(
+        "SELECT created, updated, deleted FROM odoo_migrate.syncs WHERE run_id = (SELECT max(run_id) FROM odoo_migrate.syncs)",
+    );
+    assert_eq!(
+        pair.target.count("SELECT 1 FROM odoo_migrate.syncs"),
+        syncs + 1,
+        "the second catch-up is a sync of its own"
+    );
+    assert_eq!(
+        sync,
+        vec![vec![
+            Some("0".to_string()),
+            Some("1".to_string()),
+            Some("0".to_string())
+        ]],
+        "one record updated"
+    );
+
+    // Nothing changed since: nothing to do, and no sync recorded.
+    pair.run(&["run", "--catch-up"])
+        .assert_code(0)
+        .assert_stdout_contains("Nothing to do");
+    assert_eq!(
+        pair.target.count("SELECT 1 FROM odoo_migrate.syncs"),
+        syncs + 1,
+        "a catch-up with nothing to do records no sync"
+    );
+    pair.run(&["verify"]).assert_code(0);
+}

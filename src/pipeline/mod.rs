@@ -103,11 +103,11 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     }
     let mut control = lock_target(&session).await?;
     let catch_up = options.catch_up || catch_up::unfinished(&control).await?.is_some();
-    let Some(run_id) = start(&control, &session, options, jobs, catch_up).await? else {
+    let (pairs, mut plans) = tables::for_session(&session, &rules)?;
+    let Some(run_id) = start(&control, &session, options, &plans, jobs, catch_up).await? else {
         return Ok(Status::Success);
     };
     record_target_sequences(&control, run_id).await?;
-    let (pairs, mut plans) = tables::for_session(&session, &rules)?;
     check_plans(&session, &plans).await?;
     tracing::info!(tables_planned = plans.len(), "copy plans made and checked");
     let foreign_keys = keys::choose(&mut control, options.foreign_keys).await?;
@@ -216,11 +216,12 @@ async fn start(
     control: &Client,
     session: &Session,
     options: &RunOptions,
+    plans: &[TablePlan],
     jobs: usize,
     catch_up: bool,
 ) -> Result<Option<i64>> {
     let start = if catch_up {
-        catch_up::start_or_resume(control, session, options, jobs).await?
+        catch_up::start_or_resume(control, session, options, plans, jobs).await?
     } else {
         guards::start_or_resume(control, session, options, jobs).await?
     };

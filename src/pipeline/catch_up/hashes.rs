@@ -171,15 +171,71 @@ async fn last_sync_hashes(
                 plan.key
             )
         })?;
-    let Some(row) = row else {
-        return Ok(Hashes::new());
-    };
+    Ok(row.map(|row| kept(&row)).unwrap_or_default())
+}
+
+/// The hashes of a row of `source_row_hashes` (its `ids` and `hashes`, in that order).
+fn kept(row: &tokio_postgres::Row) -> Hashes {
     let (ids, bytes): (Vec<i32>, Vec<u8>) = (row.get(0), row.get(1));
-    Ok(ids
-        .into_iter()
+    ids.into_iter()
         .zip(bytes.chunks_exact(8))
         .map(|(id, hash)| (id, u64::from_be_bytes(hash.try_into().unwrap_or_default())))
-        .collect())
+        .collect()
+}
+
+/// Whether every row of `plans` (but those `skip` names) hashes now as the finished run
+/// `previous` hashed it, `jobs` tables at a time; false at the first table that differs or whose
+/// hashes `previous` did not keep (made by another method, or not at all). Rows no run mapped
+/// count as unchanged here: the same rows would be rejected or left out again.
+pub(crate) async fn rows_unchanged(
+    session: &Session,
+    plans: &[TablePlan],
+    previous: i64,
+    jobs: usize,
+    skip: impl Fn(&TablePlan) -> bool,
+) -> Result<bool> {
+    let major = server_major(&*session.source.get().await?).await?;
+    let same = |plan: &TablePlan| {
+        let plan = plan.clone();
+        async move {
+            let (now, method) = {
+                let source = session.source.get().await?;
+                source_hashes(&source, &plan).await?
+            };
+            let target = session.target.get().await?;
+            let kept = kept_hashes(&target, &plan.key, previous, &method.name(major)).await?;
+            anyhow::Ok(kept.is_some_and(|then| then == now))
+        }
+    };
+    let compared = futures::stream::iter(plans.iter().filter(|p| !skip(p)))
+        .map(same)
+        .buffer_unordered(jobs.max(1));
+    pin_mut!(compared);
+    while let Some(same) = compared.next().await {
+        if !same? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The hashes run `run_id` kept for the source table named `key` when it made them with
+/// `method` (`None` when it kept none so made).
+async fn kept_hashes(
+    target: &Client,
+    key: &str,
+    run_id: i64,
+    method: &str,
+) -> Result<Option<Hashes>> {
+    let row = target
+        .query_opt(
+            "SELECT ids, hashes FROM odoo_migrate.source_row_hashes \
+             WHERE source_table = $1 AND run_id = $2 AND method = $3",
+            &[&key, &run_id, &method],
+        )
+        .await
+        .with_context(|| format!("cannot read the row hashes of {key} kept by run {run_id}"))?;
+    Ok(row.as_ref().map(kept))
 }
 
 /// The source ids the last finished run before `run_id` hashed for `plan`'s table and that the

@@ -94,6 +94,7 @@ pub(super) async fn start_or_resume(
     control: &Client,
     session: &Session,
     options: &RunOptions,
+    plans: &[TablePlan],
     jobs: usize,
 ) -> Result<Start> {
     let previous = control
@@ -140,11 +141,7 @@ pub(super) async fn start_or_resume(
         guards::check_finished_models(control, id).await?;
         return Ok(Start::Run(id));
     }
-    if guards::changed_since_plan(session, control, id)
-        .await?
-        .is_empty()
-        && !hashes::whole_tables_changed(session, id).await?
-    {
+    if source_unchanged(session, control, id, plans, options, jobs).await? {
         return Ok(Start::AlreadyFinished(id));
     }
     let on_conflict = options.on_conflict.unwrap_or(OnConflict::Fail);
@@ -180,6 +177,38 @@ pub(super) async fn start_or_resume(
         .context("cannot record the catch-up in odoo_migrate.syncs")?;
     tracing::info!(run = run_id, after = id, "catching up");
     Ok(Start::Run(run_id))
+}
+
+/// Whether the source reads as the finished run `previous` left it, so that a catch-up has
+/// nothing to do (no run, no sync recorded). Row counts, largest ids, newest `write_date`s and
+/// the external ids and company defaults are compared first: any difference starts the
+/// catch-up. Equal, they prove nothing by default (Odoo itself writes some values by SQL
+/// without the stamp): every table's rows are hashed and compared with the hashes `previous`
+/// kept, as the catch-up would, and a table it kept none of counts as changed. With
+/// `--catch-up-compare write-date`, the tables where that mode trusts `write_date` are taken
+/// from the counts, ids and stamps alone; the others are hashed.
+async fn source_unchanged(
+    session: &Session,
+    control: &Client,
+    previous: i64,
+    plans: &[TablePlan],
+    options: &RunOptions,
+    jobs: usize,
+) -> Result<bool> {
+    if !guards::changed_since_plan(session, control, previous)
+        .await?
+        .is_empty()
+        || hashes::whole_tables_changed(session, previous).await?
+    {
+        return Ok(false);
+    }
+    // A rule the source cannot run is refused as a run refuses it, not as a failed hash.
+    guards::check_plans(session, plans).await?;
+    let trusts_write_date = options.write_date_margin.is_some();
+    hashes::rows_unchanged(session, plans, previous, jobs, |plan| {
+        trusts_write_date && written::trusted(session, plan)
+    })
+    .await
 }
 
 /// In the plan's transaction: the records the source lost, for the deletion step, and the
