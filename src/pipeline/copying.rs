@@ -428,7 +428,8 @@ async fn record_chunk_keys(
     // rows, rows gone from the source): an index range instead of an array of every id.
     let excluded = unaccounted(mappings.get(&plan.model), mapped_ids);
     // A chunk's range follows the last checkpoint, so each mapping is written once: a plain
-    // insert (half the cost of ON CONFLICT), whose key would stop the chunk on a double.
+    // insert (half the cost of ON CONFLICT). A large load writes it without id_map's keys (built
+    // once at the end, where the primary key refuses a double); otherwise the key stops the chunk.
     // `run --update` goes over records already mapped.
     let record_mappings = if plan.update_only {
         "INSERT INTO odoo_migrate.id_map (model, source_id, target_id, how, run_id) \

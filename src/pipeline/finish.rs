@@ -41,8 +41,15 @@ pub(super) async fn finish(
     super::guards::check_source_unchanged(session, control, run_id).await?;
     // Keys set aside (by this attempt or an interrupted one) are restored with VALIDATE; the keys
     // that stayed in force while their triggers were off are proven by anti-joins.
-    crate::copy::indexes::rebuild(&session.target, control, run_id, jobs).await?;
-    side_schema::ensure_id_map_index(control).await?;
+    // The mappings' keys are built on a connection of their own while the indexes are.
+    let id_map_keys = async {
+        let client = session.target.get().await?;
+        side_schema::ensure_id_map_keys(&**client).await
+    };
+    tokio::try_join!(
+        crate::copy::indexes::rebuild(&session.target, control, run_id, jobs),
+        id_map_keys
+    )?;
     fault::point("after_indexes_built");
     let restored = keys::restore(control, run_id).await?;
     let named: Vec<String> = load

@@ -362,6 +362,9 @@ pub(super) async fn changed_since_plan(
 /// Before resuming, checks that the tables recorded as done still hold their rows: every mapping
 /// of a created record must point at an existing target row.
 pub(super) async fn check_finished_models(control: &Client, run_id: i64) -> Result<()> {
+    // The killed run may have set the keys of the mappings aside: without them each model below
+    // would scan every mapping.
+    side_schema::ensure_id_map_keys(control).await?;
     let done = control
         .query(
             "SELECT model, target_table FROM odoo_migrate.model_state \

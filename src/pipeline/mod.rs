@@ -329,7 +329,7 @@ async fn prepare_load(
         options.rebuild_indexes_from,
     );
     crate::copy::indexes::set_aside(control, &bulk, run_id).await?;
-    // The mappings table is loaded in bulk too: its index by target id is built once at the end.
+    // The mappings table is loaded in bulk too: its keys are built once at the end.
     let mappings_to_write: i64 = control
         .query_one(
             "SELECT count(*) FROM odoo_migrate.id_plan WHERE run_id = $1",
@@ -339,7 +339,7 @@ async fn prepare_load(
         .get(0);
     if options.rebuild_indexes_from > 0 && mappings_to_write as u64 >= options.rebuild_indexes_from
     {
-        side_schema::set_id_map_index_aside(control).await?;
+        side_schema::set_id_map_keys_aside(control).await?;
     }
     Ok(Load {
         written,

@@ -67,7 +67,7 @@ pub async fn rollback(options: &Options) -> Result<Outcome> {
     }
     refuse_later_runs(&client, run_id, number).await?;
 
-    side_schema::ensure_id_map_index(&client).await?;
+    side_schema::ensure_id_map_keys(&client).await?;
     let touched = touched_tables(&client, run_id).await?;
     crate::copy::keys::set_aside(&mut client, &touched, run_id).await?;
     let transaction = client.transaction().await?;

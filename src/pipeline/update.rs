@@ -89,6 +89,7 @@ pub async fn update(inputs: &Inputs, wanted: &[String]) -> Result<Status> {
 
     let mut target = session.target_endpoint.connect().await?;
     crate::side_schema::ensure(&mut target).await?;
+    crate::side_schema::ensure_id_map_keys(&target).await?;
     crate::side_schema::lock_run(
         &target,
         "another odoo-migrate run is working on this target right now; wait for it to end",

@@ -32,26 +32,31 @@ const STEPS: &[&str] = &[
     include_str!("../../sql/side_schema/011_final_sql_sequences.sql"),
 ];
 
-/// The index of `odoo_migrate.id_map` by target id (`verify`, `rollback` and the finishing steps
-/// look mappings up by target id). A large run drops it while mappings pour in and builds it once
-/// at its end; commands that need it build it if an interrupted run left it out.
-const ID_MAP_TARGET_INDEX: &str =
-    "CREATE INDEX IF NOT EXISTS id_map_target ON odoo_migrate.id_map (model, target_id)";
-
-/// Drops the target-id index of `id_map` for a large load (see [`ensure_id_map_index`]).
-pub async fn set_id_map_index_aside(client: &impl GenericClient) -> Result<()> {
+/// Sets aside the keys of `odoo_migrate.id_map` for a large load: its primary key, its foreign
+/// key to the runs and its index by target id. Each chunk then appends its mappings to a plain
+/// heap, where the keys cost four times the row itself (a btree entry on a text key and, when
+/// the triggers are on, a check of the run per row); [`ensure_id_map_keys`] builds them once at
+/// the end. A load writes each mapping once by construction (a chunk's range follows the last
+/// checkpoint); the primary key built at the end still refuses a mapping written twice.
+pub async fn set_id_map_keys_aside(client: &impl GenericClient) -> Result<()> {
     client
-        .batch_execute("DROP INDEX IF EXISTS odoo_migrate.id_map_target")
+        .batch_execute(include_str!("../../sql/run/id_map_keys_aside.sql"))
         .await
-        .context("cannot set aside the target-id index of odoo_migrate.id_map")
+        .context("cannot set aside the keys of odoo_migrate.id_map for the load")
 }
 
-/// Builds the target-id index of `id_map` unless it is there.
-pub async fn ensure_id_map_index(client: &impl GenericClient) -> Result<()> {
+/// Builds the keys of `id_map` that a large load set aside, unless they are there: the finishing
+/// steps, `verify`, `rollback`, a resumed run's checks, a catch-up and `--update` read mappings
+/// by key (and the last two write them with ON CONFLICT on the primary key).
+pub async fn ensure_id_map_keys(client: &impl GenericClient) -> Result<()> {
     client
-        .batch_execute(ID_MAP_TARGET_INDEX)
+        .batch_execute(include_str!("../../sql/run/id_map_keys_restore.sql"))
         .await
-        .context("cannot build the target-id index of odoo_migrate.id_map")
+        .context(
+            "cannot build the keys of odoo_migrate.id_map (primary key, key to the runs, index by target id); \
+             a source id mapped twice or a mapping of a run that is gone is a fault of the tool: \
+             roll the run back (`odoo-migrate rollback`) and report it",
+        )
 }
 
 /// Session-level advisory lock held by whatever writes a migration into the target (run, update,

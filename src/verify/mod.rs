@@ -204,7 +204,7 @@ async fn open_side_schema(session: &Session) -> Result<Client> {
         ));
     }
     side_schema::ensure(&mut target).await?;
-    side_schema::ensure_id_map_index(&target).await?;
+    side_schema::ensure_id_map_keys(&target).await?;
     Ok(target)
 }
 

@@ -113,6 +113,8 @@ pub(super) async fn start_or_resume(
     let (id, status, is_sync): (i64, String, bool) =
         (previous.get(0), previous.get(1), previous.get(2));
     let number = side_schema::run_number(control, id).await?;
+    // Its mappings are written with ON CONFLICT on id_map's primary key.
+    side_schema::ensure_id_map_keys(control).await?;
     if status != "finished" && !is_sync {
         return Err(refuse(
             Status::Usage,
