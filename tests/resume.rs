@@ -14,8 +14,15 @@ use common::{DatabasePair, rules_file};
 const CHUNK: &str = "400";
 
 fn final_state(pair: &DatabasePair) -> (BTreeMap<String, String>, Option<String>) {
+    // The mappings, and the keys and indexes of their table (set aside during a large load and
+    // built again at its end, also after a kill).
     let mappings = pair.target.scalar(
-        "SELECT md5(string_agg(model || ':' || source_id || ':' || target_id || ':' || how, ',' ORDER BY model, source_id)) FROM odoo_migrate.id_map",
+        "SELECT md5(string_agg(model || ':' || source_id || ':' || target_id || ':' || how, ',' ORDER BY model, source_id)) \
+         || ' ' || (SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), ', ' ORDER BY conname) \
+                    FROM pg_constraint WHERE conrelid = 'odoo_migrate.id_map'::regclass) \
+         || ' ' || (SELECT string_agg(pg_get_indexdef(indexrelid), ', ' ORDER BY 1) \
+                    FROM pg_index WHERE indrelid = 'odoo_migrate.id_map'::regclass) \
+         FROM odoo_migrate.id_map",
     );
     (pair.target.state_digests(), mappings)
 }
