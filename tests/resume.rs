@@ -199,6 +199,83 @@ fn killed_several_times_in_a_row() {
     assert_same_as_reference(&pair, "three kills");
 }
 
+/// Cuts the demo's big tables (mail_message, res_country_state) into slices of a few chunks.
+const SLICED: [&str; 4] = ["--jobs", "4", "--slice-from", "1000"];
+
+/// A run whose big tables are copied in slices by several jobs at once is killed while slices of
+/// one table are in flight, at different checkpoints, or once some slices are done and the others
+/// not: each slice resumes after its own checkpoint (one resuming from another's would copy rows
+/// twice or leave some out) and the target equals the uninterrupted run's, which was not sliced.
+#[test]
+fn killed_while_the_slices_of_a_table_are_in_flight() {
+    for (fault, state) in [
+        (
+            "after_slice_chunk_commit:3",
+            "slices at different checkpoints",
+        ),
+        ("after_slice_chunk_commit:9", "some slices done, others not"),
+    ] {
+        let pair = DatabasePair::new(&format!("resume_{}", fault.replace(':', "_")));
+        let killed = run_with_fault_and(&pair, fault, &SLICED);
+        assert!(
+            killed.stderr.contains("fault injected"),
+            "{fault}: {}",
+            killed.stderr
+        );
+        // The kill left a table with a slice that committed rows and another not finished.
+        let in_flight = pair.target.count(
+            "SELECT 1 FROM odoo_migrate.slices s JOIN odoo_migrate.model_state m USING (run_id, source_table) \
+             WHERE m.status <> 'done' AND s.status <> 'done' AND EXISTS (SELECT 1 FROM odoo_migrate.slices o \
+             WHERE o.run_id = s.run_id AND o.source_table = s.source_table AND o.slice <> s.slice AND o.rows_done > 0)",
+        );
+        assert!(in_flight > 0, "{fault}: no table was killed with {state}");
+        if fault.ends_with(":9") {
+            assert!(
+                pair.target.count(
+                    "SELECT 1 FROM odoo_migrate.slices s JOIN odoo_migrate.model_state m USING (run_id, source_table) \
+                     WHERE m.status <> 'done' AND s.status = 'done'"
+                ) > 0,
+                "{fault}: no table was killed with {state}"
+            );
+        }
+        let resumed = pair.run(&[&["run", "--chunk-size", CHUNK][..], &SLICED].concat());
+        resumed.assert_code(0);
+        assert_same_as_reference(&pair, fault);
+        // Every slice read its own range once: the table's rows are the sum of its slices'.
+        assert_eq!(
+            pair.target.count(
+                "SELECT 1 FROM odoo_migrate.model_state m JOIN odoo_migrate.slices s USING (run_id, source_table) \
+                 GROUP BY m.source_table, m.status, m.rows_done, m.rows_total \
+                 HAVING m.status <> 'done' OR bool_or(s.status <> 'done') OR m.rows_done <> m.rows_total \
+                 OR m.rows_done <> sum(s.rows_done)"),
+            0,
+            "{fault}: a table's rows are not its slices'"
+        );
+        pair.run(&["verify"]).assert_code(0);
+    }
+}
+
+/// A deadline stops the slices at a chunk boundary too; the next run finishes them.
+#[test]
+fn a_deadline_stops_sliced_tables_cleanly_and_the_next_run_finishes() {
+    let pair = DatabasePair::new("resume_deadline_slices");
+    let stopped = pair.run(
+        &[
+            &["run", "--chunk-size", CHUNK, "--max-duration", "0s"][..],
+            &SLICED,
+        ]
+        .concat(),
+    );
+    stopped.assert_code(5);
+    assert!(
+        pair.target.count("SELECT 1 FROM odoo_migrate.slices") > 0,
+        "the demo's big tables should be sliced, or this test proves nothing"
+    );
+    pair.run(&[&["run", "--chunk-size", CHUNK][..], &SLICED].concat())
+        .assert_code(0);
+    assert_same_as_reference(&pair, "deadline with slices");
+}
+
 #[test]
 fn a_deadline_stops_cleanly_and_the_next_run_finishes() {
     let pair = DatabasePair::new("resume_deadline");

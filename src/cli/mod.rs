@@ -179,6 +179,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
     pub rebuild_indexes_from: u64,
 
+    /// A table of at least this many rows is cut by id into slices of about the same size, up
+    /// to one per job, copied at the same time, each with its own checkpoint; 0 copies every
+    /// table with one job. Tables with post-copy SQL are never cut.
+    #[arg(long, value_name = "ROWS", default_value_t = 200_000)]
+    pub slice_from: u64,
+
     /// Stop cleanly at the next chunk boundary after this local time of day (HH:MM); exit code 5.
     #[arg(long, value_name = "HH:MM", env = "ODOO_MIGRATE_DEADLINE")]
     pub deadline: Option<String>,

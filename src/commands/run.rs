@@ -21,6 +21,7 @@ pub async fn run_command(cli: &Cli, args: &RunArgs) -> Result<Status> {
         chunk_size: args.chunk_size,
         foreign_keys: args.foreign_keys,
         rebuild_indexes_from: args.rebuild_indexes_from,
+        slice_from: args.slice_from,
         keep_going: args.keep_going,
         restart: args.restart,
         filestores: args

@@ -19,7 +19,7 @@ use crate::io::fault;
 use crate::io::progress::Progress;
 use crate::io::stop::StopSignal;
 use crate::plan::ids::{self, Mappings};
-use crate::plan::tables::TablePlan;
+use crate::plan::tables::{Span, TablePlan};
 use crate::rules::pairing::TableKind;
 use crate::side_schema;
 use crate::side_schema::problems::{Problem, record_problem};
@@ -32,26 +32,32 @@ pub(super) struct Copied {
     pub analyzed: BTreeSet<String>,
 }
 
-/// Copies every pending plan, `jobs` at a time; with `keep_going` a failed table does not stop
-/// the others.
+/// Copies every pending plan, `jobs` at a time, a sliced plan's slices each by a job of its own;
+/// with `keep_going` a failed table does not stop the others.
 pub(super) async fn copy_tables(
     copying: &Copying<'_>,
     pending: Vec<TablePlan>,
     jobs: usize,
     keep_going: bool,
-) -> Copied {
+) -> Result<Copied> {
+    let units = units_of(copying, pending).await?;
     // A table whose last plan is copied gets its indexes built again and its statistics at once,
     // while the other tables are still loading.
     let mut left: BTreeMap<String, usize> = BTreeMap::new();
-    for plan in &pending {
-        *left.entry(plan.target_table.clone()).or_default() += 1;
+    for unit in units.iter().filter_map(|u| u.as_ref().ok()) {
+        *left.entry(unit.plan.target_table.clone()).or_default() += 1;
     }
     let plans_left = Mutex::new(left);
     let analyzed: Mutex<BTreeSet<String>> = Mutex::default();
-    let copy_one = |plan: TablePlan| {
+    let copy_one = |unit: Result<Unit, (TablePlan, anyhow::Error)>| {
         let (plans_left, analyzed) = (&plans_left, &analyzed);
         async move {
-            let mut outcome = copy_table(copying, &plan).await;
+            let unit = match unit {
+                Ok(unit) => unit,
+                Err((plan, error)) => return (plan, Err(error)),
+            };
+            let plan = &unit.plan;
+            let mut outcome = copy_table(copying, &unit).await;
             if matches!(outcome, Ok(TableEnd::Done)) && last_plan_of(plans_left, &plan.target_table)
             {
                 outcome = finish_table(copying.session, copying.run_id, &plan.target_table)
@@ -66,13 +72,14 @@ pub(super) async fn copy_tables(
             if outcome.is_err() && !keep_going {
                 copying.stop.request_after_failure();
             }
-            (plan, outcome)
+            (unit.plan, outcome)
         }
     };
     // Derived records come in a second wave, once the tables they are made from are in: their
     // post-copy SQL may link them to those tables' rows.
-    let (own, derived): (Vec<TablePlan>, Vec<TablePlan>) =
-        pending.into_iter().partition(|p| !p.derived);
+    let (own, derived): (Vec<_>, Vec<_>) = units
+        .into_iter()
+        .partition(|u| u.as_ref().map_or(true, |u| !u.plan.derived));
     let mut results = Vec::new();
     for wave in [own, derived] {
         results.extend(
@@ -83,7 +90,96 @@ pub(super) async fn copy_tables(
         );
     }
     let analyzed = analyzed.into_inner().unwrap_or_default();
-    Copied { results, analyzed }
+    Ok(Copied {
+        results: by_plan(results),
+        analyzed,
+    })
+}
+
+/// One job's work: a whole plan, or one slice of a sliced plan.
+struct Unit {
+    plan: TablePlan,
+    /// The slice (`odoo_migrate.slices`), when the plan is cut into several.
+    slice: Option<i32>,
+    /// Rows left to copy, for the order of the queue.
+    rows: i64,
+}
+
+/// The work of the pending plans, biggest first so that the long pieces start early: each plan
+/// whole, or the slices of a sliced plan that are not done yet. A sliced plan whose slices are all
+/// done while the plan is not cannot be resumed and is said so.
+async fn units_of(
+    copying: &Copying<'_>,
+    pending: Vec<TablePlan>,
+) -> Result<Vec<Result<Unit, (TablePlan, anyhow::Error)>>> {
+    let client = copying.session.target.get().await?;
+    let mut slices: BTreeMap<String, Vec<(i32, i64, bool)>> = BTreeMap::new();
+    for row in client
+        .query(
+            "SELECT source_table, slice, greatest(rows_total - rows_done, 0), status = 'done' \
+             FROM odoo_migrate.slices WHERE run_id = $1 ORDER BY source_table, slice",
+            &[&copying.run_id],
+        )
+        .await
+        .context("cannot read the slices of the run's tables")?
+    {
+        slices
+            .entry(row.get(0))
+            .or_default()
+            .push((row.get(1), row.get(2), row.get(3)));
+    }
+    let mut units = Vec::new();
+    for plan in pending {
+        let Some(cut) = slices.get(&plan.key) else {
+            let rows = plan.rows;
+            units.push(Ok(Unit {
+                plan,
+                slice: None,
+                rows,
+            }));
+            continue;
+        };
+        let left: Vec<_> = cut.iter().filter(|(_, _, done)| !done).collect();
+        if left.is_empty() {
+            let error = anyhow::anyhow!(
+                "every slice of {} is recorded as copied but the table is not; the side schema was changed by hand: roll the run back (`odoo-migrate rollback`) and start again with --restart",
+                plan.key
+            );
+            units.push(Err((plan, error)));
+            continue;
+        }
+        for &&(slice, rows, _) in &left {
+            units.push(Ok(Unit {
+                plan: plan.clone(),
+                slice: Some(slice),
+                rows,
+            }));
+        }
+    }
+    units.sort_by_key(|u| std::cmp::Reverse(u.as_ref().map_or(i64::MAX, |u| u.rows)));
+    Ok(units)
+}
+
+/// The outcome of each plan from those of its pieces: failed if one failed, stopped if one
+/// stopped, done when all are.
+fn by_plan(results: Vec<(TablePlan, Result<TableEnd>)>) -> Vec<(TablePlan, Result<TableEnd>)> {
+    let mut merged: Vec<(TablePlan, Result<TableEnd>)> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for (plan, outcome) in results {
+        let Some(&at) = index.get(&plan.key) else {
+            index.insert(plan.key.clone(), merged.len());
+            merged.push((plan, outcome));
+            continue;
+        };
+        let kept = &mut merged[at].1;
+        match (&*kept, outcome) {
+            (Err(_), _) => {}
+            (_, Err(error)) => *kept = Err(error),
+            (_, Ok(TableEnd::Stopped)) => *kept = Ok(TableEnd::Stopped),
+            (_, Ok(TableEnd::Done)) => {}
+        }
+    }
+    merged
 }
 
 /// Records the tables that failed and ends the run as failed, or as paused or interrupted when it
@@ -234,32 +330,42 @@ pub(super) struct Copying<'a> {
     pub progress: &'a Progress,
 }
 
-/// Copies one table chunk by chunk; each chunk commits with its mappings, external ids, problems
-/// and checkpoint, so that a resumed run starts after the last committed chunk. A transient error
-/// (lost connection, server restart, serialization failure) retries the chunk.
-async fn copy_table(copying: &Copying<'_>, plan: &TablePlan) -> Result<TableEnd> {
+/// Copies one table (or one slice of it) chunk by chunk; each chunk commits with its mappings,
+/// external ids, problems and checkpoint, so that a resumed run starts after the last committed
+/// chunk. A transient error (lost connection, server restart, serialization failure) retries the
+/// chunk.
+async fn copy_table(copying: &Copying<'_>, unit: &Unit) -> Result<TableEnd> {
     let Copying {
         session,
-        mappings,
-        renamed_models,
         run_id,
-        chunk_size,
-        triggers_off,
         stop,
         progress,
+        ..
     } = *copying;
-    let chunked = plan.kind == TableKind::Model;
-    let done: i64 = {
+    let plan = &unit.plan;
+    let (done, total): (i64, i64) = {
         let client = session.target.get().await?;
-        client
-            .query_one(
-                "SELECT rows_done FROM odoo_migrate.model_state WHERE run_id = $1 AND source_table = $2",
-                &[&run_id, &plan.key],
-            )
-            .await?
-            .get(0)
+        let row = match unit.slice {
+            None => client
+                .query_one(
+                    "SELECT rows_done, $3::bigint FROM odoo_migrate.model_state WHERE run_id = $1 AND source_table = $2",
+                    &[&run_id, &plan.key, &plan.rows],
+                )
+                .await?,
+            Some(slice) => client
+                .query_one(
+                    "SELECT rows_done, rows_total FROM odoo_migrate.slices WHERE run_id = $1 AND source_table = $2 AND slice = $3",
+                    &[&run_id, &plan.key, &slice],
+                )
+                .await?,
+        };
+        (row.get(0), row.get(1))
     };
-    let progress = progress.table(&plan.key, plan.rows.max(done) as u64);
+    let name = match unit.slice {
+        None => plan.key.clone(),
+        Some(slice) => format!("{} (slice {slice})", plan.key),
+    };
+    let progress = progress.table(&name, total.max(done) as u64);
     progress.advance(done as u64);
     loop {
         if stop.requested() {
@@ -268,17 +374,7 @@ async fn copy_table(copying: &Copying<'_>, plan: &TablePlan) -> Result<TableEnd>
         let mut attempt = 0u32;
         let finished = loop {
             attempt += 1;
-            match copy_chunk(
-                session,
-                plan,
-                mappings,
-                renamed_models,
-                run_id,
-                chunked.then_some(chunk_size),
-                triggers_off,
-            )
-            .await
-            {
+            match copy_chunk(copying, plan, unit.slice).await {
                 Ok((finished, rows)) => {
                     progress.advance(rows);
                     break finished;
@@ -286,7 +382,7 @@ async fn copy_table(copying: &Copying<'_>, plan: &TablePlan) -> Result<TableEnd>
                 Err(error) if attempt < MAX_ATTEMPTS && is_transient(&error) => {
                     let wait = std::time::Duration::from_millis(500 * 2u64.pow(attempt - 1));
                     tracing::warn!(
-                        table = %plan.source_table,
+                        table = %name,
                         attempt,
                         "transient error, retrying the chunk in {wait:?}: {error:#}"
                     );
@@ -330,17 +426,23 @@ fn is_transient(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Copies the next chunk of a table in one target transaction. Returns true when the table is
-/// complete (the checkpoint then says `done`).
+/// Copies the next chunk of a table (of its slice `slice`) in one target transaction. Returns
+/// true when the table or slice is complete (its checkpoint then says `done`).
 async fn copy_chunk(
-    session: &Session,
+    copying: &Copying<'_>,
     plan: &TablePlan,
-    mappings: &Mappings,
-    renamed_models: &BTreeMap<String, String>,
-    run_id: i64,
-    chunk_size: Option<i64>,
-    triggers_off: bool,
+    slice: Option<i32>,
 ) -> Result<(bool, u64)> {
+    let Copying {
+        session,
+        mappings,
+        renamed_models,
+        run_id,
+        chunk_size,
+        triggers_off,
+        ..
+    } = *copying;
+    let chunk_size = (plan.kind == TableKind::Model).then_some(chunk_size);
     let source = session.source.get().await?;
     let mut target = session.target.get().await?;
     let transaction = target.transaction().await?;
@@ -352,24 +454,21 @@ async fn copy_chunk(
             "SET LOCAL synchronous_commit = off"
         })
         .await?;
-    let state = transaction
-        .query_one(
-            "UPDATE odoo_migrate.model_state SET status = 'copying', started_at = coalesce(started_at, now()) \
-             WHERE run_id = $1 AND source_table = $2 RETURNING last_source_id",
-            &[&run_id, &plan.key],
-        )
-        .await?;
-    let after: Option<i64> = state.get(0);
+    let (after, upto) = claim(&transaction, plan, slice, run_id).await?;
     let source_client: &Client = &source;
     fault::point("before_chunk");
+    let span = Span {
+        after,
+        upto,
+        limit: chunk_size,
+    };
     let outcome = rows::copy_rows(
         plan,
         source_client,
         &transaction,
         mappings,
         renamed_models,
-        after,
-        chunk_size,
+        span,
         run_id,
     )
     .await?;
@@ -377,8 +476,12 @@ async fn copy_chunk(
     let finished = chunk_size.is_none_or(|size| (outcome.rows_read as i64) < size);
     let last = outcome.last_source_id.map(i64::from).or(after);
     record_chunk_keys(&transaction, plan, mappings, &outcome.mapped_ids).await?;
-    // After the mappings, so that the rules' SQL can restrict itself to the rows of this run.
-    if finished {
+    let table_done =
+        record_checkpoint(&transaction, plan, slice, &outcome, last, finished, run_id).await?;
+    // After the mappings, so that the rules' SQL can restrict itself to the rows of this run;
+    // once, in the transaction that completes the table (a sliced plan has none: see
+    // id_plan::Slicing).
+    if table_done {
         for sql in &plan.post_sql {
             transaction
                 .batch_execute(sql)
@@ -386,7 +489,6 @@ async fn copy_chunk(
                 .with_context(|| format!("post-copy SQL of {} failed: {sql}", plan.model))?;
         }
     }
-    record_checkpoint(&transaction, plan, &outcome, last, finished, run_id).await?;
     // The run's last checkpoint is read from model_state: an UPDATE of the run's row here would
     // make the parallel chunks wait on each other's commits.
     fault::point("before_chunk_commit");
@@ -395,8 +497,12 @@ async fn copy_chunk(
         .await
         .with_context(|| format!("cannot commit the copy of {}", plan.source_table))?;
     fault::point("after_chunk_commit");
+    if slice.is_some() {
+        fault::point("after_slice_chunk_commit");
+    }
     tracing::debug!(
         table = %plan.source_table,
+        slice,
         rows = outcome.rows_read,
         created = outcome.created,
         matched = outcome.matched,
@@ -406,6 +512,35 @@ async fn copy_chunk(
         "chunk copied"
     );
     Ok((finished, outcome.rows_read))
+}
+
+/// Marks the table (or its slice) as being copied and returns where its checkpoint stands: the
+/// last source id copied, and the slice's last id.
+async fn claim(
+    transaction: &Transaction<'_>,
+    plan: &TablePlan,
+    slice: Option<i32>,
+    run_id: i64,
+) -> Result<(Option<i64>, Option<i64>)> {
+    let Some(slice) = slice else {
+        let state = transaction
+            .query_one(
+                "UPDATE odoo_migrate.model_state SET status = 'copying', started_at = coalesce(started_at, now()) \
+                 WHERE run_id = $1 AND source_table = $2 RETURNING last_source_id",
+                &[&run_id, &plan.key],
+            )
+            .await?;
+        return Ok((state.get(0), None));
+    };
+    let state = transaction
+        .query_one(
+            "UPDATE odoo_migrate.slices SET status = 'copying' \
+             WHERE run_id = $1 AND source_table = $2 AND slice = $3 RETURNING last_source_id, upto_id",
+            &[&run_id, &plan.key, &slice],
+        )
+        .await
+        .with_context(|| format!("cannot read the checkpoint of slice {slice} of {}", plan.key))?;
+    Ok((state.get(0), state.get(1)))
 }
 
 /// The chunk's mappings and the external ids of its created records, in the chunk's transaction.
@@ -491,15 +626,17 @@ async fn record_catch_up_keys(
 }
 
 /// The chunk's problems and the table's checkpoint (rows and counts so far, last source id, done
-/// or still copying), in the chunk's transaction.
+/// or still copying), in the chunk's transaction. Returns true when the table is complete: its
+/// last chunk, or the last chunk of its last slice.
 async fn record_checkpoint(
     transaction: &Transaction<'_>,
     plan: &TablePlan,
+    slice: Option<i32>,
     outcome: &rows::CopyOutcome,
     last: Option<i64>,
     finished: bool,
     run_id: i64,
-) -> Result<()> {
+) -> Result<bool> {
     for problem in &outcome.problems {
         let message = problem_message(plan, problem);
         let detail = serde_json::json!({ "count": problem.count, "referenced_model": problem.model, "sample_source_ids": problem.samples });
@@ -515,26 +652,75 @@ async fn record_checkpoint(
         };
         record_problem(transaction, run_id, &recorded).await?;
     }
+    let counts = [
+        outcome.rows_read as i64,
+        outcome.created as i64,
+        outcome.matched as i64,
+        outcome.updated as i64,
+        outcome.rejected as i64,
+    ];
+    let status = if finished { "done" } else { "copying" };
+    let Some(slice) = slice else {
+        transaction
+            .execute(
+                "UPDATE odoo_migrate.model_state SET status = $9, finished_at = CASE WHEN $9 = 'done' THEN clock_timestamp() END, \
+                 checkpoint_at = now(), rows_done = rows_done + $3, rows_created = rows_created + $4, \
+                 rows_matched = rows_matched + $5, rows_updated = rows_updated + $6, rows_rejected = rows_rejected + $7, \
+                 last_source_id = $8, error = NULL WHERE run_id = $1 AND source_table = $2",
+                &[
+                    &run_id, &plan.key, &counts[0], &counts[1], &counts[2], &counts[3], &counts[4],
+                    &last, &status,
+                ],
+            )
+            .await?;
+        return Ok(finished);
+    };
+    record_slice_checkpoint(transaction, plan, slice, &counts, last, status, run_id).await
+}
+
+/// A slice's checkpoint, and its counts added to its table's row. That row is locked from here
+/// to the commit, so the slices finishing at the same moment take turns: the last to take it sees
+/// every other slice done (committed before it got the lock) and marks the table done; a kill
+/// between two of them leaves the table copying, and the resumed slice marks it.
+async fn record_slice_checkpoint(
+    transaction: &Transaction<'_>,
+    plan: &TablePlan,
+    slice: i32,
+    counts: &[i64; 5],
+    last: Option<i64>,
+    status: &str,
+    run_id: i64,
+) -> Result<bool> {
     transaction
         .execute(
-            "UPDATE odoo_migrate.model_state SET status = $9, finished_at = CASE WHEN $9 = 'done' THEN clock_timestamp() END, \
+            "UPDATE odoo_migrate.slices SET status = $4, rows_done = rows_done + $5, last_source_id = $6 \
+             WHERE run_id = $1 AND source_table = $2 AND slice = $3",
+            &[&run_id, &plan.key, &slice, &status, &counts[0], &last],
+        )
+        .await?;
+    transaction
+        .execute(
+            "UPDATE odoo_migrate.model_state SET status = 'copying', started_at = coalesce(started_at, now()), \
              checkpoint_at = now(), rows_done = rows_done + $3, rows_created = rows_created + $4, \
              rows_matched = rows_matched + $5, rows_updated = rows_updated + $6, rows_rejected = rows_rejected + $7, \
-             last_source_id = $8, error = NULL WHERE run_id = $1 AND source_table = $2",
+             error = NULL WHERE run_id = $1 AND source_table = $2",
             &[
-                &run_id,
-                &plan.key,
-                &(outcome.rows_read as i64),
-                &(outcome.created as i64),
-                &(outcome.matched as i64),
-                &(outcome.updated as i64),
-                &(outcome.rejected as i64),
-                &last,
-                &(if finished { "done" } else { "copying" }),
+                &run_id, &plan.key, &counts[0], &counts[1], &counts[2], &counts[3], &counts[4],
             ],
         )
         .await?;
-    Ok(())
+    if status != "done" {
+        return Ok(false);
+    }
+    let marked = transaction
+        .execute(
+            "UPDATE odoo_migrate.model_state SET status = 'done', finished_at = clock_timestamp() \
+             WHERE run_id = $1 AND source_table = $2 AND NOT EXISTS \
+             (SELECT 1 FROM odoo_migrate.slices WHERE run_id = $1 AND source_table = $2 AND status <> 'done')",
+            &[&run_id, &plan.key],
+        )
+        .await?;
+    Ok(marked == 1)
 }
 
 /// The planned ids between the first and last of `mapped` (ascending) that are not in it.
@@ -599,5 +785,42 @@ mod tests {
         assert_eq!(unaccounted(Some(&planned), &[3, 5, 9]), vec![4, 7]);
         assert_eq!(unaccounted(Some(&planned), &[]), Vec::<i32>::new());
         assert_eq!(unaccounted(None, &[3, 5]), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn a_plan_ends_failed_if_a_slice_failed_stopped_if_one_stopped_done_when_all_are() {
+        let plan = |key: &str| {
+            let mut plan = TablePlan::for_tests(TableKind::Model, "m", Vec::new());
+            plan.key = key.to_string();
+            plan
+        };
+        let merged = by_plan(vec![
+            (plan("a"), Ok(TableEnd::Done)),
+            (plan("b"), Ok(TableEnd::Done)),
+            (plan("a"), Ok(TableEnd::Stopped)),
+            (plan("c"), Ok(TableEnd::Done)),
+            (plan("b"), Err(anyhow::anyhow!("slice 2 failed"))),
+            (plan("a"), Ok(TableEnd::Done)),
+            (plan("b"), Ok(TableEnd::Stopped)),
+            (plan("c"), Ok(TableEnd::Done)),
+        ]);
+        let ends: Vec<(String, String)> = merged
+            .iter()
+            .map(|(p, o)| {
+                let end = match o {
+                    Ok(end) => format!("{end:?}"),
+                    Err(e) => e.to_string(),
+                };
+                (p.key.clone(), end)
+            })
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                ("a".to_string(), "Stopped".to_string()),
+                ("b".to_string(), "slice 2 failed".to_string()),
+                ("c".to_string(), "Done".to_string()),
+            ]
+        );
     }
 }

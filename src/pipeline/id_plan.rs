@@ -28,6 +28,7 @@ pub(super) async fn make_once(
     run_id: i64,
     foreign_keys: keys::Strategy,
     catch_up: bool,
+    slicing: Slicing,
 ) -> Result<()> {
     let planned: i64 = control
         .query_one(
@@ -69,7 +70,10 @@ pub(super) async fn make_once(
         match_only_without_counterpart = counts.unmatched,
         "id plan made"
     );
-    record_tables(session, &source, &transaction, plans, run_id).await?;
+    let rows = record_tables(session, &source, &transaction, plans, run_id).await?;
+    if !catch_up {
+        record_slices(&transaction, plans, &rows, slicing, run_id).await?;
+    }
     map_match_only_records(&transaction, plans, run_id).await?;
     record_tables_not_migrated(&transaction, pairs, run_id).await?;
     if catch_up {
@@ -83,16 +87,71 @@ pub(super) async fn make_once(
     Ok(())
 }
 
+/// When a big table is cut into slices copied by several jobs at once (`run --slice-from`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Slicing {
+    /// The run's jobs: at most that many slices, and none with one job.
+    pub jobs: usize,
+    pub chunk_size: i64,
+    /// A model table of at least this many rows is sliced; 0 slices none.
+    pub from_rows: u64,
+}
+
+impl Slicing {
+    /// How many slices a plan of `rows` source rows is cut into; 1: it is not.
+    ///
+    /// Only a model's own table read in id order is cut: not a relation (no id), a derived plan
+    /// (a second wave after its sources), a `run --update` or a catch-up (few rows), nor a plan
+    /// with post-copy SQL, which must see every row of the table and stays one job's.
+    pub fn slices(&self, plan: &TablePlan, rows: i64) -> i64 {
+        let sliceable = plan.kind == TableKind::Model
+            && !plan.derived
+            && !plan.update_only
+            && plan.catch_up.is_none()
+            && plan.post_sql.is_empty();
+        if !sliceable || self.jobs < 2 || self.from_rows == 0 || rows < self.from_rows as i64 {
+            return 1;
+        }
+        let chunks = (rows + self.chunk_size.max(1) - 1) / self.chunk_size.max(1);
+        chunks.clamp(1, self.jobs as i64)
+    }
+}
+
+/// The slices of the big tables, each with its id range and its own checkpoint, in the plan's
+/// transaction: a resumed run finds them as they were planned, whatever its `--jobs`.
+async fn record_slices(
+    transaction: &Transaction<'_>,
+    plans: &[TablePlan],
+    rows: &[i64],
+    slicing: Slicing,
+    run_id: i64,
+) -> Result<()> {
+    for (plan, &rows) in plans.iter().zip(rows) {
+        let slices = slicing.slices(plan, rows);
+        if slices < 2 {
+            continue;
+        }
+        transaction
+            .execute(
+                include_str!("../../sql/run/slices.sql"),
+                &[&run_id, &plan.key, &plan.model, &(slices as i32)],
+            )
+            .await
+            .with_context(|| format!("cannot cut {} into slices", plan.source_table))?;
+    }
+    Ok(())
+}
+
 /// One `model_state` row per plan: for model tables, the count and largest id as the plan saw
 /// them, to notice later a source that changes under the run; all read in one statement, stored
-/// in another.
+/// in another. Returns the rows of each plan.
 async fn record_tables(
     session: &Session,
     source: &Client,
     transaction: &Transaction<'_>,
     plans: &[TablePlan],
     run_id: i64,
-) -> Result<()> {
+) -> Result<Vec<i64>> {
     // Derived records' source tables are watched through their own model's plan.
     let watched = |p: &&TablePlan| p.kind == TableKind::Model && !p.derived;
     let model_tables: Vec<(&str, bool)> = plans
@@ -152,7 +211,7 @@ async fn record_tables(
         )
         .await
         .context("cannot record the tables of the run")?;
-    Ok(())
+    Ok(totals)
 }
 
 /// Records of match-only models move no rows; their mappings are final now.
@@ -216,4 +275,50 @@ async fn record_tables_not_migrated(
         record_problem(transaction, run_id, &problem).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_big_model_table_without_post_sql_is_sliced_and_never_past_the_jobs() {
+        let slicing = Slicing {
+            jobs: 4,
+            chunk_size: 100,
+            from_rows: 1000,
+        };
+        let model = TablePlan::for_tests(TableKind::Model, "m", Vec::new());
+        assert_eq!(slicing.slices(&model, 999), 1, "small table");
+        assert_eq!(slicing.slices(&model, 1000), 4, "ten chunks, four jobs");
+        assert_eq!(
+            Slicing {
+                chunk_size: 400,
+                ..slicing
+            }
+            .slices(&model, 1000),
+            3,
+            "no slice smaller than a chunk"
+        );
+        assert_eq!(Slicing { jobs: 1, ..slicing }.slices(&model, 5000), 1);
+        assert_eq!(
+            Slicing {
+                from_rows: 0,
+                ..slicing
+            }
+            .slices(&model, 5000),
+            1
+        );
+        let relation = TablePlan::for_tests(TableKind::Relation, "m", Vec::new());
+        assert_eq!(slicing.slices(&relation, 5000), 1);
+        for change in [
+            |p: &mut TablePlan| p.derived = true,
+            |p: &mut TablePlan| p.update_only = true,
+            |p: &mut TablePlan| p.post_sql = vec!["UPDATE t SET a = 1".to_string()],
+        ] {
+            let mut plan = model.clone();
+            change(&mut plan);
+            assert_eq!(slicing.slices(&plan, 5000), 1);
+        }
+    }
 }

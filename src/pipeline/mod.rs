@@ -71,6 +71,9 @@ pub struct RunOptions {
     pub chunk_size: i64,
     pub foreign_keys: keys::Strategy,
     pub rebuild_indexes_from: u64,
+    /// A model table of at least this many rows is cut into slices by id, copied by several
+    /// jobs at once; 0 cuts none.
+    pub slice_from: u64,
     pub keep_going: bool,
     pub restart: bool,
     /// Source and target filestores, to bring the attachments' files over.
@@ -121,6 +124,11 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         run_id,
         foreign_keys,
         catch_up,
+        id_plan::Slicing {
+            jobs,
+            chunk_size: options.chunk_size,
+            from_rows: options.slice_from,
+        },
     )
     .await?;
     let mut load_options = options.clone();
@@ -179,7 +187,7 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
         stop: &stop,
         progress: &progress,
     };
-    let copied = copying::copy_tables(&copy, pending, jobs, options.keep_going).await;
+    let copied = copying::copy_tables(&copy, pending, jobs, options.keep_going).await?;
     progress.finish();
     if let Some(status) = copying::record_end(&control, &copied, &stop, run_id).await? {
         return Ok(status);

@@ -19,7 +19,7 @@ use crate::io::exit::Status;
 use crate::io::report;
 use crate::io::report::Format;
 use crate::plan::ids;
-use crate::plan::tables::{self, Output, TablePlan};
+use crate::plan::tables::{self, Output, Span, TablePlan};
 use crate::rules::Rules;
 use crate::rules::pairing::{self, TableKind};
 use crate::side_schema;
@@ -221,8 +221,7 @@ async fn rehearse_table(
         &savepoint,
         mappings,
         renamed,
-        None,
-        None,
+        Span::ALL,
         run_id,
     )
     .await;

@@ -11,7 +11,7 @@ use crate::copy::rows;
 use crate::io::exit::{Status, refuse};
 use crate::io::report;
 use crate::plan::ids;
-use crate::plan::tables::{self, Output, TablePlan};
+use crate::plan::tables::{self, Output, Span, TablePlan};
 use crate::rules::pairing::TableKind;
 
 /// One `--update` request: a model and the target columns to copy (all when empty).
@@ -124,8 +124,7 @@ pub async fn update(inputs: &Inputs, wanted: &[String]) -> Result<Status> {
             &transaction,
             &mappings,
             &renamed,
-            None,
-            None,
+            Span::ALL,
             run_id,
         )
         .await?;

@@ -30,6 +30,7 @@ const STEPS: &[&str] = &[
     include_str!("../../sql/side_schema/009_not_applicable_in_summary.sql"),
     include_str!("../../sql/side_schema/010_row_hash_method.sql"),
     include_str!("../../sql/side_schema/011_final_sql_sequences.sql"),
+    include_str!("../../sql/side_schema/012_slices.sql"),
 ];
 
 /// Sets aside the keys of `odoo_migrate.id_map` for a large load: its primary key, its foreign

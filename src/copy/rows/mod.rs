@@ -15,7 +15,7 @@ use tokio_postgres::{Client, Transaction};
 use crate::catalog::quote_ident;
 use crate::io::codec::{Reader, Tuple, Writer};
 use crate::plan::ids::Mappings;
-use crate::plan::tables::{Output, TablePlan};
+use crate::plan::tables::{Output, Span, TablePlan};
 use crate::rules::pairing::TableKind;
 
 mod conflicts;
@@ -98,16 +98,15 @@ impl ProblemLog {
 }
 
 #[allow(clippy::too_many_arguments)]
-/// Copies the rows of `plan` with source id greater than `after_id` (at most `limit` of them) into
-/// the target inside `transaction`.
+/// Copies the rows of `plan` in `span` (source ids after and up to its bounds, at most its limit
+/// of them) into the target inside `transaction`.
 pub async fn copy_rows(
     plan: &TablePlan,
     source: &Client,
     transaction: &Transaction<'_>,
     mappings: &Mappings,
     renamed_models: &BTreeMap<String, String>,
-    after_id: Option<i64>,
-    limit: Option<i64>,
+    span: Span,
     run_id: i64,
 ) -> Result<CopyOutcome> {
     let table = &plan.target_table;
@@ -124,7 +123,7 @@ pub async fn copy_rows(
         .with_context(|| format!("cannot start writing into target table {table}"))?;
     pin_mut!(sink);
     let stream = source
-        .copy_out(plan.copy_out_sql(after_id, limit).as_str())
+        .copy_out(plan.copy_out_sql(span).as_str())
         .await
         .with_context(|| format!("cannot start reading source table {}", plan.source_table))?;
     pin_mut!(stream);

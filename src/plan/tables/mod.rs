@@ -235,9 +235,27 @@ impl TablePlan {
     }
 }
 
+/// Which rows of a model table one read takes, in id order: those after `after` up to `upto`
+/// (a slice's end), at most `limit` of them (a chunk). Relations are read whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Span {
+    pub after: Option<i64>,
+    pub upto: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+impl Span {
+    /// Every row.
+    pub const ALL: Span = Span {
+        after: None,
+        upto: None,
+        limit: None,
+    };
+}
+
 impl TablePlan {
     /// The statement that reads the table from the source, ordered by id for model tables.
-    pub fn copy_out_sql(&self, after_id: Option<i64>, limit: Option<i64>) -> String {
+    pub fn copy_out_sql(&self, span: Span) -> String {
         let mut sql = format!(
             "COPY (SELECT {} FROM {}",
             self.select.join(", "),
@@ -252,17 +270,20 @@ impl TablePlan {
             }
             _ => {}
         }
-        if self.kind == TableKind::Model
-            && let Some(after) = after_id
-        {
-            conditions.push(format!("s.id > {after}"));
+        if self.kind == TableKind::Model {
+            if let Some(after) = span.after {
+                conditions.push(format!("s.id > {after}"));
+            }
+            if let Some(upto) = span.upto {
+                conditions.push(format!("s.id <= {upto}"));
+            }
         }
         if !conditions.is_empty() {
             sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
         }
         if self.kind == TableKind::Model {
             sql.push_str(" ORDER BY s.id");
-            if let Some(limit) = limit {
+            if let Some(limit) = span.limit {
                 sql.push_str(&format!(" LIMIT {limit}"));
             }
         }
@@ -421,4 +442,32 @@ fn relation_plan(
         update_owners: Vec::new(),
         derived: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_reads_the_ids_after_and_up_to_its_bounds_in_id_order() {
+        let plan = TablePlan::for_tests(TableKind::Model, "m", Vec::new());
+        let sql = plan.copy_out_sql(Span {
+            after: Some(10),
+            upto: Some(20),
+            limit: Some(5),
+        });
+        assert!(
+            sql.contains("WHERE s.id > 10 AND s.id <= 20 ORDER BY s.id LIMIT 5"),
+            "{sql}"
+        );
+        let sql = plan.copy_out_sql(Span::ALL);
+        assert!(!sql.contains("WHERE") && !sql.contains("LIMIT"), "{sql}");
+        let relation = TablePlan::for_tests(TableKind::Relation, "m", Vec::new());
+        let sql = relation.copy_out_sql(Span {
+            after: Some(10),
+            upto: Some(20),
+            limit: Some(5),
+        });
+        assert!(!sql.contains("s.id") && !sql.contains("LIMIT"), "{sql}");
+    }
 }
