@@ -507,7 +507,19 @@ mod tests {
                 "source id 3: expected \"70\" found \"72\""
             ]
         );
+        // Every difference is counted; the first three are quoted.
+        for parent in ["73", "74"] {
+            expected.compare_row(
+                &columns,
+                &source,
+                &target("Azure", parent).await,
+                &mut differences,
+            );
+        }
+        assert_eq!(differences[1].0, 4);
+        assert_eq!(differences[1].1.len(), SHOWN);
     }
+
     #[tokio::test]
     async fn created_records_are_compared_value_by_value_through_the_mappings() {
         use crate::verify::fixture;
