@@ -333,25 +333,12 @@ mod tests {
         let mut completed =
             ColumnPlan::for_tests("commercial_partner_id", false, Output::Copy { field: 4 });
         completed.set_by_post_sql = true;
-        let plan = TablePlan::for_tests(
-            TableKind::Model,
-            "res.partner",
-            vec![
-                ColumnPlan::for_tests("id", true, Output::OwnId { field: 0 }),
-                ColumnPlan::for_tests("name", false, Output::Copy { field: 1 }),
-                ColumnPlan::for_tests(
-                    "parent_id",
-                    false,
-                    Output::Remap {
-                        field: 2,
-                        model: "res.partner".into(),
-                    },
-                ),
-                ColumnPlan::for_tests("ref", false, Output::Reference { field: 3 }),
-                completed,
-                ColumnPlan::for_tests("number_next", false, Output::Copy { field: 5 }),
-            ],
-        );
+        let mut plan = crate::verify::fixture::plan();
+        plan.columns.extend([
+            ColumnPlan::for_tests("ref", false, Output::Reference { field: 3 }),
+            completed,
+            ColumnPlan::for_tests("number_next", false, Output::Copy { field: 5 }),
+        ]);
         assert_eq!(
             compared_columns(&plan),
             vec![

@@ -349,28 +349,19 @@ mod tests {
     use super::*;
     use crate::plan::tables::ColumnPlan;
 
+    /// The miniature migration's plan (id, name, parent_id), with a column a post-copy SQL sets
+    /// and a `model,id` reference.
     fn partner_plan() -> TablePlan {
         let mut set_later =
             ColumnPlan::for_tests("commercial_partner_id", false, Output::Copy { field: 3 });
         set_later.set_by_post_sql = true;
-        let mut plan = TablePlan::for_tests(
-            TableKind::Model,
-            "res.partner",
-            vec![
-                ColumnPlan::for_tests("id", true, Output::OwnId { field: 0 }),
-                ColumnPlan::for_tests("name", false, Output::Copy { field: 1 }),
-                ColumnPlan::for_tests(
-                    "parent_id",
-                    false,
-                    Output::Remap {
-                        field: 2,
-                        model: "res.partner".into(),
-                    },
-                ),
-                set_later,
-                ColumnPlan::for_tests("ref", false, Output::Reference { field: 4 }),
-            ],
-        );
+        let mut plan = crate::verify::fixture::plan();
+        plan.columns.push(set_later);
+        plan.columns.push(ColumnPlan::for_tests(
+            "ref",
+            false,
+            Output::Reference { field: 4 },
+        ));
         plan.target_table = "res_partner".into();
         plan
     }
