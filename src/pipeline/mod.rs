@@ -133,20 +133,7 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     .await?;
     let mut load_options = options.clone();
     if catch_up {
-        plans = catch_up::prepare_plans(&control, plans, run_id).await?;
-        let (unchanged, rows) = catch_up::narrow(
-            &session,
-            &mut plans,
-            run_id,
-            jobs,
-            options.write_date_margin,
-        )
-        .await?;
-        tracing::info!(
-            tables_unchanged = unchanged,
-            rows_to_read = rows,
-            "source rows hashed and compared with the last sync"
-        );
+        plans = catch_up_plans(&session, &control, plans, run_id, jobs, options).await?;
         // A catch-up writes few rows into large tables: their indexes stay.
         load_options.rebuild_indexes_from = 0;
     }
@@ -216,6 +203,27 @@ pub async fn run(options: &RunOptions, stop: StopSignal) -> Result<Status> {
     )
     .await?;
     Ok(status)
+}
+
+/// A catch-up's plans, narrowed to the rows whose hashes differ from the last sync's (or, where
+/// `--catch-up-compare write-date` trusts the stamp, to the rows stamped since).
+async fn catch_up_plans(
+    session: &Session,
+    control: &Client,
+    plans: Vec<TablePlan>,
+    run_id: i64,
+    jobs: usize,
+    options: &RunOptions,
+) -> Result<Vec<TablePlan>> {
+    let mut plans = catch_up::prepare_plans(control, plans, run_id).await?;
+    let (unchanged, rows) =
+        catch_up::narrow(session, &mut plans, run_id, jobs, options.write_date_margin).await?;
+    tracing::info!(
+        tables_unchanged = unchanged,
+        rows_to_read = rows,
+        "source rows hashed and compared with the last sync"
+    );
+    Ok(plans)
 }
 
 /// The run to work on: a new one or the unfinished one resumed (a catch-up when `catch_up`), or
