@@ -21,7 +21,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 
 use common::damage::{self, Damage};
-use common::odoo::odoo19;
+use common::odoo::{Odoo, odoo19};
 use common::{Database, DatabasePair};
 use serde_json::Value;
 
@@ -124,6 +124,10 @@ fn the_wide_pair_migrates_with_every_key_proven_and_each_app_keeps_its_meaning()
         }
     }
 
+    if let Some(odoo) = &odoo {
+        the_judge_tells_the_clocks_day_from_a_missing_one(&pair, odoo);
+    }
+
     project_tasks_keep_their_state_and_hours(source, target);
     repair_lines_are_stock_moves_of_their_repair(source, target);
     every_employee_has_a_current_version(source, target);
@@ -167,6 +171,66 @@ fn the_wide_pair_migrates_with_every_key_proven_and_each_app_keeps_its_meaning()
         );
     }
     damage::assert_each_fails_alone(&pair, &damages, "wide", 1);
+}
+
+/// Odoo 19 computes a milestone's reached date as the day of the compute (`is_reached and
+/// today`): the date a migrated milestone keeps, the day the source recorded, equals it only on
+/// that day. The judge takes such a clock-made value for no difference, whatever the day and hour
+/// it runs at, and still sees a reached milestone left without a date. The target's dates are put
+/// back afterwards.
+fn the_judge_tells_the_clocks_day_from_a_missing_one(pair: &DatabasePair, odoo: &Odoo) {
+    let target = &pair.target;
+    let reached =
+        target.column("SELECT id::text FROM project_milestone WHERE is_reached ORDER BY id");
+    assert!(
+        reached.len() >= 2,
+        "the wide demo has reached milestones: {reached:?}"
+    );
+    let kept = target.rows("SELECT id, reached_date::text FROM project_milestone WHERE is_reached");
+    let undated = &reached[1];
+    target.execute(&format!(
+        "UPDATE project_milestone SET reached_date = CASE WHEN id = {undated} THEN NULL \
+         ELSE DATE '2020-02-29' END WHERE is_reached"
+    ));
+    let mut args = vec![
+        "verify".to_string(),
+        "--check".to_string(),
+        "odoo".to_string(),
+    ];
+    args.extend(odoo.verify_args());
+    let verify = pair.run_with(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[
+            ("JUDGE_MODELS", "project.milestone"),
+            ("JUDGE_CHECKS", "registry,compute"),
+        ],
+    );
+    let failing = target.rows(
+        "SELECT subject, detail FROM odoo_migrate.verification_results WHERE NOT passed \
+         AND run_id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'verify')",
+    );
+    assert_eq!(
+        failing
+            .iter()
+            .map(|row| row[0].clone().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["project.milestone.reached_date"],
+        "only the undated milestone differs: {failing:?}\n{}",
+        verify.stderr
+    );
+    let detail = failing[0][1].clone().unwrap_or_default();
+    assert!(
+        detail.starts_with(&format!("id {undated}: stored "))
+            && detail.ends_with("other differing ids: []"),
+        "the undated milestone {undated} alone is named: {detail}"
+    );
+    for row in &kept {
+        let (id, date) = (row[0].as_deref().unwrap_or("0"), row[1].as_deref());
+        let date = date.map_or("NULL".to_string(), |d| format!("DATE '{d}'"));
+        target.execute(&format!(
+            "UPDATE project_milestone SET reached_date = {date} WHERE id = {id}"
+        ));
+    }
 }
 
 /// Rows as Odoo 16 stores them for cases the wide demo lacks, so that their rules meet real rows:

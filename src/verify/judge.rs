@@ -751,9 +751,18 @@ async fn settle_known(
     Ok(())
 }
 
-/// The trial balance was judged to its end: the judge finished and that check did not break.
+/// The trial balance was judged to its end: the judge was asked for it (a `JUDGE_CHECKS` of the
+/// user's may leave it out), finished, and that check did not break.
 fn trial_balance_complete(outcome: &Outcome) -> bool {
-    outcome.lines.iter().any(|l| l.check == "done")
+    let asked = outcome.lines.iter().any(|l| {
+        l.check == "start"
+            && l.details
+                .get("checks")
+                .and_then(Value::as_array)
+                .is_some_and(|checks| checks.iter().any(|c| c == "trial_balance"))
+    });
+    asked
+        && outcome.lines.iter().any(|l| l.check == "done")
         && !outcome
             .lines
             .iter()
@@ -990,6 +999,25 @@ mod tests {
         assert!(line_result(&line("JUDGE\tsummary\tread\tfail\t{}")).is_none());
         assert!(parse("JUDGE\tread\tx\tmaybe\t{}").is_none());
         assert!(parse("JUDGE\tread\tx\tok\tnot json").is_none());
+    }
+
+    #[test]
+    fn the_trial_balance_is_compared_only_when_the_judge_was_asked_for_it_and_finished() {
+        let outcome = |texts: &[&str]| Outcome {
+            lines: texts.iter().map(|t| line(t)).collect(),
+            unreadable: Vec::new(),
+            exit: None,
+            stderr: Vec::new(),
+            seconds: 0.0,
+        };
+        let all = "JUDGE\tstart\tdb\tok\t{\"checks\": [\"registry\", \"trial_balance\"]}";
+        let without = "JUDGE\tstart\tdb\tok\t{\"checks\": [\"registry\", \"compute\"]}";
+        let done = "JUDGE\tdone\tdb\tok\t{}";
+        let broke = "JUDGE\tphase\ttrial_balance\tfail\t{\"error\": \"E\"}";
+        assert!(trial_balance_complete(&outcome(&[all, done])));
+        assert!(!trial_balance_complete(&outcome(&[without, done])));
+        assert!(!trial_balance_complete(&outcome(&[all])));
+        assert!(!trial_balance_complete(&outcome(&[all, broke, done])));
     }
 
     #[test]
