@@ -52,6 +52,8 @@ pub struct OdooDatabase {
 pub struct RunSection {
     pub jobs: Option<usize>,
     pub chunk_size: Option<i64>,
+    /// Tables with at least this many rows are cut into slices (`run --slice-from`).
+    pub slice_from: Option<u64>,
     pub deadline: Option<String>,
     pub max_duration: Option<String>,
     pub source_filestore: Option<PathBuf>,
@@ -263,6 +265,11 @@ fn fill_command(
             {
                 args.chunk_size = size;
             }
+            if from_matches_default(sub, "slice_from")
+                && let Some(rows) = file.run.slice_from
+            {
+                args.slice_from = rows;
+            }
             args.deadline = args.deadline.take().or(file.run.deadline.clone());
             args.max_duration = args.max_duration.take().or(file.run.max_duration.clone());
             args.source_filestore = args
@@ -292,6 +299,42 @@ fn fill_command(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory, FromArgMatches};
+
+    /// The command line parsed, then filled from a configuration file's text.
+    fn configured(args: &[&str], file: &str) -> Cli {
+        let path = std::env::temp_dir().join(format!(
+            "odoo-migrate-{}-{}.toml",
+            std::process::id(),
+            args.len()
+        ));
+        std::fs::write(&path, file).expect("write the configuration");
+        let mut all = vec!["odoo-migrate", "--config", path.to_str().expect("a path")];
+        all.extend(args);
+        let matches = Cli::command().get_matches_from(all);
+        let mut cli = Cli::from_arg_matches(&matches).expect("the arguments parse");
+        apply(&mut cli, &matches).expect("the configuration applies");
+        std::fs::remove_file(path).expect("remove the configuration");
+        cli
+    }
+
+    fn run_args(cli: &Cli) -> &crate::cli::RunArgs {
+        match &cli.command {
+            Command::Run(args) => args,
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_run_section_fills_what_the_command_line_left_at_its_default() {
+        let file = "[run]\njobs = 3\nchunk_size = 777\nslice_from = 5000\n";
+        let cli = configured(&["run"], file);
+        let run = run_args(&cli);
+        assert_eq!((run.jobs, run.chunk_size, run.slice_from), (3, 777, 5000));
+        let cli = configured(&["run", "--jobs", "5", "--slice-from", "9"], file);
+        let run = run_args(&cli);
+        assert_eq!((run.jobs, run.chunk_size, run.slice_from), (5, 777, 9));
+    }
 
     #[test]
     fn an_odoo_configuration_becomes_a_connection_and_a_filestore() {
