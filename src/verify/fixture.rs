@@ -1,6 +1,8 @@
 //! Unit tests only: a migration in miniature on the test server, inside a transaction that is
 //! never committed: the side schema's tables the checks read, a source table of three partners
 //! and its target table, and the plan of that copy. Each test changes it and runs a check on it.
+//! The checks that read a table of Odoo's on both databases (`ir_model_data`) get a second
+//! connection for the source side, each side with a table of its own ([`ir_model_data`]).
 
 use tokio_postgres::Client;
 
@@ -68,6 +70,39 @@ pub fn plan() -> TablePlan {
     plan.target_table = target;
     plan.select = vec!["s.id".into(), "s.name".into(), "s.parent_id".into()];
     plan
+}
+
+/// A second connection, the source side of a check that reads the same Odoo table on both
+/// databases, in a transaction of its own that is never committed either.
+pub async fn source_side() -> Client {
+    let client = crate::test_utils::test_server().await;
+    client
+        .batch_execute("BEGIN")
+        .await
+        .expect("the source side's transaction");
+    client
+}
+
+/// Gives the connection's side its own `ir_model_data` (a temporary table: PostgreSQL reads it
+/// before any schema's, and no other connection sees it) with `rows`, as
+/// (module, name, model, res_id).
+pub async fn ir_model_data(client: &Client, rows: &[(&str, &str, &str, Option<i32>)]) {
+    client
+        .batch_execute(
+            "CREATE TEMPORARY TABLE ir_model_data (module text, name text, model text, res_id int) \
+             ON COMMIT DROP",
+        )
+        .await
+        .expect("ir_model_data");
+    for (module, name, model, res_id) in rows {
+        client
+            .execute(
+                "INSERT INTO ir_model_data VALUES ($1, $2, $3, $4)",
+                &[module, name, model, res_id],
+            )
+            .await
+            .expect("an external id");
+    }
 }
 
 /// Records that the run could not keep `count` references of the target table's `column`.

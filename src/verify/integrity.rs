@@ -375,6 +375,202 @@ mod tests {
     use super::*;
     use crate::rules::ModelRule;
 
+    /// The external ids of the miniature migration's partners, as the source has them and as the
+    /// target has them after a good run, with ids the check must leave alone: one of a model no
+    /// plan copies (mapped all the same), one of a partner no run mapped, one naming no record.
+    async fn partners_with_external_ids() -> (Client, Client) {
+        use crate::verify::fixture;
+        let target = fixture::migrated().await;
+        target
+            .batch_execute(
+                "INSERT INTO odoo_migrate.id_map VALUES ('ir.ui.view', 1, 5, 'xmlid', 1)",
+            )
+            .await
+            .expect("a view mapped");
+        let source = fixture::source_side().await;
+        fixture::ir_model_data(
+            &source,
+            &[
+                ("base", "partner_a", "res.partner", Some(1)),
+                ("base", "partner_b", "res.partner", Some(2)),
+                ("__export__", "res_partner_3", "res.partner", Some(3)),
+                ("base", "partner_unmapped", "res.partner", Some(9)),
+                ("base", "partner_none", "res.partner", None),
+                ("base", "view_partner", "ir.ui.view", Some(1)),
+            ],
+        )
+        .await;
+        fixture::ir_model_data(
+            &target,
+            &[
+                ("base", "partner_a", "res.partner", Some(101)),
+                ("base", "partner_b", "res.partner", Some(102)),
+                ("__export__", "res_partner_3", "res.partner", Some(103)),
+                ("base", "view_partner", "ir.ui.view", Some(6)),
+            ],
+        )
+        .await;
+        (source, target)
+    }
+
+    /// The check's results, each as (subject, passed, source value, target value, detail).
+    async fn external_ids_of(
+        source: &Client,
+        target: &Client,
+        rules: &Rules,
+        plans: &[TablePlan],
+    ) -> Vec<(String, bool, String, String, String)> {
+        external_ids(source, target, rules, plans)
+            .await
+            .expect("the check runs")
+            .into_iter()
+            .map(|r| {
+                assert_eq!(r.check, "external-ids");
+                (
+                    r.subject,
+                    r.passed,
+                    r.source_value,
+                    r.target_value,
+                    r.detail,
+                )
+            })
+            .collect()
+    }
+
+    /// The partners' result alone.
+    fn result(
+        passed: bool,
+        checked: &str,
+        right: &str,
+        detail: &str,
+    ) -> Vec<(String, bool, String, String, String)> {
+        vec![(
+            "res.partner".into(),
+            passed,
+            checked.into(),
+            right.into(),
+            detail.into(),
+        )]
+    }
+
+    #[tokio::test]
+    async fn every_mapped_external_id_must_point_at_its_migrated_record() {
+        let (source, target) = partners_with_external_ids().await;
+        let plans = [crate::verify::fixture::plan()];
+        let rules = Rules::default();
+        // The three mapped partners' external ids, each at its record; the view's is another
+        // model's, not planned, and the partners unmapped or naming no record are not counted.
+        assert_eq!(
+            external_ids_of(&source, &target, &rules, &plans).await,
+            result(true, "3", "3", "")
+        );
+        // An external id that points at another partner.
+        target
+            .batch_execute("UPDATE ir_model_data SET res_id = 103 WHERE name = 'partner_b'")
+            .await
+            .expect("moved");
+        assert_eq!(
+            external_ids_of(&source, &target, &rules, &plans).await,
+            result(
+                false,
+                "3",
+                "2",
+                "base.partner_b: source id 2 is mapped to 102 but the external id points at 103: \
+                 the record was matched by another key or the external id was changed after the run"
+            )
+        );
+        // An external id not recreated in the target.
+        target
+            .batch_execute(
+                "UPDATE ir_model_data SET res_id = 102 WHERE name = 'partner_b'; \
+                 DELETE FROM ir_model_data WHERE name = 'res_partner_3'",
+            )
+            .await
+            .expect("lost");
+        assert_eq!(
+            external_ids_of(&source, &target, &rules, &plans).await,
+            result(
+                false,
+                "3",
+                "2",
+                "__export__.res_partner_3 (source id 3, mapped to 103) is missing in the \
+                 target's ir_model_data: the external id was not recreated"
+            )
+        );
+        // An external id that names a record of another model in Odoo 19 is a note, not a failure.
+        target
+            .batch_execute(
+                "INSERT INTO ir_model_data VALUES ('__export__', 'res_partner_3', 'res.partner', 103); \
+                 UPDATE ir_model_data SET model = 'res.users', res_id = 2 WHERE name = 'partner_a'",
+            )
+            .await
+            .expect("another model's");
+        assert_eq!(
+            external_ids_of(&source, &target, &rules, &plans).await,
+            result(
+                true,
+                "3",
+                "3",
+                "base.partner_a names a res.users record in Odoo 19; the migrated record \
+                 (id 101) keeps no external id"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn external_ids_are_looked_up_under_their_odoo_19_names_and_models() {
+        let (source, target) = partners_with_external_ids().await;
+        let mut plans = vec![crate::verify::fixture::plan()];
+        let mut accounts = plans[0].clone();
+        accounts.model = "account.account".into();
+        plans.push(accounts);
+        // A chart of accounts' id names its company (1 in the source, 7 in the target), and its
+        // module is another in Odoo 19; the partners are contacts there.
+        source
+            .batch_execute(
+                "INSERT INTO ir_model_data VALUES ('l10n_fr', '1_pcg_401', 'account.account', 40)",
+            )
+            .await
+            .expect("an account's id");
+        target
+            .batch_execute(
+                "INSERT INTO odoo_migrate.id_map VALUES ('res.company', 1, 7, 'xmlid', 1), \
+                   ('account.account', 40, 400, 'created', 1); \
+                 INSERT INTO ir_model_data VALUES ('account', '7_pcg_401', 'account.account', 400), \
+                   ('account', '1_pcg_401', 'account.account', 401); \
+                 UPDATE ir_model_data SET model = 'res.contact' WHERE model = 'res.partner'",
+            )
+            .await
+            .expect("the account and the contacts in the target");
+        let mut rules = Rules::default();
+        rules.xmlids.push(crate::rules::XmlidRule {
+            models: vec!["account.account".into()],
+            module: "l10n_fr".into(),
+            company_prefixed: true,
+            to_module: Some("account".into()),
+            ..Default::default()
+        });
+        rules.models.insert(
+            "res.partner".into(),
+            ModelRule {
+                rename: Some("res.contact".into()),
+                ..Default::default()
+            },
+        );
+        let mut expected = vec![(
+            "account.account".into(),
+            true,
+            "1".into(),
+            "1".into(),
+            String::new(),
+        )];
+        expected.extend(result(true, "3", "3", ""));
+        assert_eq!(
+            external_ids_of(&source, &target, &rules, &plans).await,
+            expected
+        );
+    }
+
     #[tokio::test]
     async fn a_target_record_mapped_from_two_source_records_is_a_duplicate_unless_its_rule_shares_it()
      {
