@@ -471,4 +471,119 @@ mod tests {
         assert_eq!(map.remap_key("3,4"), None, "4 is not mapped");
         assert_eq!(map.remap_key("x"), None);
     }
+
+    #[test]
+    fn a_model_finds_its_own_map_by_name_by_bytes_and_by_index() {
+        let mut mappings = Mappings::of(
+            &[
+                ("res.partner", 7, 70, How::Created),
+                ("account.move", 3, 30, How::Xmlid),
+                ("res.partner", 8, 80, How::NaturalKey),
+            ],
+            &[],
+        );
+        let partner = |map: Option<&IdMap>| map.map(|m| (m.get(7), m.get(8), m.get(3)));
+        let moves = |map: Option<&IdMap>| map.map(|m| (m.get(3), m.get(7)));
+        assert_eq!(
+            partner(mappings.get("res.partner")),
+            Some((Some(70), Some(80), None))
+        );
+        assert_eq!(moves(mappings.get("account.move")), Some((Some(30), None)));
+        assert!(mappings.get("res.users").is_none(), "a model without a map");
+        // The copy reads a `res_model` column's bytes.
+        assert_eq!(
+            partner(mappings.get_bytes(b"res.partner")),
+            Some((Some(70), Some(80), None))
+        );
+        assert_eq!(
+            moves(mappings.get_bytes(b"account.move")),
+            Some((Some(30), None))
+        );
+        assert!(mappings.get_bytes(b"res.users").is_none());
+        assert!(
+            mappings.get_bytes(b"res.\xffpartner").is_none(),
+            "not UTF-8"
+        );
+        // A stored plan is loaded into the map at a model's index.
+        assert_eq!(mappings.index_of("res.partner"), Some(0));
+        assert_eq!(mappings.index_of("account.move"), Some(1));
+        assert_eq!(mappings.index_of("res.users"), None);
+        mappings.maps[1].insert(4, 40, How::Created);
+        assert_eq!(moves(mappings.get("account.move")), Some((Some(30), None)));
+        assert_eq!(
+            mappings.get("account.move").and_then(|m| m.get(4)),
+            Some(40)
+        );
+    }
+
+    #[test]
+    fn a_renamed_model_finds_its_map_by_its_odoo_19_name_too() {
+        let mut mappings = Mappings::of(
+            &[
+                ("mail.channel", 5, 50, How::Created),
+                ("res.partner", 7, 70, How::Created),
+            ],
+            &[],
+        );
+        mappings.alias("discuss.channel", "mail.channel");
+        assert_eq!(
+            mappings.get("discuss.channel").and_then(|m| m.get(5)),
+            Some(50)
+        );
+        assert_eq!(mappings.index_of("discuss.channel"), Some(0));
+        // A name with a map of its own keeps it; a model without a map lends none.
+        mappings.alias("res.partner", "mail.channel");
+        assert_eq!(mappings.get("res.partner").and_then(|m| m.get(7)), Some(70));
+        assert_eq!(mappings.get("res.partner").and_then(|m| m.get(5)), None);
+        mappings.alias("res.users", "res.groups");
+        assert!(mappings.get("res.users").is_none());
+        mappings.alias("res.partner", "res.partner");
+        assert_eq!(mappings.index_of("res.partner"), Some(1));
+    }
+
+    #[test]
+    fn only_the_records_left_out_of_their_own_model_are_removed() {
+        let mappings = Mappings::of(
+            &[("res.partner", 4, 40, How::Created)],
+            &[("res.partner", 5), ("account.move", 4)],
+        );
+        assert!(mappings.is_removed("res.partner", 5));
+        assert!(mappings.is_removed("account.move", 4));
+        assert!(
+            !mappings.is_removed("res.partner", 4),
+            "mapped, not removed"
+        );
+        assert!(!mappings.is_removed("account.move", 5));
+        assert!(
+            !mappings.is_removed("res.users", 5),
+            "a model with none removed"
+        );
+    }
+
+    #[test]
+    fn a_catch_up_inserts_only_the_records_its_own_plan_created() {
+        let mut mappings = Mappings::of(
+            &[
+                ("res.partner", 4, 40, How::Created),
+                ("res.partner", 6, 60, How::Created),
+            ],
+            &[],
+        );
+        // Not a catch-up: every record mapped as created is inserted.
+        assert!(mappings.is_fresh("res.partner", 4));
+        assert!(mappings.is_fresh("account.move", 9));
+        mappings.fresh = Some(HashMap::from([(
+            "res.partner".to_string(),
+            HashSet::from([6]),
+        )]));
+        assert!(mappings.is_fresh("res.partner", 6));
+        assert!(
+            !mappings.is_fresh("res.partner", 4),
+            "created by an earlier run"
+        );
+        assert!(
+            !mappings.is_fresh("account.move", 6),
+            "a model with none created"
+        );
+    }
 }
