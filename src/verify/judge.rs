@@ -827,12 +827,12 @@ fn compare_account(line: &Line, remaining: &mut SourceBalance) -> CheckResult {
         vec![None]
     };
     let mut source = Amounts::default();
-    let mut found = 0;
+    let mut found = false;
     for company in &companies {
         for account in &accounts {
             if let Some((_, amounts)) = remaining.remove(&(*company, *account)) {
                 source.add(amounts);
-                found += 1;
+                found = true;
             }
         }
     }
@@ -847,11 +847,11 @@ fn compare_account(line: &Line, remaining: &mut SourceBalance) -> CheckResult {
     let mapped = format!("source companies {companies:?}, accounts {accounts:?}");
     let detail = match (same, found) {
         (true, _) => String::new(),
-        (false, 0) if companies.is_empty() => {
+        (false, false) if companies.is_empty() => {
             "the company is not in odoo_migrate.id_map: no source amounts to compare".to_string()
         }
-        (false, 0) => format!("no posted item in the source for {mapped}"),
-        (false, _) => format!("Odoo 19 reads other amounts than the source's for {mapped}"),
+        (false, false) => format!("no posted item in the source for {mapped}"),
+        (false, true) => format!("Odoo 19 reads other amounts than the source's for {mapped}"),
     };
     let subject = match details.get("code") {
         Some(Value::String(code)) => format!("{} {code}", line.subject),
@@ -968,6 +968,746 @@ mod tests {
 
     fn line(text: &str) -> Line {
         parse(text).expect("a judge line")
+    }
+
+    /// What a run printed: `texts` on standard output, ended with exit status `code` (None: the
+    /// judge was stopped at its timeout).
+    fn outcome(texts: &[&str], code: Option<i32>) -> Outcome {
+        use std::os::unix::process::ExitStatusExt;
+        Outcome {
+            lines: texts.iter().map(|t| line(t)).collect(),
+            unreadable: Vec::new(),
+            exit: code.map(|code| ExitStatus::from_raw(code << 8)),
+            stderr: Vec::new(),
+            seconds: 12.4,
+        }
+    }
+
+    /// A judge whose odoo-bin is the shell script `body`, run by `sh`: a stand-in for an
+    /// installation that answers what the test needs (another version, an exit status, lines).
+    fn stand_in(name: &str, body: &str) -> Judge {
+        let dir = std::env::temp_dir().join(format!("om-judge-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("make the stand-ins' directory");
+        let odoo_bin = dir.join(name);
+        std::fs::write(&odoo_bin, body).expect("write a stand-in odoo-bin");
+        Judge {
+            python: PathBuf::from("sh"),
+            odoo_bin,
+            conf: None,
+            timeout: Duration::from_secs(60),
+            version: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The message and exit status of a refusal.
+    fn refusal<T: std::fmt::Debug>(result: Result<T>) -> (String, Status) {
+        let error = result.expect_err("a refusal");
+        (error.to_string(), crate::io::exit::status_of(&error))
+    }
+
+    #[tokio::test]
+    async fn the_judges_lines_are_read_from_its_output_and_the_rest_left_out() {
+        let long = format!("JUDGE\tread\t{}\tmaybe\t{{}}", "x".repeat(300));
+        let printed = format!(
+            "Odoo's own line\nJUDGE\tstart\tdb\tok\t{{\"protocol\": 1}}\r\n\
+             JUDGE\tread\tx\tmaybe\t{{}}\nJUDGE \tnot one\n{long}\nJUDGE\tdone\tdb\tok\t{{}}"
+        );
+        let (lines, unreadable) = judge_lines(printed.as_bytes()).await.expect("read");
+        let read: Vec<(&str, &str, Verdict)> = lines
+            .iter()
+            .map(|l| (l.check.as_str(), l.subject.as_str(), l.verdict))
+            .collect();
+        assert_eq!(
+            read,
+            [("start", "db", Verdict::Ok), ("done", "db", Verdict::Ok)]
+        );
+        assert_eq!(lines[0].details.get("protocol"), Some(&Value::from(1)));
+        assert_eq!(
+            unreadable,
+            [
+                "JUDGE\tread\tx\tmaybe\t{}".to_string(),
+                format!("{}…", &long[..200])
+            ]
+        );
+        let (lines, unreadable) = judge_lines(&b""[..]).await.expect("read");
+        assert!(lines.is_empty() && unreadable.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_tail_keeps_the_last_twelve_lines_that_say_something() {
+        let mut printed = String::new();
+        for n in 1..=14 {
+            printed.push_str(&format!("line {n}  \n   \n\n"));
+        }
+        printed.push_str(&"y".repeat(500));
+        let last = tail(printed.as_bytes()).await.expect("read");
+        let mut expected: Vec<String> = (4..=14).map(|n| format!("line {n}")).collect();
+        expected.push(format!("{}…", "y".repeat(400)));
+        assert_eq!(Vec::from(last), expected);
+        let last = tail(&b"one\n\ntwo\n"[..]).await.expect("read");
+        assert_eq!(Vec::from(last), ["one", "two"]);
+        assert!(tail(&b""[..]).await.expect("read").is_empty());
+    }
+
+    #[test]
+    fn the_start_line_must_speak_protocol_1_and_come_from_odoo_19() {
+        let bin = Path::new("/opt/odoo/odoo-bin");
+        let registry = "JUDGE\tregistry\tdb\tok\t{}";
+        let start = |details: &str| format!("JUDGE\tstart\tdb\tok\t{details}");
+        let good = start("{\"protocol\": 1, \"odoo\": \"19.0+e\"}");
+        assert!(check_start(&outcome(&[&good, registry], Some(0)), bin).is_ok());
+        assert!(check_start(&outcome(&[registry], Some(0)), bin).is_ok());
+        assert!(check_start(&outcome(&[], None), bin).is_ok());
+        let newer = start("{\"protocol\": 2, \"odoo\": \"19.0\"}");
+        assert_eq!(
+            refusal(check_start(&outcome(&[registry, &newer], Some(0)), bin)),
+            (
+                "the judge speaks protocol 2, this odoo-migrate reads protocol 1".to_string(),
+                Status::Failure
+            )
+        );
+        let none = start("{\"odoo\": \"19.0\"}");
+        assert_eq!(
+            refusal(check_start(&outcome(&[&none], Some(0)), bin)).0,
+            "the judge speaks protocol (none), this odoo-migrate reads protocol 1"
+        );
+        let older = start("{\"protocol\": 1, \"odoo\": \"17.0\"}");
+        assert_eq!(
+            refusal(check_start(&outcome(&[&older], Some(0)), bin)),
+            (
+                "/opt/odoo/odoo-bin ran the judge as Odoo 17.0; the judge needs Odoo 19"
+                    .to_string(),
+                Status::Usage
+            )
+        );
+    }
+
+    #[test]
+    fn a_complete_run_passes_with_its_counts_and_summary() {
+        let run = outcome(
+            &[
+                "JUDGE\tstart\tdb\tok\t{\"protocol\": 1, \"odoo\": \"19.0\"}",
+                "JUDGE\tscope\tdb\tok\t{\"id_map\": true, \"models\": 42}",
+                "JUDGE\tregistry\tdb\tok\t{}",
+                "JUDGE\tcleanup\tdb\tok\t{\"restored\": [\"sale.order\"]}",
+                "JUDGE\tdone\tdb\tok\t{\"ok\": 3, \"failed\": 1, \"skipped\": 0}",
+            ],
+            Some(0),
+        );
+        let results = run_results(&run, "target_db", Duration::from_secs(90));
+        assert_eq!(
+            results,
+            [CheckResult {
+                check: "odoo-judge",
+                subject: "target_db".to_string(),
+                passed: true,
+                source_value: String::new(),
+                target_value: "3 ok, 1 failed, 0 skipped".to_string(),
+                detail: "Odoo 19.0 judged the migrated records of 42 models \
+                         (odoo_migrate.id_map) in 12s, in a transaction rolled back; numbering \
+                         sequences put back after its actions: [\"sale.order\"]"
+                    .to_string(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_run_cut_short_says_where_and_that_the_registry_has_no_result() {
+        let mut run = outcome(
+            &[
+                "JUDGE\tstart\tdb\tok\t{\"protocol\": 1, \"odoo\": \"19.0\"}",
+                "JUDGE\tphase\tread\tfail\t{\"error\": \"E\"}",
+            ],
+            None,
+        );
+        run.unreadable = vec!["JUDGE\tbad".to_string(), "JUDGE\tworse".to_string()];
+        run.stderr = vec!["a".to_string(), "b".to_string()];
+        let results = run_results(&run, "target_db", Duration::from_secs(90));
+        assert_eq!(
+            results,
+            [
+                CheckResult {
+                    check: "odoo-judge",
+                    subject: "target_db".to_string(),
+                    passed: false,
+                    source_value: String::new(),
+                    target_value: "incomplete".to_string(),
+                    detail: "stopped after 90s (--odoo-timeout); cut short after its result \
+                             phase read: later checks have no result; 2 unreadable line(s), the \
+                             first: JUDGE\tbad; Odoo's last lines: a | b"
+                        .to_string(),
+                },
+                CheckResult {
+                    check: "odoo-registry",
+                    subject: "target_db".to_string(),
+                    passed: false,
+                    source_value: String::new(),
+                    target_value: "no result".to_string(),
+                    detail: "the judge printed no registry result; see odoo-judge".to_string(),
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failing_exit_fails_a_finished_run_and_a_broken_registry_is_its_result() {
+        let mut run = outcome(
+            &[
+                "JUDGE\tstart\tdb\tok\t{\"protocol\": 1, \"odoo\": \"19.0\"}",
+                "JUDGE\tphase\tregistry\tfail\t{\"error\": \"E\"}",
+                "JUDGE\tdone\tdb\tok\t{\"ok\": 0, \"failed\": 1}",
+            ],
+            Some(1),
+        );
+        run.stderr = vec!["boom".to_string()];
+        let results = run_results(&run, "target_db", Duration::from_secs(90));
+        assert_eq!(results.len(), 1, "{results:?}");
+        assert!(!results[0].passed);
+        assert_eq!(results[0].target_value, "0 ok, 1 failed, ? skipped");
+        assert_eq!(
+            results[0].detail,
+            "odoo-bin exit status: 1; Odoo's last lines: boom"
+        );
+    }
+
+    #[test]
+    fn a_run_that_printed_nothing_did_not_load_the_registry() {
+        let results = run_results(&outcome(&[], Some(1)), "target_db", Duration::from_secs(90));
+        assert_eq!(
+            results,
+            [CheckResult {
+                check: "odoo-registry",
+                subject: "target_db".to_string(),
+                passed: false,
+                source_value: String::new(),
+                target_value: "not loaded".to_string(),
+                detail: "Odoo 19 did not load the registry of target_db and judged nothing \
+                         (odoo-bin exit status: 1); Odoo's last lines: (none)"
+                    .to_string(),
+            }]
+        );
+        let mut stopped = outcome(&[], None);
+        stopped.stderr = (1..=14).map(|n| format!("l{n}")).collect();
+        assert_eq!(
+            run_results(&stopped, "target_db", Duration::from_secs(5))[0].detail,
+            "Odoo 19 did not load the registry of target_db and judged nothing (stopped after \
+             5s (--odoo-timeout)); Odoo's last lines: l3 | l4 | l5 | l6 | l7 | l8 | l9 | l10 | \
+             l11 | l12 | l13 | l14"
+        );
+    }
+
+    #[test]
+    fn the_summary_names_the_scope_the_judge_had() {
+        let whole = outcome(
+            &[
+                "JUDGE\tstart\tdb\tok\t{\"protocol\": 1, \"odoo\": \"19.0\"}",
+                "JUDGE\tscope\tdb\tok\t{\"id_map\": false, \"models\": 42}",
+                "JUDGE\tcleanup\tdb\tok\t{\"restored\": \"nothing\"}",
+            ],
+            Some(0),
+        );
+        assert_eq!(
+            run_summary(&whole),
+            "Odoo 19.0 judged every record (no odoo_migrate.id_map) in 12s, in a transaction \
+             rolled back; numbering sequences put back after its actions: nothing"
+        );
+        assert_eq!(
+            run_summary(&outcome(&[], Some(0))),
+            "Odoo  judged every record (no odoo_migrate.id_map) in 12s, in a transaction rolled \
+             back; numbering sequences put back after its actions: "
+        );
+    }
+
+    #[test]
+    fn each_kind_of_result_has_its_check() {
+        let kinds = [
+            ("registry", Some("odoo-registry")),
+            ("read", Some("odoo-read")),
+            ("model", Some("odoo-read")),
+            ("compute", Some("odoo-recompute")),
+            ("constraint", Some("odoo-constraints")),
+            ("constraints", Some("odoo-constraints")),
+            ("analytic", Some("odoo-analytic")),
+            ("trial_balance", Some("odoo-trial-balance")),
+            ("action", Some("odoo-actions")),
+            ("actions", Some("odoo-actions")),
+            ("start", None),
+            ("", None),
+        ];
+        for (kind, check) in kinds {
+            assert_eq!(check_of(kind), check, "{kind}");
+        }
+    }
+
+    #[test]
+    fn each_line_has_its_verdict() {
+        let result = |text: &str| {
+            line_result(&line(text)).map(|r| (r.check, r.subject, r.passed, r.target_value))
+        };
+        for bookkeeping in [
+            "start",
+            "scope",
+            "summary",
+            "cleanup",
+            "done",
+            "trial_balance",
+        ] {
+            assert_eq!(
+                result(&format!("JUDGE\t{bookkeeping}\tdb\tok\t{{}}")),
+                None,
+                "{bookkeeping}"
+            );
+        }
+        assert_eq!(result("JUDGE\tnews\tx\tok\t{}"), None);
+        assert_eq!(result("JUDGE\tnews\tx\tskip\t{}"), None);
+        assert_eq!(
+            result("JUDGE\tnews\tx\tfail\t{}"),
+            Some((
+                "odoo-judge",
+                "news x".to_string(),
+                false,
+                "failed".to_string()
+            ))
+        );
+        assert_eq!(
+            result("JUDGE\tphase\tcompute\tfail\t{\"failing\": 2, \"total\": 9}"),
+            Some((
+                "odoo-recompute",
+                "compute (the whole check broke)".to_string(),
+                false,
+                "2 of 9 fail".to_string()
+            ))
+        );
+        assert_eq!(
+            result("JUDGE\tphase\tsetup\tfail\t{}"),
+            Some((
+                "odoo-judge",
+                "setup (the whole check broke)".to_string(),
+                false,
+                "failed".to_string()
+            ))
+        );
+        let skipped = line_result(&line("JUDGE\tanalytic\tx\tskip\t{\"reason\": \"none\"}"))
+            .expect("a result");
+        assert_eq!(
+            (skipped.passed, skipped.detail.as_str()),
+            (true, "skipped: none")
+        );
+        let ok = line_result(&line("JUDGE\tanalytic\tx\tok\t{}")).expect("a result");
+        assert_eq!((ok.passed, ok.detail.as_str()), (true, ""));
+    }
+
+    #[test]
+    fn a_passed_check_says_what_it_judged() {
+        let details = |text: &str| line(&format!("JUDGE\tk\ts\tok\t{text}")).details;
+        let all = details(
+            "{\"odoo\": \"19.0\", \"models\": 812, \"installed_modules\": 120, \"records\": 5, \
+             \"fields\": 30, \"total\": 74, \"methods\": 3}",
+        );
+        let values = [
+            ("odoo-registry", "Odoo 19.0: 812 models, 120 modules"),
+            ("odoo-read", "5 records, 30 fields read"),
+            ("odoo-recompute", "74 records agree"),
+            ("odoo-constraints", "3 method(s) hold on 74 records"),
+            ("odoo-analytic", "ok"),
+            ("odoo-actions", "ok"),
+        ];
+        for (check, value) in values {
+            assert_eq!(ok_value(check, &all), value, "{check}");
+        }
+        assert_eq!(
+            ok_value("odoo-registry", &details("{}")),
+            "Odoo null: ? models, ? modules"
+        );
+    }
+
+    #[test]
+    fn a_failure_says_its_error_and_every_other_detail() {
+        let details = line(
+            "JUDGE\tconstraint\tres.partner._check\tfail\t{\"error\": \"ValidationError:\\n\\n  \
+             bad \\n\", \"failing\": 1, \"field\": \"name\", \"method\": \"_check\", \"model\": \
+             \"res.partner\", \"seconds\": 2.5, \"total\": 3, \"traceback\": \"...\", \"ids\": [4]}",
+        )
+        .details;
+        assert_eq!(fail_value(&details), "1 of 3 fail");
+        assert_eq!(
+            fail_detail(&details),
+            "ValidationError: |   bad; failing: 1; ids: [4]; total: 3"
+        );
+        let other = line("JUDGE\tread\tx\tfail\t{\"model\": 7, \"note\": \"n\"}").details;
+        assert_eq!(fail_value(&other), "failed");
+        assert_eq!(fail_detail(&other), "model: 7; note: \"n\"");
+    }
+
+    #[test]
+    fn the_major_version_is_what_comes_before_the_first_separator() {
+        for (version, expected) in [
+            ("19.0", "19"),
+            ("19.0-20250101", "19"),
+            ("19+e", "19"),
+            ("19", "19"),
+            ("", ""),
+        ] {
+            assert_eq!(major(version), expected, "{version}");
+        }
+    }
+
+    #[test]
+    fn a_path_given_must_be_a_file() {
+        let dir = std::env::temp_dir().join(format!("om-judge-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("make a directory");
+        let file = dir.join("odoo.conf");
+        std::fs::write(&file, "[options]\n").expect("write a file");
+        assert_eq!(existing_file("--odoo-conf", &file).expect("a file"), file);
+        assert_eq!(
+            refusal(existing_file("--odoo-conf", &dir)),
+            (
+                format!("--odoo-conf {}: is not a file", dir.display()),
+                Status::Usage
+            )
+        );
+        assert_eq!(
+            refusal(existing_file("--odoo-bin", Path::new("/nowhere/odoo-bin"))).0,
+            "--odoo-bin /nowhere/odoo-bin: does not exist"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_odoo_19_is_taken_at_its_version_and_asked_once() {
+        let judge = stand_in(
+            "odoo-bin-19",
+            "[ \"$1\" = --version ] && echo 'Odoo Server 19.0-20251201' && exit 0\nexit 9\n",
+        );
+        assert_eq!(judge.version().await.expect("Odoo 19"), "19.0-20251201");
+        std::fs::write(&judge.odoo_bin, "exit 9\n").expect("break the stand-in");
+        assert_eq!(judge.version().await.expect("asked once"), "19.0-20251201");
+    }
+
+    #[tokio::test]
+    async fn the_installed_odoo_19_says_it_is_one() {
+        let Some(dir) = std::env::var_os("ODOO_MIGRATE_ODOO19").filter(|d| !d.is_empty()) else {
+            println!("ODOO_MIGRATE_ODOO19 is not set: the real odoo-bin is not asked its version");
+            return;
+        };
+        let dir = PathBuf::from(dir);
+        let judge = Judge {
+            python: dir.join("venv/bin/python"),
+            odoo_bin: dir.join("src/odoo-bin"),
+            conf: None,
+            timeout: Duration::from_secs(60),
+            version: tokio::sync::OnceCell::new(),
+        };
+        let version = judge.version().await.expect("Odoo 19");
+        assert!(version.starts_with("19.0"), "{version}");
+    }
+
+    #[tokio::test]
+    async fn anything_but_an_odoo_19_that_exits_well_is_refused() {
+        let older = stand_in("odoo-bin-17", "echo 'Odoo Server 17.0'\n");
+        assert_eq!(
+            refusal(older.version().await),
+            (
+                format!(
+                    "{} is Odoo 17.0; the judge needs Odoo 19: give --odoo-bin of the Odoo 19 \
+                     installation that serves the target",
+                    older.odoo_bin.display()
+                ),
+                Status::Usage
+            )
+        );
+        let failing = stand_in("odoo-bin-failing", "echo 'Odoo Server 19.0'\nexit 1\n");
+        assert_eq!(
+            refusal(failing.version().await).0,
+            format!(
+                "{} is Odoo 19.0; the judge needs Odoo 19: give --odoo-bin of the Odoo 19 \
+                 installation that serves the target",
+                failing.odoo_bin.display()
+            )
+        );
+        let silent = stand_in(
+            "odoo-bin-silent",
+            "echo one >&2\necho two >&2\necho 'ImportError: no odoo' >&2\nexit 3\n",
+        );
+        assert_eq!(
+            refusal(silent.version().await),
+            (
+                format!(
+                    "`sh {} --version` printed no Odoo version (exit status: 3): two | \
+                     ImportError: no odoo; --odoo-bin must be Odoo 19's odoo-bin and \
+                     --odoo-python the Python Odoo is installed in (its virtualenv's bin/python)",
+                    silent.odoo_bin.display()
+                ),
+                Status::Usage
+            )
+        );
+    }
+
+    /// A stand-in odoo-bin: Odoo 19 to `--version`; as `shell`, it reads the judge and prints a
+    /// complete run, its registry result named after the JUDGE_EXAMPLES it was given.
+    const SHELL: &str = "[ \"$1\" = --version ] && echo 'Odoo Server 19.0' && exit 0\n\
+        case \"$(cat)\" in *JUDGE*) ;; *) exit 7 ;; esac\n\
+        echo 'an Odoo log line'\necho 'a warning' >&2\n\
+        printf 'JUDGE\\tstart\\t%s\\tok\\t{\"protocol\": 1, \"odoo\": \"19.0\", \"checks\": [\"registry\"]}\\n' \"$3\"\n\
+        printf 'JUDGE\\tregistry\\texamples=%s\\tok\\t{\"odoo\": \"19.0\", \"models\": 3, \"installed_modules\": 2}\\n' \"${JUDGE_EXAMPLES:-unset}\"\n\
+        printf 'JUDGE\\tdone\\t%s\\tok\\t{\"ok\": 1, \"failed\": 0, \"skipped\": 0}\\n' \"$3\"\n";
+
+    fn judged_database() -> Endpoint {
+        Endpoint::parse(
+            crate::io::connect::Side::Target,
+            "postgres://judge@127.0.0.1:5432/judged_db",
+        )
+        .expect("an endpoint")
+    }
+
+    #[tokio::test]
+    async fn a_run_feeds_the_judge_and_reads_what_odoo_printed() {
+        if std::env::var_os("JUDGE_EXAMPLES").is_some() {
+            println!("JUDGE_EXAMPLES is set: the run's own setting of it is not tested");
+            return;
+        }
+        let judge = stand_in("odoo-bin-shell", SHELL);
+        let target = judged_database();
+        let run = judge.run(&target, false).await.expect("a run");
+        let subjects: Vec<&str> = run.lines.iter().map(|l| l.subject.as_str()).collect();
+        assert_eq!(subjects, ["judged_db", "examples=unset", "judged_db"]);
+        assert!(run.exit.is_some_and(|status| status.success()));
+        assert_eq!(run.stderr, ["a warning"]);
+        assert!(run.unreadable.is_empty());
+        let run = judge.run(&target, true).await.expect("a run");
+        assert_eq!(run.lines[1].subject, "examples=1000000");
+    }
+
+    #[tokio::test]
+    async fn verify_records_the_run_and_each_judged_subject() {
+        if std::env::var_os("JUDGE_EXAMPLES").is_some() {
+            println!("JUDGE_EXAMPLES is set: the run's own setting of it is not tested");
+            return;
+        }
+        let judge = stand_in("odoo-bin-verify", SHELL);
+        let client = crate::test_utils::test_server().await;
+        let results = judge
+            .verify(&judged_database(), &client, &client, &[])
+            .await
+            .expect("results");
+        let read: Vec<(&str, &str, bool, &str)> = results
+            .iter()
+            .map(|r| {
+                (
+                    r.check,
+                    r.subject.as_str(),
+                    r.passed,
+                    r.target_value.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("odoo-judge", "judged_db", true, "1 ok, 0 failed, 0 skipped"),
+                (
+                    "odoo-registry",
+                    "examples=unset",
+                    true,
+                    "Odoo 19.0: 3 models, 2 modules"
+                ),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_difference_passes_as_known_only_when_every_record_is_listed_and_within_the_rule() {
+        let client = crate::verify::fixture::migrated().await;
+        let (_, table) = crate::verify::fixture::tables();
+        let known = |field: &str| Known {
+            model: "res.partner".to_string(),
+            field: field.to_string(),
+            table: table.clone(),
+            filter: "t.name <> 'Z'".to_string(),
+            reason: format!("{field} typed by hand"),
+            rule: "rule 7".to_string(),
+        };
+        let known = [known("name"), known("_check_name"), known("ref")];
+        let lines = [
+            line(
+                "JUDGE\tcompute\tres.partner.name\tfail\t{\"differing\": 2, \"example_id\": 101, \
+                 \"more_ids\": [102], \"total\": 3}",
+            ),
+            line(
+                "JUDGE\tconstraint\tres.partner._check_name\tfail\t{\"failing\": 2, \
+                 \"example_id\": 101, \"more_ids\": [103], \"total\": 3}",
+            ),
+            line(
+                "JUDGE\tcompute\tres.partner.ref\tfail\t{\"differing\": 3, \"example_id\": 101, \
+                 \"more_ids\": [101, 102], \"total\": 3}",
+            ),
+            line(
+                "JUDGE\tcompute\tres.partner.email\tfail\t{\"differing\": 1, \"example_id\": 101}",
+            ),
+            line("JUDGE\tread\tres.partner.name\tfail\t{\"differing\": 1, \"example_id\": 103}"),
+        ];
+        let mut results: Vec<CheckResult> = lines.iter().filter_map(line_result).collect();
+        let before = results.clone();
+        settle_known(&client, &known, &lines, &mut results)
+            .await
+            .expect("settled");
+        let read: Vec<(bool, &str, &str)> = results
+            .iter()
+            .map(|r| (r.passed, r.target_value.as_str(), r.detail.as_str()))
+            .collect();
+        assert_eq!(
+            read[..3],
+            [
+                (
+                    true,
+                    "2 of 3 differ (unknowable)",
+                    "known: name typed by hand (rule 7); id 101: stored null, Odoo 19 computes null; \
+                     other differing ids: [102]"
+                ),
+                (
+                    false,
+                    "2 of 3 fail",
+                    "1 of the 2 listed differing ids lie outside what rule 7 calls unknowable; \
+                     example_id: 101; failing: 2; more_ids: [103]; total: 3"
+                ),
+                (
+                    false,
+                    "3 of 3 differ",
+                    "0 of the 2 listed differing ids lie outside what rule 7 calls unknowable; \
+                     id 101: stored null, Odoo 19 computes null; other differing ids: [101,102]"
+                ),
+            ]
+        );
+        assert_eq!(results[3..], before[3..], "no rule for them");
+    }
+
+    #[tokio::test]
+    async fn the_trial_balance_is_compared_per_company_and_account_with_the_source() {
+        let source = crate::test_utils::test_server().await;
+        source
+            .batch_execute(
+                "BEGIN;
+                 CREATE TEMP TABLE account_move (id int, state text);
+                 CREATE TEMP TABLE account_account (id int, code text);
+                 CREATE TEMP TABLE account_move_line (company_id int, account_id int, move_id int,
+                   debit numeric, credit numeric, balance numeric);
+                 INSERT INTO account_move VALUES (1, 'posted'), (2, 'draft');
+                 INSERT INTO account_account VALUES (10, '400000'), (11, '600000'), (12, '700000');
+                 INSERT INTO account_move_line VALUES (1, 10, 1, 10.00, 0, 10.00),
+                   (1, 10, 1, 0.50, 0, 0.50), (1, 11, 1, 0, 3.00, -3.00), (1, NULL, 1, 0, 0, 0),
+                   (2, 12, 1, 4.00, 0, 4.00), (1, 10, 2, 100, 0, 100), (4, 13, 1, 0, 2.00, -2.00),
+                   (5, 14, 1, 1.00, 1.00, 0);",
+            )
+            .await
+            .expect("a source's journal items");
+        let lines = [
+            line(
+                "JUDGE\ttrial_balance\t1/20\tok\t{\"account_id\": 20, \"code\": \"400000\", \
+                 \"debit\": 10.5, \"credit\": 0.0, \"balance\": 10.5, \"lines\": 2, \
+                 \"source_company_ids\": [1], \"source_account_ids\": [10]}",
+            ),
+            line(
+                "JUDGE\ttrial_balance\t1/21\tok\t{\"account_id\": 21, \"debit\": 0, \
+                 \"credit\": 2.99, \"balance\": -2.99, \"lines\": 1, \"source_company_ids\": [1], \
+                 \"source_account_ids\": [11]}",
+            ),
+            line(
+                "JUDGE\ttrial_balance\t3/none\tok\t{\"account_id\": false, \"debit\": 1, \
+                 \"credit\": 0, \"balance\": 1, \"source_company_ids\": [3]}",
+            ),
+            line("JUDGE\ttrial_balance\t4/22\tok\t{\"account_id\": 22, \"debit\": 1}"),
+            line("JUDGE\tread\t1/20\tok\t{\"debit\": 1}"),
+        ];
+        let results = trial_balance(&source, &lines).await.expect("compared");
+        let read: Vec<(&str, bool, &str, &str, &str)> = results
+            .iter()
+            .map(|r| {
+                (
+                    r.subject.as_str(),
+                    r.passed,
+                    r.source_value.as_str(),
+                    r.target_value.as_str(),
+                    r.detail.as_str(),
+                )
+            })
+            .collect();
+        let zero = "debit 0.00, credit 0.00, balance 0.00 (0 items)";
+        let missing = "posted in the source; Odoo 19's trial balance has no line of the company and \
+                       account mapped from it";
+        assert_eq!(
+            read,
+            [
+                (
+                    "1/20 400000",
+                    true,
+                    "debit 10.50, credit 0.00, balance 10.50 (2 items)",
+                    "debit 10.50, credit 0.00, balance 10.50 (2 items)",
+                    ""
+                ),
+                (
+                    "1/21",
+                    false,
+                    "debit 0.00, credit 3.00, balance -3.00 (1 items)",
+                    "debit 0.00, credit 2.99, balance -2.99 (1 items)",
+                    "Odoo 19 reads other amounts than the source's for source companies [1], \
+                     accounts [Some(11)]"
+                ),
+                (
+                    "3/none",
+                    false,
+                    zero,
+                    "debit 1.00, credit 0.00, balance 1.00 (0 items)",
+                    "no posted item in the source for source companies [3], accounts [None]"
+                ),
+                (
+                    "4/22",
+                    false,
+                    zero,
+                    "debit 1.00, credit 0.00, balance 0.00 (0 items)",
+                    "the company is not in odoo_migrate.id_map: no source amounts to compare"
+                ),
+                (
+                    "source company 2, account 12 700000",
+                    false,
+                    "debit 4.00, credit 0.00, balance 4.00 (1 items)",
+                    "missing",
+                    missing
+                ),
+                (
+                    "source company 4, account 13 ",
+                    false,
+                    "debit 0.00, credit 2.00, balance -2.00 (1 items)",
+                    "missing",
+                    missing
+                ),
+                (
+                    "source company 5, account 14 ",
+                    false,
+                    "debit 1.00, credit 1.00, balance 0.00 (1 items)",
+                    "missing",
+                    missing
+                ),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_python_that_cannot_start_is_named() {
+        let mut judge = stand_in("odoo-bin-unused", "exit 0\n");
+        judge.python = PathBuf::from("/nowhere/python");
+        assert_eq!(
+            refusal(judge.version().await),
+            (
+                "cannot start /nowhere/python: not found; give --odoo-python the Python of the \
+                 virtualenv Odoo 19 is installed in"
+                    .to_string(),
+                Status::Usage
+            )
+        );
+        let denied = judge.spawn_error(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "denied",
+        ));
+        assert_eq!(denied.to_string(), "cannot start /nowhere/python: denied");
     }
 
     #[test]

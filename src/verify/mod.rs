@@ -32,7 +32,7 @@ pub use business::{BUSINESS_CHECKS, NOT_APPLICABLE};
 pub use results::render;
 
 /// One result line: a check on one subject.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckResult {
     pub check: &'static str,
     pub subject: String,
