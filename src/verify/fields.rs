@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use tokio_postgres::{Client, Row};
 
 use super::CheckResult;
-use crate::catalog::session::Session;
 use crate::catalog::{self, quote_ident};
 use crate::plan::tables::{Output, TablePlan};
 use crate::rules::pairing::TableKind;
@@ -199,17 +198,18 @@ pub(super) async fn unmapped_references(
 
 /// Every value of a selection column of the copied tables is one that Odoo 19 knows for the field
 /// (`ir_model_fields_selection`); a value no rule mapped would show as blank or break a form.
+/// (`catalog` is the target's.)
 pub(super) async fn selection_values(
     target: &Client,
-    session: &Session,
+    catalog: &catalog::Catalog,
     plans: &[TablePlan],
 ) -> Result<Vec<CheckResult>> {
     let mut results = Vec::new();
     let mut checked = 0usize;
     for (model_name, table_name) in target_tables(plans) {
         let (Some(model), Some(table)) = (
-            session.target_catalog.models.get(model_name),
-            session.target_catalog.tables.get(table_name),
+            catalog.models.get(model_name),
+            catalog.tables.get(table_name),
         ) else {
             continue;
         };
@@ -610,5 +610,68 @@ mod tests {
                 .expect("counted")
                 .is_empty()
         );
+    }
+
+    /// The miniature migration's target names 'A', 'B', 'Z', read as a selection: each value Odoo
+    /// 19 does not know fails with its rows, else one result says how many columns were checked.
+    #[tokio::test]
+    async fn a_selection_value_odoo_19_does_not_know_fails_with_its_rows() {
+        use crate::verify::fixture;
+        let client = fixture::migrated().await;
+        let (_, target) = fixture::tables();
+        let plan = fixture::plan();
+        let catalog_knowing = |names: &[&str], parents: &[&str]| {
+            let mut catalog = fixture::target_catalog(
+                &[(target.as_str(), &["id", "name", "parent_id"])],
+                &[("res.partner", target.as_str())],
+            );
+            let fields = &mut catalog
+                .models
+                .get_mut("res.partner")
+                .expect("a model")
+                .fields;
+            fields.insert("name".into(), selection("name", names));
+            fields.insert("parent_id".into(), selection("parent_id", parents));
+            catalog
+        };
+        let known = catalog_knowing(&["A", "B", "Z"], &["101"]);
+        let clean = selection_values(&client, &known, std::slice::from_ref(&plan))
+            .await
+            .expect("the check runs");
+        let summary: Vec<(&str, bool, &str)> = clean
+            .iter()
+            .map(|r| (r.subject.as_str(), r.passed, r.target_value.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [(
+                "selection columns",
+                true,
+                "2 column(s) hold only known values"
+            )]
+        );
+        let unknown = catalog_knowing(&["A", "B"], &["101"]);
+        let found = selection_values(&client, &unknown, std::slice::from_ref(&plan))
+            .await
+            .expect("the check runs");
+        let summary: Vec<(&str, bool, &str)> = found
+            .iter()
+            .map(|r| (r.subject.as_str(), r.passed, r.target_value.as_str()))
+            .collect();
+        assert_eq!(summary, [("res.partner.name", false, "'Z' in 1 row(s)")]);
+        assert!(
+            found[0].detail.starts_with(
+                "Odoo 19 does not know 'Z' for res.partner.name (it knows A, B); target ids [103]"
+            ),
+            "{}",
+            found[0].detail
+        );
+        // A model or table the target's catalog lacks is not read.
+        let without = fixture::target_catalog(&[], &[("res.partner", target.as_str())]);
+        let none = selection_values(&client, &without, &[plan])
+            .await
+            .expect("the check runs");
+        assert_eq!(none[0].target_value, "0 column(s) hold only known values");
+        client.batch_execute("ROLLBACK").await.expect("rolled back");
     }
 }

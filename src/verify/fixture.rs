@@ -6,6 +6,7 @@
 
 use tokio_postgres::Client;
 
+use crate::catalog::{Catalog, Model, Table};
 use crate::plan::tables::{ColumnPlan, Output, TablePlan};
 use crate::rules::pairing::TableKind;
 
@@ -19,18 +20,20 @@ pub fn tables() -> (String, String) {
 /// - source rows (1, 'A', NULL), (2, 'B', 1), (3, 'C', NULL);
 /// - target rows (101, 'A', NULL), (102, 'B', 101), (103, 'Z', NULL): 3 was matched to a record
 ///   the target had (`xmlid`, not compared), 1 and 2 created;
-/// - run 1 finished, its model state with no row rejected, no problem, no per-company copy.
+/// - run 1 (a `run`) finished, its model state done with no row rejected, no problem, no
+///   per-company copy.
 pub async fn migrated() -> Client {
     let client = crate::test_utils::test_server().await;
     let (source, target) = tables();
     client
         .batch_execute(&format!(
             "BEGIN; CREATE SCHEMA odoo_migrate;
-             CREATE TABLE odoo_migrate.runs (id bigint PRIMARY KEY, status text);
+             CREATE TABLE odoo_migrate.runs (id bigint PRIMARY KEY, status text, command text DEFAULT 'run');
              CREATE TABLE odoo_migrate.id_map (model text, source_id int, target_id int, how text, run_id bigint);
              CREATE TABLE odoo_migrate.copied_rows (model text, target_id int, copy_of int);
              CREATE TABLE odoo_migrate.problems (table_name text, kind text, column_name text, detail jsonb);
-             CREATE TABLE odoo_migrate.model_state (run_id bigint, source_table text, rows_rejected bigint);
+             CREATE TABLE odoo_migrate.model_state (run_id bigint, source_table text, rows_rejected bigint,
+               status text DEFAULT 'done');
              CREATE TABLE odoo_migrate.deferred_constraints (table_name text, constraint_name text);
              CREATE TABLE public.{source} (id int, name text, parent_id int);
              CREATE TABLE public.{target} (id int, name text, parent_id int);
@@ -115,4 +118,35 @@ pub async fn report_unmapped(client: &Client, column: &str, count: i64) {
         )
         .await
         .expect("a problem recorded");
+}
+
+/// The target's catalog as the checks read it: `tables` (integer columns, see
+/// [`Table::of_integers`]) and `models`, each (model, its table).
+pub fn target_catalog(tables: &[(&str, &[&str])], models: &[(&str, &str)]) -> Catalog {
+    Catalog {
+        side: "target",
+        database: "t".to_string(),
+        base_version: "19.0.1.3".to_string(),
+        major: 19,
+        modules: Default::default(),
+        models: models
+            .iter()
+            .map(|(name, table)| {
+                let model = Model {
+                    name: name.to_string(),
+                    table: Some(table.to_string()),
+                    transient: false,
+                    custom: false,
+                    fields: Default::default(),
+                };
+                (name.to_string(), model)
+            })
+            .collect(),
+        tables: tables
+            .iter()
+            .map(|(name, columns)| (name.to_string(), Table::of_integers(name, columns)))
+            .collect(),
+        loose_sequences: Vec::new(),
+        xmlids_per_module: Default::default(),
+    }
 }

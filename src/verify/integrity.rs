@@ -10,8 +10,7 @@ use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
 use super::{CheckResult, summarize};
-use crate::catalog::quote_ident;
-use crate::catalog::session::Session;
+use crate::catalog::{Catalog, quote_ident};
 use crate::plan::tables::TablePlan;
 use crate::rules::Rules;
 use crate::rules::pairing::TableKind;
@@ -196,7 +195,8 @@ pub(super) async fn counts(
 
 /// No target row points at a missing row: every foreign key is in force and validated, and every
 /// `res_model`/`res_id` pair of the migrated rows names an existing record.
-pub(super) async fn references(target: &Client, session: &Session) -> Result<Vec<CheckResult>> {
+/// (`catalog` is the target's.)
+pub(super) async fn references(target: &Client, catalog: &Catalog) -> Result<Vec<CheckResult>> {
     let mut results = vec![foreign_keys_in_force(target).await?];
     for (table, model_column) in [
         ("mail_message", "model"),
@@ -204,13 +204,13 @@ pub(super) async fn references(target: &Client, session: &Session) -> Result<Vec
         ("mail_activity", "res_model"),
         ("ir_attachment", "res_model"),
     ] {
-        let Some(definition) = session.target_catalog.tables.get(table) else {
+        let Some(definition) = catalog.tables.get(table) else {
             continue;
         };
         if !definition.has_column(model_column) || !definition.has_column("res_id") {
             continue;
         }
-        results.push(dangling_res_ids(target, session, table, model_column).await?);
+        results.push(dangling_res_ids(target, catalog, table, model_column).await?);
     }
     Ok(results)
 }
@@ -259,7 +259,7 @@ async fn foreign_keys_in_force(target: &Client) -> Result<CheckResult> {
 /// The rows of `table` whose (`model_column`, `res_id`) pair names no existing record, per model.
 async fn dangling_res_ids(
     target: &Client,
-    session: &Session,
+    catalog: &Catalog,
     table: &str,
     model_column: &str,
 ) -> Result<CheckResult> {
@@ -279,12 +279,7 @@ async fn dangling_res_ids(
     let mut dangling = Vec::new();
     let mut total = 0i64;
     for model in models {
-        let Some(model_table) = session
-            .target_catalog
-            .models
-            .get(&model)
-            .and_then(|m| m.table.clone())
-        else {
+        let Some(model_table) = catalog.models.get(&model).and_then(|m| m.table.clone()) else {
             continue;
         };
         let count: i64 = target
@@ -665,6 +660,73 @@ mod tests {
         );
         client.batch_execute("ROLLBACK").await.expect("rolled back");
     }
+    /// The references of `mail_followers` (made in the transaction, under Odoo's name) to the
+    /// miniature migration's partners, in a catalog where `mail_activity` and `ir_attachment`
+    /// lack one of the pair's columns and `mail_message` is absent.
+    #[tokio::test]
+    async fn a_res_model_and_res_id_pair_naming_no_record_is_dangling() {
+        use crate::verify::fixture;
+        let client = fixture::migrated().await;
+        let (source, target) = fixture::tables();
+        client
+            .batch_execute(
+                "CREATE TABLE public.mail_followers (id int, res_model text, res_id int); \
+                 INSERT INTO public.mail_followers VALUES (1, 'res.partner', 101), \
+                 (2, 'res.partner', 999), (3, 'res.partner', 0), (4, 'res.partner', NULL), \
+                 (5, 'no.such.model', 7), (6, NULL, 5), (7, 'res.partner', 998), \
+                 (8, 'res.partner.bank', 2)",
+            )
+            .await
+            .expect("followers, two of them of partners that are not there");
+        let catalog = fixture::target_catalog(
+            &[
+                ("mail_followers", &["id", "res_model", "res_id"]),
+                ("mail_activity", &["id", "res_model"]),
+                ("ir_attachment", &["id", "res_id"]),
+            ],
+            &[
+                ("res.partner", target.as_str()),
+                ("res.partner.bank", source.as_str()),
+            ],
+        );
+        let found = references(&client, &catalog).await.expect("the check runs");
+        let summary: Vec<(&str, bool, &str, &str)> = found
+            .iter()
+            .map(|r| {
+                (
+                    r.subject.as_str(),
+                    r.passed,
+                    r.target_value.as_str(),
+                    r.detail.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("foreign keys", true, "0 not in force", ""),
+                (
+                    "mail_followers.res_id",
+                    false,
+                    "2 dangling",
+                    "2 on res.partner"
+                ),
+            ]
+        );
+        client
+            .batch_execute("DELETE FROM public.mail_followers WHERE res_id > 900")
+            .await
+            .expect("deleted");
+        let clean = references(&client, &catalog).await.expect("the check runs");
+        assert_eq!(clean.len(), 2);
+        assert!(clean[1].passed);
+        assert_eq!(
+            (clean[1].target_value.as_str(), clean[1].detail.as_str()),
+            ("0 dangling", "")
+        );
+        client.batch_execute("ROLLBACK").await.expect("rolled back");
+    }
+
     #[tokio::test]
     async fn every_source_row_is_mapped_and_present_or_reported() {
         use crate::verify::fixture;

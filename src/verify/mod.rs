@@ -12,6 +12,7 @@ use anyhow::Result;
 use serde::Serialize;
 use tokio_postgres::Client;
 
+use crate::catalog::Catalog;
 use crate::catalog::session::Session;
 use crate::io::connect::Endpoint;
 use crate::io::exit::{Status, refuse};
@@ -119,26 +120,28 @@ pub async fn verify(options: &Options) -> Result<Verification> {
     rules.check_names(&session.source_catalog, &session.target_catalog)?;
     let mut target = open_side_schema(&session).await?;
     let source = session.source.get().await?;
-    let plans = finished_plans(&target, &session, rules).await?;
+    let (_, plans) = tables::for_session(&session, rules)?;
+    let plans = finished_plans(&target, plans).await?;
     let mut ran = checks_to_run(options);
-    let mut results = run_checks(options, &source, &target, &session, &plans).await?;
-    let wants_judge = options.check.as_deref().is_none_or(|c| c == judge::CHECK);
+    let sides = Sides {
+        source: &source,
+        target: &target,
+        source_catalog: &session.source_catalog,
+        target_catalog: &session.target_catalog,
+    };
+    let mut results = run_checks(options, &ran, &sides, &plans).await?;
     let mut not_run = Vec::new();
-    match &options.judge {
-        Some(odoo) if wants_judge => {
+    match judging(options) {
+        Judging::Run(odoo) => {
             let known = known_unknowable(rules, &plans);
             let judged = odoo
                 .verify(&options.target, &source, &target, &known)
                 .await?;
-            for result in &judged {
-                if !ran.contains(&result.check) {
-                    ran.push(result.check);
-                }
-            }
+            add_checks_of(&mut ran, &judged);
             results.extend(judged);
         }
-        None if wants_judge => not_run.push(judge::CHECK),
-        _ => {}
+        Judging::NotRun => not_run.push(judge::CHECK),
+        Judging::NotAsked => {}
     }
     let run_id = results::store(&mut target, &session, &ran, &results).await?;
     let number = side_schema::run_number(&target, run_id).await?;
@@ -176,10 +179,43 @@ fn known_unknowable(rules: &Rules, plans: &[TablePlan]) -> Vec<judge::Known> {
     known
 }
 
+/// Whether `--check` (`check`) asks for the check `name`: no `--check` asks for every check.
+fn wanted(check: Option<&str>, name: &str) -> bool {
+    check.is_none_or(|c| c == name)
+}
+
+/// What becomes of Odoo 19's judge in a verification.
+#[derive(Debug)]
+enum Judging<'o> {
+    /// Asked for (no `--check`, or `--check odoo`) and given: it runs.
+    Run(&'o judge::Judge),
+    /// Asked for without an Odoo 19 to run it: reported as not run.
+    NotRun,
+    /// `--check` names another check.
+    NotAsked,
+}
+
+fn judging(options: &Options) -> Judging<'_> {
+    match &options.judge {
+        _ if !wanted(options.check.as_deref(), judge::CHECK) => Judging::NotAsked,
+        Some(odoo) => Judging::Run(odoo),
+        None => Judging::NotRun,
+    }
+}
+
+/// Adds to the checks that ran those of `results` not among them yet (the judge's), in order.
+fn add_checks_of(ran: &mut Vec<&'static str>, results: &[CheckResult]) {
+    for result in results {
+        if !ran.contains(&result.check) {
+            ran.push(result.check);
+        }
+    }
+}
+
 /// The checks `options` asks for, in the order they run: a check may have no subject, so its
 /// results alone do not say it ran.
 fn checks_to_run(options: &Options) -> Vec<&'static str> {
-    let wanted = |name: &str| options.check.as_deref().is_none_or(|c| c == name);
+    let wanted = |name: &str| wanted(options.check.as_deref(), name);
     INTEGRITY_CHECKS
         .iter()
         .copied()
@@ -197,24 +233,25 @@ fn checks_to_run(options: &Options) -> Vec<&'static str> {
 /// ever made there.
 async fn open_side_schema(session: &Session) -> Result<Client> {
     let mut target = session.target_endpoint.connect().await?;
-    if side_schema::installed_version(&target).await? == 0 {
-        return Err(refuse(
-            Status::Usage,
-            "the target has no odoo_migrate schema: there is no migration to verify yet; run `odoo-migrate run` first",
-        ));
-    }
+    refuse_without_side_schema(side_schema::installed_version(&target).await?)?;
     side_schema::ensure(&mut target).await?;
     side_schema::ensure_id_map_keys(&target).await?;
     Ok(target)
 }
 
-/// The table plans whose copy a run that is not rolled back finished.
-async fn finished_plans(
-    target: &Client,
-    session: &Session,
-    rules: &Rules,
-) -> Result<Vec<TablePlan>> {
-    let (_, plans) = tables::for_session(session, rules)?;
+/// Refuses a target whose side schema is at version `installed` (0: none, no run was made there).
+fn refuse_without_side_schema(installed: i32) -> Result<()> {
+    if installed == 0 {
+        return Err(refuse(
+            Status::Usage,
+            "the target has no odoo_migrate schema: there is no migration to verify yet; run `odoo-migrate run` first",
+        ));
+    }
+    Ok(())
+}
+
+/// The plans among `plans` whose copy a run that is not rolled back finished.
+async fn finished_plans(target: &Client, plans: Vec<TablePlan>) -> Result<Vec<TablePlan>> {
     let finished: Vec<String> = target
         .query(
             "SELECT DISTINCT ON (source_table) source_table FROM odoo_migrate.model_state s \
@@ -232,16 +269,29 @@ async fn finished_plans(
         .collect())
 }
 
-/// Runs the checks `options` asks for, in the order of [`INTEGRITY_CHECKS`] then
+/// Both databases as the checks read them: connections and catalogs.
+struct Sides<'s> {
+    source: &'s Client,
+    target: &'s Client,
+    source_catalog: &'s Catalog,
+    target_catalog: &'s Catalog,
+}
+
+/// Runs the checks of `ran` ([`checks_to_run`]), in the order of [`INTEGRITY_CHECKS`] then
 /// [`BUSINESS_CHECKS`].
 async fn run_checks(
     options: &Options,
-    source: &Client,
-    target: &Client,
-    session: &Session,
+    ran: &[&str],
+    sides: &Sides<'_>,
     plans: &[TablePlan],
 ) -> Result<Vec<CheckResult>> {
-    let wanted = |name: &str| options.check.as_deref().is_none_or(|c| c == name);
+    let wanted = |name: &str| ran.contains(&name);
+    let Sides {
+        source,
+        target,
+        source_catalog,
+        target_catalog,
+    } = *sides;
     let rules = &options.rules;
     let mut results = Vec::new();
     if wanted("external-ids") {
@@ -254,15 +304,15 @@ async fn run_checks(
         results.extend(fields::fields(source, target, plans).await?);
     }
     if wanted("references") {
-        results.extend(integrity::references(target, session).await?);
+        results.extend(integrity::references(target, target_catalog).await?);
     }
     if wanted("duplicates") {
         results.extend(integrity::duplicates(target, rules).await?);
     }
     if wanted("selection-values") {
-        results.extend(fields::selection_values(target, session, plans).await?);
+        results.extend(fields::selection_values(target, target_catalog, plans).await?);
     }
-    if options.deep && wanted("deep") {
+    if wanted("deep") {
         results.extend(deep::compare(source, target, plans).await?);
     }
     if let Some(filestore) = &options.target_filestore
@@ -271,7 +321,7 @@ async fn run_checks(
         results.push(integrity::attachment_files(target, filestore).await?);
     }
     for check in BUSINESS_CHECKS.iter().filter(|c| wanted(c.name)) {
-        let missing = business::missing_in(&session.source_catalog, check);
+        let missing = business::missing_in(source_catalog, check);
         if missing.is_empty() {
             results.extend(business::business(check, source, target).await?);
         } else {
@@ -293,6 +343,7 @@ pub fn summarize(problems: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::fixture;
 
     #[test]
     fn summarize_joins_up_to_five_problems_and_counts_the_rest() {
@@ -440,5 +491,164 @@ mod tests {
             first.rule,
             format!("rule models.\"{with}\".unknowable.{field}")
         );
+    }
+
+    fn result(check: &'static str, passed: bool) -> CheckResult {
+        CheckResult {
+            check,
+            subject: "res.partner".into(),
+            passed,
+            source_value: String::new(),
+            target_value: String::new(),
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_verification_passes_when_every_result_passed() {
+        let verification = |results| Verification {
+            number: 1,
+            results,
+            not_run: vec![judge::CHECK],
+        };
+        assert!(verification(vec![result("counts", true), result("fields", true)]).passed());
+        assert!(!verification(vec![result("counts", true), result("fields", false)]).passed());
+        assert!(!verification(vec![result("counts", false)]).passed());
+    }
+
+    #[test]
+    fn the_judge_runs_when_asked_for_and_given_and_is_reported_not_run_without_odoo() {
+        let kind = |options: &Options| match judging(options) {
+            Judging::Run(_) => "run",
+            Judging::NotRun => "not run",
+            Judging::NotAsked => "not asked",
+        };
+        assert_eq!(kind(&options(None, false, false)), "not run");
+        assert_eq!(kind(&options(Some(judge::CHECK), false, false)), "not run");
+        assert_eq!(kind(&options(Some("counts"), false, false)), "not asked");
+        // Any existing file passes for an odoo-bin until the judge runs it.
+        let odoo_bin = std::env::current_exe().expect("the test binary");
+        let installation = || judge::Installation {
+            odoo_bin: Some(&odoo_bin),
+            python: None,
+            conf: None,
+            timeout: "1m",
+        };
+        let mut given = options(None, false, false);
+        given.judge = judge::Judge::new(installation(), None).expect("a judge");
+        assert_eq!(kind(&given), "run");
+        given.check = Some(judge::CHECK.into());
+        assert_eq!(kind(&given), "run");
+        given.check = Some("counts".into());
+        assert_eq!(kind(&given), "not asked");
+    }
+
+    #[test]
+    fn the_judges_checks_are_added_once_to_those_that_ran() {
+        let mut ran = vec!["counts", "odoo-registry"];
+        add_checks_of(
+            &mut ran,
+            &[
+                result("odoo-registry", true),
+                result("odoo-judge", true),
+                result("odoo-recompute", false),
+                result("odoo-judge", false),
+            ],
+        );
+        assert_eq!(
+            ran,
+            ["counts", "odoo-registry", "odoo-judge", "odoo-recompute"]
+        );
+    }
+
+    #[test]
+    fn a_target_without_side_schema_has_no_migration_to_verify() {
+        let error = refuse_without_side_schema(0).unwrap_err();
+        assert_eq!(crate::io::exit::status_of(&error), Status::Usage);
+        assert!(
+            error.to_string().contains("no migration to verify yet"),
+            "{error}"
+        );
+        assert!(refuse_without_side_schema(1).is_ok());
+        assert!(refuse_without_side_schema(7).is_ok());
+    }
+
+    #[tokio::test]
+    async fn only_the_tables_a_run_finished_and_kept_are_verified() {
+        let client = fixture::migrated().await;
+        let plan = fixture::plan();
+        let mut unfinished = plan.clone();
+        unfinished.key = "om_unit_unfinished".into();
+        let mut never = plan.clone();
+        never.key = "om_unit_never".into();
+        let keys = |plans: Vec<TablePlan>| plans.into_iter().map(|p| p.key).collect::<Vec<_>>();
+        client
+            .batch_execute(
+                "INSERT INTO odoo_migrate.model_state VALUES (1, 'om_unit_unfinished', 0, 'copying')",
+            )
+            .await
+            .expect("a table being copied");
+        let plans = vec![unfinished.clone(), plan.clone(), never.clone()];
+        assert_eq!(
+            keys(finished_plans(&client, plans.clone()).await.expect("read")),
+            std::slice::from_ref(&plan.key)
+        );
+        // Finished by a later run; the plain run's table rolled back, then finished by an update.
+        client
+            .batch_execute(&format!(
+                "INSERT INTO odoo_migrate.runs VALUES (2, 'finished', 'run'), (3, 'finished', 'update'); \
+                 INSERT INTO odoo_migrate.model_state VALUES (2, 'om_unit_unfinished', 0); \
+                 UPDATE odoo_migrate.runs SET status = 'rolled_back' WHERE id = 1; \
+                 INSERT INTO odoo_migrate.model_state VALUES (3, '{}', 0)",
+                plan.key
+            ))
+            .await
+            .expect("runs");
+        assert_eq!(
+            keys(finished_plans(&client, plans).await.expect("read")),
+            [unfinished.key]
+        );
+        client.batch_execute("ROLLBACK").await.expect("rolled back");
+    }
+
+    #[tokio::test]
+    async fn the_checks_that_run_are_those_to_run_in_their_order() {
+        let client = fixture::migrated().await;
+        let plans = [fixture::plan()];
+        let catalog = fixture::target_catalog(&[], &[]);
+        let sides = Sides {
+            source: &client,
+            target: &client,
+            source_catalog: &catalog,
+            target_catalog: &catalog,
+        };
+        let options = options(None, false, false);
+        let checks = |results: Vec<CheckResult>| {
+            let mut checks: Vec<&str> = results.iter().map(|r| r.check).collect();
+            checks.dedup();
+            checks
+        };
+        // Without the app's tables, an app's check is not applicable and runs no SQL.
+        let ran = [
+            "counts",
+            "fields",
+            "references",
+            "duplicates",
+            "selection-values",
+            "deep",
+            "timesheets",
+        ];
+        let results = run_checks(&options, &ran, &sides, &plans)
+            .await
+            .expect("the checks run");
+        assert_eq!(checks(results.clone()), ran);
+        let timesheets = results.last().expect("a result");
+        assert_eq!(timesheets.target_value, NOT_APPLICABLE);
+        assert!(results.iter().all(|r| r.passed), "{results:?}");
+        let only = run_checks(&options, &["deep"], &sides, &plans)
+            .await
+            .expect("the check runs");
+        assert_eq!(checks(only), ["deep"]);
+        client.batch_execute("ROLLBACK").await.expect("rolled back");
     }
 }
