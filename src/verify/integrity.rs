@@ -813,4 +813,50 @@ mod tests {
                 .passed
         );
     }
+
+    #[tokio::test]
+    async fn attachment_files_counts_the_migrated_files_found_and_names_those_missing() {
+        let target = crate::verify::fixture::migrated().await;
+        // Migrated: 201 and 202 created, 203 matched and rewritten (a before image); 204 is the
+        // target's own, 205 has no file. A temporary ir_attachment hides no real one.
+        target
+            .batch_execute(
+                "CREATE TABLE odoo_migrate.before_images (run_id bigint, table_name text, target_id int);
+                 CREATE TEMP TABLE ir_attachment (id int, store_fname text);
+                 INSERT INTO ir_attachment VALUES (201, 'ab/present'), (202, 'cd/missing'),
+                   (203, 'ef/rewritten'), (204, 'gh/own'), (205, NULL);
+                 INSERT INTO odoo_migrate.id_map VALUES ('ir.attachment', 1, 201, 'created', 1),
+                   ('ir.attachment', 2, 202, 'created', 1), ('ir.attachment', 3, 203, 'xmlid', 1),
+                   ('ir.attachment', 4, 204, 'xmlid', 1), ('ir.attachment', 5, 205, 'created', 1);
+                 INSERT INTO odoo_migrate.before_images VALUES (1, 'ir_attachment', 203);",
+            )
+            .await
+            .expect("the attachments");
+        let store = std::env::temp_dir().join(format!("om-unit-filestore-{}", std::process::id()));
+        let write = |name: &str| {
+            let file = store.join(name);
+            std::fs::create_dir_all(file.parent().expect("a folder")).expect("make the folder");
+            std::fs::write(file, name).expect("write a file");
+        };
+        write("ab/present");
+        write("ef/rewritten");
+        let seen = |r: CheckResult| (r.passed, r.source_value, r.target_value, r.detail);
+        let result = attachment_files(&target, &store).await.expect("checked");
+        assert_eq!(
+            seen(result),
+            (
+                false,
+                "3".to_string(),
+                "2".to_string(),
+                "files missing: cd/missing".to_string()
+            )
+        );
+        write("cd/missing");
+        let result = attachment_files(&target, &store).await.expect("checked");
+        let _ = std::fs::remove_dir_all(&store);
+        assert_eq!(
+            seen(result),
+            (true, "3".to_string(), "3".to_string(), String::new())
+        );
+    }
 }
