@@ -1758,6 +1758,9 @@ mod tests {
         assert!(!trial_balance_complete(&outcome(&[without, done])));
         assert!(!trial_balance_complete(&outcome(&[all])));
         assert!(!trial_balance_complete(&outcome(&[all, broke, done])));
+        // Another check breaking leaves the trial balance whole.
+        let other = "JUDGE\tphase\tactions\tfail\t{\"error\": \"E\"}";
+        assert!(trial_balance_complete(&outcome(&[all, other, done])));
     }
 
     #[test]
