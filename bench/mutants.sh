@@ -53,17 +53,22 @@ for group in "${groups[@]}"; do
   for t in $targets; do target_args+=("--cargo-arg=$t"); done
   out="target/mutants/$name"
   mkdir -p "$out"
-  common=(--in-place --no-shuffle --baseline skip --timeout "${MUTANTS_TIMEOUT:-900}" "${shard[@]}" "${file_args[@]}" -o "$out")
+  # No `--baseline skip`: the unmutated tree runs the same tests first, so a test command that
+  # fails by itself (a wrong filter, a missing server) stops the group instead of counting every
+  # mutant as caught.
+  common=(--in-place --no-shuffle --timeout "${MUTANTS_TIMEOUT:-900}" "${shard[@]}" "${file_args[@]}" -o "$out")
   iterate=()
   if [ -n "$unit_filters" ]; then
     echo "=== $name, unit tests: ${list[*]}"
     # shellcheck disable=SC2086 # unit_filters is a list of test-name filters
-    cargo mutants "${common[@]}" --cargo-arg=--bins -- $unit_filters || true
+    cargo mutants "${common[@]}" --cargo-arg=--bins -- -- $unit_filters || true
     iterate=(--iterate)
   fi
   echo "=== $name: ${list[*]}"
+  # The filters go to the test binaries (after the second `--`): `cargo test` itself takes one
+  # test name, and refuses a second one, which failed every mutant's tests, so counted it caught.
   # shellcheck disable=SC2086 # filters is a list of test-name filters
-  cargo mutants "${common[@]}" "${iterate[@]}" "${target_args[@]}" -- $filters || true
+  cargo mutants "${common[@]}" "${iterate[@]}" "${target_args[@]}" -- -- $filters || true
   count() { cat "$out/mutants.out/$1.txt" 2>/dev/null | wc -l; }
   # With --iterate, the mutants the unit tests caught are listed as previously caught.
   summary+=("$name: caught $(($(count caught) + $(count previously_caught))), missed $(count missed), timeout $(count timeout), unviable $(count unviable)")
