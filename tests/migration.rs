@@ -753,6 +753,19 @@ fn deep_verification_compares_every_value_and_names_the_first_differences() {
         "{}",
         failures[0]
     );
+    // The verification is recorded with the count of its results and of those that failed, as
+    // its stored results say.
+    let recorded = pair.target.rows(
+        "SELECT r.message, count(v.*)::text, count(v.*) FILTER (WHERE NOT v.passed)::text \
+         FROM odoo_migrate.runs r JOIN odoo_migrate.verification_results v ON v.run_id = r.id \
+         WHERE r.id = (SELECT max(id) FROM odoo_migrate.runs WHERE command = 'verify') \
+         GROUP BY r.message",
+    );
+    assert_eq!(recorded.len(), 1, "one verification recorded: {recorded:?}");
+    let row: Vec<String> = recorded[0].iter().flatten().cloned().collect();
+    assert_eq!(row.len(), 3, "{row:?}");
+    assert_eq!(row[2], "1");
+    assert_eq!(row[0], format!("{} checks, {} failed", row[1], row[2]));
 }
 
 /// The filter of each `[[derived]]` rule of the default rule pack, by the rule's name (`true` for
