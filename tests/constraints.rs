@@ -278,4 +278,13 @@ fn a_rollback_killed_while_restoring_keys_is_finished_by_the_next_rollback() {
     pair.run(&["rollback"])
         .assert_code(2)
         .assert_stderr_contains("no migration run to roll back");
+    // Named, the finished rollback's run is refused as such, and the target stays as it is.
+    let run = pair
+        .target
+        .scalar("SELECT max(number) FROM odoo_migrate.runs WHERE command = 'run'")
+        .expect("the run");
+    pair.run(&["rollback", "--run", &run])
+        .assert_code(2)
+        .assert_stderr_contains(&format!("run {run} was already rolled back"));
+    pair.target.assert_same_tables_as(&pristine);
 }
