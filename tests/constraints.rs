@@ -288,3 +288,59 @@ fn a_rollback_killed_while_restoring_keys_is_finished_by_the_next_rollback() {
         .assert_stderr_contains(&format!("run {run} was already rolled back"));
     pair.target.assert_same_tables_as(&pristine);
 }
+
+/// A rollback of a run killed once it had set its indexes aside, itself killed while it builds
+/// them again (its keys already restored), leaves only indexes aside: the next `rollback` builds
+/// them and the target is the pristine one.
+#[test]
+fn a_rollback_killed_while_building_indexes_again_is_finished_by_the_next_rollback() {
+    let pair = DatabasePair::new("indexes_rollback_killed");
+    let pristine = Database::copy_of(Dump::Target, "indexes_rollback_killed_pristine");
+    let killed = pair.run_with(
+        &["run", "--rebuild-indexes-from", "1"],
+        &[("ODOO_MIGRATE_FAULT", "after_indexes_set_aside:3")],
+    );
+    assert_ne!(killed.code, 0, "the run was not killed: {}", killed.stderr);
+    let aside = |database: &Database| {
+        database
+            .scalar("SELECT count(*) FROM odoo_migrate.deferred_indexes")
+            .expect("a count")
+    };
+    assert_ne!(
+        aside(&pair.target),
+        "0",
+        "the killed run set no index aside"
+    );
+
+    let killed = pair.run_with(
+        &["rollback"],
+        &[("ODOO_MIGRATE_FAULT", "after_index_built")],
+    );
+    assert_ne!(
+        killed.code, 0,
+        "the rollback was not killed: {}",
+        killed.stderr
+    );
+    assert_ne!(
+        aside(&pair.target),
+        "0",
+        "the killed rollback left no index aside"
+    );
+    assert_eq!(
+        pair.target
+            .scalar("SELECT count(*) FROM odoo_migrate.deferred_constraints")
+            .as_deref(),
+        Some("0"),
+        "the killed rollback had restored every key"
+    );
+
+    pair.run(&["rollback"])
+        .assert_code(0)
+        .assert_stdout_contains("left aside are now restored");
+    assert_eq!(aside(&pair.target), "0");
+    pair.target.assert_same_tables_as(&pristine);
+    assert_eq!(
+        pair.target.scalar(common::INDEXES),
+        pristine.scalar(common::INDEXES)
+    );
+}
