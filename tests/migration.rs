@@ -432,10 +432,16 @@ fn rollback_gives_back_the_pristine_target() {
     let xmlids = "SELECT 1 FROM ir_model_data";
     let added = pair.target.count(xmlids) - pristine.count(xmlids);
     assert!(added > 0, "the run added no external id");
+    // Each record the run matched and wrote keeps its before image: each is restored.
+    let matched = pair
+        .target
+        .count("SELECT DISTINCT table_name, target_id FROM odoo_migrate.before_images");
+    assert!(matched > 0, "the run wrote no matched record");
     let outcome = pair.run(&["rollback"]);
     outcome.assert_code(0);
     outcome.assert_stdout_contains("rolled back");
     outcome.assert_stdout_contains(&format!(" {added} external ids removed"));
+    outcome.assert_stdout_contains(&format!(" {matched} matched records restored"));
     pair.target.assert_same_tables_as(&pristine);
     assert_eq!(
         pair.target
