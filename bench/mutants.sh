@@ -31,7 +31,7 @@ command -v cargo-mutants >/dev/null || { echo "cargo-mutants is not installed: c
 groups=(
   "sequences|src/copy/sequences.rs|--bins --test migration|sequences numbering run_moves rollback_gives"
   "update|src/pipeline/update.rs|--bins --test migration|update"
-  "rollback|src/pipeline/rollback.rs|--bins --test migration --test constraints --test catch_up --test integrator|rollback rolls_back|rollback::"
+  "rollback|src/pipeline/rollback.rs|--bins --test migration --test constraints --test catch_up --test integrator|rollback rolls_back external_ids_and_company_defaults|rollback::"
   "rewrite|src/copy/rows/rewrite.rs|--bins|rewrite|"
   "remap|src/plan/ids/map.rs|--bins --test migration --test hostile --test rules --test catch_up|map:: run_moves dangling huge_ids custom_model every_rule_family a_catch_up|map::"
   "verify|src/verify/business.rs,src/verify/integrity.rs,src/verify/fields.rs,src/verify/deep.rs,src/verify/results.rs,src/verify/mod.rs|--bins --test verify --test migration|verify deep|verify::"
